@@ -1,0 +1,504 @@
+//! What the commands do: turn flags into library calls, print through one
+//! redacting printer, and map problems to exit codes.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::cli::{Cli, Command, OutputFormat, RunArgs};
+use crate::compile::{compile, CompiledWorkflow};
+use crate::document::{self, display_url};
+use crate::engine::{self, Event, RunOptions};
+use crate::http::ClientOptions;
+use crate::inputs::{self, InputSources};
+use crate::redact::Redactor;
+use crate::report::{RunReport, Status};
+
+/// Exit codes, as documented in the README.
+pub mod exit {
+    pub const SUCCEEDED: u8 = 0;
+    pub const FAILED: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const DOCUMENT: u8 = 3;
+}
+
+/// A problem that stops a command before or outside a run.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("{message}")]
+pub struct Problem {
+    pub message: String,
+    #[help]
+    pub help: Option<String>,
+    pub exit: u8,
+}
+
+impl Problem {
+    pub fn usage(message: impl Into<String>, help: Option<String>) -> Problem {
+        Problem {
+            message: message.into(),
+            help,
+            exit: exit::USAGE,
+        }
+    }
+    pub fn document(message: impl Into<String>, help: Option<String>) -> Problem {
+        Problem {
+            message: message.into(),
+            help,
+            exit: exit::DOCUMENT,
+        }
+    }
+}
+
+/// Every byte the tool writes goes through here, secrets masked.
+pub struct Printer {
+    pub redactor: Redactor,
+}
+
+impl Printer {
+    pub fn out(&self, text: &str) {
+        let mut o = std::io::stdout().lock();
+        let _ = o.write_all(self.redactor.redact(text).as_bytes());
+        let _ = o.flush();
+    }
+    pub fn err(&self, text: &str) {
+        let mut e = std::io::stderr().lock();
+        let _ = e.write_all(self.redactor.redact(text).as_bytes());
+        let _ = e.flush();
+    }
+    pub fn problem(&self, p: &dyn Diagnostic) {
+        let mut text = String::new();
+        let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor());
+        if handler.render_report(&mut text, p).is_err() {
+            text = format!("Error: {p}\n");
+        }
+        self.err(&text);
+    }
+}
+
+/// Runs the parsed command line and returns the exit code.
+pub fn main(cli: Cli) -> u8 {
+    let printer = Printer {
+        redactor: Redactor::new(),
+    };
+    let result = match cli.command {
+        Command::Run(args) => run_command(args, &printer),
+    };
+    match result {
+        Ok(code) => code,
+        Err(p) => {
+            printer.problem(&p);
+            p.exit
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Problem> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Problem::document(format!("cannot start the runtime: {e}"), None))
+}
+
+fn parse_pairs<'a>(
+    items: &'a [String],
+    flag: &str,
+    what: &str,
+) -> Result<Vec<(&'a str, &'a str)>, Problem> {
+    items
+        .iter()
+        .map(|item| {
+            item.split_once('=').ok_or_else(|| {
+                Problem::usage(
+                    format!("`{flag} {}` is missing `=`", first_part(item)),
+                    Some(format!("write `{flag} {what}`")),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The part of a malformed argument safe to echo (never a possible value).
+fn first_part(item: &str) -> String {
+    let s: String = item.chars().take(40).collect();
+    if s.contains(char::is_whitespace) {
+        "…".into()
+    } else {
+        s
+    }
+}
+
+fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
+    // Flags first: nothing is loaded or sent when the command line is wrong.
+    let cli_inputs: Vec<(String, String)> = parse_pairs(&args.inputs, "-i", "NAME=VALUE")?
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut servers: HashMap<String, Url> = HashMap::new();
+    for (source, url) in parse_pairs(&args.servers, "--server", "SOURCE=URL")? {
+        let parsed = Url::parse(url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+            .ok_or_else(|| {
+                Problem::usage(
+                    format!("--server {source}=…: `{url}` is not an http(s) URL"),
+                    Some("write e.g. --server composioApi=http://127.0.0.1:8080".into()),
+                )
+            })?;
+        servers.insert(source.to_string(), parsed);
+    }
+    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        return Err(Problem::usage(
+            "--timeout must be a positive number of seconds",
+            None,
+        ));
+    }
+    let file_inputs = match &args.inputs_file {
+        Some(path) => Some(read_inputs_file(path)?),
+        None => None,
+    };
+
+    let client = crate::http::client(&ClientOptions {
+        timeout: Duration::from_secs_f64(args.timeout),
+        ..ClientOptions::default()
+    })
+    .map_err(|m| Problem::document(m, None))?;
+    let rt = runtime()?;
+
+    let (doc_url, workflow_id) = locate(&args)?;
+    let loaded = rt
+        .block_on(document::load(doc_url, &client))
+        .map_err(|e| Problem::document(e.message, e.help))?;
+    let workflow_id = match workflow_id {
+        Some(id) => id,
+        None => {
+            let ids: Vec<&str> = loaded
+                .entry
+                .doc
+                .workflows
+                .iter()
+                .map(|w| w.workflow_id.as_str())
+                .collect();
+            match ids.as_slice() {
+                [one] => one.to_string(),
+                _ => {
+                    return Err(Problem::usage(
+                        format!(
+                            "`{}` has {} workflows; name the one to run",
+                            display_url(&loaded.entry.url),
+                            ids.len()
+                        ),
+                        Some(format!(
+                            "arazzo run <WORKFLOW_ID> -f …, one of: {}",
+                            ids.join(", ")
+                        )),
+                    ))
+                }
+            }
+        }
+    };
+    if !loaded
+        .entry
+        .doc
+        .workflows
+        .iter()
+        .any(|w| w.workflow_id == workflow_id)
+    {
+        let ids: Vec<&str> = loaded
+            .entry
+            .doc
+            .workflows
+            .iter()
+            .map(|w| w.workflow_id.as_str())
+            .collect();
+        return Err(Problem::usage(
+            format!(
+                "no workflow `{workflow_id}` in `{}`",
+                display_url(&loaded.entry.url)
+            ),
+            Some(format!("the document has: {}", ids.join(", "))),
+        ));
+    }
+    let wf = compile(&loaded, &workflow_id).map_err(|e| Problem::document(e.message, e.help))?;
+
+    for source in servers.keys() {
+        if !wf.source_names.iter().any(|s| s == source) {
+            return Err(Problem::usage(
+                format!(
+                    "--server names the source `{source}`, which the document does not describe"
+                ),
+                Some(format!(
+                    "source descriptions: {}",
+                    wf.source_names.join(", ")
+                )),
+            ));
+        }
+    }
+
+    let env = |name: &str| std::env::var(name).ok();
+    let inputs = inputs::assemble(
+        &wf.workflow_id,
+        wf.inputs_schema.as_ref(),
+        InputSources {
+            cli: &cli_inputs,
+            file: file_inputs,
+            env: &env,
+        },
+    );
+    // Secrets are registered before anything else can print an input.
+    register_secrets(&wf, &cli_inputs, inputs.as_ref().ok(), &printer.redactor);
+    let inputs = inputs.map_err(|e| Problem::usage(e.message, Some(e.help)))?;
+
+    let opts = RunOptions {
+        servers,
+        ..RunOptions::default()
+    };
+    let human = args.output == OutputFormat::Human;
+    let mut on_event = |ev: Event<'_>| {
+        if human {
+            print_event(printer, &ev)
+        }
+    };
+    let report = rt.block_on(engine::run(
+        &wf,
+        &inputs,
+        &client,
+        &opts,
+        &printer.redactor,
+        &mut on_event,
+    ));
+
+    match args.output {
+        OutputFormat::Json => {
+            let mut v = serde_json::to_value(&report).unwrap_or(Value::Null);
+            printer.redactor.redact_value(&mut v);
+            let text = serde_json::to_string_pretty(&v).unwrap_or_default();
+            printer.out(&format!("{text}\n"));
+        }
+        OutputFormat::Human => print_human(printer, &report),
+    }
+    Ok(if report.succeeded() {
+        exit::SUCCEEDED
+    } else {
+        exit::FAILED
+    })
+}
+
+fn register_secrets(
+    wf: &CompiledWorkflow,
+    cli_inputs: &[(String, String)],
+    inputs: Option<&Map<String, Value>>,
+    redactor: &Redactor,
+) {
+    for name in &wf.secret_inputs {
+        if let Some(v) = inputs.and_then(|i| i.get(name)) {
+            redactor.add_value(v);
+        }
+        for (k, v) in cli_inputs {
+            if k == name {
+                redactor.add(v);
+            }
+        }
+        for var in inputs::env_names(name) {
+            if let Ok(v) = std::env::var(var) {
+                redactor.add(&v);
+            }
+        }
+    }
+}
+
+fn read_inputs_file(path: &Path) -> Result<Map<String, Value>, Problem> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Problem::usage(
+            format!("cannot read the inputs file `{}`: {e}", path.display()),
+            None,
+        )
+    })?;
+    let tree = document::parse_tree(&text, &format!("the inputs file `{}`", path.display()))
+        .map_err(|e| Problem::usage(e.message, e.help))?;
+    match tree {
+        Value::Object(m) => Ok(m),
+        _ => Err(Problem::usage(
+            format!(
+                "the inputs file `{}` must hold an object of inputs",
+                path.display()
+            ),
+            Some("e.g. {\"userId\": \"alice\"} or `userId: alice`".into()),
+        )),
+    }
+}
+
+/// Finds the document: `-f`, or the file under ./workflows/ that defines the id.
+fn locate(args: &RunArgs) -> Result<(Url, Option<String>), Problem> {
+    if let Some(f) = &args.file {
+        let url = document::location_to_url(f).map_err(|e| Problem::usage(e.message, e.help))?;
+        if url.scheme() == "file" {
+            if let Ok(p) = url.to_file_path() {
+                if !p.exists() {
+                    return Err(Problem::usage(
+                        format!("the file `{f}` does not exist"),
+                        Some("pass the path of an Arazzo document with -f".into()),
+                    ));
+                }
+            }
+        }
+        return Ok((url, args.workflow.clone()));
+    }
+    let dir = PathBuf::from("workflows");
+    let found = discover(&dir);
+    let Some(id) = &args.workflow else {
+        let all: Vec<String> = found.iter().flat_map(|(_, ids)| ids.clone()).collect();
+        return Err(Problem::usage(
+            "name the workflow to run",
+            Some(if all.is_empty() {
+                "no Arazzo documents under ./workflows/; pass one with -f FILE".into()
+            } else {
+                format!("workflows under ./workflows/: {}", all.join(", "))
+            }),
+        ));
+    };
+    let matches: Vec<&PathBuf> = found
+        .iter()
+        .filter(|(_, ids)| ids.contains(id))
+        .map(|(p, _)| p)
+        .collect();
+    match matches.as_slice() {
+        [one] => {
+            let url = document::location_to_url(&one.to_string_lossy())
+                .map_err(|e| Problem::usage(e.message, e.help))?;
+            Ok((url, Some(id.clone())))
+        }
+        [] => {
+            let all: Vec<String> = found.iter().flat_map(|(_, ids)| ids.clone()).collect();
+            let help = if !dir.is_dir() {
+                "there is no ./workflows/ directory here; pass the document with -f FILE"
+                    .to_string()
+            } else if all.is_empty() {
+                "./workflows/ holds no Arazzo documents; pass one with -f FILE".to_string()
+            } else {
+                let near = crate::compile::suggest(id, all.iter().map(String::as_str))
+                    .map(|s| format!("{s} "))
+                    .unwrap_or_default();
+                format!("{near}workflows under ./workflows/: {}", all.join(", "))
+            };
+            Err(Problem::usage(
+                format!("no workflow `{id}` under ./workflows/"),
+                Some(help),
+            ))
+        }
+        many => Err(Problem::usage(
+            format!("several documents under ./workflows/ define `{id}`"),
+            Some(format!(
+                "pick one with -f: {}",
+                many.iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        )),
+    }
+}
+
+/// Arazzo documents directly under `dir`, with their workflowIds, sorted by path.
+fn discover(dir: &Path) -> Vec<(PathBuf, Vec<String>)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("yaml" | "yml" | "json")
+                )
+        })
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .filter_map(|p| {
+            let text = std::fs::read_to_string(&p).ok()?;
+            let tree = document::parse_tree(&text, "").ok()?;
+            tree.get("arazzo")?;
+            let ids = tree
+                .get("workflows")?
+                .as_array()?
+                .iter()
+                .filter_map(|w| w.get("workflowId")?.as_str().map(str::to_string))
+                .collect();
+            Some((p, ids))
+        })
+        .collect()
+}
+
+fn print_event(printer: &Printer, ev: &Event<'_>) {
+    if let Event::StepFinished { report } = ev {
+        let mark = match report.status {
+            Status::Succeeded => "✓",
+            Status::Failed => "✗",
+        };
+        let code = report
+            .status_code
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "---".into());
+        printer.err(&format!(
+            "{mark} {:<24} {:<6} {:>3}  {} ms\n",
+            report.step_id, report.method, code, report.duration_ms
+        ));
+    }
+}
+
+fn print_human(printer: &Printer, report: &RunReport) {
+    let mut out = String::new();
+    let width = report.outputs.keys().map(|k| k.len()).max().unwrap_or(0);
+    for (k, v) in &report.outputs {
+        let text = match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        out.push_str(&format!("{k:<width$}  {text}\n"));
+    }
+    match &report.error {
+        None => {
+            printer.err(&format!(
+                "workflow {} succeeded in {} ms\n",
+                report.workflow_id, report.duration_ms
+            ));
+            printer.out(&out);
+        }
+        Some(e) => {
+            if !out.is_empty() {
+                printer.err("outputs known before the failure:\n");
+                printer.out(&out);
+            }
+            let step = e.step_id.as_deref().unwrap_or("?");
+            let done: Vec<&str> = report
+                .steps
+                .iter()
+                .filter(|s| s.status == Status::Succeeded)
+                .map(|s| s.step_id.as_str())
+                .collect();
+            let help = if done.is_empty() {
+                "no step completed before the failure".to_string()
+            } else {
+                format!(
+                    "steps that completed before the failure (what they created still exists): {}",
+                    done.join(", ")
+                )
+            };
+            printer.problem(&Problem {
+                message: format!(
+                    "workflow {} failed at step `{step}`: {}",
+                    report.workflow_id, e.message
+                ),
+                help: Some(help),
+                exit: exit::FAILED,
+            });
+        }
+    }
+}

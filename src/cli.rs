@@ -1,0 +1,65 @@
+//! Command-line definitions (clap). Only shapes here; `app` does the work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "arazzo",
+    version,
+    about = "Run Arazzo 1.0.1 workflows against real APIs",
+    long_about = "Run Arazzo 1.0.1 workflows against real APIs.\n\nExit codes: 0 the workflow succeeded; 1 it ran and failed; 2 the command line or the inputs are wrong; 3 the document or one of its sources cannot be loaded or is invalid."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a workflow and print its outputs.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// A line per step, then the outputs.
+    Human,
+    /// One JSON object on stdout (the run report).
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The workflowId to run. Optional when the document has exactly one workflow.
+    #[arg(value_name = "WORKFLOW_ID")]
+    pub workflow: Option<String>,
+
+    /// The Arazzo document (path or URL). Without it, the document is found under
+    /// ./workflows/ by the workflowId.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<String>,
+
+    /// A workflow input, NAME=VALUE. String inputs take the text as written; array,
+    /// object, number and boolean inputs take JSON. Repeatable; overrides --inputs.
+    #[arg(short = 'i', long = "input", value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+
+    /// A JSON or YAML file holding an object of inputs.
+    #[arg(long = "inputs", value_name = "FILE")]
+    pub inputs_file: Option<PathBuf>,
+
+    /// Send every operation of source description SOURCE to URL instead of the
+    /// servers its OpenAPI description lists. Repeatable.
+    #[arg(long = "server", value_name = "SOURCE=URL")]
+    pub servers: Vec<String>,
+
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+
+    /// Timeout of each HTTP request, in seconds.
+    #[arg(long = "timeout", value_name = "SECONDS", default_value_t = 30.0)]
+    pub timeout: f64,
+}

@@ -1,0 +1,281 @@
+//! Reading Arazzo documents and the sources they name.
+
+pub mod model;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::Value;
+use url::Url;
+
+pub use model::*;
+
+use crate::openapi::OpenApi;
+
+/// Why a document or one of its sources could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct LoadError {
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl LoadError {
+    fn new(message: impl Into<String>, help: Option<String>) -> LoadError {
+        LoadError {
+            message: message.into(),
+            help,
+        }
+    }
+}
+
+/// A parsed Arazzo document and where it came from.
+#[derive(Debug)]
+pub struct ArazzoDoc {
+    pub url: Url,
+    pub doc: Document,
+    /// The document as a JSON tree, for `$ref`s into `components`.
+    pub raw: Value,
+}
+
+/// A loaded source description.
+#[derive(Debug, Clone)]
+pub enum Source {
+    OpenApi(Arc<OpenApi>),
+    Arazzo(Arc<ArazzoDoc>),
+}
+
+/// An entry document with its sources, by source name.
+#[derive(Debug)]
+pub struct Loaded {
+    pub entry: Arc<ArazzoDoc>,
+    pub sources: HashMap<String, Source>,
+}
+
+/// Turns a command-line path or URL into a URL.
+pub fn location_to_url(location: &str) -> Result<Url, LoadError> {
+    if location.starts_with("http://")
+        || location.starts_with("https://")
+        || location.starts_with("file:")
+    {
+        return Url::parse(location)
+            .map_err(|e| LoadError::new(format!("`{location}` is not a valid URL: {e}"), None));
+    }
+    let path = Path::new(location);
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| LoadError::new(format!("cannot read the current directory: {e}"), None))?
+            .join(path)
+    };
+    Url::from_file_path(&abs)
+        .map_err(|_| LoadError::new(format!("`{location}` is not a usable file path"), None))
+}
+
+/// Shows a URL the way a user wrote it: a plain path for local files.
+pub fn display_url(url: &Url) -> String {
+    if url.scheme() == "file" {
+        if let Ok(p) = url.to_file_path() {
+            if let Ok(cwd) = std::env::current_dir() {
+                if let Ok(rel) = p.strip_prefix(&cwd) {
+                    return rel.display().to_string();
+                }
+            }
+            return p.display().to_string();
+        }
+    }
+    url.to_string()
+}
+
+/// Reads the bytes at a URL: files from disk, http(s) with the given client.
+pub async fn fetch(url: &Url, client: &reqwest::Client) -> Result<String, LoadError> {
+    match url.scheme() {
+        "file" => {
+            let path = url.to_file_path().map_err(|_| {
+                LoadError::new(format!("`{url}` is not a usable file URL"), None)
+            })?;
+            std::fs::read_to_string(&path).map_err(|e| {
+                let help = (e.kind() == std::io::ErrorKind::NotFound).then(|| {
+                    "check the path; relative source URLs resolve against the document that names them".to_string()
+                });
+                LoadError::new(format!("cannot read `{}`: {e}", path.display()), help)
+            })
+        }
+        "http" | "https" => {
+            let resp = client.get(url.clone()).send().await.map_err(|e| {
+                LoadError::new(
+                    format!("cannot fetch `{url}`: {}", crate::http::describe_error(&e)),
+                    Some("check the URL and your network, or point at a local copy".into()),
+                )
+            })?;
+            let status = resp.status();
+            if !status.is_success() {
+                return Err(LoadError::new(
+                    format!("fetching `{url}` answered HTTP {status}"),
+                    None,
+                ));
+            }
+            resp.text()
+                .await
+                .map_err(|e| LoadError::new(format!("reading `{url}` failed: {e}"), None))
+        }
+        other => Err(LoadError::new(
+            format!("`{url}`: the URL scheme `{other}` is not supported (use a path, file:, http: or https:)"),
+            None,
+        )),
+    }
+}
+
+/// Parses JSON or YAML text into a JSON tree. JSON goes through serde_json (fast,
+/// precise positions); anything else through the YAML parser.
+pub fn parse_tree(text: &str, what: &str) -> Result<Value, LoadError> {
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        if let Ok(v) = serde_json::from_str::<Value>(trimmed) {
+            return Ok(v);
+        }
+    }
+    if trimmed.starts_with('{') {
+        // Invalid JSON: report JSON's own error, which is the precise one.
+        if let Err(e) = serde_json::from_str::<Value>(trimmed) {
+            return Err(LoadError::new(
+                format!(
+                    "{what} is not valid JSON: {e} (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+                None,
+            ));
+        }
+    }
+    serde_yaml_ng::from_str::<Value>(trimmed).map_err(|e| {
+        let at = e
+            .location()
+            .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
+            .unwrap_or_default();
+        LoadError::new(format!("{what} is not valid YAML: {e}{at}"), None)
+    })
+}
+
+/// Parses an Arazzo document from text.
+pub fn parse_arazzo(url: Url, text: &str) -> Result<ArazzoDoc, LoadError> {
+    let shown = display_url(&url);
+    let raw = parse_tree(text, &format!("`{shown}`"))?;
+    if !raw.is_object() {
+        return Err(LoadError::new(
+            format!("`{shown}` is not an Arazzo document: its top level is not an object"),
+            None,
+        ));
+    }
+    match raw.get("arazzo").and_then(Value::as_str) {
+        Some(v) if v.starts_with("1.0.") || v == "1.0" => {}
+        Some(v) => {
+            return Err(LoadError::new(
+                format!("`{shown}` declares `arazzo: {v}`; this tool runs Arazzo 1.0.x"),
+                Some("set `arazzo: 1.0.1`".into()),
+            ))
+        }
+        None => {
+            let hint = if raw.get("openapi").is_some() {
+                "this looks like an OpenAPI description; pass the Arazzo document that names it"
+            } else {
+                "an Arazzo document starts with `arazzo: 1.0.1`"
+            };
+            return Err(LoadError::new(
+                format!("`{shown}` is not an Arazzo document: the `arazzo` field is missing"),
+                Some(hint.into()),
+            ));
+        }
+    }
+    let doc: Document = serde_path_to_error::deserialize(&raw).map_err(|e| {
+        let path = e.path().to_string();
+        LoadError::new(
+            format!(
+                "`{shown}` is not a valid Arazzo document: at `{path}`: {}",
+                e.inner()
+            ),
+            Some("see the Arazzo 1.0.1 specification for the object's fields".into()),
+        )
+    })?;
+    Ok(ArazzoDoc { url, doc, raw })
+}
+
+/// Loads an Arazzo document and every source description it names.
+pub async fn load(url: Url, client: &reqwest::Client) -> Result<Loaded, LoadError> {
+    let text = fetch(&url, client).await?;
+    let entry = Arc::new(parse_arazzo(url, &text)?);
+    let mut sources = HashMap::new();
+    for sd in &entry.doc.source_descriptions {
+        if sources.contains_key(&sd.name) {
+            return Err(LoadError::new(
+                format!("two source descriptions are named `{}`", sd.name),
+                Some("source description names must be unique".into()),
+            ));
+        }
+        let src_url = entry.url.join(&sd.url).map_err(|e| {
+            LoadError::new(
+                format!(
+                    "source description `{}`: `{}` is not a valid URL reference: {e}",
+                    sd.name, sd.url
+                ),
+                None,
+            )
+        })?;
+        let text = fetch(&src_url, client).await.map_err(|e| LoadError {
+            message: format!("source description `{}`: {}", sd.name, e.message),
+            help: e.help,
+        })?;
+        let shown = display_url(&src_url);
+        let tree = parse_tree(
+            &text,
+            &format!("source description `{}` (`{shown}`)", sd.name),
+        )?;
+        let kind = sd.kind.unwrap_or_else(|| {
+            if tree.get("arazzo").is_some() {
+                SourceKind::Arazzo
+            } else {
+                SourceKind::Openapi
+            }
+        });
+        let source = match kind {
+            SourceKind::Openapi => Source::OpenApi(Arc::new(
+                OpenApi::from_value(src_url, tree).map_err(|e| {
+                    LoadError::new(
+                        format!("source description `{}` (`{shown}`): {e}", sd.name),
+                        None,
+                    )
+                })?,
+            )),
+            SourceKind::Arazzo => Source::Arazzo(Arc::new(parse_arazzo(src_url, &text)?)),
+        };
+        sources.insert(sd.name.clone(), source);
+    }
+    Ok(Loaded { entry, sources })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_and_json_errors_have_positions() {
+        let e = parse_tree("{\"a\": }", "`x`").unwrap_err();
+        assert!(e.message.contains("line 1"), "{}", e.message);
+        let e = parse_tree("a: [1, 2\nb: c", "`x`").unwrap_err();
+        assert!(e.message.contains("not valid YAML"), "{}", e.message);
+    }
+
+    #[test]
+    fn arazzo_model_errors_name_the_path() {
+        let url = Url::parse("file:///tmp/x.yaml").unwrap();
+        let e = parse_arazzo(
+            url,
+            "arazzo: 1.0.1\ninfo: {title: t, version: '1'}\nsourceDescriptions: []\nworkflows:\n- workflowId: w\n  steps:\n  - operationId: x\n",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("workflows[0].steps[0]"), "{}", e.message);
+        assert!(e.message.contains("stepId"), "{}", e.message);
+    }
+}

@@ -1,0 +1,395 @@
+//! Building an HTTP request from a compiled step: parameters serialized the way
+//! OpenAPI describes (path `simple`, query `form`, header `simple`, cookie `form`),
+//! and the body encoded for its media type.
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde_json::{Map, Value};
+
+use crate::compile::{CompiledBody, CompiledStep};
+use crate::expr::{stringify, Resolve};
+use crate::openapi::ParamIn;
+
+/// Characters left as they are in a path segment or query component (RFC 3986
+/// unreserved).
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Reserved characters kept for `allowReserved: true` query values.
+const RESERVED_OK: &AsciiSet = &COMPONENT
+    .remove(b':')
+    .remove(b'/')
+    .remove(b'?')
+    .remove(b'#')
+    .remove(b'[')
+    .remove(b']')
+    .remove(b'@')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=');
+
+/// A request ready to send, and what `$request.*` expressions read afterwards.
+#[derive(Debug, Clone)]
+pub struct BuiltRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub path_params: Map<String, Value>,
+    pub query_params: Map<String, Value>,
+    pub body: Option<Value>,
+    pub body_bytes: Option<Vec<u8>>,
+    /// Values sent in credential parameters, to be registered as secrets.
+    pub secrets: Vec<String>,
+}
+
+/// Why a request could not be built.
+#[derive(Debug, Clone)]
+pub struct BuildError(pub String);
+
+pub fn build(
+    step: &CompiledStep,
+    base_url: &str,
+    ctx: &dyn Resolve,
+) -> Result<BuiltRequest, BuildError> {
+    let op = &step.operation;
+    let mut path = op.path.clone();
+    let mut query: Vec<String> = Vec::new();
+    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut cookies: Vec<String> = Vec::new();
+    let mut path_params = Map::new();
+    let mut query_params = Map::new();
+    let mut secrets = Vec::new();
+
+    for p in &step.parameters {
+        let value = p.value.eval(ctx);
+        let Some(value) = value else {
+            if p.location == ParamIn::Path {
+                let exprs: Vec<String> = p
+                    .value
+                    .expressions()
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect();
+                return Err(BuildError(format!(
+                    "path parameter `{}` has no value: {} is undefined",
+                    p.name,
+                    exprs.join(", ")
+                )));
+            }
+            if p.spec.as_ref().is_some_and(|s| s.required) {
+                let exprs: Vec<String> = p
+                    .value
+                    .expressions()
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect();
+                return Err(BuildError(format!(
+                    "required {} parameter `{}` has no value: {} is undefined",
+                    p.location.as_str(),
+                    p.name,
+                    exprs.join(", ")
+                )));
+            }
+            continue;
+        };
+        if p.secret {
+            secrets.push(stringify(Some(&value)));
+        }
+        let explode = p.spec.as_ref().and_then(|s| s.explode);
+        match p.location {
+            ParamIn::Path => {
+                let text = simple_style(&value, explode.unwrap_or(false), COMPONENT);
+                let placeholder = format!("{{{}}}", p.name);
+                path = path.replace(&placeholder, &text);
+                path_params.insert(p.name.clone(), value);
+            }
+            ParamIn::Query => {
+                let reserved = p.spec.as_ref().is_some_and(|s| s.allow_reserved);
+                let set = if reserved { RESERVED_OK } else { COMPONENT };
+                let style = p
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.style.as_deref())
+                    .unwrap_or("form");
+                query.extend(query_pairs(
+                    &p.name,
+                    &value,
+                    style,
+                    explode.unwrap_or(true),
+                    set,
+                ));
+                query_params.insert(p.name.clone(), value);
+            }
+            ParamIn::Header => {
+                headers.push((
+                    p.name.clone(),
+                    simple_style(
+                        &value,
+                        explode.unwrap_or(false),
+                        &percent_encoding::CONTROLS,
+                    ),
+                ));
+            }
+            ParamIn::Cookie => {
+                cookies.push(format!(
+                    "{}={}",
+                    p.name,
+                    simple_style(&value, false, COMPONENT)
+                ));
+            }
+        }
+    }
+    if !cookies.is_empty() {
+        headers.push(("Cookie".to_string(), cookies.join("; ")));
+    }
+
+    let mut url = base_url.trim_end_matches('/').to_string();
+    url.push_str(&path);
+    if !query.is_empty() {
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&query.join("&"));
+    }
+
+    let (body, body_bytes) = match &step.body {
+        Some(b) => {
+            let (value, bytes) = encode_body(b, ctx)?;
+            if !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            {
+                headers.push(("Content-Type".to_string(), b.content_type.clone()));
+            }
+            (value, bytes)
+        }
+        None => (None, None),
+    };
+
+    Ok(BuiltRequest {
+        method: op.method.clone(),
+        url,
+        headers,
+        path_params,
+        query_params,
+        body,
+        body_bytes,
+        secrets,
+    })
+}
+
+/// OpenAPI `simple` style: scalars as text, arrays comma-joined, objects as
+/// `k,v,k,v` (or `k=v,k=v` exploded).
+fn simple_style(value: &Value, explode: bool, set: &'static AsciiSet) -> String {
+    let enc = |s: &str| utf8_percent_encode(s, set).to_string();
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .map(|i| enc(&stringify(Some(i))))
+            .collect::<Vec<_>>()
+            .join(","),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| {
+                if explode {
+                    format!("{}={}", enc(k), enc(&stringify(Some(v))))
+                } else {
+                    format!("{},{}", enc(k), enc(&stringify(Some(v))))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+        other => enc(&stringify(Some(other))),
+    }
+}
+
+fn query_pairs(
+    name: &str,
+    value: &Value,
+    style: &str,
+    explode: bool,
+    set: &'static AsciiSet,
+) -> Vec<String> {
+    let enc = |s: &str| utf8_percent_encode(s, set).to_string();
+    let key = enc(name);
+    match (value, style) {
+        (Value::Array(items), _) if explode && style == "form" => items
+            .iter()
+            .map(|i| format!("{key}={}", enc(&stringify(Some(i)))))
+            .collect(),
+        (Value::Array(items), _) => {
+            let sep = match style {
+                "spaceDelimited" => "%20",
+                "pipeDelimited" => "|",
+                _ => ",",
+            };
+            vec![format!(
+                "{key}={}",
+                items
+                    .iter()
+                    .map(|i| enc(&stringify(Some(i))))
+                    .collect::<Vec<_>>()
+                    .join(sep)
+            )]
+        }
+        (Value::Object(map), "deepObject") => map
+            .iter()
+            .map(|(k, v)| format!("{key}%5B{}%5D={}", enc(k), enc(&stringify(Some(v)))))
+            .collect(),
+        (Value::Object(map), _) if explode => map
+            .iter()
+            .map(|(k, v)| format!("{}={}", enc(k), enc(&stringify(Some(v)))))
+            .collect(),
+        (Value::Object(map), _) => vec![format!(
+            "{key}={}",
+            map.iter()
+                .map(|(k, v)| format!("{},{}", enc(k), enc(&stringify(Some(v)))))
+                .collect::<Vec<_>>()
+                .join(",")
+        )],
+        (other, _) => vec![format!("{key}={}", enc(&stringify(Some(other))))],
+    }
+}
+
+fn is_json(content_type: &str) -> bool {
+    let ct = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    ct == "application/json" || ct.ends_with("+json")
+}
+
+/// Evaluates the payload, applies replacements, and encodes it for its media type.
+fn encode_body(
+    b: &CompiledBody,
+    ctx: &dyn Resolve,
+) -> Result<(Option<Value>, Option<Vec<u8>>), BuildError> {
+    let mut value = match &b.payload {
+        Some(p) => p.eval(ctx),
+        None => None,
+    };
+    for (target, replacement) in &b.replacements {
+        let Some(v) = replacement.eval(ctx) else {
+            continue;
+        };
+        let root = value.get_or_insert_with(|| Value::Object(Map::new()));
+        set_pointer(root, target.tokens(), v)
+            .map_err(|m| BuildError(format!("replacement `{}`: {m}", target.as_str())))?;
+    }
+    let Some(value) = value else {
+        return Ok((None, None));
+    };
+    let ct = b.content_type.to_ascii_lowercase();
+    let bytes = match &value {
+        // A string payload is the body text itself, whatever the media type.
+        Value::String(s) => s.as_bytes().to_vec(),
+        _ if is_json(&ct) => serde_json::to_vec(&value).unwrap_or_default(),
+        Value::Object(map) if ct.starts_with("application/x-www-form-urlencoded") => map
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    utf8_percent_encode(k, COMPONENT),
+                    utf8_percent_encode(&stringify(Some(v)), COMPONENT)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+            .into_bytes(),
+        other => serde_json::to_vec(other).unwrap_or_default(),
+    };
+    Ok((Some(value), Some(bytes)))
+}
+
+/// Sets the value at a JSON Pointer, creating object members as needed.
+fn set_pointer(root: &mut Value, tokens: &[String], v: Value) -> Result<(), String> {
+    let Some((last, parents)) = tokens.split_last() else {
+        *root = v;
+        return Ok(());
+    };
+    let mut cur = root;
+    for t in parents {
+        cur = match cur {
+            Value::Object(m) => m
+                .entry(t.clone())
+                .or_insert_with(|| Value::Object(Map::new())),
+            Value::Array(items) => {
+                let i: usize = t
+                    .parse()
+                    .map_err(|_| format!("`{t}` is not an array index"))?;
+                items
+                    .get_mut(i)
+                    .ok_or_else(|| format!("index {i} is past the end of the array"))?
+            }
+            _ => {
+                return Err(format!(
+                    "`{t}` cannot be reached: its parent is not an object or array"
+                ))
+            }
+        };
+    }
+    match cur {
+        Value::Object(m) => {
+            m.insert(last.clone(), v);
+            Ok(())
+        }
+        Value::Array(items) if last == "-" => {
+            items.push(v);
+            Ok(())
+        }
+        Value::Array(items) => {
+            let i: usize = last
+                .parse()
+                .map_err(|_| format!("`{last}` is not an array index"))?;
+            let slot = items
+                .get_mut(i)
+                .ok_or_else(|| format!("index {i} is past the end of the array"))?;
+            *slot = v;
+            Ok(())
+        }
+        _ => Err("the target's parent is not an object or array".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn styles() {
+        assert_eq!(simple_style(&json!("a b/c"), false, COMPONENT), "a%20b%2Fc");
+        assert_eq!(simple_style(&json!(["a", 1]), false, COMPONENT), "a,1");
+        assert_eq!(
+            query_pairs("t", &json!(["a", "b c"]), "form", true, COMPONENT),
+            vec!["t=a", "t=b%20c"]
+        );
+        assert_eq!(
+            query_pairs("t", &json!(["a", "b"]), "form", false, COMPONENT),
+            vec!["t=a,b"]
+        );
+        assert_eq!(
+            query_pairs("f", &json!({"x": 1}), "deepObject", true, COMPONENT),
+            vec!["f%5Bx%5D=1"]
+        );
+    }
+
+    #[test]
+    fn pointer_set() {
+        let mut v = json!({"a": [1, 2]});
+        set_pointer(&mut v, &["a".into(), "1".into()], json!(9)).unwrap();
+        set_pointer(&mut v, &["b".into(), "c".into()], json!(true)).unwrap();
+        assert_eq!(v, json!({"a": [1, 9], "b": {"c": true}}));
+        assert!(set_pointer(&mut v, &["a".into(), "5".into()], json!(0)).is_err());
+    }
+}

@@ -1,0 +1,254 @@
+//! Runtime expressions (Arazzo 1.0.1 §Runtime Expressions), `{$…}` templates and
+//! `simple` conditions.
+//!
+//! Everything here is parsed once, at compile time, into small trees the engine
+//! evaluates against a [`Resolve`] context without touching the source text again.
+
+mod condition;
+mod parse;
+mod template;
+
+pub use condition::{Condition, ConditionError};
+pub use parse::{parse_expression, ExprError};
+pub use template::{Template, ValueExpr};
+
+use serde_json::Value;
+
+/// A JSON Pointer (RFC 6901) kept both as the text the author wrote and as decoded
+/// reference tokens, so errors can quote it and evaluation never re-parses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pointer {
+    text: String,
+    tokens: Vec<String>,
+}
+
+impl Pointer {
+    /// Parses the part after `#`: empty, or `/`-separated tokens with `~0`/`~1` escapes.
+    pub fn parse(text: &str) -> Result<Pointer, String> {
+        if text.is_empty() {
+            return Ok(Pointer {
+                text: String::new(),
+                tokens: Vec::new(),
+            });
+        }
+        if !text.starts_with('/') {
+            return Err(format!("JSON Pointer `{text}` must start with `/`"));
+        }
+        let mut tokens = Vec::new();
+        for raw in text[1..].split('/') {
+            let mut out = String::with_capacity(raw.len());
+            let mut chars = raw.chars();
+            while let Some(c) = chars.next() {
+                if c == '~' {
+                    match chars.next() {
+                        Some('0') => out.push('~'),
+                        Some('1') => out.push('/'),
+                        _ => {
+                            return Err(format!(
+                                "JSON Pointer `{text}` has a `~` not followed by 0 or 1 (write `~0` for `~` and `~1` for `/`)"
+                            ))
+                        }
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            tokens.push(out);
+        }
+        Ok(Pointer {
+            text: text.to_string(),
+            tokens,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn tokens(&self) -> &[String] {
+        &self.tokens
+    }
+
+    /// Selects the referenced part of `value`; `None` when it does not exist.
+    pub fn select<'v>(&self, value: &'v Value) -> Option<&'v Value> {
+        let mut cur = value;
+        for tok in &self.tokens {
+            cur = match cur {
+                Value::Object(map) => map.get(tok.as_str())?,
+                Value::Array(items) => {
+                    if tok.len() > 1 && tok.starts_with('0') {
+                        return None;
+                    }
+                    items.get(tok.parse::<usize>().ok()?)?
+                }
+                _ => return None,
+            };
+        }
+        Some(cur)
+    }
+}
+
+/// Which data of another workflow a `$workflows.<id>.…` expression reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkflowPart {
+    Inputs,
+    Outputs,
+}
+
+/// One parsed runtime expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expr {
+    Url,
+    Method,
+    StatusCode,
+    RequestHeader(String),
+    RequestQuery(String),
+    RequestPath(String),
+    RequestBody(Option<Pointer>),
+    ResponseHeader(String),
+    ResponseBody(Option<Pointer>),
+    Inputs {
+        name: String,
+        pointer: Option<Pointer>,
+    },
+    Outputs {
+        name: String,
+        pointer: Option<Pointer>,
+    },
+    Steps {
+        step: String,
+        output: String,
+        pointer: Option<Pointer>,
+    },
+    Workflows {
+        workflow: String,
+        part: WorkflowPart,
+        name: String,
+        pointer: Option<Pointer>,
+    },
+    /// `$sourceDescriptions.<name>.<rest>`: `rest` is an operationId, a workflowId or `url`.
+    SourceDescriptions {
+        name: String,
+        rest: String,
+    },
+    /// `$components.<kind>.<name>`.
+    Components {
+        kind: String,
+        name: String,
+    },
+}
+
+impl std::fmt::Display for Expr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn ptr(f: &mut std::fmt::Formatter<'_>, p: &Option<Pointer>) -> std::fmt::Result {
+            match p {
+                Some(p) => write!(f, "#{}", p.as_str()),
+                None => Ok(()),
+            }
+        }
+        match self {
+            Expr::Url => f.write_str("$url"),
+            Expr::Method => f.write_str("$method"),
+            Expr::StatusCode => f.write_str("$statusCode"),
+            Expr::RequestHeader(h) => write!(f, "$request.header.{h}"),
+            Expr::RequestQuery(q) => write!(f, "$request.query.{q}"),
+            Expr::RequestPath(p) => write!(f, "$request.path.{p}"),
+            Expr::RequestBody(p) => {
+                f.write_str("$request.body")?;
+                ptr(f, p)
+            }
+            Expr::ResponseHeader(h) => write!(f, "$response.header.{h}"),
+            Expr::ResponseBody(p) => {
+                f.write_str("$response.body")?;
+                ptr(f, p)
+            }
+            Expr::Inputs { name, pointer } => {
+                write!(f, "$inputs.{name}")?;
+                ptr(f, pointer)
+            }
+            Expr::Outputs { name, pointer } => {
+                write!(f, "$outputs.{name}")?;
+                ptr(f, pointer)
+            }
+            Expr::Steps {
+                step,
+                output,
+                pointer,
+            } => {
+                write!(f, "$steps.{step}.outputs.{output}")?;
+                ptr(f, pointer)
+            }
+            Expr::Workflows {
+                workflow,
+                part,
+                name,
+                pointer,
+            } => {
+                let part = match part {
+                    WorkflowPart::Inputs => "inputs",
+                    WorkflowPart::Outputs => "outputs",
+                };
+                write!(f, "$workflows.{workflow}.{part}.{name}")?;
+                ptr(f, pointer)
+            }
+            Expr::SourceDescriptions { name, rest } => {
+                write!(f, "$sourceDescriptions.{name}.{rest}")
+            }
+            Expr::Components { kind, name } => write!(f, "$components.{kind}.{name}"),
+        }
+    }
+}
+
+/// What an evaluation context must answer. `None` means "undefined": the value does
+/// not exist (an input that was not given, a pointer that selects nothing, a step
+/// that has not run).
+pub trait Resolve {
+    fn resolve(&self, expr: &Expr) -> Option<Value>;
+}
+
+/// Applies an optional pointer to a resolved value.
+pub(crate) fn apply_pointer(value: Value, pointer: &Option<Pointer>) -> Option<Value> {
+    match pointer {
+        None => Some(value),
+        Some(p) if p.tokens().is_empty() => Some(value),
+        Some(p) => p.select(&value).cloned(),
+    }
+}
+
+/// Text form of a value embedded in a string: scalars as their text, structures as
+/// JSON, null and undefined as the empty string (Arazzo 1.1 §Runtime Expressions).
+pub fn stringify(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Bool(b)) => b.to_string(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(other) => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pointer_escapes_and_arrays() {
+        let v = json!({"a/b": {"c~d": [10, 20]}, "": 1});
+        let p = Pointer::parse("/a~1b/c~0d/1").unwrap();
+        assert_eq!(p.select(&v), Some(&json!(20)));
+        assert_eq!(Pointer::parse("/").unwrap().select(&v), Some(&json!(1)));
+        assert_eq!(Pointer::parse("/a~1b/c~0d/01").unwrap().select(&v), None);
+        assert!(Pointer::parse("/a~2").is_err());
+        assert!(Pointer::parse("a").is_err());
+    }
+
+    #[test]
+    fn stringify_rules() {
+        assert_eq!(stringify(None), "");
+        assert_eq!(stringify(Some(&Value::Null)), "");
+        assert_eq!(stringify(Some(&json!("x"))), "x");
+        assert_eq!(stringify(Some(&json!(1.5))), "1.5");
+        assert_eq!(stringify(Some(&json!([1, "a"]))), "[1,\"a\"]");
+    }
+}

@@ -1,0 +1,306 @@
+//! Workflow inputs from the command line, an inputs file and the environment,
+//! typed by the workflow's inputs schema and checked before any request.
+
+use serde_json::{Map, Value};
+
+/// Prefix of the environment variables that supply inputs.
+pub const ENV_PREFIX: &str = "ARAZZO_INPUT_";
+
+/// Why the inputs cannot be used; the help lists what the workflow takes.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct InputError {
+    pub message: String,
+    pub help: String,
+}
+
+/// The environment variable names that supply input `name`: the upper-snake form
+/// (`apiKey` → `ARAZZO_INPUT_API_KEY`) and the name as written (`ARAZZO_INPUT_apiKey`).
+pub fn env_names(name: &str) -> [String; 2] {
+    let mut snake = String::new();
+    let mut prev_lower_or_digit = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() && prev_lower_or_digit {
+            snake.push('_');
+        }
+        prev_lower_or_digit = c.is_ascii_lowercase() || c.is_ascii_digit();
+        if c.is_ascii_alphanumeric() {
+            snake.push(c.to_ascii_uppercase());
+        } else {
+            snake.push('_');
+        }
+    }
+    [
+        format!("{ENV_PREFIX}{snake}"),
+        format!("{ENV_PREFIX}{name}"),
+    ]
+}
+
+fn properties(schema: Option<&Value>) -> Option<&Map<String, Value>> {
+    schema?.get("properties")?.as_object()
+}
+
+fn types_of(schema: &Value) -> Vec<&str> {
+    match schema.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A one-line-per-input description of what a workflow takes.
+pub fn describe(workflow_id: &str, schema: Option<&Value>) -> String {
+    let Some(props) = properties(schema) else {
+        return format!("workflow `{workflow_id}` takes no inputs");
+    };
+    let required: Vec<&str> = schema
+        .and_then(|s| s.get("required"))
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut out = format!("workflow `{workflow_id}` takes:");
+    for (name, s) in props {
+        let ty = types_of(s);
+        let ty = if ty.is_empty() {
+            "any".to_string()
+        } else {
+            ty.join("|")
+        };
+        let req = if required.contains(&name.as_str()) {
+            "required"
+        } else {
+            "optional"
+        };
+        out.push_str(&format!("\n  {name} ({ty}, {req})"));
+        if let Some(d) = s.get("description").and_then(Value::as_str) {
+            let d = d.split_whitespace().collect::<Vec<_>>().join(" ");
+            out.push_str(&format!(" - {d}"));
+        }
+        out.push_str(&format!("  [env {}]", env_names(name)[0]));
+    }
+    out.push_str("\npass them with -i NAME=VALUE, --inputs FILE or the environment");
+    out
+}
+
+/// Turns the text of `-i NAME=VALUE` (or an environment variable) into a value of
+/// the input's declared type: strings are taken as written, other types as JSON.
+pub fn typed_value(name: &str, text: &str, schema: Option<&Value>) -> Result<Value, String> {
+    let ty = schema.map(types_of).unwrap_or_default();
+    if ty.is_empty() || ty.contains(&"string") {
+        return Ok(Value::String(text.to_string()));
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(v) => Ok(v),
+        Err(_) => {
+            let example = match ty[0] {
+                "array" => "[\"a\",\"b\"]",
+                "object" => "{\"key\":\"value\"}",
+                "integer" => "42",
+                "number" => "1.5",
+                "boolean" => "true",
+                "null" => "null",
+                _ => "a JSON value",
+            };
+            Err(format!(
+                "input `{name}` is of type {} and takes JSON, e.g. -i '{name}={example}'; the given value is not valid JSON",
+                ty.join("|")
+            ))
+        }
+    }
+}
+
+/// Where inputs come from, lowest precedence first: environment, file, `-i`.
+pub struct InputSources<'a> {
+    pub cli: &'a [(String, String)],
+    pub file: Option<Map<String, Value>>,
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+/// Assembles and checks the inputs of a workflow.
+pub fn assemble(
+    workflow_id: &str,
+    schema: Option<&Value>,
+    src: InputSources<'_>,
+) -> Result<Map<String, Value>, InputError> {
+    let help = describe(workflow_id, schema);
+    let err = |message: String| InputError {
+        message,
+        help: help.clone(),
+    };
+    let props = properties(schema);
+    let known = |name: &str| props.is_some_and(|p| p.contains_key(name));
+    let mut inputs = Map::new();
+
+    if let Some(p) = props {
+        for (name, s) in p {
+            for var in env_names(name) {
+                if let Some(text) = (src.env)(&var) {
+                    let v = typed_value(name, &text, Some(s))
+                        .map_err(|m| err(format!("{m} (from the environment variable {var})")))?;
+                    inputs.insert(name.clone(), v);
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(file) = src.file {
+        for (name, v) in file {
+            if !known(&name) {
+                return Err(err(format!(
+                    "the inputs file gives `{name}`, which workflow `{workflow_id}` does not take"
+                )));
+            }
+            inputs.insert(name, v);
+        }
+    }
+    for (name, text) in src.cli {
+        if !known(name) {
+            let hint = crate::compile::suggest(
+                name,
+                props.into_iter().flat_map(|p| p.keys().map(String::as_str)),
+            )
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default();
+            return Err(err(format!(
+                "unknown input `{name}`: workflow `{workflow_id}` does not take it{hint}"
+            )));
+        }
+        let v = typed_value(name, text, props.and_then(|p| p.get(name))).map_err(err)?;
+        inputs.insert(name.clone(), v);
+    }
+
+    // Required inputs, with a message that lists every missing one at once.
+    if let Some(required) = schema
+        .and_then(|s| s.get("required"))
+        .and_then(Value::as_array)
+    {
+        let missing: Vec<&str> = required
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|r| !inputs.contains_key(*r))
+            .collect();
+        if !missing.is_empty() {
+            let list = missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let plural = if missing.len() > 1 { "s" } else { "" };
+            return Err(err(format!("missing required input{plural} {list}")));
+        }
+    }
+
+    if let Some(schema) = schema {
+        validate(schema, &Value::Object(inputs.clone())).map_err(err)?;
+    }
+    Ok(inputs)
+}
+
+/// Validates the inputs object against the JSON Schema. Messages name the input
+/// and the rule, never the value (it may be a secret).
+fn validate(schema: &Value, instance: &Value) -> Result<(), String> {
+    let validator = jsonschema::validator_for(schema)
+        .map_err(|e| format!("the workflow's inputs schema is not a valid JSON Schema: {e}"))?;
+    let problems: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| {
+            let path = e.instance_path.to_string();
+            let place = if path.is_empty() {
+                "the inputs".to_string()
+            } else {
+                let mut parts = path.trim_start_matches('/').splitn(2, '/');
+                let name = parts.next().unwrap_or_default();
+                match parts.next() {
+                    Some(rest) => format!("input `{name}` at /{rest}"),
+                    None => format!("input `{name}`"),
+                }
+            };
+            format!(
+                "{place}: {}",
+                describe_rule(&e.kind, &e.schema_path.to_string())
+            )
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+/// Describes a failed keyword without quoting the instance.
+fn describe_rule(kind: &jsonschema::error::ValidationErrorKind, schema_path: &str) -> String {
+    use jsonschema::error::{TypeKind, ValidationErrorKind as K};
+    match kind {
+        K::Type { kind } => {
+            let expected = match kind {
+                TypeKind::Single(t) => t.to_string(),
+                TypeKind::Multiple(ts) => ts
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+            };
+            format!("expected a value of type {expected}")
+        }
+        K::Required { property } => format!("the field {property} is required"),
+        K::Enum { options } => format!("must be one of {options}"),
+        K::Constant { expected_value } => format!("must be {expected_value}"),
+        K::MinLength { limit } => format!("must be at least {limit} characters long"),
+        K::MaxLength { limit } => format!("must be at most {limit} characters long"),
+        K::Pattern { pattern } => format!("must match the pattern {pattern}"),
+        K::Minimum { limit } => format!("must be at least {limit}"),
+        K::Maximum { limit } => format!("must be at most {limit}"),
+        K::ExclusiveMinimum { limit } => format!("must be greater than {limit}"),
+        K::ExclusiveMaximum { limit } => format!("must be less than {limit}"),
+        K::MinItems { limit } => format!("must have at least {limit} items"),
+        K::MaxItems { limit } => format!("must have at most {limit} items"),
+        K::UniqueItems => "items must be unique".to_string(),
+        K::AdditionalProperties { unexpected } => {
+            format!("unexpected field(s) {}", unexpected.join(", "))
+        }
+        K::Format { format } => format!("must be a valid {format}"),
+        _ => format!("does not satisfy the schema rule at {schema_path}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn env_name_forms() {
+        assert_eq!(
+            env_names("apiKey"),
+            [
+                "ARAZZO_INPUT_API_KEY".to_string(),
+                "ARAZZO_INPUT_apiKey".to_string()
+            ]
+        );
+        assert_eq!(env_names("user-id")[0], "ARAZZO_INPUT_USER_ID");
+        assert_eq!(env_names("HTTPServer2x")[0], "ARAZZO_INPUT_HTTPSERVER2X");
+    }
+
+    #[test]
+    fn typing_follows_the_schema() {
+        let arr = json!({"type": "array"});
+        assert_eq!(
+            typed_value("a", "[\"x\"]", Some(&arr)).unwrap(),
+            json!(["x"])
+        );
+        assert!(typed_value("a", "x,y", Some(&arr)).is_err());
+        let s = json!({"type": "string"});
+        assert_eq!(typed_value("s", "42", Some(&s)).unwrap(), json!("42"));
+        assert_eq!(typed_value("s", "a=b", None).unwrap(), json!("a=b"));
+    }
+
+    #[test]
+    fn validation_never_quotes_values() {
+        let schema =
+            json!({"type": "object", "properties": {"k": {"type": "integer", "minimum": 5}}});
+        let e = validate(&schema, &json!({"k": "hunter2"})).unwrap_err();
+        assert!(e.contains("input `k`"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+}

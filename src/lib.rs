@@ -1,0 +1,19 @@
+//! `arazzo`: load an Arazzo 1.0.1 document and the OpenAPI descriptions it names,
+//! compile a workflow, and run it step by step against real HTTP servers.
+//!
+//! The pipeline is load → compile → run: [`document`] reads documents and sources,
+//! [`openapi`] indexes OpenAPI descriptions, [`expr`] parses runtime expressions and
+//! conditions, [`compile`] resolves everything a workflow needs, [`engine`] runs it,
+//! [`report`] holds the result and [`redact`] keeps secrets out of every output.
+
+pub mod app;
+pub mod cli;
+pub mod compile;
+pub mod document;
+pub mod engine;
+pub mod expr;
+pub mod http;
+pub mod inputs;
+pub mod openapi;
+pub mod redact;
+pub mod report;

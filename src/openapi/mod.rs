@@ -1,0 +1,439 @@
+//! An index over an OpenAPI 3.0 or 3.1 description, read straight from its JSON
+//! tree. Building a typed model of every schema is unnecessary (and costly on a
+//! 2 MB description): a run needs only the operations it calls, which are resolved
+//! on demand, `$ref`s included.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+use url::Url;
+
+pub const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenApiError {
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Where a parameter goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ParamIn {
+    Path,
+    Query,
+    Header,
+    Cookie,
+}
+
+impl ParamIn {
+    pub fn parse(s: &str) -> Option<ParamIn> {
+        Some(match s {
+            "path" => ParamIn::Path,
+            "query" => ParamIn::Query,
+            "header" => ParamIn::Header,
+            "cookie" => ParamIn::Cookie,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParamIn::Path => "path",
+            ParamIn::Query => "query",
+            ParamIn::Header => "header",
+            ParamIn::Cookie => "cookie",
+        }
+    }
+}
+
+/// An OpenAPI Parameter Object, `$ref` resolved.
+#[derive(Debug, Clone)]
+pub struct ParamSpec {
+    pub name: String,
+    pub location: ParamIn,
+    pub required: bool,
+    pub schema: Option<Value>,
+    pub style: Option<String>,
+    pub explode: Option<bool>,
+    pub allow_reserved: bool,
+}
+
+/// One operation with everything a request needs.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    pub operation_id: Option<String>,
+    /// Upper-case HTTP method.
+    pub method: String,
+    pub path: String,
+    pub parameters: Vec<ParamSpec>,
+    /// The resolved Request Body Object, if any.
+    pub request_body: Option<Value>,
+    /// Responses by status code (`"201"`, `"4XX"`, `"default"`), resolved.
+    pub responses: Map<String, Value>,
+    /// Effective server URLs: operation, then path item, then document level.
+    pub servers: Vec<String>,
+}
+
+impl Operation {
+    /// The media types the operation's request body accepts, in document order.
+    pub fn request_media_types(&self) -> Vec<&str> {
+        self.request_body
+            .as_ref()
+            .and_then(|b| b.get("content"))
+            .and_then(Value::as_object)
+            .map(|c| c.keys().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn param(&self, name: &str, location: ParamIn) -> Option<&ParamSpec> {
+        self.parameters.iter().find(|p| {
+            p.location == location
+                && if location == ParamIn::Header {
+                    p.name.eq_ignore_ascii_case(name)
+                } else {
+                    p.name == name
+                }
+        })
+    }
+}
+
+/// A credential-carrying parameter named by a security scheme.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretParam {
+    pub location: ParamIn,
+    /// Lower-case for headers.
+    pub name: String,
+}
+
+/// A loaded OpenAPI description.
+#[derive(Debug)]
+pub struct OpenApi {
+    pub url: Url,
+    pub version: String,
+    doc: Value,
+    /// operationId → (path template, lower-case method).
+    by_id: HashMap<String, (String, &'static str)>,
+}
+
+impl OpenApi {
+    pub fn from_value(url: Url, doc: Value) -> Result<OpenApi, OpenApiError> {
+        let version = match doc.get("openapi").and_then(Value::as_str) {
+            Some(v) if v.starts_with("3.") => v.to_string(),
+            Some(v) => {
+                return Err(OpenApiError::Invalid(format!(
+                    "OpenAPI version `{v}` is not supported: arazzo reads OpenAPI 3.0 and 3.1"
+                )))
+            }
+            None if doc.get("swagger").is_some() => {
+                return Err(OpenApiError::Invalid(
+                    "this is a Swagger 2.0 description; arazzo reads OpenAPI 3.0 and 3.1 (convert it first, e.g. with swagger2openapi)".into(),
+                ))
+            }
+            None => {
+                return Err(OpenApiError::Invalid(
+                    "not an OpenAPI description: the `openapi` field is missing".into(),
+                ))
+            }
+        };
+        let mut by_id = HashMap::new();
+        if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
+            for (path, item) in paths {
+                let item = resolve_in(&doc, item).unwrap_or(item);
+                let Some(item) = item.as_object() else {
+                    continue;
+                };
+                for &m in METHODS {
+                    if let Some(id) = item
+                        .get(m)
+                        .and_then(|op| op.get("operationId"))
+                        .and_then(Value::as_str)
+                    {
+                        by_id
+                            .entry(id.to_string())
+                            .or_insert_with(|| (path.clone(), m));
+                    }
+                }
+            }
+        }
+        Ok(OpenApi {
+            url,
+            version,
+            doc,
+            by_id,
+        })
+    }
+
+    pub fn raw(&self) -> &Value {
+        &self.doc
+    }
+
+    pub fn operation_ids(&self) -> impl Iterator<Item = &str> {
+        self.by_id.keys().map(String::as_str)
+    }
+
+    pub fn has_operation(&self, id: &str) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    /// Resolves an operation by operationId.
+    pub fn operation(&self, id: &str) -> Result<Option<Operation>, OpenApiError> {
+        match self.by_id.get(id) {
+            Some((path, method)) => self.operation_at(path, method).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Resolves the operation at a path template and method.
+    pub fn operation_at(&self, path: &str, method: &str) -> Result<Operation, OpenApiError> {
+        let method = method.to_ascii_lowercase();
+        let item = self
+            .doc
+            .get("paths")
+            .and_then(|p| p.get(path))
+            .ok_or_else(|| OpenApiError::Invalid(format!("no path `{path}` in the description")))?;
+        let item = self.resolve(item)?;
+        let op = item.get(method.as_str()).ok_or_else(|| {
+            OpenApiError::Invalid(format!("path `{path}` has no `{method}` operation"))
+        })?;
+        let op = self.resolve(op)?;
+
+        let mut parameters: Vec<ParamSpec> = Vec::new();
+        for list in [item.get("parameters"), op.get("parameters")]
+            .into_iter()
+            .flatten()
+        {
+            for p in list.as_array().into_iter().flatten() {
+                let spec = self.param_spec(p)?;
+                // Operation-level parameters override path-level ones (same name and in).
+                parameters.retain(|q| !(q.name == spec.name && q.location == spec.location));
+                parameters.push(spec);
+            }
+        }
+
+        let request_body = match op.get("requestBody") {
+            Some(b) => Some(self.resolve(b)?.clone()),
+            None => None,
+        };
+        let mut responses = Map::new();
+        if let Some(r) = op.get("responses").and_then(Value::as_object) {
+            for (code, resp) in r {
+                responses.insert(code.clone(), self.resolve(resp)?.clone());
+            }
+        }
+        let servers = [
+            op.get("servers"),
+            item.get("servers"),
+            self.doc.get("servers"),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|s| s.as_array().is_some_and(|a| !a.is_empty()))
+        .map(|s| self.server_urls(s))
+        .unwrap_or_default();
+        Ok(Operation {
+            operation_id: op
+                .get("operationId")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            method: method.to_ascii_uppercase(),
+            path: path.to_string(),
+            parameters,
+            request_body,
+            responses,
+            servers,
+        })
+    }
+
+    fn param_spec(&self, p: &Value) -> Result<ParamSpec, OpenApiError> {
+        let p = self.resolve(p)?;
+        let name = p
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| OpenApiError::Invalid("a parameter has no `name`".into()))?;
+        let location = p
+            .get("in")
+            .and_then(Value::as_str)
+            .and_then(ParamIn::parse)
+            .ok_or_else(|| {
+                OpenApiError::Invalid(format!("parameter `{name}` has no valid `in`"))
+            })?;
+        let schema = match p.get("schema") {
+            Some(s) => Some(self.resolve(s)?.clone()),
+            None => None,
+        };
+        Ok(ParamSpec {
+            name: name.to_string(),
+            location,
+            required: location == ParamIn::Path
+                || p.get("required").and_then(Value::as_bool).unwrap_or(false),
+            schema,
+            style: p.get("style").and_then(Value::as_str).map(str::to_string),
+            explode: p.get("explode").and_then(Value::as_bool),
+            allow_reserved: p
+                .get("allowReserved")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        })
+    }
+
+    /// Server URLs with variables set to their defaults, resolved against the
+    /// description's own URL when relative.
+    fn server_urls(&self, servers: &Value) -> Vec<String> {
+        let mut out = Vec::new();
+        for s in servers.as_array().into_iter().flatten() {
+            let Some(mut url) = s.get("url").and_then(Value::as_str).map(str::to_string) else {
+                continue;
+            };
+            if let Some(vars) = s.get("variables").and_then(Value::as_object) {
+                for (k, v) in vars {
+                    if let Some(d) = v.get("default").and_then(Value::as_str) {
+                        url = url.replace(&format!("{{{k}}}"), d);
+                    }
+                }
+            }
+            if Url::parse(&url).is_err() {
+                if let Ok(joined) = self.url.join(&url) {
+                    url = joined.to_string();
+                }
+            }
+            out.push(url);
+        }
+        out
+    }
+
+    /// The parameters that carry credentials: every apiKey scheme's parameter, and
+    /// the Authorization header for http, oauth2 and openIdConnect schemes.
+    pub fn secret_params(&self) -> Vec<SecretParam> {
+        let mut out = Vec::new();
+        let schemes = self
+            .doc
+            .pointer("/components/securitySchemes")
+            .and_then(Value::as_object);
+        for scheme in schemes.into_iter().flat_map(|m| m.values()) {
+            let Ok(scheme) = self.resolve(scheme) else {
+                continue;
+            };
+            match scheme.get("type").and_then(Value::as_str) {
+                Some("apiKey") => {
+                    let loc = scheme
+                        .get("in")
+                        .and_then(Value::as_str)
+                        .and_then(ParamIn::parse);
+                    if let (Some(location), Some(name)) =
+                        (loc, scheme.get("name").and_then(Value::as_str))
+                    {
+                        let name = if location == ParamIn::Header {
+                            name.to_ascii_lowercase()
+                        } else {
+                            name.to_string()
+                        };
+                        out.push(SecretParam { location, name });
+                    }
+                }
+                Some("http" | "oauth2" | "openIdConnect") => out.push(SecretParam {
+                    location: ParamIn::Header,
+                    name: "authorization".into(),
+                }),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Follows `$ref` chains inside this document.
+    pub fn resolve<'a>(&'a self, v: &'a Value) -> Result<&'a Value, OpenApiError> {
+        resolve_in(&self.doc, v)
+    }
+}
+
+/// Follows local `$ref` chains (`#/…`) in `doc`, guarding against cycles.
+pub fn resolve_in<'a>(doc: &'a Value, mut v: &'a Value) -> Result<&'a Value, OpenApiError> {
+    for _ in 0..32 {
+        let Some(r) = v.get("$ref").and_then(Value::as_str) else {
+            return Ok(v);
+        };
+        let Some(ptr) = r.strip_prefix('#') else {
+            return Err(OpenApiError::Invalid(format!(
+                "`$ref: {r}` points into another document, which arazzo does not follow yet; inline it or bundle the description (e.g. `redocly bundle`)"
+            )));
+        };
+        let decoded = percent_encoding::percent_decode_str(ptr).decode_utf8_lossy();
+        v = doc.pointer(&decoded).ok_or_else(|| {
+            OpenApiError::Invalid(format!("`$ref: {r}` points at nothing in the description"))
+        })?;
+    }
+    Err(OpenApiError::Invalid(
+        "a `$ref` chain is longer than 32 links (a cycle?)".into(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn api() -> OpenApi {
+        OpenApi::from_value(
+            Url::parse("file:///tmp/api.json").unwrap(),
+            json!({
+                "openapi": "3.1.0",
+                "servers": [{"url": "https://{region}.example.com/v1", "variables": {"region": {"default": "eu"}}}],
+                "paths": {
+                    "/things/{id}": {
+                        "parameters": [{"$ref": "#/components/parameters/id"}, {"name": "q", "in": "query"}],
+                        "get": {"operationId": "getThing", "parameters": [{"name": "q", "in": "query", "required": true}],
+                                "responses": {"200": {"$ref": "#/components/responses/ok"}}},
+                        "delete": {"operationId": "deleteThing", "servers": [{"url": "/rel"}]}
+                    }
+                },
+                "components": {
+                    "parameters": {"id": {"name": "id", "in": "path", "schema": {"type": "string"}}},
+                    "responses": {"ok": {"description": "ok"}},
+                    "securitySchemes": {"k": {"type": "apiKey", "in": "header", "name": "X-Key"}, "b": {"type": "http", "scheme": "bearer"}}
+                }
+            }),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn resolves_operations_with_refs_and_overrides() {
+        let a = api();
+        let op = a.operation("getThing").unwrap().unwrap();
+        assert_eq!(op.method, "GET");
+        assert_eq!(op.path, "/things/{id}");
+        assert_eq!(op.parameters.len(), 2);
+        assert!(op.param("q", ParamIn::Query).unwrap().required);
+        assert!(op.param("id", ParamIn::Path).unwrap().required);
+        assert_eq!(op.servers, vec!["https://eu.example.com/v1"]);
+        assert_eq!(op.responses["200"]["description"], "ok");
+        let del = a.operation("deleteThing").unwrap().unwrap();
+        assert_eq!(del.servers, vec!["file:///rel"]);
+        assert_eq!(
+            a.secret_params(),
+            vec![
+                SecretParam {
+                    location: ParamIn::Header,
+                    name: "x-key".into()
+                },
+                SecretParam {
+                    location: ParamIn::Header,
+                    name: "authorization".into()
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn rejects_swagger_and_bad_refs() {
+        let u = Url::parse("file:///x").unwrap();
+        assert!(OpenApi::from_value(u.clone(), json!({"swagger": "2.0"})).is_err());
+        let doc = json!({"a": {"$ref": "#/nope"}, "b": {"$ref": "other.yaml#/x"}});
+        assert!(resolve_in(&doc, &doc["a"]).is_err());
+        assert!(resolve_in(&doc, &doc["b"])
+            .unwrap_err()
+            .to_string()
+            .contains("another document"));
+    }
+}

@@ -1,0 +1,65 @@
+//! The run report: plain data that every output (human, JSON) only reads.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Succeeded,
+    Failed,
+}
+
+/// What kind of problem ended a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorKind {
+    /// A successCriteria condition did not hold.
+    Criteria,
+    /// The request could not be sent or no response came (connection refused,
+    /// reset, timeout, TLS).
+    Transport,
+    /// The request could not be built from the values at hand.
+    Request,
+    /// The response could not be read (too large, cut off).
+    Response,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunError {
+    pub step_id: Option<String>,
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepReport {
+    pub step_id: String,
+    pub status: Status,
+    pub status_code: Option<u16>,
+    pub attempts: u32,
+    pub outputs: Map<String, Value>,
+    pub duration_ms: u64,
+    /// The operation called, e.g. `POST /api/v3/mcp/servers`.
+    pub method: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReport {
+    pub workflow_id: String,
+    pub status: Status,
+    pub outputs: Map<String, Value>,
+    pub steps: Vec<StepReport>,
+    pub error: Option<RunError>,
+    pub duration_ms: u64,
+}
+
+impl RunReport {
+    pub fn succeeded(&self) -> bool {
+        self.status == Status::Succeeded
+    }
+}
