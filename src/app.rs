@@ -70,11 +70,21 @@ impl Printer {
         let _ = e.write_all(self.redactor.redact(text).as_bytes());
         let _ = e.flush();
     }
-    pub fn problem(&self, p: &dyn Diagnostic) {
+    /// Renders a problem with miette. Secrets are masked before rendering, since
+    /// line wrapping could otherwise split a secret where no mask would find it.
+    pub fn problem(&self, p: &Problem) {
+        let masked = Problem {
+            message: self.redactor.redact(&p.message).into_owned(),
+            help: p
+                .help
+                .as_deref()
+                .map(|h| self.redactor.redact(h).into_owned()),
+            exit: p.exit,
+        };
         let mut text = String::new();
         let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor());
-        if handler.render_report(&mut text, p).is_err() {
-            text = format!("Error: {p}\n");
+        if handler.render_report(&mut text, &masked).is_err() {
+            text = format!("Error: {}\n", masked.message);
         }
         self.err(&text);
     }

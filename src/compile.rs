@@ -766,9 +766,10 @@ pub fn suggest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> O
         .map(|c| (edit_distance(&lw, &c.to_ascii_lowercase()), c))
         .collect();
     scored.sort();
+    let best = scored.first().map(|(d, _)| *d).unwrap_or(usize::MAX);
     let close: Vec<&str> = scored
         .iter()
-        .filter(|(d, c)| *d <= (wanted.len().max(c.len()) / 3).max(2))
+        .filter(|(d, c)| *d == best && *d <= (wanted.len().max(c.len()) / 4).max(2))
         .take(3)
         .map(|(_, c)| *c)
         .collect();

@@ -150,13 +150,8 @@ pub fn parse_tree(text: &str, what: &str) -> Result<Value, LoadError> {
             ));
         }
     }
-    serde_yaml_ng::from_str::<Value>(trimmed).map_err(|e| {
-        let at = e
-            .location()
-            .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
-            .unwrap_or_default();
-        LoadError::new(format!("{what} is not valid YAML: {e}{at}"), None)
-    })
+    serde_yaml_ng::from_str::<Value>(trimmed)
+        .map_err(|e| LoadError::new(format!("{what} is not valid YAML: {e}"), None))
 }
 
 /// Parses an Arazzo document from text.

@@ -133,11 +133,7 @@ pub fn build(
             ParamIn::Header => {
                 headers.push((
                     p.name.clone(),
-                    simple_style(
-                        &value,
-                        explode.unwrap_or(false),
-                        &percent_encoding::CONTROLS,
-                    ),
+                    simple_style(&value, explode.unwrap_or(false), percent_encoding::CONTROLS),
                 ));
             }
             ParamIn::Cookie => {
