@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::cli::{Cli, Command, OutputFormat, RunArgs};
-use crate::compile::{compile, CompiledWorkflow};
+use crate::compile::{compile, Program};
 use crate::document::{self, display_url};
 use crate::engine::{self, Event, RunOptions};
 use crate::http::ClientOptions;
@@ -187,7 +187,7 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
         Some(id) => id,
         None => {
             let ids: Vec<&str> = loaded
-                .entry
+                .entry()
                 .doc
                 .workflows
                 .iter()
@@ -199,7 +199,7 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
                     return Err(Problem::usage(
                         format!(
                             "`{}` has {} workflows; name the one to run",
-                            display_url(&loaded.entry.url),
+                            display_url(&loaded.entry().url),
                             ids.len()
                         ),
                         Some(format!(
@@ -212,14 +212,14 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
         }
     };
     if !loaded
-        .entry
+        .entry()
         .doc
         .workflows
         .iter()
         .any(|w| w.workflow_id == workflow_id)
     {
         let ids: Vec<&str> = loaded
-            .entry
+            .entry()
             .doc
             .workflows
             .iter()
@@ -228,26 +228,27 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
         return Err(Problem::usage(
             format!(
                 "no workflow `{workflow_id}` in `{}`",
-                display_url(&loaded.entry.url)
+                display_url(&loaded.entry().url)
             ),
             Some(format!("the document has: {}", ids.join(", "))),
         ));
     }
-    let wf = compile(&loaded, &workflow_id).map_err(|e| Problem::document(e.message, e.help))?;
-
+    let program =
+        compile(&loaded, &workflow_id).map_err(|e| Problem::document(e.message, e.help))?;
     for source in servers.keys() {
-        if !wf.source_names.iter().any(|s| s == source) {
+        if !program.source_names.iter().any(|s| s == source) {
             return Err(Problem::usage(
                 format!(
                     "--server names the source `{source}`, which the document does not describe"
                 ),
                 Some(format!(
                     "source descriptions: {}",
-                    wf.source_names.join(", ")
+                    program.source_names.join(", ")
                 )),
             ));
         }
     }
+    let wf = program.entry();
 
     let env = |name: &str| std::env::var(name).ok();
     let inputs = inputs::assemble(
@@ -260,7 +261,12 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
         },
     );
     // Secrets are registered before anything else can print an input.
-    register_secrets(&wf, &cli_inputs, inputs.as_ref().ok(), &printer.redactor);
+    register_secrets(
+        &program,
+        &cli_inputs,
+        inputs.as_ref().ok(),
+        &printer.redactor,
+    );
     let inputs = inputs.map_err(|e| Problem::usage(e.message, Some(e.help)))?;
 
     let opts = RunOptions {
@@ -274,7 +280,8 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
         }
     };
     let report = rt.block_on(engine::run(
-        &wf,
+        &program,
+        &loaded,
         &inputs,
         &client,
         &opts,
@@ -298,13 +305,20 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
     })
 }
 
+/// Registers the values of secret inputs. An input is secret when any workflow of
+/// the program treats it as one (inputs flow into called workflows by name).
 fn register_secrets(
-    wf: &CompiledWorkflow,
+    program: &Program,
     cli_inputs: &[(String, String)],
     inputs: Option<&Map<String, Value>>,
     redactor: &Redactor,
 ) {
-    for name in &wf.secret_inputs {
+    let names: std::collections::BTreeSet<&String> = program
+        .workflows
+        .iter()
+        .flat_map(|w| w.secret_inputs.iter())
+        .collect();
+    for name in names {
         if let Some(v) = inputs.and_then(|i| i.get(name)) {
             redactor.add_value(v);
         }
@@ -447,7 +461,7 @@ fn discover(dir: &Path) -> Vec<(PathBuf, Vec<String>)> {
 }
 
 fn print_event(printer: &Printer, ev: &Event<'_>) {
-    if let Event::StepFinished { report } = ev {
+    if let Event::StepFinished { report, depth } = ev {
         let mark = match report.status {
             Status::Succeeded => "✓",
             Status::Failed => "✗",
@@ -456,8 +470,9 @@ fn print_event(printer: &Printer, ev: &Event<'_>) {
             .status_code
             .map(|c| c.to_string())
             .unwrap_or_else(|| "---".into());
+        let indent = "  ".repeat(*depth);
         printer.err(&format!(
-            "{mark} {:<24} {:<6} {:>3}  {} ms\n",
+            "{indent}{mark} {:<24} {:<6} {:>3}  {} ms\n",
             report.step_id, report.method, code, report.duration_ms
         ));
     }

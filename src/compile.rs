@@ -1,13 +1,14 @@
-//! Document + sources → an executable plan for one workflow. Every operation is
-//! resolved and every expression, template and condition parsed here, once, so the
-//! engine never reads source text and mistakes surface before the first request.
+//! Document + sources → an executable [`Program`]. Every operation is resolved,
+//! every expression, template and condition parsed, every reference (steps,
+//! workflows, components, goto targets) checked here, once, so the engine never
+//! reads source text and mistakes surface before the first request.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::document::{display_url, Criterion, Loaded, Parameter, Source, Step, Workflow};
+use crate::document::{display_url, Criterion, Loaded, Parameter, SourceRef, Step, Workflow};
 use crate::expr::{Condition, Expr, Pointer, ValueExpr};
 use crate::openapi::{OpenApi, Operation, ParamIn, ParamSpec};
 
@@ -57,15 +58,87 @@ pub struct CompiledCriterion {
     pub check: CriterionCheck,
 }
 
+impl CompiledCriterion {
+    pub fn expressions(&self) -> Vec<&Expr> {
+        match &self.check {
+            CriterionCheck::Simple(c) => c.expressions(),
+        }
+    }
+}
+
+/// A call to an OpenAPI operation.
 #[derive(Debug, Clone)]
-pub struct CompiledStep {
-    pub step_id: String,
+pub struct OperationCall {
     pub source: String,
     pub operation: Arc<Operation>,
     pub parameters: Vec<CompiledParam>,
     pub body: Option<CompiledBody>,
+}
+
+#[derive(Debug, Clone)]
+pub enum StepTarget {
+    Operation(OperationCall),
+    /// A call to another workflow (index into [`Program::workflows`]); the step's
+    /// parameters become its inputs.
+    Workflow {
+        workflow: usize,
+        inputs: Vec<(String, ValueExpr)>,
+    },
+}
+
+/// Where a `goto` (or a retry's side trip) goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Jump {
+    /// A step of the current workflow, by index.
+    Step(usize),
+    /// A workflow, by index into [`Program::workflows`].
+    Workflow(usize),
+}
+
+#[derive(Debug, Clone)]
+pub enum ActionKind {
+    End,
+    Goto(Jump),
+    Retry {
+        /// Seconds to wait; a `Retry-After` response header overrules it.
+        after: Option<f64>,
+        /// How many retries this action allows (default 1).
+        limit: u32,
+        /// Run this step or workflow before retrying.
+        then: Option<Jump>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Action {
+    pub name: String,
+    pub kind: ActionKind,
+    pub criteria: Vec<CompiledCriterion>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledStep {
+    pub step_id: String,
+    pub target: StepTarget,
     pub success_criteria: Vec<CompiledCriterion>,
+    /// The step's actions followed by the workflow-level ones it does not
+    /// override (by name): a step can override a workflow action but never remove it.
+    pub on_success: Vec<Action>,
+    pub on_failure: Vec<Action>,
     pub outputs: Vec<(String, ValueExpr)>,
+}
+
+impl CompiledStep {
+    /// `POST /path` or `workflow <id>`, for displays.
+    pub fn describe(&self, program: &Program) -> (String, String) {
+        match &self.target {
+            StepTarget::Operation(c) => (c.operation.method.clone(), c.operation.path.clone()),
+            StepTarget::Workflow { workflow, .. } => (
+                "CALL".to_string(),
+                program.workflows[*workflow].workflow_id.clone(),
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +146,8 @@ pub struct CompiledWorkflow {
     pub workflow_id: String,
     pub summary: Option<String>,
     pub description: Option<String>,
+    /// Index into [`Loaded::docs`] of the document that defines the workflow.
+    pub doc: usize,
     /// The inputs JSON Schema with `#/components/inputs/…` references inlined.
     pub inputs_schema: Option<Value>,
     pub steps: Vec<CompiledStep>,
@@ -80,53 +155,196 @@ pub struct CompiledWorkflow {
     /// Inputs whose values are secrets: `format: password`, `writeOnly: true`, or
     /// sent in a credential parameter.
     pub secret_inputs: BTreeSet<String>,
-    /// Source names whose base URL may be replaced by `--server`.
+    /// Workflows (indexes) that must complete first.
+    pub depends_on: Vec<usize>,
+}
+
+impl CompiledWorkflow {
+    pub fn declared_inputs(&self) -> Vec<&str> {
+        self.inputs_schema
+            .as_ref()
+            .and_then(|s| s.get("properties"))
+            .and_then(Value::as_object)
+            .map(|p| p.keys().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Everything a run needs: the entry workflow and every workflow it can reach.
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub workflows: Vec<CompiledWorkflow>,
+    /// Source description names of every loaded document (for `--server`).
     pub source_names: Vec<String>,
 }
 
-/// Compiles the workflow `workflow_id` of the loaded entry document.
-pub fn compile(loaded: &Loaded, workflow_id: &str) -> Result<CompiledWorkflow, CompileError> {
-    let doc = &loaded.entry.doc;
-    let wf = doc
+impl Program {
+    pub fn entry(&self) -> &CompiledWorkflow {
+        &self.workflows[0]
+    }
+}
+
+/// Compiles the workflow `workflow_id` of the entry document and every workflow it
+/// reaches through steps, actions and `dependsOn`.
+pub fn compile(loaded: &Loaded, workflow_id: &str) -> Result<Program, CompileError> {
+    let doc = loaded.entry();
+    if !doc
+        .doc
         .workflows
         .iter()
-        .find(|w| w.workflow_id == workflow_id)
-        .ok_or_else(|| CompileError {
-            message: format!(
-                "no workflow `{workflow_id}` in `{}`",
-                display_url(&loaded.entry.url)
-            ),
-            help: Some(format!(
+        .any(|w| w.workflow_id == workflow_id)
+    {
+        return fail(
+            format!("no workflow `{workflow_id}` in `{}`", display_url(&doc.url)),
+            Some(format!(
                 "the document has: {}",
-                doc.workflows
+                doc.doc
+                    .workflows
                     .iter()
                     .map(|w| w.workflow_id.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
-        })?;
-    Compiler { loaded, wf }.run()
+        );
+    }
+    let mut c = Compiler {
+        loaded,
+        index: HashMap::new(),
+        queue: Vec::new(),
+    };
+    c.workflow_index(0, workflow_id);
+    let mut workflows: Vec<Option<CompiledWorkflow>> = Vec::new();
+    let mut next = 0;
+    while next < c.queue.len() {
+        let (doc, id) = c.queue[next].clone();
+        let compiled = c.workflow(doc, &id)?;
+        workflows.push(Some(compiled));
+        next += 1;
+    }
+    let mut source_names: Vec<String> = Vec::new();
+    for d in &loaded.docs {
+        for (n, _) in &d.sources {
+            if !source_names.contains(n) {
+                source_names.push(n.clone());
+            }
+        }
+    }
+    Ok(Program {
+        workflows: workflows.into_iter().flatten().collect(),
+        source_names,
+    })
 }
 
 struct Compiler<'a> {
     loaded: &'a Loaded,
-    wf: &'a Workflow,
+    /// (doc, workflowId) → index in the program.
+    index: HashMap<(usize, String), usize>,
+    queue: Vec<(usize, String)>,
 }
 
-impl Compiler<'_> {
-    fn run(&self) -> Result<CompiledWorkflow, CompileError> {
-        let wf = self.wf;
-        let wid = &wf.workflow_id;
-        self.unsupported()?;
+/// Where in a document a piece being compiled sits, for messages.
+struct Place<'a> {
+    workflow: &'a str,
+    step: Option<&'a str>,
+}
+
+impl std::fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.step {
+            Some(s) => write!(f, "workflow `{}`, step `{s}`", self.workflow),
+            None => write!(f, "workflow `{}`", self.workflow),
+        }
+    }
+}
+
+impl<'a> Compiler<'a> {
+    fn workflow_index(&mut self, doc: usize, id: &str) -> usize {
+        let key = (doc, id.to_string());
+        if let Some(&i) = self.index.get(&key) {
+            return i;
+        }
+        let i = self.queue.len();
+        self.index.insert(key.clone(), i);
+        self.queue.push(key);
+        i
+    }
+
+    /// Resolves a workflow reference: a bare id in `doc`, or
+    /// `$sourceDescriptions.<name>.<workflowId>` in an `arazzo` source.
+    fn resolve_workflow(
+        &mut self,
+        doc: usize,
+        reference: &str,
+        at: &Place,
+    ) -> Result<usize, CompileError> {
+        let d = &self.loaded.docs[doc];
+        if let Some(rest) = reference.strip_prefix("$sourceDescriptions.") {
+            let Some((name, id)) = rest.split_once('.') else {
+                return fail(
+                    format!("{at}: `{reference}` names no workflow"),
+                    Some("write `$sourceDescriptions.<source>.<workflowId>`".to_string()),
+                );
+            };
+            return match d.source(name) {
+                Some(SourceRef::Arazzo(i)) => {
+                    let i = *i;
+                    let target = &self.loaded.docs[i].doc;
+                    if !target.doc.workflows.iter().any(|w| w.workflow_id == id) {
+                        return fail(
+                            format!("{at}: workflow `{id}` is not in source `{name}` (`{}`)", display_url(&target.url)),
+                            suggest(id, target.doc.workflows.iter().map(|w| w.workflow_id.as_str())),
+                        );
+                    }
+                    Ok(self.workflow_index(i, id))
+                }
+                Some(SourceRef::OpenApi(_)) => fail(
+                    format!("{at}: `{reference}`: source `{name}` is an OpenAPI description, not an Arazzo document"),
+                    None,
+                ),
+                None => fail(
+                    format!("{at}: `{reference}` names the source `{name}`, which the document does not describe"),
+                    suggest(name, d.sources.iter().map(|(n, _)| n.as_str())),
+                ),
+            };
+        }
+        if d.doc
+            .doc
+            .workflows
+            .iter()
+            .any(|w| w.workflow_id == reference)
+        {
+            return Ok(self.workflow_index(doc, reference));
+        }
+        fail(
+            format!("{at}: there is no workflow `{reference}` in this document"),
+            suggest(reference, d.doc.doc.workflows.iter().map(|w| w.workflow_id.as_str()))
+                .or_else(|| Some("a workflow in another Arazzo document is named `$sourceDescriptions.<source>.<workflowId>`".into())),
+        )
+    }
+
+    fn workflow(&mut self, doc: usize, id: &str) -> Result<CompiledWorkflow, CompileError> {
+        let loaded = self.loaded;
+        let d = &loaded.docs[doc];
+        let wf: &Workflow = d
+            .doc
+            .doc
+            .workflows
+            .iter()
+            .find(|w| w.workflow_id == id)
+            .ok_or_else(|| CompileError {
+                message: format!("no workflow `{id}`"),
+                help: None,
+            })?;
+        let wid = wf.workflow_id.as_str();
+        let here = Place {
+            workflow: wid,
+            step: None,
+        };
         let inputs_schema = match &wf.inputs {
-            Some(s) => {
-                Some(
-                    inline_refs(&self.loaded.entry.raw, s, 0).map_err(|m| CompileError {
-                        message: format!("workflow `{wid}` inputs: {m}"),
-                        help: None,
-                    })?,
-                )
-            }
+            Some(s) => Some(inline_refs(&d.doc.raw, s, 0).map_err(|m| CompileError {
+                message: format!("workflow `{wid}` inputs: {m}"),
+                help: None,
+            })?),
             None => None,
         };
         let declared_inputs: Option<BTreeSet<String>> = inputs_schema.as_ref().map(|s| {
@@ -135,7 +353,6 @@ impl Compiler<'_> {
                 .map(|p| p.keys().cloned().collect())
                 .unwrap_or_default()
         });
-
         let mut secret_inputs = BTreeSet::new();
         if let Some(props) = inputs_schema
             .as_ref()
@@ -151,56 +368,99 @@ impl Compiler<'_> {
             }
         }
 
-        let mut seen = BTreeSet::new();
-        let mut steps = Vec::with_capacity(wf.steps.len());
-        let mut step_outputs: HashMap<&str, BTreeSet<&str>> = HashMap::new();
-        for (index, step) in wf.steps.iter().enumerate() {
-            if !seen.insert(step.step_id.as_str()) {
+        let mut depends_on = Vec::new();
+        for dep in &wf.depends_on {
+            let i = self.resolve_workflow(doc, dep, &here)?;
+            if !depends_on.contains(&i) {
+                depends_on.push(i);
+            }
+        }
+
+        let step_ids: Vec<&str> = wf.steps.iter().map(|s| s.step_id.as_str()).collect();
+        for (i, s) in step_ids.iter().enumerate() {
+            if step_ids[..i].contains(s) {
                 return fail(
-                    format!(
-                        "workflow `{wid}` has two steps with stepId `{}`",
-                        step.step_id
-                    ),
+                    format!("workflow `{wid}` has two steps with stepId `{s}`"),
                     Some("stepIds must be unique within a workflow".to_string()),
                 );
             }
-            let compiled = self.step(step)?;
-            // References to inputs and earlier steps must resolve.
+        }
+        let wf_params = self.parameter_list(doc, &wf.parameters, &here)?;
+        let wf_success =
+            self.actions(doc, wf, &wf.success_actions, "successActions", true, &here)?;
+        let wf_failure =
+            self.actions(doc, wf, &wf.failure_actions, "failureActions", false, &here)?;
+        let has_jumps = !wf_success.is_empty()
+            || !wf_failure.is_empty()
+            || wf
+                .steps
+                .iter()
+                .any(|s| !s.on_success.is_empty() || !s.on_failure.is_empty());
+
+        let mut steps = Vec::with_capacity(wf.steps.len());
+        let mut step_outputs: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+        for s in &wf.steps {
+            step_outputs.insert(
+                s.step_id.as_str(),
+                s.outputs.keys().map(String::as_str).collect(),
+            );
+        }
+        let refs = RefCheck {
+            loaded,
+            doc,
+            wf,
+            declared_inputs: &declared_inputs,
+            step_outputs: &step_outputs,
+            strict_order: !has_jumps,
+        };
+        for (index, step) in wf.steps.iter().enumerate() {
+            let at = Place {
+                workflow: wid,
+                step: Some(&step.step_id),
+            };
+            let compiled = self.step(doc, wf, step, &wf_params, &wf_success, &wf_failure, &at)?;
             let mut exprs: Vec<&Expr> = Vec::new();
-            for p in &compiled.parameters {
-                exprs.extend(p.value.expressions());
-            }
-            if let Some(b) = &compiled.body {
-                if let Some(p) = &b.payload {
-                    exprs.extend(p.expressions());
+            match &compiled.target {
+                StepTarget::Operation(call) => {
+                    for p in &call.parameters {
+                        exprs.extend(p.value.expressions());
+                    }
+                    if let Some(b) = &call.body {
+                        if let Some(p) = &b.payload {
+                            exprs.extend(p.expressions());
+                        }
+                        for (_, v) in &b.replacements {
+                            exprs.extend(v.expressions());
+                        }
+                    }
+                    for p in call.parameters.iter().filter(|p| p.secret) {
+                        for e in p.value.expressions() {
+                            if let Expr::Inputs { name, .. } = e {
+                                secret_inputs.insert(name.clone());
+                            }
+                        }
+                    }
                 }
-                for (_, v) in &b.replacements {
-                    exprs.extend(v.expressions());
+                StepTarget::Workflow { inputs, .. } => {
+                    for (_, v) in inputs {
+                        exprs.extend(v.expressions());
+                    }
                 }
             }
             for c in &compiled.success_criteria {
-                let CriterionCheck::Simple(cond) = &c.check;
-                exprs.extend(cond.expressions());
+                exprs.extend(c.expressions());
+            }
+            for a in compiled.on_success.iter().chain(&compiled.on_failure) {
+                for c in &a.criteria {
+                    exprs.extend(c.expressions());
+                }
             }
             for (_, o) in &compiled.outputs {
                 exprs.extend(o.expressions());
             }
             for e in exprs {
-                self.check_reference(e, &step.step_id, index, &declared_inputs, &step_outputs)?;
+                refs.check(e, &at.to_string(), Some(index))?;
             }
-            for p in &compiled.parameters {
-                if p.secret {
-                    for e in p.value.expressions() {
-                        if let Expr::Inputs { name, .. } = e {
-                            secret_inputs.insert(name.clone());
-                        }
-                    }
-                }
-            }
-            step_outputs.insert(
-                step.step_id.as_str(),
-                step.outputs.keys().map(String::as_str).collect(),
-            );
             steps.push(compiled);
         }
 
@@ -211,128 +471,385 @@ impl Compiler<'_> {
                 help: None,
             })?;
             for e in compiled.expressions() {
-                self.check_reference(
-                    e,
-                    &format!("outputs.{name}"),
-                    wf.steps.len(),
-                    &declared_inputs,
-                    &step_outputs,
-                )?;
+                refs.check(e, &format!("workflow `{wid}` output `{name}`"), None)?;
             }
             outputs.push((name.clone(), compiled));
         }
 
         Ok(CompiledWorkflow {
-            workflow_id: wid.clone(),
+            workflow_id: wid.to_string(),
             summary: wf.summary.clone(),
             description: wf.description.clone(),
+            doc,
             inputs_schema,
             steps,
             outputs,
             secret_inputs,
-            source_names: self
-                .loaded
-                .entry
-                .doc
-                .source_descriptions
-                .iter()
-                .map(|s| s.name.clone())
-                .collect(),
+            depends_on,
         })
     }
 
-    /// Features that later work adds: refuse them plainly rather than run a
-    /// workflow with different semantics than its author wrote.
-    fn unsupported(&self) -> Result<(), CompileError> {
-        let wf = self.wf;
-        let wid = &wf.workflow_id;
-        let not_yet = |what: String| {
-            fail(
-                format!("workflow `{wid}`: {what} is not supported by this version of arazzo"),
-                Some("see the README's list of unsupported features".to_string()),
-            )
-        };
-        if !wf.depends_on.is_empty() {
-            return not_yet("`dependsOn`".into());
-        }
-        if !wf.success_actions.is_empty() || !wf.failure_actions.is_empty() {
-            return not_yet("workflow-level `successActions`/`failureActions`".into());
-        }
-        if !wf.parameters.is_empty() {
-            return not_yet("workflow-level `parameters`".into());
-        }
-        for s in &wf.steps {
-            let sid = &s.step_id;
-            if !s.on_success.is_empty() || !s.on_failure.is_empty() {
-                return not_yet(format!("step `{sid}`: `onSuccess`/`onFailure` actions"));
-            }
-            if s.workflow_id.is_some() {
-                return not_yet(format!("step `{sid}`: calling a workflow (`workflowId`)"));
-            }
-        }
-        Ok(())
-    }
-
-    fn step(&self, step: &Step) -> Result<CompiledStep, CompileError> {
-        let sid = &step.step_id;
-        let (source_name, api, operation) = self.resolve_operation(step)?;
-        let secret_params = api.secret_params();
-
-        let mut parameters: Vec<CompiledParam> = Vec::new();
-        for raw in &step.parameters {
-            if raw.get("reference").is_some() {
+    /// Resolves a list of Parameter Objects and Reusable Objects.
+    fn parameter_list(
+        &self,
+        doc: usize,
+        raw: &[Value],
+        at: &Place,
+    ) -> Result<Vec<Parameter>, CompileError> {
+        let mut out: Vec<Parameter> = Vec::new();
+        for item in raw {
+            let p = self.parameter(doc, item, at)?;
+            if out.iter().any(|q| same_param(q, &p)) {
                 return fail(
-                    format!("step `{sid}`: reusable parameters (`reference`) are not supported by this version of arazzo"),
-                    Some("inline the parameter".to_string()),
-                );
-            }
-            let p: Parameter = serde_json::from_value(raw.clone()).map_err(|e| CompileError {
-                message: format!("step `{sid}`: a parameter is malformed: {e}"),
-                help: Some(
-                    "a parameter has `name`, `in` (path, query, header or cookie) and `value`"
-                        .into(),
-                ),
-            })?;
-            let Some(loc_text) = p.location.as_deref() else {
-                return fail(
-                    format!("step `{sid}`: parameter `{}` has no `in`", p.name),
+                    format!(
+                        "{at}: parameter `{}`{} is given twice",
+                        p.name,
+                        p.location
+                            .as_deref()
+                            .map(|l| format!(" (in {l})"))
+                            .unwrap_or_default()
+                    ),
                     Some(
-                        "operation steps need `in: path`, `query`, `header` or `cookie`"
+                        "a parameter list must not hold duplicates (same name and `in`)"
                             .to_string(),
                     ),
+                );
+            }
+            out.push(p);
+        }
+        Ok(out)
+    }
+
+    fn parameter(&self, doc: usize, item: &Value, at: &Place) -> Result<Parameter, CompileError> {
+        let resolved = match item.get("reference") {
+            Some(r) => {
+                let mut target = self.component(doc, r, "parameters", at)?;
+                // A Reusable Object's `value` overrides the component's value.
+                if let (Some(v), Value::Object(m)) = (item.get("value"), &mut target) {
+                    m.insert("value".into(), v.clone());
+                }
+                target
+            }
+            None => item.clone(),
+        };
+        serde_json::from_value::<Parameter>(resolved).map_err(|e| CompileError {
+            message: format!("{at}: a parameter is malformed: {e}"),
+            help: Some(
+                "a parameter has `name`, `in` (path, query, header or cookie) and `value`".into(),
+            ),
+        })
+    }
+
+    /// Looks up `$components.<kind>.<name>` in the document's components.
+    fn component(
+        &self,
+        doc: usize,
+        reference: &Value,
+        kind: &str,
+        at: &Place,
+    ) -> Result<Value, CompileError> {
+        let d = &self.loaded.docs[doc].doc;
+        let Some(r) = reference.as_str() else {
+            return fail(
+                format!("{at}: a Reusable Object's `reference` must be a string"),
+                None,
+            );
+        };
+        let prefix = format!("$components.{kind}.");
+        let Some(name) = r.strip_prefix(&prefix) else {
+            return fail(
+                format!("{at}: `reference: {r}` must point into `components.{kind}`"),
+                Some(format!("write `reference: {prefix}<name>`")),
+            );
+        };
+        let found = d
+            .raw
+            .get("components")
+            .and_then(|c| c.get(kind))
+            .and_then(|m| m.get(name));
+        match found {
+            Some(v) => Ok(v.clone()),
+            None => {
+                let names: Vec<String> = d
+                    .raw
+                    .get("components")
+                    .and_then(|c| c.get(kind))
+                    .and_then(Value::as_object)
+                    .map(|m| m.keys().cloned().collect())
+                    .unwrap_or_default();
+                fail(
+                    format!("{at}: `{r}` does not exist in `components.{kind}`"),
+                    suggest(name, names.iter().map(String::as_str)).or_else(|| {
+                        Some(if names.is_empty() {
+                            format!("the document defines no components.{kind}")
+                        } else {
+                            format!("components.{kind}: {}", names.join(", "))
+                        })
+                    }),
+                )
+            }
+        }
+    }
+
+    /// Compiles an action list (inline objects and Reusable Objects).
+    fn actions(
+        &mut self,
+        doc: usize,
+        wf: &Workflow,
+        raw: &[Value],
+        what: &str,
+        success: bool,
+        at: &Place,
+    ) -> Result<Vec<Action>, CompileError> {
+        let kind = if success {
+            "successActions"
+        } else {
+            "failureActions"
+        };
+        let mut out: Vec<Action> = Vec::new();
+        for item in raw {
+            let obj = match item.get("reference") {
+                Some(r) => self.component(doc, r, kind, at)?,
+                None => item.clone(),
+            };
+            let name = obj
+                .get("name")
+                .and_then(Value::as_str)
+                .ok_or_else(|| CompileError {
+                    message: format!("{at}: an action in `{what}` has no `name`"),
+                    help: None,
+                })?;
+            if out.iter().any(|a| a.name == name) {
+                return fail(
+                    format!("{at}: `{what}` holds two actions named `{name}`"),
+                    Some("an action list must not hold duplicates".to_string()),
+                );
+            }
+            let place = format!("{at}, action `{name}`");
+            let ty = obj.get("type").and_then(Value::as_str).unwrap_or("");
+            let step_id = obj.get("stepId").and_then(Value::as_str);
+            let workflow_id = obj.get("workflowId").and_then(Value::as_str);
+            if step_id.is_some() && workflow_id.is_some() {
+                return fail(
+                    format!("{place}: `stepId` and `workflowId` are mutually exclusive"),
+                    None,
+                );
+            }
+            let jump = match (step_id, workflow_id) {
+                (Some(s), None) => match wf.steps.iter().position(|x| x.step_id == s) {
+                    Some(i) => Some(Jump::Step(i)),
+                    None => {
+                        return fail(
+                            format!(
+                                "{place}: there is no step `{s}` in workflow `{}`",
+                                wf.workflow_id
+                            ),
+                            suggest(s, wf.steps.iter().map(|x| x.step_id.as_str())).or_else(|| {
+                                Some(
+                                "a goto or retry stepId must name a step of the current workflow"
+                                    .into(),
+                            )
+                            }),
+                        )
+                    }
+                },
+                (None, Some(w)) => Some(Jump::Workflow(self.resolve_workflow(doc, w, at)?)),
+                _ => None,
+            };
+            let kind = match (ty, success) {
+                ("end", _) => ActionKind::End,
+                ("goto", _) => match jump {
+                    Some(j) => ActionKind::Goto(j),
+                    None => {
+                        return fail(
+                            format!("{place}: a `goto` action needs a `stepId` or a `workflowId`"),
+                            None,
+                        )
+                    }
+                },
+                ("retry", false) => {
+                    let after = match obj.get("retryAfter") {
+                        None => None,
+                        Some(v) => match v.as_f64() {
+                            Some(f) if f >= 0.0 && f.is_finite() => Some(f),
+                            _ => {
+                                return fail(
+                                    format!("{place}: `retryAfter` must be a non-negative number of seconds"),
+                                    None,
+                                )
+                            }
+                        },
+                    };
+                    let limit = match obj.get("retryLimit") {
+                        None => 1,
+                        Some(v) => match v.as_u64() {
+                            Some(n) => n.min(u32::MAX as u64) as u32,
+                            None => {
+                                return fail(
+                                    format!("{place}: `retryLimit` must be a non-negative integer"),
+                                    None,
+                                )
+                            }
+                        },
+                    };
+                    ActionKind::Retry {
+                        after,
+                        limit,
+                        then: jump,
+                    }
+                }
+                (other, _) => {
+                    let allowed = if success {
+                        "end or goto"
+                    } else {
+                        "end, retry or goto"
+                    };
+                    return fail(
+                        format!("{place}: `type: {other}` is not an action type here"),
+                        Some(format!("{what} actions are {allowed}")),
+                    );
+                }
+            };
+            let mut criteria = Vec::new();
+            if let Some(list) = obj.get("criteria") {
+                let list: Vec<Criterion> =
+                    serde_json::from_value(list.clone()).map_err(|e| CompileError {
+                        message: format!("{place}: `criteria` is malformed: {e}"),
+                        help: None,
+                    })?;
+                for c in &list {
+                    criteria.push(compile_criterion(&place, c)?);
+                }
+            }
+            out.push(Action {
+                name: name.to_string(),
+                kind,
+                criteria,
+            });
+        }
+        Ok(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &mut self,
+        doc: usize,
+        wf: &Workflow,
+        step: &Step,
+        wf_params: &[Parameter],
+        wf_success: &[Action],
+        wf_failure: &[Action],
+        at: &Place,
+    ) -> Result<CompiledStep, CompileError> {
+        let targets = [
+            step.operation_id.is_some(),
+            step.operation_path.is_some(),
+            step.workflow_id.is_some(),
+        ];
+        if targets.iter().filter(|t| **t).count() > 1 {
+            return fail(
+                format!(
+                    "{at}: `operationId`, `operationPath` and `workflowId` are mutually exclusive"
+                ),
+                Some("give the step exactly one of them".to_string()),
+            );
+        }
+        // Step parameters override workflow parameters with the same name and `in`.
+        let own = self.parameter_list(doc, &step.parameters, at)?;
+        let mut params: Vec<Parameter> = wf_params
+            .iter()
+            .filter(|w| !own.iter().any(|o| same_param(o, w)))
+            .cloned()
+            .collect();
+        params.extend(own);
+
+        let target = if let Some(w) = &step.workflow_id {
+            if step.request_body.is_some() {
+                return fail(
+                    format!("{at}: a step that calls a workflow cannot have a `requestBody`"),
+                    None,
+                );
+            }
+            let workflow = self.resolve_workflow(doc, w, at)?;
+            let mut inputs = Vec::new();
+            for p in params {
+                let v = ValueExpr::compile(&p.value).map_err(|e| CompileError {
+                    message: format!("{at}, parameter `{}`: {e}", p.name),
+                    help: None,
+                })?;
+                inputs.push((p.name, v));
+            }
+            StepTarget::Workflow { workflow, inputs }
+        } else {
+            StepTarget::Operation(self.operation_call(doc, step, params, at)?)
+        };
+
+        let mut success_criteria = Vec::new();
+        for c in &step.success_criteria {
+            success_criteria.push(compile_criterion(&at.to_string(), c)?);
+        }
+        let mut on_success = self.actions(doc, wf, &step.on_success, "onSuccess", true, at)?;
+        let mut on_failure = self.actions(doc, wf, &step.on_failure, "onFailure", false, at)?;
+        for a in wf_success {
+            if !on_success.iter().any(|s| s.name == a.name) {
+                on_success.push(a.clone());
+            }
+        }
+        for a in wf_failure {
+            if !on_failure.iter().any(|s| s.name == a.name) {
+                on_failure.push(a.clone());
+            }
+        }
+        let mut outputs = Vec::new();
+        for (name, v) in &step.outputs {
+            let compiled = compile_output(v).map_err(|m| CompileError {
+                message: format!("{at}, output `{name}`: {m}"),
+                help: None,
+            })?;
+            outputs.push((name.clone(), compiled));
+        }
+        Ok(CompiledStep {
+            step_id: step.step_id.clone(),
+            target,
+            success_criteria,
+            on_success,
+            on_failure,
+            outputs,
+        })
+    }
+
+    fn operation_call(
+        &self,
+        doc: usize,
+        step: &Step,
+        params: Vec<Parameter>,
+        at: &Place,
+    ) -> Result<OperationCall, CompileError> {
+        let (source, api, operation) = self.resolve_operation(doc, step, at)?;
+        let secret_params = api.secret_params();
+        let mut parameters: Vec<CompiledParam> = Vec::new();
+        for p in params {
+            let Some(loc_text) = p.location.as_deref() else {
+                return fail(
+                    format!("{at}: parameter `{}` has no `in`", p.name),
+                    Some("parameters of an operation step need `in: path`, `query`, `header` or `cookie`".to_string()),
                 );
             };
             let Some(location) = ParamIn::parse(loc_text) else {
                 return fail(
-                    format!("step `{sid}`: parameter `{}` has `in: {loc_text}`", p.name),
+                    format!("{at}: parameter `{}` has `in: {loc_text}`", p.name),
                     Some("`in` is one of path, query, header, cookie".to_string()),
                 );
             };
-            if parameters.iter().any(|q| {
-                q.location == location
-                    && if location == ParamIn::Header {
-                        q.name.eq_ignore_ascii_case(&p.name)
-                    } else {
-                        q.name == p.name
-                    }
-            }) {
-                return fail(
-                    format!(
-                        "step `{sid}`: parameter `{}` (in {loc_text}) is given twice",
-                        p.name
-                    ),
-                    None,
-                );
-            }
             let value = ValueExpr::compile(&p.value).map_err(|e| CompileError {
-                message: format!("step `{sid}`, parameter `{}`: {e}", p.name),
+                message: format!("{at}, parameter `{}`: {e}", p.name),
                 help: None,
             })?;
             let spec = operation.param(&p.name, location).cloned();
             if location == ParamIn::Path && spec.is_none() {
                 return fail(
                     format!(
-                        "step `{sid}`: path parameter `{}` is not in the path `{}` of operation `{}`",
+                        "{at}: path parameter `{}` is not in the path `{}` of operation `{}`",
                         p.name,
                         operation.path,
                         operation.operation_id.as_deref().unwrap_or("?")
@@ -371,7 +888,7 @@ impl Compiler<'_> {
             {
                 return fail(
                     format!(
-                        "step `{sid}`: the required path parameter `{}` of `{} {}` is not given",
+                        "{at}: the required path parameter `{}` of `{} {}` is not given",
                         spec.name, operation.method, operation.path
                     ),
                     Some(format!(
@@ -381,7 +898,6 @@ impl Compiler<'_> {
                 );
             }
         }
-
         let body = match &step.request_body {
             None => None,
             Some(rb) => {
@@ -397,7 +913,7 @@ impl Compiler<'_> {
                     .unwrap_or_else(|| "application/json".to_string());
                 let payload = match &rb.payload {
                     Some(p) => Some(ValueExpr::compile(p).map_err(|e| CompileError {
-                        message: format!("step `{sid}`, requestBody payload: {e}"),
+                        message: format!("{at}, requestBody payload: {e}"),
                         help: None,
                     })?),
                     None => None,
@@ -405,11 +921,13 @@ impl Compiler<'_> {
                 let mut replacements = Vec::new();
                 for r in &rb.replacements {
                     let target = Pointer::parse(&r.target).map_err(|m| CompileError {
-                        message: format!("step `{sid}`, replacement target: {m}"),
-                        help: None,
+                        message: format!("{at}, replacement target: {m}"),
+                        help: Some(
+                            "replacement targets are JSON Pointers such as `/pet/id`".into(),
+                        ),
                     })?;
                     let value = ValueExpr::compile(&r.value).map_err(|e| CompileError {
-                        message: format!("step `{sid}`, replacement `{}`: {e}", r.target),
+                        message: format!("{at}, replacement `{}`: {e}", r.target),
                         help: None,
                     })?;
                     replacements.push((target, value));
@@ -421,54 +939,35 @@ impl Compiler<'_> {
                 })
             }
         };
-
-        let mut success_criteria = Vec::new();
-        for c in &step.success_criteria {
-            success_criteria.push(compile_criterion(sid, c)?);
-        }
-        let mut outputs = Vec::new();
-        for (name, v) in &step.outputs {
-            let compiled = compile_output(v).map_err(|m| CompileError {
-                message: format!("step `{sid}`, output `{name}`: {m}"),
-                help: None,
-            })?;
-            outputs.push((name.clone(), compiled));
-        }
-        Ok(CompiledStep {
-            step_id: sid.clone(),
-            source: source_name,
+        let _ = doc;
+        Ok(OperationCall {
+            source,
             operation: Arc::new(operation),
             parameters,
             body,
-            success_criteria,
-            outputs,
         })
     }
 
-    fn openapi_sources(&self) -> Vec<(&str, &Arc<OpenApi>)> {
-        let mut v: Vec<(&str, &Arc<OpenApi>)> = self
-            .loaded
-            .entry
-            .doc
-            .source_descriptions
+    fn openapi_sources(&self, doc: usize) -> Vec<(&'a str, &'a Arc<OpenApi>)> {
+        self.loaded.docs[doc]
+            .sources
             .iter()
-            .filter_map(|sd| match self.loaded.sources.get(&sd.name) {
-                Some(Source::OpenApi(api)) => Some((sd.name.as_str(), api)),
-                _ => None,
+            .filter_map(|(n, s)| match s {
+                SourceRef::OpenApi(api) => Some((n.as_str(), api)),
+                SourceRef::Arazzo(_) => None,
             })
-            .collect();
-        v.dedup_by_key(|(n, _)| *n);
-        v
+            .collect()
     }
 
     fn resolve_operation(
         &self,
+        doc: usize,
         step: &Step,
+        at: &Place,
     ) -> Result<(String, Arc<OpenApi>, Operation), CompileError> {
-        let sid = &step.step_id;
-        let sources = self.openapi_sources();
+        let sources = self.openapi_sources(doc);
         let wrap = |e: crate::openapi::OpenApiError| CompileError {
-            message: format!("step `{sid}`: {e}"),
+            message: format!("{at}: {e}"),
             help: None,
         };
         if let Some(id) = &step.operation_id {
@@ -476,33 +975,38 @@ impl Compiler<'_> {
             if let Some(rest) = id.strip_prefix("$sourceDescriptions.") {
                 let Some((name, op_id)) = rest.split_once('.') else {
                     return fail(
-                        format!("step `{sid}`: `{id}` names no operation"),
+                        format!("{at}: `{id}` names no operation"),
                         Some("write `$sourceDescriptions.<source>.<operationId>`".to_string()),
                     );
                 };
                 let Some((_, api)) = sources.iter().find(|(n, _)| *n == name) else {
                     return fail(
-                        format!("step `{sid}`: `{id}` names the source `{name}`, which is not an OpenAPI source description of this document"),
+                        format!("{at}: `{id}` names the source `{name}`, which is not an OpenAPI source description of this document"),
                         Some(format!("OpenAPI sources: {}", sources.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))),
                     );
                 };
                 return match api.operation(op_id).map_err(wrap)? {
                     Some(op) => Ok((name.to_string(), Arc::clone(api), op)),
                     None => fail(
-                        format!("step `{sid}`: operation `{op_id}` is not in source `{name}`"),
+                        format!("{at}: operation `{op_id}` is not in source `{name}`"),
                         suggest(op_id, api.operation_ids()),
                     ),
                 };
             }
             return match sources.as_slice() {
                 [] => fail(
-                    format!("step `{sid}`: the document has no OpenAPI source description to find `{id}` in"),
+                    format!(
+                        "{at}: the document has no OpenAPI source description to find `{id}` in"
+                    ),
                     None,
                 ),
                 [(name, api)] => match api.operation(id).map_err(wrap)? {
                     Some(op) => Ok((name.to_string(), Arc::clone(api), op)),
                     None => fail(
-                        format!("step `{sid}`: operation `{id}` is not in source `{name}` (`{}`)", display_url(&api.url)),
+                        format!(
+                            "{at}: operation `{id}` is not in source `{name}` (`{}`)",
+                            display_url(&api.url)
+                        ),
                         suggest(id, api.operation_ids()),
                     ),
                 },
@@ -513,7 +1017,9 @@ impl Compiler<'_> {
                         .map(|(n, _)| *n)
                         .collect();
                     fail(
-                        format!("step `{sid}`: `operationId: {id}` is ambiguous with several OpenAPI sources"),
+                        format!(
+                            "{at}: `operationId: {id}` is ambiguous with several OpenAPI sources"
+                        ),
                         Some(match holders.as_slice() {
                             [] => format!("no source defines `{id}`"),
                             hs => format!(
@@ -527,135 +1033,252 @@ impl Compiler<'_> {
             };
         }
         if let Some(path) = &step.operation_path {
-            return self.resolve_operation_path(sid, path, &sources);
+            return resolve_operation_path(at, path, &sources);
         }
         fail(
-            format!("step `{sid}` names no operation"),
+            format!("{at} names no operation"),
             Some(
                 "give the step an `operationId`, an `operationPath` or a `workflowId`".to_string(),
             ),
         )
     }
+}
 
-    /// `{$sourceDescriptions.<name>.url}#/paths/~1things~1{id}/get`
-    fn resolve_operation_path(
-        &self,
-        sid: &str,
-        path: &str,
-        sources: &[(&str, &Arc<OpenApi>)],
-    ) -> Result<(String, Arc<OpenApi>, Operation), CompileError> {
-        let help = Some(
-            "write `operationPath: '{$sourceDescriptions.<name>.url}#/paths/~1path~1{param}/get'`"
-                .to_string(),
+/// `{$sourceDescriptions.<name>.url}#/paths/~1things~1{id}/get`
+fn resolve_operation_path(
+    at: &Place,
+    path: &str,
+    sources: &[(&str, &Arc<OpenApi>)],
+) -> Result<(String, Arc<OpenApi>, Operation), CompileError> {
+    let help = Some(
+        "write `operationPath: '{$sourceDescriptions.<name>.url}#/paths/~1path~1{param}/get'`"
+            .to_string(),
+    );
+    let Some((head, fragment)) = path.split_once('#') else {
+        return fail(
+            format!("{at}: operationPath `{path}` has no `#` JSON Pointer"),
+            help,
         );
-        let Some((head, fragment)) = path.split_once('#') else {
-            return fail(
-                format!("step `{sid}`: operationPath `{path}` has no `#` JSON Pointer"),
-                help,
-            );
-        };
-        let name = head
-            .strip_prefix("{$sourceDescriptions.")
-            .and_then(|r| r.strip_suffix(".url}"));
-        let Some(name) = name else {
-            return fail(
-                format!("step `{sid}`: operationPath `{path}` must start with `{{$sourceDescriptions.<name>.url}}`"),
-                help,
-            );
-        };
-        let Some((_, api)) = sources.iter().find(|(n, _)| *n == name) else {
-            return fail(
-                format!("step `{sid}`: operationPath names the source `{name}`, which is not an OpenAPI source of this document"),
-                None,
-            );
-        };
-        let decoded = percent_encoding::percent_decode_str(fragment).decode_utf8_lossy();
-        let pointer = Pointer::parse(&decoded).map_err(|m| CompileError {
-            message: format!("step `{sid}`: operationPath: {m}"),
-            help: None,
-        })?;
-        match pointer.tokens() {
-            [paths, template, method] if paths == "paths" => {
-                let op = api.operation_at(template, method).map_err(|e| CompileError {
-                    message: format!("step `{sid}`: operationPath `{path}`: {e}"),
-                    help: None,
-                })?;
-                Ok((name.to_string(), Arc::clone(api), op))
-            }
-            _ => fail(
-                format!("step `{sid}`: operationPath `{path}` does not point at an operation (`#/paths/<escaped path>/<method>`)"),
-                help,
+    };
+    let name = head
+        .strip_prefix("{$sourceDescriptions.")
+        .and_then(|r| r.strip_suffix(".url}"));
+    let Some(name) = name else {
+        return fail(
+            format!(
+                "{at}: operationPath `{path}` must start with `{{$sourceDescriptions.<name>.url}}`"
             ),
+            help,
+        );
+    };
+    let Some((_, api)) = sources.iter().find(|(n, _)| *n == name) else {
+        return fail(
+            format!("{at}: operationPath names the source `{name}`, which is not an OpenAPI source of this document"),
+            suggest(name, sources.iter().map(|(n, _)| *n)),
+        );
+    };
+    let decoded = percent_encoding::percent_decode_str(fragment).decode_utf8_lossy();
+    let pointer = Pointer::parse(&decoded).map_err(|m| CompileError {
+        message: format!("{at}: operationPath: {m}"),
+        help: None,
+    })?;
+    match pointer.tokens() {
+        [paths, template, method] if paths == "paths" => {
+            let op = api.operation_at(template, method).map_err(|e| CompileError {
+                message: format!("{at}: operationPath `{path}`: {e}"),
+                help: None,
+            })?;
+            Ok((name.to_string(), Arc::clone(api), op))
         }
+        _ => fail(
+            format!("{at}: operationPath `{path}` does not point at an operation (`#/paths/<escaped path>/<method>`)"),
+            help,
+        ),
     }
+}
 
-    fn check_reference(
-        &self,
-        e: &Expr,
-        place: &str,
-        step_index: usize,
-        declared_inputs: &Option<BTreeSet<String>>,
-        step_outputs: &HashMap<&str, BTreeSet<&str>>,
-    ) -> Result<(), CompileError> {
+fn same_param(a: &Parameter, b: &Parameter) -> bool {
+    let loc_a = a.location.as_deref().unwrap_or("");
+    let loc_b = b.location.as_deref().unwrap_or("");
+    loc_a == loc_b
+        && if loc_a == "header" {
+            a.name.eq_ignore_ascii_case(&b.name)
+        } else {
+            a.name == b.name
+        }
+}
+
+/// Checks that the runtime expressions of a workflow name things that exist.
+struct RefCheck<'a> {
+    loaded: &'a Loaded,
+    doc: usize,
+    wf: &'a Workflow,
+    declared_inputs: &'a Option<BTreeSet<String>>,
+    step_outputs: &'a HashMap<&'a str, BTreeSet<&'a str>>,
+    /// Without gotos, steps run in list order, so a step can read only earlier steps.
+    strict_order: bool,
+}
+
+impl RefCheck<'_> {
+    fn check(&self, e: &Expr, place: &str, step_index: Option<usize>) -> Result<(), CompileError> {
         let wf = self.wf;
-        let wid = &wf.workflow_id;
+        let d = &self.loaded.docs[self.doc];
         match e {
             Expr::Inputs { name, .. } => {
-                if let Some(decl) = declared_inputs {
+                if let Some(decl) = self.declared_inputs {
                     if !decl.contains(name) {
                         return fail(
-                            format!("workflow `{wid}`, {place}: `{e}` reads an input the workflow does not declare"),
-                            Some(format!(
-                                "declared inputs: {}",
-                                if decl.is_empty() { "none".to_string() } else { decl.iter().cloned().collect::<Vec<_>>().join(", ") }
-                            )),
+                            format!("{place}: `{e}` reads an input the workflow does not declare"),
+                            Some(match suggest(name, decl.iter().map(String::as_str)) {
+                                Some(s) => s,
+                                None => format!(
+                                    "declared inputs: {}",
+                                    if decl.is_empty() {
+                                        "none".to_string()
+                                    } else {
+                                        decl.iter().cloned().collect::<Vec<_>>().join(", ")
+                                    }
+                                ),
+                            }),
                         );
                     }
+                } else {
+                    return fail(
+                        format!(
+                            "{place}: `{e}` reads an input, but workflow `{}` declares no inputs",
+                            wf.workflow_id
+                        ),
+                        Some("declare it under the workflow's `inputs.properties`".into()),
+                    );
                 }
             }
             Expr::Steps { step, output, .. } => {
-                let position = wf.steps.iter().position(|s| &s.step_id == step);
-                match position {
-                    None => {
-                        return fail(
-                            format!("workflow `{wid}`, {place}: `{e}` names a step that does not exist"),
-                            suggest(step, wf.steps.iter().map(|s| s.step_id.as_str())),
-                        )
-                    }
-                    Some(p) if p >= step_index => {
-                        return fail(
-                            format!("workflow `{wid}`, {place}: `{e}` reads step `{step}`, which has not run yet at this point"),
-                            Some("a step can read only the outputs of steps before it".to_string()),
-                        )
-                    }
-                    Some(_) => {
-                        let outs = step_outputs.get(step.as_str());
-                        if !outs.is_some_and(|o| o.contains(output.as_str())) {
-                            return fail(
-                                format!("workflow `{wid}`, {place}: `{e}`: step `{step}` declares no output `{output}`"),
-                                Some(format!(
+                let Some(position) = wf.steps.iter().position(|s| &s.step_id == step) else {
+                    return fail(
+                        format!(
+                            "{place}: `{e}` names a step that does not exist in workflow `{}`",
+                            wf.workflow_id
+                        ),
+                        suggest(step, wf.steps.iter().map(|s| s.step_id.as_str())),
+                    );
+                };
+                if self.strict_order && step_index.is_some_and(|i| position >= i) {
+                    return fail(
+                        format!("{place}: `{e}` reads step `{step}`, which has not run yet at this point"),
+                        Some("a step can read only the outputs of steps before it".to_string()),
+                    );
+                }
+                let outs = self.step_outputs.get(step.as_str());
+                if !outs.is_some_and(|o| o.contains(output.as_str())) {
+                    return fail(
+                        format!("{place}: `{e}`: step `{step}` declares no output `{output}`"),
+                        Some(
+                            match outs.and_then(|o| suggest(output, o.iter().copied())) {
+                                Some(s) => s,
+                                None => format!(
                                     "step `{step}` outputs: {}",
                                     outs.map(|o| o.iter().copied().collect::<Vec<_>>().join(", "))
                                         .filter(|s| !s.is_empty())
                                         .unwrap_or_else(|| "none".into())
-                                )),
-                            );
-                        }
+                                ),
+                            },
+                        ),
+                    );
+                }
+            }
+            Expr::Workflows { workflow, .. } => {
+                if !d
+                    .doc
+                    .doc
+                    .workflows
+                    .iter()
+                    .any(|w| &w.workflow_id == workflow)
+                {
+                    return fail(
+                        format!(
+                            "{place}: `{e}` names a workflow that does not exist in this document"
+                        ),
+                        suggest(
+                            workflow,
+                            d.doc.doc.workflows.iter().map(|w| w.workflow_id.as_str()),
+                        ),
+                    );
+                }
+            }
+            Expr::Outputs { name, .. } => {
+                if step_index.is_some() || !wf.outputs.contains_key(name) {
+                    // Inside a step, `$outputs` reads the outputs of the workflow the
+                    // step called; elsewhere it must name a declared output.
+                    if step_index.is_none() {
+                        return fail(
+                            format!(
+                                "{place}: `{e}` names an output workflow `{}` does not declare",
+                                wf.workflow_id
+                            ),
+                            None,
+                        );
                     }
                 }
             }
-            Expr::Workflows { .. } | Expr::Components { .. } => {
-                return fail(
-                    format!(
-                    "workflow `{wid}`, {place}: `{e}` is not supported by this version of arazzo"
-                ),
-                    None,
-                )
+            Expr::SourceDescriptions { name, .. } => {
+                if name != "$self" && d.source(name).is_none() {
+                    return fail(
+                        format!("{place}: `{e}` names a source description that does not exist"),
+                        suggest(name, d.sources.iter().map(|(n, _)| n.as_str())),
+                    );
+                }
+            }
+            Expr::Components { kind, name } => {
+                let exists = d
+                    .doc
+                    .raw
+                    .get("components")
+                    .and_then(|c| c.get(kind.as_str()))
+                    .and_then(|m| m.get(name.as_str()))
+                    .is_some();
+                if !exists {
+                    return fail(
+                        format!("{place}: `{e}` does not exist in the document's components"),
+                        None,
+                    );
+                }
             }
             _ => {}
         }
         Ok(())
     }
+}
+
+fn compile_criterion(place: &str, c: &Criterion) -> Result<CompiledCriterion, CompileError> {
+    let kind = match &c.kind {
+        None => "simple".to_string(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Object(o)) => o
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string(),
+        Some(other) => other.to_string(),
+    };
+    if kind != "simple" {
+        return fail(
+            format!("{place}: `{kind}` criteria are not supported by this version of arazzo"),
+            Some("use a `simple` condition".to_string()),
+        );
+    }
+    let cond = Condition::parse(&c.condition).map_err(|e| CompileError {
+        message: format!(
+            "{place}: the condition `{}` is invalid: {}",
+            c.condition, e.message
+        ),
+        help: Some(
+            "conditions look like `$statusCode == 201 && $response.body#/id != null`".into(),
+        ),
+    })?;
+    Ok(CompiledCriterion {
+        text: c.condition.clone(),
+        check: CriterionCheck::Simple(cond),
+    })
 }
 
 fn names_in(op: &Operation, loc: ParamIn) -> String {
@@ -677,44 +1300,6 @@ fn compile_output(v: &Value) -> Result<ValueExpr, String> {
         Value::String(s) => ValueExpr::compile_str(s).map_err(|e| e.message),
         _ => Err("an output is a runtime expression string".into()),
     }
-}
-
-fn compile_criterion(sid: &str, c: &Criterion) -> Result<CompiledCriterion, CompileError> {
-    let kind = match &c.kind {
-        None => "simple".to_string(),
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Object(o)) => o
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_string(),
-        Some(other) => other.to_string(),
-    };
-    if kind != "simple" {
-        return fail(
-            format!("step `{sid}`: `{kind}` criteria are not supported by this version of arazzo"),
-            Some("use a `simple` condition".to_string()),
-        );
-    }
-    if c.context.is_some() {
-        return fail(
-            format!("step `{sid}`: a `simple` criterion with a `context` is not supported by this version of arazzo"),
-            None,
-        );
-    }
-    let cond = Condition::parse(&c.condition).map_err(|e| CompileError {
-        message: format!(
-            "step `{sid}`: the condition `{}` is invalid: {}",
-            c.condition, e.message
-        ),
-        help: Some(
-            "conditions look like `$statusCode == 201 && $response.body#/id != null`".into(),
-        ),
-    })?;
-    Ok(CompiledCriterion {
-        text: c.condition.clone(),
-        check: CriterionCheck::Simple(cond),
-    })
 }
 
 /// Inlines `$ref`s that point into this document (`#/components/inputs/x`).

@@ -196,6 +196,24 @@ pub fn assemble(
     Ok(inputs)
 }
 
+/// Checks inputs handed to a called workflow against its inputs schema.
+pub fn check(schema: Option<&Value>, inputs: &Map<String, Value>) -> Result<(), String> {
+    let Some(schema) = schema else {
+        return Ok(());
+    };
+    if let Some(required) = schema.get("required").and_then(Value::as_array) {
+        let missing: Vec<&str> = required
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|r| !inputs.contains_key(*r))
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!("missing required input(s) {}", missing.join(", ")));
+        }
+    }
+    validate(schema, &Value::Object(inputs.clone()))
+}
+
 /// Validates the inputs object against the JSON Schema. Messages name the input
 /// and the rule, never the value (it may be a secret).
 fn validate(schema: &Value, instance: &Value) -> Result<(), String> {

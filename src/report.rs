@@ -23,6 +23,12 @@ pub enum ErrorKind {
     Request,
     /// The response could not be read (too large, cut off).
     Response,
+    /// A workflow the step called failed.
+    Workflow,
+    /// A workflow listed in `dependsOn` failed.
+    Dependency,
+    /// The run used up its step budget (`--max-steps`).
+    Budget,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -39,18 +39,38 @@ pub struct ArazzoDoc {
     pub raw: Value,
 }
 
-/// A loaded source description.
+/// What a source description name refers to.
 #[derive(Debug, Clone)]
-pub enum Source {
+pub enum SourceRef {
     OpenApi(Arc<OpenApi>),
-    Arazzo(Arc<ArazzoDoc>),
+    /// Index into [`Loaded::docs`].
+    Arazzo(usize),
 }
 
-/// An entry document with its sources, by source name.
+/// An Arazzo document with its sources, in the order the document declares them.
+#[derive(Debug)]
+pub struct LoadedDoc {
+    pub doc: Arc<ArazzoDoc>,
+    pub sources: Vec<(String, SourceRef)>,
+}
+
+impl LoadedDoc {
+    pub fn source(&self, name: &str) -> Option<&SourceRef> {
+        self.sources.iter().find(|(n, _)| n == name).map(|(_, s)| s)
+    }
+}
+
+/// The entry document (`docs[0]`) and every Arazzo document reachable through
+/// `arazzo` source descriptions, each loaded once.
 #[derive(Debug)]
 pub struct Loaded {
-    pub entry: Arc<ArazzoDoc>,
-    pub sources: HashMap<String, Source>,
+    pub docs: Vec<LoadedDoc>,
+}
+
+impl Loaded {
+    pub fn entry(&self) -> &ArazzoDoc {
+        &self.docs[0].doc
+    }
 }
 
 /// Turns a command-line path or URL into a URL.
@@ -197,57 +217,96 @@ pub fn parse_arazzo(url: Url, text: &str) -> Result<ArazzoDoc, LoadError> {
     Ok(ArazzoDoc { url, doc, raw })
 }
 
-/// Loads an Arazzo document and every source description it names.
+/// Loads an Arazzo document and every source description it names, recursively
+/// for `arazzo` sources. Each URL is fetched once; cycles are fine.
 pub async fn load(url: Url, client: &reqwest::Client) -> Result<Loaded, LoadError> {
     let text = fetch(&url, client).await?;
-    let entry = Arc::new(parse_arazzo(url, &text)?);
-    let mut sources = HashMap::new();
-    for sd in &entry.doc.source_descriptions {
-        if sources.contains_key(&sd.name) {
-            return Err(LoadError::new(
-                format!("two source descriptions are named `{}`", sd.name),
-                Some("source description names must be unique".into()),
-            ));
-        }
-        let src_url = entry.url.join(&sd.url).map_err(|e| {
-            LoadError::new(
-                format!(
-                    "source description `{}`: `{}` is not a valid URL reference: {e}",
-                    sd.name, sd.url
-                ),
-                None,
-            )
-        })?;
-        let text = fetch(&src_url, client).await.map_err(|e| LoadError {
-            message: format!("source description `{}`: {}", sd.name, e.message),
-            help: e.help,
-        })?;
-        let shown = display_url(&src_url);
-        let tree = parse_tree(
-            &text,
-            &format!("source description `{}` (`{shown}`)", sd.name),
-        )?;
-        let kind = sd.kind.unwrap_or_else(|| {
-            if tree.get("arazzo").is_some() {
-                SourceKind::Arazzo
-            } else {
-                SourceKind::Openapi
+    let entry = Arc::new(parse_arazzo(url.clone(), &text)?);
+    let mut docs: Vec<LoadedDoc> = vec![LoadedDoc {
+        doc: entry,
+        sources: Vec::new(),
+    }];
+    let mut by_url: HashMap<Url, usize> = HashMap::from([(url, 0)]);
+    let mut apis: HashMap<Url, Arc<OpenApi>> = HashMap::new();
+    let mut next = 0;
+    while next < docs.len() {
+        let doc = Arc::clone(&docs[next].doc);
+        let mut sources = Vec::new();
+        for sd in &doc.doc.source_descriptions {
+            if sources
+                .iter()
+                .any(|(n, _): &(String, SourceRef)| n == &sd.name)
+            {
+                return Err(LoadError::new(
+                    format!(
+                        "`{}` has two source descriptions named `{}`",
+                        display_url(&doc.url),
+                        sd.name
+                    ),
+                    Some("source description names must be unique".into()),
+                ));
             }
-        });
-        let source = match kind {
-            SourceKind::Openapi => Source::OpenApi(Arc::new(
-                OpenApi::from_value(src_url, tree).map_err(|e| {
-                    LoadError::new(
-                        format!("source description `{}` (`{shown}`): {e}", sd.name),
-                        None,
-                    )
-                })?,
-            )),
-            SourceKind::Arazzo => Source::Arazzo(Arc::new(parse_arazzo(src_url, &text)?)),
-        };
-        sources.insert(sd.name.clone(), source);
+            let src_url = doc.url.join(&sd.url).map_err(|e| {
+                LoadError::new(
+                    format!(
+                        "source description `{}`: `{}` is not a valid URL reference: {e}",
+                        sd.name, sd.url
+                    ),
+                    None,
+                )
+            })?;
+            if let Some(&i) = by_url.get(&src_url) {
+                sources.push((sd.name.clone(), SourceRef::Arazzo(i)));
+                continue;
+            }
+            if let Some(api) = apis.get(&src_url) {
+                sources.push((sd.name.clone(), SourceRef::OpenApi(Arc::clone(api))));
+                continue;
+            }
+            let text = fetch(&src_url, client).await.map_err(|e| LoadError {
+                message: format!("source description `{}`: {}", sd.name, e.message),
+                help: e.help,
+            })?;
+            let shown = display_url(&src_url);
+            let tree = parse_tree(
+                &text,
+                &format!("source description `{}` (`{shown}`)", sd.name),
+            )?;
+            let kind = sd.kind.unwrap_or_else(|| {
+                if tree.get("arazzo").is_some() {
+                    SourceKind::Arazzo
+                } else {
+                    SourceKind::Openapi
+                }
+            });
+            match kind {
+                SourceKind::Openapi => {
+                    let api =
+                        Arc::new(OpenApi::from_value(src_url.clone(), tree).map_err(|e| {
+                            LoadError::new(
+                                format!("source description `{}` (`{shown}`): {e}", sd.name),
+                                None,
+                            )
+                        })?);
+                    apis.insert(src_url, Arc::clone(&api));
+                    sources.push((sd.name.clone(), SourceRef::OpenApi(api)));
+                }
+                SourceKind::Arazzo => {
+                    let child = Arc::new(parse_arazzo(src_url.clone(), &text)?);
+                    let i = docs.len();
+                    docs.push(LoadedDoc {
+                        doc: child,
+                        sources: Vec::new(),
+                    });
+                    by_url.insert(src_url, i);
+                    sources.push((sd.name.clone(), SourceRef::Arazzo(i)));
+                }
+            }
+        }
+        docs[next].sources = sources;
+        next += 1;
     }
-    Ok(Loaded { entry, sources })
+    Ok(Loaded { docs })
 }
 
 #[cfg(test)]

@@ -5,13 +5,19 @@
 pub mod request;
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::compile::{CompiledStep, CompiledWorkflow, CriterionCheck};
-use crate::expr::{apply_pointer, Expr, Resolve};
+use crate::compile::{
+    ActionKind, CompiledStep, CompiledWorkflow, CriterionCheck, Jump, OperationCall, Program,
+    StepTarget,
+};
+use crate::document::{Loaded, SourceRef};
+use crate::expr::{apply_pointer, Expr, Resolve, WorkflowPart};
 use crate::redact::Redactor;
 use crate::report::{ErrorKind, RunError, RunReport, Status, StepReport};
 use request::BuiltRequest;
@@ -26,13 +32,19 @@ pub struct RunOptions {
     /// Base URL per source description name, replacing the OpenAPI servers.
     pub servers: HashMap<String, Url>,
     pub max_response_bytes: usize,
+    /// Most step executions (attempts included) one run may make.
+    pub max_steps: usize,
 }
+
+/// Default step budget.
+pub const DEFAULT_MAX_STEPS: usize = 1000;
 
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             servers: HashMap::new(),
             max_response_bytes: DEFAULT_MAX_RESPONSE,
+            max_steps: DEFAULT_MAX_STEPS,
         }
     }
 }
@@ -44,9 +56,12 @@ pub enum Event<'a> {
         step_id: &'a str,
         method: &'a str,
         path: &'a str,
+        /// 0 for the entry workflow, more inside called workflows.
+        depth: usize,
     },
     StepFinished {
         report: &'a StepReport,
+        depth: usize,
     },
 }
 
@@ -58,18 +73,27 @@ pub struct Received {
     pub body: Value,
 }
 
-struct State<'a> {
-    inputs: &'a Map<String, Value>,
-    step_outputs: HashMap<String, Map<String, Value>>,
-    workflow_outputs: Map<String, Value>,
+/// What a finished workflow leaves for `$workflows.<id>.…` expressions.
+#[derive(Debug, Clone, Default)]
+struct Finished {
+    inputs: Map<String, Value>,
+    outputs: Map<String, Value>,
+    succeeded: bool,
 }
 
-/// The evaluation context of one step: the run state plus the step's own request
-/// and response, once they exist.
+/// The evaluation context of one step: the workflow state plus the step's own
+/// request and response (or, for a step that called a workflow, its outputs).
 struct Ctx<'a> {
-    state: &'a State<'a>,
+    inputs: &'a Map<String, Value>,
+    step_outputs: &'a HashMap<String, Map<String, Value>>,
+    finished: &'a HashMap<String, Finished>,
+    /// `$outputs`: the workflow's own outputs, or the called workflow's inside a
+    /// step that calls one.
+    outputs: Option<&'a Map<String, Value>>,
     request: Option<&'a BuiltRequest>,
     response: Option<&'a Received>,
+    doc_url: &'a str,
+    source_urls: &'a [(String, String)],
 }
 
 fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
@@ -107,29 +131,71 @@ impl Resolve for Ctx<'_> {
                 }
             }
             Expr::Inputs { name, pointer } => {
-                apply_pointer(self.state.inputs.get(name)?.clone(), pointer)
+                apply_pointer(self.inputs.get(name)?.clone(), pointer)
             }
             Expr::Outputs { name, pointer } => {
-                apply_pointer(self.state.workflow_outputs.get(name)?.clone(), pointer)
+                apply_pointer(self.outputs?.get(name)?.clone(), pointer)
             }
             Expr::Steps {
                 step,
                 output,
                 pointer,
-            } => apply_pointer(
-                self.state.step_outputs.get(step)?.get(output)?.clone(),
+            } => apply_pointer(self.step_outputs.get(step)?.get(output)?.clone(), pointer),
+            Expr::Workflows {
+                workflow,
+                part,
+                name,
                 pointer,
-            ),
-            Expr::Workflows { .. } | Expr::SourceDescriptions { .. } | Expr::Components { .. } => {
+            } => {
+                let f = self.finished.get(workflow)?;
+                let map = match part {
+                    WorkflowPart::Inputs => &f.inputs,
+                    WorkflowPart::Outputs => &f.outputs,
+                };
+                apply_pointer(map.get(name)?.clone(), pointer)
+            }
+            Expr::SourceDescriptions { name, rest } => {
+                if name == "$self" {
+                    return Some(Value::String(self.doc_url.to_string()));
+                }
+                if rest == "url" {
+                    return self
+                        .source_urls
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, u)| Value::String(u.clone()));
+                }
                 None
             }
+            Expr::Components { .. } => None,
         }
     }
 }
 
-/// Runs a compiled workflow with checked inputs.
+/// The result of running one workflow.
+struct WorkflowRun {
+    succeeded: bool,
+    outputs: Map<String, Value>,
+    steps: Vec<StepReport>,
+    error: Option<RunError>,
+}
+
+/// One attempt at a step.
+struct Attempt {
+    report: StepReport,
+    error: Option<RunError>,
+    request: Option<BuiltRequest>,
+    response: Option<Received>,
+    /// Outputs of the workflow a step called.
+    called_outputs: Option<Map<String, Value>>,
+}
+
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// Runs a compiled program's entry workflow with checked inputs.
 pub async fn run(
-    wf: &CompiledWorkflow,
+    program: &Program,
+    loaded: &Loaded,
     inputs: &Map<String, Value>,
     client: &reqwest::Client,
     opts: &RunOptions,
@@ -137,198 +203,562 @@ pub async fn run(
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> RunReport {
     let started = Instant::now();
-    let mut state = State {
-        inputs,
-        step_outputs: HashMap::new(),
-        workflow_outputs: Map::new(),
+    let source_urls = loaded
+        .docs
+        .iter()
+        .map(|d| {
+            d.sources
+                .iter()
+                .map(|(n, s)| {
+                    let url = match s {
+                        SourceRef::OpenApi(api) => api.url.to_string(),
+                        SourceRef::Arazzo(i) => loaded.docs[*i].doc.url.to_string(),
+                    };
+                    (n.clone(), url)
+                })
+                .collect()
+        })
+        .collect();
+    let doc_urls = loaded.docs.iter().map(|d| d.doc.url.to_string()).collect();
+    let mut runner = Runner {
+        program,
+        client,
+        opts,
+        redactor,
+        on_event,
+        executed: 0,
+        finished: HashMap::new(),
+        source_urls,
+        doc_urls,
     };
-    let mut steps = Vec::with_capacity(wf.steps.len());
-    let mut error = None;
-
-    for step in &wf.steps {
-        on_event(Event::StepStarted {
-            step_id: &step.step_id,
-            method: &step.operation.method,
-            path: &step.operation.path,
-        });
-        let (report, err) = run_step(step, &state, client, opts, redactor).await;
-        on_event(Event::StepFinished { report: &report });
-        state
-            .step_outputs
-            .insert(step.step_id.clone(), report.outputs.clone());
-        steps.push(report);
-        if let Some(e) = err {
-            error = Some(e);
-            break;
-        }
-    }
-
-    // Workflow outputs: all of them on success; on failure, those that can be
-    // computed from what ran, so a caller knows what was already created.
-    let ctx = Ctx {
-        state: &state,
-        request: None,
-        response: None,
-    };
-    let mut outputs = Map::new();
-    for (name, expr) in &wf.outputs {
-        match expr.eval(&ctx) {
-            Some(v) => {
-                outputs.insert(name.clone(), v);
-            }
-            None if error.is_none() => {
-                outputs.insert(name.clone(), Value::Null);
-            }
-            None => {}
-        }
-    }
-    state.workflow_outputs = outputs.clone();
-
+    let run = runner.workflow(0, inputs.clone(), 0).await;
     RunReport {
-        workflow_id: wf.workflow_id.clone(),
-        status: if error.is_none() {
+        workflow_id: program.entry().workflow_id.clone(),
+        status: if run.succeeded {
             Status::Succeeded
         } else {
             Status::Failed
         },
-        outputs,
-        steps,
-        error,
+        outputs: run.outputs,
+        steps: run.steps,
+        error: run.error,
         duration_ms: started.elapsed().as_millis() as u64,
     }
 }
 
-fn base_url<'a>(step: &'a CompiledStep, opts: &'a RunOptions) -> Result<String, String> {
-    if let Some(u) = opts.servers.get(&step.source) {
-        return Ok(u.as_str().to_string());
-    }
-    match step.operation.servers.first() {
-        Some(s) if s.starts_with("http://") || s.starts_with("https://") => Ok(s.clone()),
-        Some(s) => Err(format!(
-            "the server `{s}` of source `{}` is not an http(s) URL; pass --server {}=URL",
-            step.source, step.source
-        )),
-        None => Err(format!(
-            "source `{}` declares no servers; pass --server {}=URL",
-            step.source, step.source
-        )),
-    }
+struct Runner<'a, 'e> {
+    program: &'a Program,
+    client: &'a reqwest::Client,
+    opts: &'a RunOptions,
+    redactor: &'a Redactor,
+    on_event: &'e mut dyn FnMut(Event<'_>),
+    /// Step attempts so far, against `opts.max_steps`.
+    executed: usize,
+    /// Workflows that have finished in this run, by workflowId.
+    finished: HashMap<String, Finished>,
+    source_urls: Vec<Vec<(String, String)>>,
+    doc_urls: Vec<String>,
 }
 
-async fn run_step(
-    step: &CompiledStep,
-    state: &State<'_>,
-    client: &reqwest::Client,
-    opts: &RunOptions,
-    redactor: &Redactor,
-) -> (StepReport, Option<RunError>) {
-    let started = Instant::now();
-    let mut report = StepReport {
-        step_id: step.step_id.clone(),
-        status: Status::Failed,
-        status_code: None,
-        attempts: 0,
-        outputs: Map::new(),
-        duration_ms: 0,
-        method: step.operation.method.clone(),
-        url: String::new(),
-    };
-    let fail = |report: &mut StepReport, kind, message: String| {
-        report.duration_ms = started.elapsed().as_millis() as u64;
-        Some(RunError {
+/// What the action chosen after an attempt tells the loop to do.
+enum Next {
+    Continue,
+    Jump(usize),
+    /// A goto to a workflow: a one-way transfer.
+    Transfer(usize),
+    End,
+    /// Retry with the failure action at this index.
+    Retry(usize),
+    /// No action applies to a failure: break and return.
+    Stop,
+}
+
+impl<'a, 'e> Runner<'a, 'e> {
+    fn ctx<'c>(
+        &'c self,
+        inputs: &'c Map<String, Value>,
+        step_outputs: &'c HashMap<String, Map<String, Value>>,
+        doc: usize,
+        attempt: Option<&'c Attempt>,
+    ) -> Ctx<'c> {
+        Ctx {
+            inputs,
+            step_outputs,
+            finished: &self.finished,
+            outputs: attempt.and_then(|a| a.called_outputs.as_ref()),
+            request: attempt.and_then(|a| a.request.as_ref()),
+            response: attempt.and_then(|a| a.response.as_ref()),
+            doc_url: &self.doc_urls[doc],
+            source_urls: &self.source_urls[doc],
+        }
+    }
+
+    /// Runs workflow `index` (dependencies first), then records it as finished.
+    fn workflow(
+        &mut self,
+        index: usize,
+        inputs: Map<String, Value>,
+        depth: usize,
+    ) -> Boxed<'_, WorkflowRun> {
+        Box::pin(async move {
+            let wf = &self.program.workflows[index];
+            let mut steps_report = Vec::new();
+            for &dep in &wf.depends_on {
+                let dep_wf = &self.program.workflows[dep];
+                if let Some(done) = self.finished.get(&dep_wf.workflow_id) {
+                    if done.succeeded {
+                        continue;
+                    }
+                }
+                let dep_inputs = filter_inputs(&inputs, dep_wf);
+                let run = self.workflow(dep, dep_inputs, depth + 1).await;
+                steps_report.extend(run.steps);
+                if !run.succeeded {
+                    let why = run.error.map(|e| e.message).unwrap_or_default();
+                    return WorkflowRun {
+                        succeeded: false,
+                        outputs: Map::new(),
+                        steps: steps_report,
+                        error: Some(RunError {
+                            step_id: None,
+                            kind: ErrorKind::Dependency,
+                            message: format!(
+                                "workflow `{}` depends on `{}`, which failed: {why}",
+                                wf.workflow_id, dep_wf.workflow_id
+                            ),
+                        }),
+                    };
+                }
+            }
+            let mut run = self.steps(index, &inputs, depth).await;
+            steps_report.append(&mut run.steps);
+            run.steps = steps_report;
+            self.finished.insert(
+                wf.workflow_id.clone(),
+                Finished {
+                    inputs,
+                    outputs: run.outputs.clone(),
+                    succeeded: run.succeeded,
+                },
+            );
+            run
+        })
+    }
+
+    async fn steps(
+        &mut self,
+        index: usize,
+        inputs: &Map<String, Value>,
+        depth: usize,
+    ) -> WorkflowRun {
+        let wf = &self.program.workflows[index];
+        let mut step_outputs: HashMap<String, Map<String, Value>> = HashMap::new();
+        let mut reports: Vec<StepReport> = Vec::new();
+        // The failure of each step whose latest execution failed, in step order.
+        let mut failures: Vec<(usize, RunError)> = Vec::new();
+        let mut stop_error: Option<RunError> = None;
+        let mut transfer: Option<WorkflowRun> = None;
+        let mut pc = 0;
+        'steps: while pc < wf.steps.len() {
+            let step = &wf.steps[pc];
+            let mut retries = vec![0u32; step.on_failure.len()];
+            let mut attempts = 0u32;
+            loop {
+                if self.executed >= self.opts.max_steps {
+                    stop_error = Some(RunError {
+                        step_id: Some(step.step_id.clone()),
+                        kind: ErrorKind::Budget,
+                        message: format!(
+                            "the run reached its budget of {} step executions (--max-steps); is there a goto loop without a way out?",
+                            self.opts.max_steps
+                        ),
+                    });
+                    break 'steps;
+                }
+                self.executed += 1;
+                attempts += 1;
+                let (method, path) = step.describe(self.program);
+                (self.on_event)(Event::StepStarted {
+                    step_id: &step.step_id,
+                    method: &method,
+                    path: &path,
+                    depth,
+                });
+                let mut attempt = self
+                    .attempt(index, step, inputs, &step_outputs, depth)
+                    .await;
+                attempt.report.attempts = attempts;
+                (self.on_event)(Event::StepFinished {
+                    report: &attempt.report,
+                    depth,
+                });
+                step_outputs.insert(step.step_id.clone(), attempt.report.outputs.clone());
+                let succeeded = attempt.error.is_none();
+                let next = {
+                    let ctx = self.ctx(inputs, &step_outputs, wf.doc, Some(&attempt));
+                    if succeeded {
+                        match step
+                            .on_success
+                            .iter()
+                            .find(|a| criteria_hold(&a.criteria, &ctx))
+                        {
+                            None => Next::Continue,
+                            Some(a) => match &a.kind {
+                                ActionKind::End => Next::End,
+                                ActionKind::Goto(Jump::Step(i)) => Next::Jump(*i),
+                                ActionKind::Goto(Jump::Workflow(w)) => Next::Transfer(*w),
+                                ActionKind::Retry { .. } => Next::Continue,
+                            },
+                        }
+                    } else {
+                        let mut chosen = Next::Stop;
+                        for (i, a) in step.on_failure.iter().enumerate() {
+                            if !criteria_hold(&a.criteria, &ctx) {
+                                continue;
+                            }
+                            match &a.kind {
+                                ActionKind::Retry { limit, .. } if retries[i] >= *limit => continue,
+                                ActionKind::Retry { .. } => chosen = Next::Retry(i),
+                                ActionKind::End => chosen = Next::End,
+                                ActionKind::Goto(Jump::Step(s)) => chosen = Next::Jump(*s),
+                                ActionKind::Goto(Jump::Workflow(w)) => chosen = Next::Transfer(*w),
+                            }
+                            break;
+                        }
+                        chosen
+                    }
+                };
+                if let Next::Retry(i) = next {
+                    retries[i] += 1;
+                }
+                // Record the attempt.
+                failures.retain(|(i, _)| *i != pc);
+                if let Some(e) = &attempt.error {
+                    if !matches!(next, Next::Retry(_)) {
+                        failures.push((pc, e.clone()));
+                    }
+                }
+                let last_error = attempt.error.clone();
+                reports.push(attempt.report.clone());
+                match next {
+                    Next::Continue => {
+                        pc += 1;
+                        continue 'steps;
+                    }
+                    Next::End => break 'steps,
+                    Next::Stop => {
+                        stop_error = last_error;
+                        break 'steps;
+                    }
+                    Next::Transfer(target) => {
+                        let child_inputs = filter_inputs(inputs, &self.program.workflows[target]);
+                        let run = self.workflow(target, child_inputs, depth + 1).await;
+                        transfer = Some(run);
+                        break 'steps;
+                    }
+                    Next::Jump(j) => {
+                        pc = j;
+                        continue 'steps;
+                    }
+                    Next::Retry(ri) => {
+                        let ActionKind::Retry { after, then, .. } = &step.on_failure[ri].kind
+                        else {
+                            break 'steps;
+                        };
+                        let wait = attempt
+                            .response
+                            .as_ref()
+                            .and_then(|r| header(&r.headers, "retry-after"))
+                            .and_then(parse_retry_after)
+                            .or(after.map(Duration::from_secs_f64));
+                        if let Some(w) = wait {
+                            tokio::time::sleep(w).await;
+                        }
+                        match then {
+                            Some(Jump::Step(s)) => {
+                                let side = &wf.steps[*s];
+                                self.executed += 1;
+                                let (m, p) = side.describe(self.program);
+                                (self.on_event)(Event::StepStarted {
+                                    step_id: &side.step_id,
+                                    method: &m,
+                                    path: &p,
+                                    depth,
+                                });
+                                let mut a = self
+                                    .attempt(index, side, inputs, &step_outputs, depth)
+                                    .await;
+                                a.report.attempts = 1;
+                                (self.on_event)(Event::StepFinished {
+                                    report: &a.report,
+                                    depth,
+                                });
+                                step_outputs.insert(side.step_id.clone(), a.report.outputs.clone());
+                                reports.push(a.report);
+                            }
+                            Some(Jump::Workflow(w)) => {
+                                let child_inputs =
+                                    filter_inputs(inputs, &self.program.workflows[*w]);
+                                let run = self.workflow(*w, child_inputs, depth + 1).await;
+                                reports.extend(run.steps);
+                            }
+                            None => {}
+                        }
+                    }
+                }
+            }
+        }
+
+        if let Some(run) = transfer {
+            // A goto to a workflow is a one-way transfer: its result is this
+            // workflow's result, with this workflow's outputs evaluated after it.
+            reports.extend(run.steps);
+            if !run.succeeded && failures.is_empty() {
+                if let Some(e) = run.error {
+                    failures.push((usize::MAX, e));
+                }
+            }
+        }
+        let error = stop_error.or_else(|| failures.first().map(|(_, e)| e.clone()));
+        let succeeded = error.is_none();
+        let ctx = self.ctx(inputs, &step_outputs, wf.doc, None);
+        let mut outputs = Map::new();
+        for (name, expr) in &wf.outputs {
+            match expr.eval(&ctx) {
+                Some(v) => {
+                    outputs.insert(name.clone(), v);
+                }
+                None if succeeded => {
+                    outputs.insert(name.clone(), Value::Null);
+                }
+                None => {}
+            }
+        }
+        WorkflowRun {
+            succeeded,
+            outputs,
+            steps: reports,
+            error,
+        }
+    }
+
+    /// One attempt at a step: build and send the request (or call the workflow),
+    /// check successCriteria, evaluate outputs.
+    async fn attempt(
+        &mut self,
+        wf_index: usize,
+        step: &CompiledStep,
+        inputs: &Map<String, Value>,
+        step_outputs: &HashMap<String, Map<String, Value>>,
+        depth: usize,
+    ) -> Attempt {
+        let started = Instant::now();
+        let doc = self.program.workflows[wf_index].doc;
+        let (method, _) = step.describe(self.program);
+        let mut attempt = Attempt {
+            report: StepReport {
+                step_id: step.step_id.clone(),
+                status: Status::Failed,
+                status_code: None,
+                attempts: 1,
+                outputs: Map::new(),
+                duration_ms: 0,
+                method,
+                url: String::new(),
+            },
+            error: None,
+            request: None,
+            response: None,
+            called_outputs: None,
+        };
+        let step_error = |kind, message: String| RunError {
             step_id: Some(step.step_id.clone()),
             kind,
             message,
-        })
-    };
-
-    let built = {
-        let ctx = Ctx {
-            state,
-            request: None,
-            response: None,
         };
-        let base = match base_url(step, opts) {
-            Ok(b) => b,
-            Err(m) => {
-                let e = fail(&mut report, ErrorKind::Request, m);
-                return (report, e);
+        match &step.target {
+            StepTarget::Operation(call) => {
+                let built = {
+                    let ctx = self.ctx(inputs, step_outputs, doc, None);
+                    base_url(call, self.opts)
+                        .and_then(|base| request::build(call, &base, &ctx).map_err(|e| e.0))
+                };
+                let built = match built {
+                    Ok(b) => b,
+                    Err(m) => {
+                        attempt.error = Some(step_error(ErrorKind::Request, m));
+                        attempt.report.duration_ms = started.elapsed().as_millis() as u64;
+                        return attempt;
+                    }
+                };
+                for s in &built.secrets {
+                    self.redactor.add(s);
+                }
+                attempt.report.url = built.url.clone();
+                match send(&built, self.client, self.opts.max_response_bytes).await {
+                    Ok(r) => {
+                        attempt.report.status_code = Some(r.status);
+                        attempt.response = Some(r);
+                    }
+                    Err((kind, m)) => {
+                        let host = Url::parse(&built.url)
+                            .ok()
+                            .and_then(|u| {
+                                u.host_str().map(|h| match u.port() {
+                                    Some(p) => format!("{h}:{p}"),
+                                    None => h.to_string(),
+                                })
+                            })
+                            .unwrap_or_default();
+                        attempt.error = Some(step_error(
+                            kind,
+                            format!("{} {} to {host}: {m}", built.method, call.operation.path),
+                        ));
+                    }
+                }
+                attempt.request = Some(built);
             }
-        };
-        match request::build(step, &base, &ctx) {
-            Ok(b) => b,
-            Err(e) => {
-                let e = fail(&mut report, ErrorKind::Request, e.0);
-                return (report, e);
+            StepTarget::Workflow {
+                workflow,
+                inputs: params,
+            } => {
+                let child = &self.program.workflows[*workflow];
+                let child_inputs: Map<String, Value> = {
+                    let ctx = self.ctx(inputs, step_outputs, doc, None);
+                    params
+                        .iter()
+                        .filter_map(|(k, v)| v.eval(&ctx).map(|v| (k.clone(), v)))
+                        .collect()
+                };
+                attempt.report.url = format!("workflow:{}", child.workflow_id);
+                if let Err(m) = crate::inputs::check(child.inputs_schema.as_ref(), &child_inputs) {
+                    attempt.error = Some(step_error(
+                        ErrorKind::Request,
+                        format!(
+                            "the inputs for workflow `{}` are invalid: {m}",
+                            child.workflow_id
+                        ),
+                    ));
+                } else {
+                    let run = self.workflow(*workflow, child_inputs, depth + 1).await;
+                    if !run.succeeded {
+                        let why = run.error.map(|e| {
+                            format!("at step `{}`: {}", e.step_id.unwrap_or_default(), e.message)
+                        });
+                        attempt.error = Some(step_error(
+                            ErrorKind::Workflow,
+                            format!(
+                                "workflow `{}` failed {}",
+                                child.workflow_id,
+                                why.unwrap_or_default()
+                            ),
+                        ));
+                    }
+                    attempt.called_outputs = Some(run.outputs);
+                }
             }
         }
-    };
-    for s in &built.secrets {
-        redactor.add(s);
+
+        if attempt.error.is_none() || attempt.called_outputs.is_some() {
+            let ctx = self.ctx(inputs, step_outputs, doc, Some(&attempt));
+            let failed = if attempt.error.is_some() {
+                None
+            } else if step.success_criteria.is_empty() {
+                match &attempt.response {
+                    Some(r) if !(200..300).contains(&r.status) => Some(
+                        "the step has no successCriteria and the status is not 2xx".to_string(),
+                    ),
+                    _ => None,
+                }
+            } else {
+                step.success_criteria
+                    .iter()
+                    .find(|c| !criterion_holds(c, &ctx))
+                    .map(|c| format!("successCriteria `{}` not met", c.text))
+            };
+            let mut outputs = Map::new();
+            for (name, expr) in &step.outputs {
+                if let Some(v) = expr.eval(&ctx) {
+                    outputs.insert(name.clone(), v);
+                }
+            }
+            attempt.report.outputs = outputs;
+            if let Some(why) = failed {
+                let message = match (&attempt.request, &attempt.response) {
+                    (Some(req), Some(resp)) => format!(
+                        "{why}: {} {} answered {}{}",
+                        req.method,
+                        request_path(step),
+                        resp.status,
+                        body_excerpt(&resp.body)
+                    ),
+                    _ => why,
+                };
+                attempt.error = Some(step_error(ErrorKind::Criteria, message));
+            }
+        }
+        if attempt.error.is_none() {
+            attempt.report.status = Status::Succeeded;
+        }
+        attempt.report.duration_ms = started.elapsed().as_millis() as u64;
+        attempt
     }
-    report.url = built.url.clone();
-    report.attempts = 1;
+}
 
-    let received = match send(&built, client, opts.max_response_bytes).await {
-        Ok(r) => r,
-        Err((kind, m)) => {
-            let host = Url::parse(&built.url)
-                .ok()
-                .and_then(|u| {
-                    u.host_str().map(|h| match u.port() {
-                        Some(p) => format!("{h}:{p}"),
-                        None => h.to_string(),
-                    })
-                })
-                .unwrap_or_default();
-            let message = format!("{} {} to {host}: {m}", built.method, step.operation.path);
-            let e = fail(&mut report, kind, message);
-            return (report, e);
-        }
-    };
-    report.status_code = Some(received.status);
-
-    let ctx = Ctx {
-        state,
-        request: Some(&built),
-        response: Some(&received),
-    };
-    let failed = if step.success_criteria.is_empty() {
-        (!(200..300).contains(&received.status))
-            .then(|| "the step has no successCriteria and the status is not 2xx".to_string())
-    } else {
-        step.success_criteria
-            .iter()
-            .find(|c| match &c.check {
-                CriterionCheck::Simple(cond) => !cond.eval(&ctx),
-            })
-            .map(|c| format!("successCriteria `{}` not met", c.text))
-    };
-
-    // Outputs are evaluated either way: on failure, those that resolve help
-    // explain what happened.
-    for (name, expr) in &step.outputs {
-        if let Some(v) = expr.eval(&ctx) {
-            report.outputs.insert(name.clone(), v);
-        }
+fn request_path(step: &CompiledStep) -> String {
+    match &step.target {
+        StepTarget::Operation(c) => c.operation.path.clone(),
+        StepTarget::Workflow { .. } => String::new(),
     }
-    report.duration_ms = started.elapsed().as_millis() as u64;
-    match failed {
-        None => {
-            report.status = Status::Succeeded;
-            (report, None)
-        }
-        Some(why) => {
-            let message = format!(
-                "{why}: {} {} answered {}{}",
-                built.method,
-                step.operation.path,
-                received.status,
-                body_excerpt(&received.body)
-            );
-            let e = fail(&mut report, ErrorKind::Criteria, message);
-            (report, e)
-        }
+}
+
+fn criterion_holds(c: &crate::compile::CompiledCriterion, ctx: &Ctx<'_>) -> bool {
+    match &c.check {
+        CriterionCheck::Simple(cond) => cond.eval(ctx),
+    }
+}
+
+fn criteria_hold(list: &[crate::compile::CompiledCriterion], ctx: &Ctx<'_>) -> bool {
+    list.iter().all(|c| criterion_holds(c, ctx))
+}
+
+/// The inputs a called workflow declares, taken from the caller's inputs.
+fn filter_inputs(inputs: &Map<String, Value>, wf: &CompiledWorkflow) -> Map<String, Value> {
+    let declared = wf.declared_inputs();
+    inputs
+        .iter()
+        .filter(|(k, _)| declared.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// `Retry-After`: delta-seconds or an HTTP-date.
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    )
+}
+
+fn base_url(call: &OperationCall, opts: &RunOptions) -> Result<String, String> {
+    if let Some(u) = opts.servers.get(&call.source) {
+        return Ok(u.as_str().to_string());
+    }
+    match call.operation.servers.first() {
+        Some(s) if s.starts_with("http://") || s.starts_with("https://") => Ok(s.clone()),
+        Some(s) => Err(format!(
+            "the server `{s}` of source `{}` is not an http(s) URL; pass --server {}=URL",
+            call.source, call.source
+        )),
+        None => Err(format!(
+            "source `{}` declares no servers; pass --server {}=URL",
+            call.source, call.source
+        )),
     }
 }
 

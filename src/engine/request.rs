@@ -5,7 +5,7 @@
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{Map, Value};
 
-use crate::compile::{CompiledBody, CompiledStep};
+use crate::compile::{CompiledBody, OperationCall};
 use crate::expr::{stringify, Resolve};
 use crate::openapi::ParamIn;
 
@@ -57,7 +57,7 @@ pub struct BuiltRequest {
 pub struct BuildError(pub String);
 
 pub fn build(
-    step: &CompiledStep,
+    step: &OperationCall,
     base_url: &str,
     ctx: &dyn Resolve,
 ) -> Result<BuiltRequest, BuildError> {
