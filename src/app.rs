@@ -271,6 +271,7 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
 
     let opts = RunOptions {
         servers,
+        max_steps: args.max_steps,
         ..RunOptions::default()
     };
     let human = args.output == OutputFormat::Human;

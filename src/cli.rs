@@ -62,4 +62,9 @@ pub struct RunArgs {
     /// Timeout of each HTTP request, in seconds.
     #[arg(long = "timeout", value_name = "SECONDS", default_value_t = 30.0)]
     pub timeout: f64,
+
+    /// Most step executions (retries and called workflows' steps included) one run
+    /// may make; guards against endless goto loops.
+    #[arg(long = "max-steps", value_name = "N", default_value_t = 1000)]
+    pub max_steps: usize,
 }

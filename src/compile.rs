@@ -49,6 +49,11 @@ pub struct CompiledBody {
 #[derive(Debug, Clone)]
 pub enum CriterionCheck {
     Simple(Condition),
+    /// `regex`, `jsonpath` or `xpath`, applied to the value of `context`.
+    Typed {
+        context: ValueExpr,
+        check: crate::criteria::Check,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +67,7 @@ impl CompiledCriterion {
     pub fn expressions(&self) -> Vec<&Expr> {
         match &self.check {
             CriterionCheck::Simple(c) => c.expressions(),
+            CriterionCheck::Typed { context, .. } => context.expressions(),
         }
     }
 }
@@ -1186,47 +1192,42 @@ impl RefCheck<'_> {
                     );
                 }
             }
-            Expr::Workflows { workflow, .. } => {
+            Expr::Workflows { workflow, .. }
                 if !d
                     .doc
                     .doc
                     .workflows
                     .iter()
-                    .any(|w| &w.workflow_id == workflow)
-                {
-                    return fail(
-                        format!(
-                            "{place}: `{e}` names a workflow that does not exist in this document"
-                        ),
-                        suggest(
-                            workflow,
-                            d.doc.doc.workflows.iter().map(|w| w.workflow_id.as_str()),
-                        ),
-                    );
-                }
+                    .any(|w| &w.workflow_id == workflow) =>
+            {
+                return fail(
+                    format!("{place}: `{e}` names a workflow that does not exist in this document"),
+                    suggest(
+                        workflow,
+                        d.doc.doc.workflows.iter().map(|w| w.workflow_id.as_str()),
+                    ),
+                );
             }
-            Expr::Outputs { name, .. } => {
-                if step_index.is_some() || !wf.outputs.contains_key(name) {
-                    // Inside a step, `$outputs` reads the outputs of the workflow the
-                    // step called; elsewhere it must name a declared output.
-                    if step_index.is_none() {
-                        return fail(
-                            format!(
-                                "{place}: `{e}` names an output workflow `{}` does not declare",
-                                wf.workflow_id
-                            ),
-                            None,
-                        );
-                    }
-                }
+            // Inside a step, `$outputs` reads the outputs of the workflow the step
+            // called; in workflow outputs it must name a declared output.
+            Expr::Outputs { name, .. }
+                if step_index.is_none() && !wf.outputs.contains_key(name) =>
+            {
+                return fail(
+                    format!(
+                        "{place}: `{e}` names an output workflow `{}` does not declare",
+                        wf.workflow_id
+                    ),
+                    None,
+                );
             }
-            Expr::SourceDescriptions { name, .. } => {
-                if name != "$self" && d.source(name).is_none() {
-                    return fail(
-                        format!("{place}: `{e}` names a source description that does not exist"),
-                        suggest(name, d.sources.iter().map(|(n, _)| n.as_str())),
-                    );
-                }
+            Expr::SourceDescriptions { name, .. }
+                if name != "$self" && d.source(name).is_none() =>
+            {
+                return fail(
+                    format!("{place}: `{e}` names a source description that does not exist"),
+                    suggest(name, d.sources.iter().map(|(n, _)| n.as_str())),
+                );
             }
             Expr::Components { kind, name } => {
                 let exists = d
@@ -1250,34 +1251,44 @@ impl RefCheck<'_> {
 }
 
 fn compile_criterion(place: &str, c: &Criterion) -> Result<CompiledCriterion, CompileError> {
-    let kind = match &c.kind {
-        None => "simple".to_string(),
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Object(o)) => o
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_string(),
-        Some(other) => other.to_string(),
+    let kind = match (&c.kind, &c.version) {
+        (None, _) => None,
+        (Some(Value::String(s)), _) if s == "simple" => None,
+        (Some(Value::String(s)), Some(v)) => Some(serde_json::json!({"type": s, "version": v})),
+        (Some(k), _) => Some(k.clone()),
     };
-    if kind != "simple" {
+    let Some(kind) = kind else {
+        let cond = Condition::parse(&c.condition).map_err(|e| CompileError {
+            message: format!(
+                "{place}: the condition `{}` is invalid: {}",
+                c.condition, e.message
+            ),
+            help: Some(
+                "conditions look like `$statusCode == 201 && $response.body#/id != null`".into(),
+            ),
+        })?;
+        return Ok(CompiledCriterion {
+            text: c.condition.clone(),
+            check: CriterionCheck::Simple(cond),
+        });
+    };
+    let check = crate::criteria::Check::compile(&kind, &c.condition).map_err(|m| CompileError {
+        message: format!("{place}: criterion `{}`: {m}", c.condition),
+        help: None,
+    })?;
+    let Some(context) = &c.context else {
         return fail(
-            format!("{place}: `{kind}` criteria are not supported by this version of arazzo"),
-            Some("use a `simple` condition".to_string()),
+            format!("{place}: a `{}` criterion needs a `context`", check.type_name()),
+            Some("add e.g. `context: $response.body` (the spec requires a context whenever `type` is given)".into()),
         );
-    }
-    let cond = Condition::parse(&c.condition).map_err(|e| CompileError {
-        message: format!(
-            "{place}: the condition `{}` is invalid: {}",
-            c.condition, e.message
-        ),
-        help: Some(
-            "conditions look like `$statusCode == 201 && $response.body#/id != null`".into(),
-        ),
+    };
+    let context = ValueExpr::compile_str(context).map_err(|e| CompileError {
+        message: format!("{place}: criterion context: {e}"),
+        help: None,
     })?;
     Ok(CompiledCriterion {
         text: c.condition.clone(),
-        check: CriterionCheck::Simple(cond),
+        check: CriterionCheck::Typed { context, check },
     })
 }
 

@@ -9,6 +9,7 @@
 pub mod app;
 pub mod cli;
 pub mod compile;
+pub mod criteria;
 pub mod document;
 pub mod engine;
 pub mod expr;

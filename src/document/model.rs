@@ -126,6 +126,10 @@ pub struct Criterion {
     pub condition: String,
     #[serde(default, rename = "type")]
     pub kind: Option<Value>,
+    /// The flat form of a Criterion Expression Type's version, next to `type`
+    /// (accepted because the 1.0 JSON Schema models it that way).
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -13,8 +13,8 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::compile::{
-    ActionKind, CompiledStep, CompiledWorkflow, CriterionCheck, Jump, OperationCall, Program,
-    StepTarget,
+    ActionKind, CompiledCriterion, CompiledStep, CompiledWorkflow, CriterionCheck, Jump,
+    OperationCall, Program, StepTarget,
 };
 use crate::document::{Loaded, SourceRef};
 use crate::expr::{apply_pointer, Expr, Resolve, WorkflowPart};
@@ -188,6 +188,8 @@ struct Attempt {
     response: Option<Received>,
     /// Outputs of the workflow a step called.
     called_outputs: Option<Map<String, Value>>,
+    /// Step reports of the workflow a step called.
+    nested: Vec<StepReport>,
 }
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
@@ -439,7 +441,12 @@ impl<'a, 'e> Runner<'a, 'e> {
                     }
                 }
                 let last_error = attempt.error.clone();
-                reports.push(attempt.report.clone());
+                // One report entry per visit of a step: its last attempt, with the
+                // number of attempts the visit took.
+                reports.append(&mut attempt.nested);
+                if !matches!(next, Next::Retry(_)) {
+                    reports.push(attempt.report.clone());
+                }
                 match next {
                     Next::Continue => {
                         pc += 1;
@@ -570,6 +577,7 @@ impl<'a, 'e> Runner<'a, 'e> {
             request: None,
             response: None,
             called_outputs: None,
+            nested: Vec::new(),
         };
         let step_error = |kind, message: String| RunError {
             step_id: Some(step.step_id.clone()),
@@ -641,6 +649,7 @@ impl<'a, 'e> Runner<'a, 'e> {
                     ));
                 } else {
                     let run = self.workflow(*workflow, child_inputs, depth + 1).await;
+                    attempt.nested = run.steps;
                     if !run.succeeded {
                         let why = run.error.map(|e| {
                             format!("at step `{}`: {}", e.step_id.unwrap_or_default(), e.message)
@@ -673,8 +682,14 @@ impl<'a, 'e> Runner<'a, 'e> {
             } else {
                 step.success_criteria
                     .iter()
-                    .find(|c| !criterion_holds(c, &ctx))
-                    .map(|c| format!("successCriteria `{}` not met", c.text))
+                    .find_map(|c| match criterion_holds(c, &ctx) {
+                        Ok(true) => None,
+                        Ok(false) => Some(format!("successCriteria `{}` not met", c.text)),
+                        Err(why) => Some(format!(
+                            "successCriteria `{}` could not be evaluated ({why})",
+                            c.text
+                        )),
+                    })
             };
             let mut outputs = Map::new();
             for (name, expr) in &step.outputs {
@@ -712,14 +727,17 @@ fn request_path(step: &CompiledStep) -> String {
     }
 }
 
-fn criterion_holds(c: &crate::compile::CompiledCriterion, ctx: &Ctx<'_>) -> bool {
+/// Whether a criterion holds; `Err` carries why it could not be evaluated (which
+/// counts as not holding).
+fn criterion_holds(c: &CompiledCriterion, ctx: &Ctx<'_>) -> Result<bool, String> {
     match &c.check {
-        CriterionCheck::Simple(cond) => cond.eval(ctx),
+        CriterionCheck::Simple(cond) => Ok(cond.eval(ctx)),
+        CriterionCheck::Typed { context, check } => check.eval(context.eval(ctx).as_ref()),
     }
 }
 
-fn criteria_hold(list: &[crate::compile::CompiledCriterion], ctx: &Ctx<'_>) -> bool {
-    list.iter().all(|c| criterion_holds(c, ctx))
+fn criteria_hold(list: &[CompiledCriterion], ctx: &Ctx<'_>) -> bool {
+    list.iter().all(|c| criterion_holds(c, ctx) == Ok(true))
 }
 
 /// The inputs a called workflow declares, taken from the caller's inputs.
