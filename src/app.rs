@@ -233,8 +233,7 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
             Some(format!("the document has: {}", ids.join(", "))),
         ));
     }
-    let program =
-        compile(&loaded, &workflow_id).map_err(|e| Problem::document(e.message, e.help))?;
+    let program = compile(&loaded, &workflow_id).map_err(|errors| compile_problem(&errors))?;
     for source in servers.keys() {
         if !program.source_names.iter().any(|s| s == source) {
             return Err(Problem::usage(
@@ -334,6 +333,28 @@ fn register_secrets(
             }
         }
     }
+}
+
+/// One problem for the first compile error, mentioning the others.
+fn compile_problem(errors: &[crate::compile::CompileError]) -> Problem {
+    let first = &errors[0];
+    let mut help = first.help.clone().unwrap_or_default();
+    if errors.len() > 1 {
+        if !help.is_empty() {
+            help.push('\n');
+        }
+        help.push_str(&format!(
+            "{} more problem(s); `arazzo validate` lists them all:",
+            errors.len() - 1
+        ));
+        for e in &errors[1..] {
+            help.push_str(&format!("\n  - {}", e.message));
+        }
+    }
+    Problem::document(
+        format!("[{}] {}", first.code, first.message),
+        (!help.is_empty()).then_some(help),
+    )
 }
 
 fn read_inputs_file(path: &Path) -> Result<Map<String, Value>, Problem> {

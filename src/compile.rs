@@ -16,14 +16,41 @@ use crate::openapi::{OpenApi, Operation, ParamIn, ParamSpec};
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct CompileError {
+    /// A stable code, e.g. `ref/unknown-operation`, for filtering and CI annotations.
+    pub code: &'static str,
     pub message: String,
     pub help: Option<String>,
+    /// JSON Pointer into the document of the offending node, when known.
+    pub pointer: Option<String>,
 }
 
-fn fail<T>(message: impl Into<String>, help: impl Into<Option<String>>) -> Result<T, CompileError> {
+impl CompileError {
+    fn code_as(mut self, code: &'static str) -> CompileError {
+        if self.code == "ref/unknown-workflow" {
+            self.code = code;
+        }
+        self
+    }
+
+    /// Points the error at a node, unless it already points somewhere more precise.
+    pub fn at(mut self, pointer: &str) -> CompileError {
+        if self.pointer.is_none() {
+            self.pointer = Some(pointer.to_string());
+        }
+        self
+    }
+}
+
+fn fail<T>(
+    code: &'static str,
+    message: impl Into<String>,
+    help: impl Into<Option<String>>,
+) -> Result<T, CompileError> {
     Err(CompileError {
+        code,
         message: message.into(),
         help: help.into(),
+        pointer: None,
     })
 }
 
@@ -192,7 +219,7 @@ impl Program {
 
 /// Compiles the workflow `workflow_id` of the entry document and every workflow it
 /// reaches through steps, actions and `dependsOn`.
-pub fn compile(loaded: &Loaded, workflow_id: &str) -> Result<Program, CompileError> {
+pub fn compile(loaded: &Loaded, workflow_id: &str) -> Result<Program, Vec<CompileError>> {
     let doc = loaded.entry();
     if !doc
         .doc
@@ -200,7 +227,8 @@ pub fn compile(loaded: &Loaded, workflow_id: &str) -> Result<Program, CompileErr
         .iter()
         .any(|w| w.workflow_id == workflow_id)
     {
-        return fail(
+        let e: Result<(), CompileError> = fail(
+            "ref/unknown-workflow",
             format!("no workflow `{workflow_id}` in `{}`", display_url(&doc.url)),
             Some(format!(
                 "the document has: {}",
@@ -212,20 +240,63 @@ pub fn compile(loaded: &Loaded, workflow_id: &str) -> Result<Program, CompileErr
                     .join(", ")
             )),
         );
+        return Err(e.err().into_iter().collect());
     }
+    compile_seeded(loaded, &[workflow_id])
+}
+
+/// Compiles every workflow of the entry document, collecting every problem.
+pub fn check_document(loaded: &Loaded) -> Vec<CompileError> {
+    let ids: Vec<&str> = loaded
+        .entry()
+        .doc
+        .workflows
+        .iter()
+        .map(|w| w.workflow_id.as_str())
+        .collect();
+    let mut seen = BTreeSet::new();
+    for (i, id) in ids.iter().enumerate() {
+        if !seen.insert(*id) {
+            return vec![CompileError {
+                code: "id/duplicate-workflow",
+                message: format!("two workflows have the workflowId `{id}`"),
+                help: Some("workflowIds must be unique within a document".into()),
+                pointer: Some(format!("/workflows/{i}/workflowId")),
+            }];
+        }
+    }
+    match compile_seeded(loaded, &ids) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors,
+    }
+}
+
+fn compile_seeded(loaded: &Loaded, seeds: &[&str]) -> Result<Program, Vec<CompileError>> {
     let mut c = Compiler {
         loaded,
         index: HashMap::new(),
         queue: Vec::new(),
+        errors: Vec::new(),
     };
-    c.workflow_index(0, workflow_id);
-    let mut workflows: Vec<Option<CompiledWorkflow>> = Vec::new();
+    for id in seeds {
+        c.workflow_index(0, id);
+    }
+    let mut workflows: Vec<CompiledWorkflow> = Vec::new();
     let mut next = 0;
     while next < c.queue.len() {
         let (doc, id) = c.queue[next].clone();
-        let compiled = c.workflow(doc, &id)?;
-        workflows.push(Some(compiled));
+        match c.workflow(doc, &id) {
+            Ok(w) => workflows.push(w),
+            Err(e) => c.errors.push(e),
+        }
         next += 1;
+    }
+    if !c.errors.is_empty() {
+        // Problems in other documents are reported once, at their first mention.
+        let mut errors = c.errors;
+        let mut seen = BTreeSet::new();
+        errors.retain(|e| seen.insert((e.message.clone(), e.pointer.clone())));
+        return Err(errors);
     }
     let mut source_names: Vec<String> = Vec::new();
     for d in &loaded.docs {
@@ -236,7 +307,7 @@ pub fn compile(loaded: &Loaded, workflow_id: &str) -> Result<Program, CompileErr
         }
     }
     Ok(Program {
-        workflows: workflows.into_iter().flatten().collect(),
+        workflows,
         source_names,
     })
 }
@@ -246,6 +317,8 @@ struct Compiler<'a> {
     /// (doc, workflowId) → index in the program.
     index: HashMap<(usize, String), usize>,
     queue: Vec<(usize, String)>,
+    /// Problems found so far; compiling goes on past them to report them all.
+    errors: Vec<CompileError>,
 }
 
 /// Where in a document a piece being compiled sits, for messages.
@@ -287,6 +360,7 @@ impl<'a> Compiler<'a> {
         if let Some(rest) = reference.strip_prefix("$sourceDescriptions.") {
             let Some((name, id)) = rest.split_once('.') else {
                 return fail(
+                    "ref/unknown-workflow",
                     format!("{at}: `{reference}` names no workflow"),
                     Some("write `$sourceDescriptions.<source>.<workflowId>`".to_string()),
                 );
@@ -296,18 +370,18 @@ impl<'a> Compiler<'a> {
                     let i = *i;
                     let target = &self.loaded.docs[i].doc;
                     if !target.doc.workflows.iter().any(|w| w.workflow_id == id) {
-                        return fail(
+                        return fail("ref/unknown-workflow", 
                             format!("{at}: workflow `{id}` is not in source `{name}` (`{}`)", display_url(&target.url)),
                             suggest(id, target.doc.workflows.iter().map(|w| w.workflow_id.as_str())),
                         );
                     }
                     Ok(self.workflow_index(i, id))
                 }
-                Some(SourceRef::OpenApi(_)) => fail(
+                Some(SourceRef::OpenApi(_)) => fail("ref/wrong-source-type", 
                     format!("{at}: `{reference}`: source `{name}` is an OpenAPI description, not an Arazzo document"),
                     None,
                 ),
-                None => fail(
+                None => fail("ref/unknown-source", 
                     format!("{at}: `{reference}` names the source `{name}`, which the document does not describe"),
                     suggest(name, d.sources.iter().map(|(n, _)| n.as_str())),
                 ),
@@ -321,7 +395,7 @@ impl<'a> Compiler<'a> {
         {
             return Ok(self.workflow_index(doc, reference));
         }
-        fail(
+        fail("ref/unknown-workflow", 
             format!("{at}: there is no workflow `{reference}` in this document"),
             suggest(reference, d.doc.doc.workflows.iter().map(|w| w.workflow_id.as_str()))
                 .or_else(|| Some("a workflow in another Arazzo document is named `$sourceDescriptions.<source>.<workflowId>`".into())),
@@ -338,16 +412,29 @@ impl<'a> Compiler<'a> {
             .iter()
             .find(|w| w.workflow_id == id)
             .ok_or_else(|| CompileError {
+                code: "ref/unknown-workflow",
+                pointer: None,
                 message: format!("no workflow `{id}`"),
                 help: None,
             })?;
         let wid = wf.workflow_id.as_str();
+        let wf_ptr = format!(
+            "/workflows/{}",
+            d.doc
+                .doc
+                .workflows
+                .iter()
+                .position(|w| w.workflow_id == id)
+                .unwrap_or(0)
+        );
         let here = Place {
             workflow: wid,
             step: None,
         };
         let inputs_schema = match &wf.inputs {
             Some(s) => Some(inline_refs(&d.doc.raw, s, 0).map_err(|m| CompileError {
+                code: "ref/inputs-schema",
+                pointer: None,
                 message: format!("workflow `{wid}` inputs: {m}"),
                 help: None,
             })?),
@@ -375,27 +462,37 @@ impl<'a> Compiler<'a> {
         }
 
         let mut depends_on = Vec::new();
-        for dep in &wf.depends_on {
-            let i = self.resolve_workflow(doc, dep, &here)?;
-            if !depends_on.contains(&i) {
-                depends_on.push(i);
+        for (k, dep) in wf.depends_on.iter().enumerate() {
+            match self.resolve_workflow(doc, dep, &here) {
+                Ok(i) if !depends_on.contains(&i) => depends_on.push(i),
+                Ok(_) => {}
+                Err(e) => self.errors.push(
+                    e.code_as("ref/unknown-dependency")
+                        .at(&format!("{wf_ptr}/dependsOn/{k}")),
+                ),
             }
         }
 
         let step_ids: Vec<&str> = wf.steps.iter().map(|s| s.step_id.as_str()).collect();
         for (i, s) in step_ids.iter().enumerate() {
             if step_ids[..i].contains(s) {
-                return fail(
-                    format!("workflow `{wid}` has two steps with stepId `{s}`"),
-                    Some("stepIds must be unique within a workflow".to_string()),
-                );
+                return Err(CompileError {
+                    code: "id/duplicate-step",
+                    message: format!("workflow `{wid}` has two steps with stepId `{s}`"),
+                    help: Some("stepIds must be unique within a workflow".to_string()),
+                    pointer: Some(format!("{wf_ptr}/steps/{i}/stepId")),
+                });
             }
         }
-        let wf_params = self.parameter_list(doc, &wf.parameters, &here)?;
-        let wf_success =
-            self.actions(doc, wf, &wf.success_actions, "successActions", true, &here)?;
-        let wf_failure =
-            self.actions(doc, wf, &wf.failure_actions, "failureActions", false, &here)?;
+        let wf_params = self
+            .parameter_list(doc, &wf.parameters, &here)
+            .map_err(|e| e.at(&format!("{wf_ptr}/parameters")))?;
+        let wf_success = self
+            .actions(doc, wf, &wf.success_actions, "successActions", true, &here)
+            .map_err(|e| e.at(&format!("{wf_ptr}/successActions")))?;
+        let wf_failure = self
+            .actions(doc, wf, &wf.failure_actions, "failureActions", false, &here)
+            .map_err(|e| e.at(&format!("{wf_ptr}/failureActions")))?;
         let has_jumps = !wf_success.is_empty()
             || !wf_failure.is_empty()
             || wf
@@ -424,7 +521,15 @@ impl<'a> Compiler<'a> {
                 workflow: wid,
                 step: Some(&step.step_id),
             };
-            let compiled = self.step(doc, wf, step, &wf_params, &wf_success, &wf_failure, &at)?;
+            let step_ptr = format!("{wf_ptr}/steps/{index}");
+            let compiled = match self.step(doc, wf, step, &wf_params, &wf_success, &wf_failure, &at)
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    self.errors.push(e.at(&step_ptr));
+                    continue;
+                }
+            };
             let mut exprs: Vec<&Expr> = Vec::new();
             match &compiled.target {
                 StepTarget::Operation(call) => {
@@ -465,19 +570,36 @@ impl<'a> Compiler<'a> {
                 exprs.extend(o.expressions());
             }
             for e in exprs {
-                refs.check(e, &at.to_string(), Some(index))?;
+                if let Err(err) = refs.check(e, &at.to_string(), Some(index)) {
+                    self.errors.push(err.at(&step_ptr));
+                }
             }
             steps.push(compiled);
         }
 
         let mut outputs = Vec::with_capacity(wf.outputs.len());
         for (name, v) in &wf.outputs {
-            let compiled = compile_output(v).map_err(|m| CompileError {
-                message: format!("workflow `{wid}` output `{name}`: {m}"),
-                help: None,
-            })?;
+            let out_ptr = format!(
+                "{wf_ptr}/outputs/{}",
+                name.replace('~', "~0").replace('/', "~1")
+            );
+            let compiled = match compile_output(v) {
+                Ok(c) => c,
+                Err(m) => {
+                    self.errors.push(CompileError {
+                        code: "expr/syntax",
+                        pointer: Some(out_ptr),
+                        message: format!("workflow `{wid}` output `{name}`: {m}"),
+                        help: None,
+                    });
+                    continue;
+                }
+            };
             for e in compiled.expressions() {
-                refs.check(e, &format!("workflow `{wid}` output `{name}`"), None)?;
+                if let Err(err) = refs.check(e, &format!("workflow `{wid}` output `{name}`"), None)
+                {
+                    self.errors.push(err.at(&out_ptr));
+                }
             }
             outputs.push((name.clone(), compiled));
         }
@@ -507,6 +629,7 @@ impl<'a> Compiler<'a> {
             let p = self.parameter(doc, item, at)?;
             if out.iter().any(|q| same_param(q, &p)) {
                 return fail(
+                    "param/duplicate",
                     format!(
                         "{at}: parameter `{}`{} is given twice",
                         p.name,
@@ -539,6 +662,8 @@ impl<'a> Compiler<'a> {
             None => item.clone(),
         };
         serde_json::from_value::<Parameter>(resolved).map_err(|e| CompileError {
+            code: "param/invalid",
+            pointer: None,
             message: format!("{at}: a parameter is malformed: {e}"),
             help: Some(
                 "a parameter has `name`, `in` (path, query, header or cookie) and `value`".into(),
@@ -557,6 +682,7 @@ impl<'a> Compiler<'a> {
         let d = &self.loaded.docs[doc].doc;
         let Some(r) = reference.as_str() else {
             return fail(
+                "ref/unknown-component",
                 format!("{at}: a Reusable Object's `reference` must be a string"),
                 None,
             );
@@ -564,6 +690,7 @@ impl<'a> Compiler<'a> {
         let prefix = format!("$components.{kind}.");
         let Some(name) = r.strip_prefix(&prefix) else {
             return fail(
+                "ref/unknown-component",
                 format!("{at}: `reference: {r}` must point into `components.{kind}`"),
                 Some(format!("write `reference: {prefix}<name>`")),
             );
@@ -584,6 +711,7 @@ impl<'a> Compiler<'a> {
                     .map(|m| m.keys().cloned().collect())
                     .unwrap_or_default();
                 fail(
+                    "ref/unknown-component",
                     format!("{at}: `{r}` does not exist in `components.{kind}`"),
                     suggest(name, names.iter().map(String::as_str)).or_else(|| {
                         Some(if names.is_empty() {
@@ -622,11 +750,14 @@ impl<'a> Compiler<'a> {
                 .get("name")
                 .and_then(Value::as_str)
                 .ok_or_else(|| CompileError {
+                    code: "action/invalid",
+                    pointer: None,
                     message: format!("{at}: an action in `{what}` has no `name`"),
                     help: None,
                 })?;
             if out.iter().any(|a| a.name == name) {
                 return fail(
+                    "action/duplicate",
                     format!("{at}: `{what}` holds two actions named `{name}`"),
                     Some("an action list must not hold duplicates".to_string()),
                 );
@@ -637,6 +768,7 @@ impl<'a> Compiler<'a> {
             let workflow_id = obj.get("workflowId").and_then(Value::as_str);
             if step_id.is_some() && workflow_id.is_some() {
                 return fail(
+                    "action/invalid",
                     format!("{place}: `stepId` and `workflowId` are mutually exclusive"),
                     None,
                 );
@@ -646,6 +778,7 @@ impl<'a> Compiler<'a> {
                     Some(i) => Some(Jump::Step(i)),
                     None => {
                         return fail(
+                            "ref/unknown-step",
                             format!(
                                 "{place}: there is no step `{s}` in workflow `{}`",
                                 wf.workflow_id
@@ -668,6 +801,7 @@ impl<'a> Compiler<'a> {
                     Some(j) => ActionKind::Goto(j),
                     None => {
                         return fail(
+                            "action/invalid",
                             format!("{place}: a `goto` action needs a `stepId` or a `workflowId`"),
                             None,
                         )
@@ -679,7 +813,7 @@ impl<'a> Compiler<'a> {
                         Some(v) => match v.as_f64() {
                             Some(f) if f >= 0.0 && f.is_finite() => Some(f),
                             _ => {
-                                return fail(
+                                return fail("action/invalid", 
                                     format!("{place}: `retryAfter` must be a non-negative number of seconds"),
                                     None,
                                 )
@@ -692,6 +826,7 @@ impl<'a> Compiler<'a> {
                             Some(n) => n.min(u32::MAX as u64) as u32,
                             None => {
                                 return fail(
+                                    "action/invalid",
                                     format!("{place}: `retryLimit` must be a non-negative integer"),
                                     None,
                                 )
@@ -711,6 +846,7 @@ impl<'a> Compiler<'a> {
                         "end, retry or goto"
                     };
                     return fail(
+                        "action/invalid",
                         format!("{place}: `type: {other}` is not an action type here"),
                         Some(format!("{what} actions are {allowed}")),
                     );
@@ -720,6 +856,8 @@ impl<'a> Compiler<'a> {
             if let Some(list) = obj.get("criteria") {
                 let list: Vec<Criterion> =
                     serde_json::from_value(list.clone()).map_err(|e| CompileError {
+                        code: "criteria/invalid",
+                        pointer: None,
                         message: format!("{place}: `criteria` is malformed: {e}"),
                         help: None,
                     })?;
@@ -754,6 +892,7 @@ impl<'a> Compiler<'a> {
         ];
         if targets.iter().filter(|t| **t).count() > 1 {
             return fail(
+                "step/target",
                 format!(
                     "{at}: `operationId`, `operationPath` and `workflowId` are mutually exclusive"
                 ),
@@ -772,6 +911,7 @@ impl<'a> Compiler<'a> {
         let target = if let Some(w) = &step.workflow_id {
             if step.request_body.is_some() {
                 return fail(
+                    "step/invalid",
                     format!("{at}: a step that calls a workflow cannot have a `requestBody`"),
                     None,
                 );
@@ -780,6 +920,8 @@ impl<'a> Compiler<'a> {
             let mut inputs = Vec::new();
             for p in params {
                 let v = ValueExpr::compile(&p.value).map_err(|e| CompileError {
+                    code: "expr/syntax",
+                    pointer: None,
                     message: format!("{at}, parameter `{}`: {e}", p.name),
                     help: None,
                 })?;
@@ -809,6 +951,8 @@ impl<'a> Compiler<'a> {
         let mut outputs = Vec::new();
         for (name, v) in &step.outputs {
             let compiled = compile_output(v).map_err(|m| CompileError {
+                code: "expr/syntax",
+                pointer: None,
                 message: format!("{at}, output `{name}`: {m}"),
                 help: None,
             })?;
@@ -836,24 +980,28 @@ impl<'a> Compiler<'a> {
         let mut parameters: Vec<CompiledParam> = Vec::new();
         for p in params {
             let Some(loc_text) = p.location.as_deref() else {
-                return fail(
+                return fail("param/missing-in", 
                     format!("{at}: parameter `{}` has no `in`", p.name),
                     Some("parameters of an operation step need `in: path`, `query`, `header` or `cookie`".to_string()),
                 );
             };
             let Some(location) = ParamIn::parse(loc_text) else {
                 return fail(
+                    "param/invalid-in",
                     format!("{at}: parameter `{}` has `in: {loc_text}`", p.name),
                     Some("`in` is one of path, query, header, cookie".to_string()),
                 );
             };
             let value = ValueExpr::compile(&p.value).map_err(|e| CompileError {
+                code: "expr/syntax",
+                pointer: None,
                 message: format!("{at}, parameter `{}`: {e}", p.name),
                 help: None,
             })?;
             let spec = operation.param(&p.name, location).cloned();
             if location == ParamIn::Path && spec.is_none() {
                 return fail(
+                    "param/unknown-path-param",
                     format!(
                         "{at}: path parameter `{}` is not in the path `{}` of operation `{}`",
                         p.name,
@@ -893,6 +1041,7 @@ impl<'a> Compiler<'a> {
                 .any(|p| p.location == ParamIn::Path && p.name == spec.name)
             {
                 return fail(
+                    "param/missing-path-param",
                     format!(
                         "{at}: the required path parameter `{}` of `{} {}` is not given",
                         spec.name, operation.method, operation.path
@@ -919,6 +1068,8 @@ impl<'a> Compiler<'a> {
                     .unwrap_or_else(|| "application/json".to_string());
                 let payload = match &rb.payload {
                     Some(p) => Some(ValueExpr::compile(p).map_err(|e| CompileError {
+                        code: "expr/syntax",
+                        pointer: None,
                         message: format!("{at}, requestBody payload: {e}"),
                         help: None,
                     })?),
@@ -927,12 +1078,16 @@ impl<'a> Compiler<'a> {
                 let mut replacements = Vec::new();
                 for r in &rb.replacements {
                     let target = Pointer::parse(&r.target).map_err(|m| CompileError {
+                        code: "body/replacement-target",
+                        pointer: None,
                         message: format!("{at}, replacement target: {m}"),
                         help: Some(
                             "replacement targets are JSON Pointers such as `/pet/id`".into(),
                         ),
                     })?;
                     let value = ValueExpr::compile(&r.value).map_err(|e| CompileError {
+                        code: "expr/syntax",
+                        pointer: None,
                         message: format!("{at}, replacement `{}`: {e}", r.target),
                         help: None,
                     })?;
@@ -973,6 +1128,8 @@ impl<'a> Compiler<'a> {
     ) -> Result<(String, Arc<OpenApi>, Operation), CompileError> {
         let sources = self.openapi_sources(doc);
         let wrap = |e: crate::openapi::OpenApiError| CompileError {
+            code: "openapi/invalid",
+            pointer: None,
             message: format!("{at}: {e}"),
             help: None,
         };
@@ -981,12 +1138,13 @@ impl<'a> Compiler<'a> {
             if let Some(rest) = id.strip_prefix("$sourceDescriptions.") {
                 let Some((name, op_id)) = rest.split_once('.') else {
                     return fail(
+                        "step/target",
                         format!("{at}: `{id}` names no operation"),
                         Some("write `$sourceDescriptions.<source>.<operationId>`".to_string()),
                     );
                 };
                 let Some((_, api)) = sources.iter().find(|(n, _)| *n == name) else {
-                    return fail(
+                    return fail("ref/unknown-source", 
                         format!("{at}: `{id}` names the source `{name}`, which is not an OpenAPI source description of this document"),
                         Some(format!("OpenAPI sources: {}", sources.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))),
                     );
@@ -994,6 +1152,7 @@ impl<'a> Compiler<'a> {
                 return match api.operation(op_id).map_err(wrap)? {
                     Some(op) => Ok((name.to_string(), Arc::clone(api), op)),
                     None => fail(
+                        "ref/unknown-operation",
                         format!("{at}: operation `{op_id}` is not in source `{name}`"),
                         suggest(op_id, api.operation_ids()),
                     ),
@@ -1001,6 +1160,7 @@ impl<'a> Compiler<'a> {
             }
             return match sources.as_slice() {
                 [] => fail(
+                    "ref/unknown-source",
                     format!(
                         "{at}: the document has no OpenAPI source description to find `{id}` in"
                     ),
@@ -1009,6 +1169,7 @@ impl<'a> Compiler<'a> {
                 [(name, api)] => match api.operation(id).map_err(wrap)? {
                     Some(op) => Ok((name.to_string(), Arc::clone(api), op)),
                     None => fail(
+                        "ref/unknown-operation",
                         format!(
                             "{at}: operation `{id}` is not in source `{name}` (`{}`)",
                             display_url(&api.url)
@@ -1023,6 +1184,7 @@ impl<'a> Compiler<'a> {
                         .map(|(n, _)| *n)
                         .collect();
                     fail(
+                        "ref/ambiguous-operation",
                         format!(
                             "{at}: `operationId: {id}` is ambiguous with several OpenAPI sources"
                         ),
@@ -1042,6 +1204,7 @@ impl<'a> Compiler<'a> {
             return resolve_operation_path(at, path, &sources);
         }
         fail(
+            "step/target",
             format!("{at} names no operation"),
             Some(
                 "give the step an `operationId`, an `operationPath` or a `workflowId`".to_string(),
@@ -1062,6 +1225,7 @@ fn resolve_operation_path(
     );
     let Some((head, fragment)) = path.split_once('#') else {
         return fail(
+            "ref/operation-path",
             format!("{at}: operationPath `{path}` has no `#` JSON Pointer"),
             help,
         );
@@ -1071,6 +1235,7 @@ fn resolve_operation_path(
         .and_then(|r| r.strip_suffix(".url}"));
     let Some(name) = name else {
         return fail(
+            "ref/operation-path",
             format!(
                 "{at}: operationPath `{path}` must start with `{{$sourceDescriptions.<name>.url}}`"
             ),
@@ -1078,25 +1243,29 @@ fn resolve_operation_path(
         );
     };
     let Some((_, api)) = sources.iter().find(|(n, _)| *n == name) else {
-        return fail(
+        return fail("ref/unknown-source", 
             format!("{at}: operationPath names the source `{name}`, which is not an OpenAPI source of this document"),
             suggest(name, sources.iter().map(|(n, _)| *n)),
         );
     };
     let decoded = percent_encoding::percent_decode_str(fragment).decode_utf8_lossy();
     let pointer = Pointer::parse(&decoded).map_err(|m| CompileError {
+        code: "ref/operation-path",
+        pointer: None,
         message: format!("{at}: operationPath: {m}"),
         help: None,
     })?;
     match pointer.tokens() {
         [paths, template, method] if paths == "paths" => {
             let op = api.operation_at(template, method).map_err(|e| CompileError {
+                code: "ref/operation-path",
+                pointer: None,
                 message: format!("{at}: operationPath `{path}`: {e}"),
                 help: None,
             })?;
             Ok((name.to_string(), Arc::clone(api), op))
         }
-        _ => fail(
+        _ => fail("ref/operation-path", 
             format!("{at}: operationPath `{path}` does not point at an operation (`#/paths/<escaped path>/<method>`)"),
             help,
         ),
@@ -1134,6 +1303,7 @@ impl RefCheck<'_> {
                 if let Some(decl) = self.declared_inputs {
                     if !decl.contains(name) {
                         return fail(
+                            "ref/undeclared-input",
                             format!("{place}: `{e}` reads an input the workflow does not declare"),
                             Some(match suggest(name, decl.iter().map(String::as_str)) {
                                 Some(s) => s,
@@ -1150,6 +1320,7 @@ impl RefCheck<'_> {
                     }
                 } else {
                     return fail(
+                        "ref/undeclared-input",
                         format!(
                             "{place}: `{e}` reads an input, but workflow `{}` declares no inputs",
                             wf.workflow_id
@@ -1161,6 +1332,7 @@ impl RefCheck<'_> {
             Expr::Steps { step, output, .. } => {
                 let Some(position) = wf.steps.iter().position(|s| &s.step_id == step) else {
                     return fail(
+                        "ref/unknown-step",
                         format!(
                             "{place}: `{e}` names a step that does not exist in workflow `{}`",
                             wf.workflow_id
@@ -1169,7 +1341,7 @@ impl RefCheck<'_> {
                     );
                 };
                 if self.strict_order && step_index.is_some_and(|i| position >= i) {
-                    return fail(
+                    return fail("ref/step-not-run-yet", 
                         format!("{place}: `{e}` reads step `{step}`, which has not run yet at this point"),
                         Some("a step can read only the outputs of steps before it".to_string()),
                     );
@@ -1177,6 +1349,7 @@ impl RefCheck<'_> {
                 let outs = self.step_outputs.get(step.as_str());
                 if !outs.is_some_and(|o| o.contains(output.as_str())) {
                     return fail(
+                        "ref/unknown-output",
                         format!("{place}: `{e}`: step `{step}` declares no output `{output}`"),
                         Some(
                             match outs.and_then(|o| suggest(output, o.iter().copied())) {
@@ -1201,6 +1374,7 @@ impl RefCheck<'_> {
                     .any(|w| &w.workflow_id == workflow) =>
             {
                 return fail(
+                    "ref/unknown-workflow",
                     format!("{place}: `{e}` names a workflow that does not exist in this document"),
                     suggest(
                         workflow,
@@ -1214,6 +1388,7 @@ impl RefCheck<'_> {
                 if step_index.is_none() && !wf.outputs.contains_key(name) =>
             {
                 return fail(
+                    "ref/unknown-output",
                     format!(
                         "{place}: `{e}` names an output workflow `{}` does not declare",
                         wf.workflow_id
@@ -1225,6 +1400,7 @@ impl RefCheck<'_> {
                 if name != "$self" && d.source(name).is_none() =>
             {
                 return fail(
+                    "ref/unknown-source",
                     format!("{place}: `{e}` names a source description that does not exist"),
                     suggest(name, d.sources.iter().map(|(n, _)| n.as_str())),
                 );
@@ -1239,6 +1415,7 @@ impl RefCheck<'_> {
                     .is_some();
                 if !exists {
                     return fail(
+                        "ref/unknown-component",
                         format!("{place}: `{e}` does not exist in the document's components"),
                         None,
                     );
@@ -1259,6 +1436,8 @@ fn compile_criterion(place: &str, c: &Criterion) -> Result<CompiledCriterion, Co
     };
     let Some(kind) = kind else {
         let cond = Condition::parse(&c.condition).map_err(|e| CompileError {
+            code: "criteria/syntax",
+            pointer: None,
             message: format!(
                 "{place}: the condition `{}` is invalid: {}",
                 c.condition, e.message
@@ -1273,16 +1452,20 @@ fn compile_criterion(place: &str, c: &Criterion) -> Result<CompiledCriterion, Co
         });
     };
     let check = crate::criteria::Check::compile(&kind, &c.condition).map_err(|m| CompileError {
+        code: "criteria/missing-context",
+        pointer: None,
         message: format!("{place}: criterion `{}`: {m}", c.condition),
         help: None,
     })?;
     let Some(context) = &c.context else {
-        return fail(
+        return fail("criteria/missing-context", 
             format!("{place}: a `{}` criterion needs a `context`", check.type_name()),
             Some("add e.g. `context: $response.body` (the spec requires a context whenever `type` is given)".into()),
         );
     };
     let context = ValueExpr::compile_str(context).map_err(|e| CompileError {
+        code: "expr/syntax",
+        pointer: None,
         message: format!("{place}: criterion context: {e}"),
         help: None,
     })?;
