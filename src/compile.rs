@@ -103,6 +103,8 @@ impl CompiledCriterion {
 #[derive(Debug, Clone)]
 pub struct OperationCall {
     pub source: String,
+    /// The description the operation comes from (for its schemas).
+    pub api: Arc<OpenApi>,
     pub operation: Arc<Operation>,
     pub parameters: Vec<CompiledParam>,
     pub body: Option<CompiledBody>,
@@ -1103,6 +1105,7 @@ impl<'a> Compiler<'a> {
         let _ = doc;
         Ok(OperationCall {
             source,
+            api,
             operation: Arc::new(operation),
             parameters,
             body,

@@ -247,7 +247,10 @@ fn validate(schema: &Value, instance: &Value) -> Result<(), String> {
 }
 
 /// Describes a failed keyword without quoting the instance.
-fn describe_rule(kind: &jsonschema::error::ValidationErrorKind, schema_path: &str) -> String {
+pub(crate) fn describe_rule(
+    kind: &jsonschema::error::ValidationErrorKind,
+    schema_path: &str,
+) -> String {
     use jsonschema::error::{TypeKind, ValidationErrorKind as K};
     match kind {
         K::Type { kind } => {

@@ -16,5 +16,7 @@ pub mod expr;
 pub mod http;
 pub mod inputs;
 pub mod openapi;
+pub mod plan;
 pub mod redact;
 pub mod report;
+pub mod schema;

@@ -26,10 +26,14 @@ impl Redactor {
             return;
         }
         let mut forms = vec![secret.to_string()];
-        let encoded =
-            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
-                .to_string();
-        forms.push(encoded);
+        // Every way the request builder may have percent-encoded it.
+        for set in [
+            percent_encoding::NON_ALPHANUMERIC,
+            crate::engine::request::COMPONENT,
+            crate::engine::request::RESERVED_OK,
+        ] {
+            forms.push(percent_encoding::utf8_percent_encode(secret, set).to_string());
+        }
         let json = serde_json::to_string(secret).unwrap_or_default();
         if json.len() > 2 {
             forms.push(json[1..json.len() - 1].to_string());

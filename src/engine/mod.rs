@@ -705,7 +705,7 @@ impl<'a, 'e> Runner<'a, 'e> {
                         req.method,
                         request_path(step),
                         resp.status,
-                        body_excerpt(&resp.body)
+                        body_excerpt(&resp.body, self.redactor)
                     ),
                     _ => why,
                 };
@@ -763,7 +763,7 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
     )
 }
 
-fn base_url(call: &OperationCall, opts: &RunOptions) -> Result<String, String> {
+pub(crate) fn base_url(call: &OperationCall, opts: &RunOptions) -> Result<String, String> {
     if let Some(u) = opts.servers.get(&call.source) {
         return Ok(u.as_str().to_string());
     }
@@ -780,12 +780,14 @@ fn base_url(call: &OperationCall, opts: &RunOptions) -> Result<String, String> {
     }
 }
 
-fn body_excerpt(body: &Value) -> String {
+/// The start of a response body for a message, secrets masked before the cut
+/// (a secret cut in two would no longer be recognised).
+fn body_excerpt(body: &Value, redactor: &Redactor) -> String {
     let text = match body {
         Value::Null => return String::new(),
         Value::String(s) if s.is_empty() => return String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Value::String(s) => redactor.redact(s).into_owned(),
+        other => redactor.redact(&other.to_string()).into_owned(),
     };
     let mut shown: String = text.chars().take(SHOWN_BODY).collect();
     if shown.len() < text.len() {

@@ -11,14 +11,14 @@ use crate::openapi::ParamIn;
 
 /// Characters left as they are in a path segment or query component (RFC 3986
 /// unreserved).
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
 
 /// Reserved characters kept for `allowReserved: true` query values.
-const RESERVED_OK: &AsciiSet = &COMPONENT
+pub(crate) const RESERVED_OK: &AsciiSet = &COMPONENT
     .remove(b':')
     .remove(b'/')
     .remove(b'?')

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod composio;
+pub mod echo;
 pub mod scripted;
 
 use std::io::{Read, Write};

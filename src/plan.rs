@@ -1,0 +1,356 @@
+//! Dry runs and preflight: every request of a workflow built from what is known
+//! before the first one is sent (the inputs), with values that depend on earlier
+//! responses shown as placeholders, and every built body and parameter checked
+//! against the operation's schemas.
+
+use std::cell::RefCell;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::compile::{CompiledWorkflow, OperationCall, Program, StepTarget};
+use crate::engine::{base_url, request, RunOptions};
+use crate::expr::{apply_pointer, Expr, Resolve};
+use crate::openapi::{OpenApi, ParamIn};
+use crate::schema::{to_json_schema, violations};
+
+/// A value not known before the run, shown as `{$expression}`.
+fn placeholder(e: &Expr) -> String {
+    format!("{{{e}}}")
+}
+
+fn is_placeholder(v: &Value) -> bool {
+    matches!(v, Value::String(s) if s.starts_with("{$") && s.ends_with('}'))
+}
+
+/// Resolves inputs; everything that needs a response becomes a placeholder.
+struct DryCtx<'a> {
+    inputs: &'a Map<String, Value>,
+    seen: RefCell<Vec<String>>,
+}
+
+impl Resolve for DryCtx<'_> {
+    fn resolve(&self, e: &Expr) -> Option<Value> {
+        match e {
+            Expr::Inputs { name, pointer } => {
+                apply_pointer(self.inputs.get(name)?.clone(), pointer)
+            }
+            other => {
+                let p = placeholder(other);
+                self.seen.borrow_mut().push(p.clone());
+                Some(Value::String(p))
+            }
+        }
+    }
+}
+
+/// Where a problem is.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanProblem {
+    pub workflow_id: String,
+    pub step_id: String,
+    /// `body /name`, `query page`, `path id`, …
+    pub field: String,
+    pub rule: String,
+}
+
+impl std::fmt::Display for PlanProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "step `{}`: {}: {}", self.step_id, self.field, self.rule)
+    }
+}
+
+/// One planned request.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedStep {
+    pub workflow_id: String,
+    pub step_id: String,
+    /// For a step that calls a workflow: its id (its own steps follow).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calls: Option<String>,
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Value>,
+    pub problems: Vec<PlanProblem>,
+}
+
+/// Plans every step of the entry workflow (and of workflows it calls), in the
+/// order they are listed.
+pub fn plan(
+    program: &Program,
+    inputs: &Map<String, Value>,
+    opts: &RunOptions,
+    redactor: &crate::redact::Redactor,
+) -> Vec<PlannedStep> {
+    let mut out = Vec::new();
+    plan_workflow(program, 0, inputs, opts, redactor, &mut out, 0);
+    out
+}
+
+/// Checks only what the document itself fixes: literal values in parameters and
+/// payloads (every expression treated as unknown).
+pub fn check_literals(program: &Program) -> Vec<PlanProblem> {
+    let mut out = Vec::new();
+    for wf in &program.workflows {
+        for step in &wf.steps {
+            if let StepTarget::Operation(call) = &step.target {
+                let ctx = AllUnknown;
+                let base = "http://planned.invalid";
+                if let Ok(built) = request::build(call, base, &ctx) {
+                    out.extend(check_request(wf, &step.step_id, call, &built));
+                }
+            }
+        }
+    }
+    out
+}
+
+struct AllUnknown;
+impl Resolve for AllUnknown {
+    fn resolve(&self, e: &Expr) -> Option<Value> {
+        Some(Value::String(placeholder(e)))
+    }
+}
+
+fn plan_workflow(
+    program: &Program,
+    index: usize,
+    inputs: &Map<String, Value>,
+    opts: &RunOptions,
+    redactor: &crate::redact::Redactor,
+    out: &mut Vec<PlannedStep>,
+    depth: usize,
+) {
+    let wf = &program.workflows[index];
+    for step in &wf.steps {
+        let ctx = DryCtx {
+            inputs,
+            seen: RefCell::new(Vec::new()),
+        };
+        match &step.target {
+            StepTarget::Operation(call) => {
+                let base = base_url(call, opts).unwrap_or_else(|_| format!("{{{}}}", call.source));
+                match request::build(call, &base, &ctx) {
+                    Ok(built) => {
+                        for s in &built.secrets {
+                            if !s.starts_with("{$") {
+                                redactor.add(s);
+                            }
+                        }
+                        let problems = check_request(wf, &step.step_id, call, &built);
+                        let mut url = built.url.clone();
+                        for p in ctx.seen.borrow().iter() {
+                            let enc = percent_encoding::utf8_percent_encode(p, request::COMPONENT)
+                                .to_string();
+                            url = url.replace(&enc, p);
+                        }
+                        out.push(PlannedStep {
+                            workflow_id: wf.workflow_id.clone(),
+                            step_id: step.step_id.clone(),
+                            calls: None,
+                            method: built.method.clone(),
+                            url,
+                            headers: built.headers.clone(),
+                            body: built.body.clone(),
+                            problems,
+                        });
+                    }
+                    Err(e) => out.push(PlannedStep {
+                        workflow_id: wf.workflow_id.clone(),
+                        step_id: step.step_id.clone(),
+                        calls: None,
+                        method: call.operation.method.clone(),
+                        url: call.operation.path.clone(),
+                        headers: Vec::new(),
+                        body: None,
+                        problems: vec![PlanProblem {
+                            workflow_id: wf.workflow_id.clone(),
+                            step_id: step.step_id.clone(),
+                            field: "request".into(),
+                            rule: e.0,
+                        }],
+                    }),
+                }
+            }
+            StepTarget::Workflow {
+                workflow,
+                inputs: params,
+            } => {
+                let child = &program.workflows[*workflow];
+                let child_inputs: Map<String, Value> = params
+                    .iter()
+                    .filter_map(|(k, v)| v.eval(&ctx).map(|v| (k.clone(), v)))
+                    .collect();
+                out.push(PlannedStep {
+                    workflow_id: wf.workflow_id.clone(),
+                    step_id: step.step_id.clone(),
+                    calls: Some(child.workflow_id.clone()),
+                    method: "CALL".into(),
+                    url: format!("workflow:{}", child.workflow_id),
+                    headers: Vec::new(),
+                    body: Some(Value::Object(child_inputs.clone())),
+                    problems: Vec::new(),
+                });
+                if depth < 8 {
+                    plan_workflow(
+                        program,
+                        *workflow,
+                        &child_inputs,
+                        opts,
+                        redactor,
+                        out,
+                        depth + 1,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Checks a built request's parameters and body against the operation.
+fn check_request(
+    wf: &CompiledWorkflow,
+    step_id: &str,
+    call: &OperationCall,
+    built: &request::BuiltRequest,
+) -> Vec<PlanProblem> {
+    let api: &OpenApi = &call.api;
+    let op = &call.operation;
+    let mut problems = Vec::new();
+    let problem = |field: String, rule: String| PlanProblem {
+        workflow_id: wf.workflow_id.clone(),
+        step_id: step_id.to_string(),
+        field,
+        rule,
+    };
+    // Required parameters the step does not give.
+    for spec in &op.parameters {
+        if !spec.required || spec.location == ParamIn::Path {
+            continue;
+        }
+        let given = call.parameters.iter().any(|p| {
+            p.location == spec.location
+                && if spec.location == ParamIn::Header {
+                    p.name.eq_ignore_ascii_case(&spec.name)
+                } else {
+                    p.name == spec.name
+                }
+        });
+        let sent = match spec.location {
+            ParamIn::Query => built.query_params.contains_key(&spec.name),
+            ParamIn::Header => built
+                .headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case(&spec.name)),
+            _ => given,
+        };
+        if !sent {
+            problems.push(problem(
+                format!("{} parameter `{}`", spec.location.as_str(), spec.name),
+                if given {
+                    "is required by the operation, but its value is undefined".into()
+                } else {
+                    "is required by the operation and the step does not give it".into()
+                },
+            ));
+        }
+    }
+    // Parameter values against their schemas.
+    for p in &call.parameters {
+        let (Some(spec), value) = (
+            p.spec.as_ref(),
+            match p.location {
+                ParamIn::Path => built.path_params.get(&p.name),
+                ParamIn::Query => built.query_params.get(&p.name),
+                _ => None,
+            },
+        ) else {
+            continue;
+        };
+        let (Some(schema), Some(value)) = (&spec.schema, value) else {
+            continue;
+        };
+        if is_placeholder(value) {
+            continue;
+        }
+        let schema = to_json_schema(api, schema);
+        let value = coerce_to_schema(value, &schema);
+        for v in violations(&schema, &value, &|_| false) {
+            problems.push(problem(
+                format!("{} parameter `{}`{}", p.location.as_str(), p.name, v.path),
+                v.rule,
+            ));
+        }
+    }
+    // The body against the request body schema of its media type.
+    if let Some(body) = &built.body {
+        if let Some(schema) = body_schema(op, call.body.as_ref().map(|b| b.content_type.as_str())) {
+            let schema = to_json_schema(api, schema);
+            let skip = |path: &str| {
+                let node = if path.is_empty() {
+                    Some(body)
+                } else {
+                    body.pointer(path)
+                };
+                node.is_some_and(is_placeholder)
+            };
+            if !is_placeholder(body) && !body.is_string() {
+                for v in violations(&schema, body, &skip) {
+                    let at = if v.path.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" `{}`", v.path)
+                    };
+                    problems.push(problem(format!("request body{at}"), v.rule));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// Path and query values given as text (`"5"`) are checked as what they denote.
+fn coerce_to_schema(value: &Value, schema: &Value) -> Value {
+    let ty = schema.get("type").and_then(Value::as_str);
+    match (value, ty) {
+        (Value::String(s), Some("integer" | "number")) => serde_json::from_str::<Value>(s)
+            .ok()
+            .filter(Value::is_number)
+            .unwrap_or_else(|| value.clone()),
+        (Value::String(s), Some("boolean")) => match s.as_str() {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => value.clone(),
+        },
+        _ => value.clone(),
+    }
+}
+
+fn body_schema<'o>(
+    op: &'o crate::openapi::Operation,
+    content_type: Option<&str>,
+) -> Option<&'o Value> {
+    let content = op.request_body.as_ref()?.get("content")?.as_object()?;
+    let wanted = content_type
+        .map(|c| {
+            c.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_else(|| "application/json".into());
+    let media = content
+        .iter()
+        .find(|(k, _)| k.to_ascii_lowercase() == wanted)
+        .or_else(|| {
+            content
+                .iter()
+                .find(|(k, _)| k.ends_with("/*") && wanted.starts_with(k.trim_end_matches('*')))
+        })
+        .or_else(|| content.iter().find(|(k, _)| k.as_str() == "*/*"))?;
+    media.1.get("schema")
+}

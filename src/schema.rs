@@ -1,0 +1,209 @@
+//! Checking values against the schemas of an OpenAPI description: OpenAPI 3.0
+//! schemas are turned into JSON Schema 2020-12 (`nullable`, boolean
+//! `exclusiveMinimum`/`exclusiveMaximum`, `readOnly` in requests), `$ref`s are
+//! inlined, and the result is validated with the `jsonschema` crate.
+
+use serde_json::{Map, Value};
+
+use crate::openapi::OpenApi;
+
+/// How deep `$ref`s are followed; deeper (recursive) schemas accept anything.
+const MAX_DEPTH: usize = 24;
+
+/// One place where a value breaks its schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// JSON Pointer into the checked value (`""` for the value itself).
+    pub path: String,
+    /// The rule, in words, never quoting the value.
+    pub rule: String,
+}
+
+/// Converts an OpenAPI schema (3.0 or 3.1) of `api` into a standalone JSON Schema
+/// for a request: `readOnly` properties are not required.
+pub fn to_json_schema(api: &OpenApi, schema: &Value) -> Value {
+    let v30 = api.version.starts_with("3.0");
+    convert(api, schema, v30, 0)
+}
+
+fn convert(api: &OpenApi, schema: &Value, v30: bool, depth: usize) -> Value {
+    if depth > MAX_DEPTH {
+        return Value::Bool(true);
+    }
+    let schema = match api.resolve(schema) {
+        Ok(s) => s,
+        Err(_) => return Value::Bool(true),
+    };
+    let Value::Object(map) = schema else {
+        return schema.clone();
+    };
+    let mut out = Map::new();
+    let mut read_only_props: Vec<String> = Vec::new();
+    for (k, v) in map {
+        match k.as_str() {
+            "$ref" | "example" | "examples" | "discriminator" | "xml" | "externalDocs"
+            | "nullable" | "deprecated" => {}
+            "properties" | "patternProperties" | "$defs" | "definitions" | "dependentSchemas" => {
+                let mut props = Map::new();
+                for (name, s) in v.as_object().into_iter().flatten() {
+                    let resolved = api.resolve(s).unwrap_or(s);
+                    if k == "properties"
+                        && resolved.get("readOnly").and_then(Value::as_bool) == Some(true)
+                    {
+                        read_only_props.push(name.clone());
+                    }
+                    props.insert(name.clone(), convert(api, s, v30, depth + 1));
+                }
+                out.insert(k.clone(), Value::Object(props));
+            }
+            "items"
+            | "additionalProperties"
+            | "not"
+            | "contains"
+            | "propertyNames"
+            | "unevaluatedProperties"
+            | "unevaluatedItems"
+            | "if"
+            | "then"
+            | "else" => {
+                let converted = match v {
+                    Value::Array(list) if k == "items" => Value::Array(
+                        list.iter()
+                            .map(|s| convert(api, s, v30, depth + 1))
+                            .collect(),
+                    ),
+                    Value::Object(_) => convert(api, v, v30, depth + 1),
+                    other => other.clone(),
+                };
+                out.insert(k.clone(), converted);
+            }
+            "allOf" | "anyOf" | "oneOf" | "prefixItems" => {
+                let list = v
+                    .as_array()
+                    .map(|l| l.iter().map(|s| convert(api, s, v30, depth + 1)).collect())
+                    .unwrap_or_default();
+                out.insert(k.clone(), Value::Array(list));
+            }
+            "exclusiveMinimum" | "exclusiveMaximum" if v30 && v.is_boolean() => {
+                let bound = if k == "exclusiveMinimum" {
+                    "minimum"
+                } else {
+                    "maximum"
+                };
+                if v == &Value::Bool(true) {
+                    if let Some(b) = map.get(bound) {
+                        out.insert(k.clone(), b.clone());
+                    }
+                }
+            }
+            "minimum" | "maximum" if v30 => {
+                let ex = if k == "minimum" {
+                    "exclusiveMinimum"
+                } else {
+                    "exclusiveMaximum"
+                };
+                if map.get(ex) != Some(&Value::Bool(true)) {
+                    out.insert(k.clone(), v.clone());
+                }
+            }
+            _ => {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    if !read_only_props.is_empty() {
+        if let Some(Value::Array(req)) = out.get_mut("required") {
+            req.retain(|r| {
+                !r.as_str()
+                    .is_some_and(|r| read_only_props.iter().any(|p| p == r))
+            });
+        }
+    }
+    if v30 && map.get("nullable").and_then(Value::as_bool) == Some(true) {
+        match out.get_mut("type") {
+            Some(Value::String(t)) => {
+                let t = t.clone();
+                out.insert("type".into(), serde_json::json!([t, "null"]));
+            }
+            Some(Value::Array(ts)) => ts.push(Value::String("null".into())),
+            _ => {}
+        }
+        if let Some(Value::Array(e)) = out.get_mut("enum") {
+            e.push(Value::Null);
+        }
+    }
+    Value::Object(out)
+}
+
+/// Validates `value` against a converted schema. Violations at a path for which
+/// `skip` answers true (values not known yet) are left out, as is everything
+/// below such a path.
+pub fn violations(schema: &Value, value: &Value, skip: &dyn Fn(&str) -> bool) -> Vec<Violation> {
+    let validator = match jsonschema::validator_for(schema) {
+        Ok(v) => v,
+        Err(_) => return Vec::new(),
+    };
+    let mut out: Vec<Violation> = Vec::new();
+    for e in validator.iter_errors(value) {
+        let path = e.instance_path.to_string();
+        if skip_path(&path, skip) {
+            continue;
+        }
+        // oneOf/anyOf failures caused only by unknown values are not reported.
+        let rule = crate::inputs::describe_rule(&e.kind, &e.schema_path.to_string());
+        let v = Violation { path, rule };
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+fn skip_path(path: &str, skip: &dyn Fn(&str) -> bool) -> bool {
+    let mut prefix = path;
+    loop {
+        if skip(prefix) {
+            return true;
+        }
+        match prefix.rfind('/') {
+            Some(i) => prefix = &prefix[..i],
+            None => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use url::Url;
+
+    #[test]
+    fn converts_openapi_30_keywords() {
+        let api = OpenApi::from_value(
+            Url::parse("file:///x.json").unwrap(),
+            json!({"openapi": "3.0.3", "paths": {}, "components": {"schemas": {
+                "Name": {"type": "string", "minLength": 4, "nullable": true},
+                "Thing": {"type": "object", "required": ["id", "name"], "properties": {
+                    "id": {"type": "string", "readOnly": true},
+                    "name": {"$ref": "#/components/schemas/Name"},
+                    "n": {"type": "integer", "minimum": 0, "exclusiveMinimum": true}
+                }}
+            }}}),
+        )
+        .unwrap();
+        let s = to_json_schema(&api, &json!({"$ref": "#/components/schemas/Thing"}));
+        let none = |_: &str| false;
+        assert!(violations(&s, &json!({"name": null}), &none).is_empty());
+        assert!(violations(&s, &json!({"name": "abcd", "n": 1}), &none).is_empty());
+        let v = violations(&s, &json!({"name": "ab", "n": 0}), &none);
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert!(v
+            .iter()
+            .any(|x| x.path == "/name" && x.rule.contains("at least 4")));
+        let v = violations(&s, &json!({}), &none);
+        assert_eq!(v[0].rule, "the field \"name\" is required");
+        let skip = |p: &str| p == "/name";
+        assert!(violations(&s, &json!({"name": 5}), &skip).is_empty());
+    }
+}
