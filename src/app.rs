@@ -16,6 +16,7 @@ use crate::document::{self, display_url};
 use crate::engine::{self, Event, RunOptions};
 use crate::http::ClientOptions;
 use crate::inputs::{self, InputSources};
+use crate::plan;
 use crate::redact::Redactor;
 use crate::report::{RunReport, Status};
 
@@ -273,6 +274,48 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
         max_steps: args.max_steps,
         ..RunOptions::default()
     };
+    // Preflight: what can be known before the first request is checked now, so a
+    // run never stops half-way on a mistake that was visible from the start.
+    if args.dry_run || !args.no_preflight {
+        let literal = plan::check_literals(&program);
+        if !literal.is_empty() {
+            return Err(Problem::document(
+                format!(
+                    "the document's own values break the operation's schema ({} problem{})",
+                    literal.len(),
+                    if literal.len() == 1 { "" } else { "s" }
+                ),
+                Some(list_problems(&literal)),
+            ));
+        }
+        let planned = plan::plan(&program, &inputs, &opts, &printer.redactor);
+        let problems: Vec<plan::PlanProblem> = planned
+            .iter()
+            .flat_map(|p| p.problems.iter().cloned())
+            .collect();
+        if args.dry_run {
+            print_plan(printer, &wf.workflow_id, &planned, &problems, args.output);
+            return Ok(if problems.is_empty() {
+                exit::SUCCEEDED
+            } else {
+                exit::USAGE
+            });
+        }
+        if !problems.is_empty() {
+            return Err(Problem::usage(
+                format!(
+                    "preflight: {} problem{} found before any request was sent",
+                    problems.len(),
+                    if problems.len() == 1 { "" } else { "s" }
+                ),
+                Some(format!(
+                    "{}\nnothing was sent; fix the inputs (or pass --no-preflight to skip this check)",
+                    list_problems(&problems)
+                )),
+            ));
+        }
+    }
+
     let human = args.output == OutputFormat::Human;
     let mut on_event = |ev: Event<'_>| {
         if human {
@@ -330,6 +373,98 @@ fn register_secrets(
         for var in inputs::env_names(name) {
             if let Ok(v) = std::env::var(var) {
                 redactor.add(&v);
+            }
+        }
+    }
+}
+
+fn list_problems(problems: &[plan::PlanProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| {
+            if p.workflow_id.is_empty() {
+                p.to_string()
+            } else {
+                format!("workflow `{}`, {p}", p.workflow_id)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn print_plan(
+    printer: &Printer,
+    workflow_id: &str,
+    planned: &[plan::PlannedStep],
+    problems: &[plan::PlanProblem],
+    format: OutputFormat,
+) {
+    match format {
+        OutputFormat::Json => {
+            let mut v = serde_json::json!({
+                "workflowId": workflow_id,
+                "dryRun": true,
+                "status": if problems.is_empty() { "valid" } else { "invalid" },
+                "steps": planned.iter().map(|p| serde_json::json!({
+                    "workflowId": p.workflow_id,
+                    "stepId": p.step_id,
+                    "calls": p.calls,
+                    "method": p.method,
+                    "url": p.url,
+                    "headers": p.headers.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<Map<String, Value>>(),
+                    "body": p.body,
+                    "problems": p.problems,
+                })).collect::<Vec<_>>(),
+                "problems": problems,
+            });
+            printer.redactor.redact_value(&mut v);
+            printer.out(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&v).unwrap_or_default()
+            ));
+        }
+        OutputFormat::Human => {
+            let mut out = format!(
+                "dry run of workflow {workflow_id}: {} request{} planned, nothing sent\n",
+                planned.len(),
+                if planned.len() == 1 { "" } else { "s" }
+            );
+            for p in planned {
+                out.push('\n');
+                if p.workflow_id == workflow_id {
+                    out.push_str(&format!("{}\n", p.step_id));
+                } else {
+                    out.push_str(&format!("{} (in workflow {})\n", p.step_id, p.workflow_id));
+                }
+                out.push_str(&format!("  {} {}\n", p.method, p.url));
+                for (k, v) in &p.headers {
+                    out.push_str(&format!("  {k}: {v}\n"));
+                }
+                if let Some(b) = &p.body {
+                    let text = match b {
+                        Value::String(s) => s.clone(),
+                        other => serde_json::to_string_pretty(other).unwrap_or_default(),
+                    };
+                    for line in text.lines() {
+                        out.push_str(&format!("  {line}\n"));
+                    }
+                }
+                for problem in &p.problems {
+                    out.push_str(&format!("  ✗ {}: {}\n", problem.field, problem.rule));
+                }
+            }
+            printer.out(&out);
+            if problems.is_empty() {
+                printer.err("every planned request is valid\n");
+            } else {
+                printer.problem(&Problem::usage(
+                    format!(
+                        "{} problem{} found",
+                        problems.len(),
+                        if problems.len() == 1 { "" } else { "s" }
+                    ),
+                    Some(list_problems(problems)),
+                ));
             }
         }
     }

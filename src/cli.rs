@@ -67,4 +67,15 @@ pub struct RunArgs {
     /// may make; guards against endless goto loops.
     #[arg(long = "max-steps", value_name = "N", default_value_t = 1000)]
     pub max_steps: usize,
+
+    /// Build and check every request without sending anything: values known from
+    /// the inputs are filled in, values from earlier responses are shown as
+    /// `{$expression}`. Exit 0 when every request is valid, 2 when one is not.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+
+    /// Skip the preflight check that runs before the first request (every
+    /// request built from the inputs and checked against its operation's schemas).
+    #[arg(long = "no-preflight")]
+    pub no_preflight: bool,
 }

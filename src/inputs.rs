@@ -281,6 +281,20 @@ pub(crate) fn describe_rule(
             format!("unexpected field(s) {}", unexpected.join(", "))
         }
         K::Format { format } => format!("must be a valid {format}"),
+        K::OneOfNotValid { .. } => "matches none of the allowed alternatives (oneOf)".to_string(),
+        K::OneOfMultipleValid { .. } => {
+            "matches more than one of the alternatives, where exactly one is allowed (oneOf)"
+                .to_string()
+        }
+        K::AnyOf { .. } => "matches none of the allowed alternatives (anyOf)".to_string(),
+        K::Not { .. } => "matches a schema it must not match (not)".to_string(),
+        K::MultipleOf { multiple_of } => format!("must be a multiple of {multiple_of}"),
+        K::MinProperties { limit } => format!("must have at least {limit} fields"),
+        K::MaxProperties { limit } => format!("must have at most {limit} fields"),
+        K::FalseSchema => "is not allowed here".to_string(),
+        K::UnevaluatedProperties { unexpected } => {
+            format!("unexpected field(s) {}", unexpected.join(", "))
+        }
         _ => format!("does not satisfy the schema rule at {schema_path}"),
     }
 }

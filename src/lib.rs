@@ -20,3 +20,4 @@ pub mod plan;
 pub mod redact;
 pub mod report;
 pub mod schema;
+pub mod validate;

@@ -278,7 +278,7 @@ fn check_request(
         }
         let schema = to_json_schema(api, schema);
         let value = coerce_to_schema(value, &schema);
-        for v in violations(&schema, &value, &|_| false) {
+        for v in violations(&schema, &value, &|_, _| false) {
             problems.push(problem(
                 format!("{} parameter `{}`{}", p.location.as_str(), p.name, v.path),
                 v.rule,
@@ -289,13 +289,13 @@ fn check_request(
     if let Some(body) = &built.body {
         if let Some(schema) = body_schema(op, call.body.as_ref().map(|b| b.content_type.as_str())) {
             let schema = to_json_schema(api, schema);
-            let skip = |path: &str| {
+            let skip = |path: &str, composite: bool| {
                 let node = if path.is_empty() {
                     Some(body)
                 } else {
                     body.pointer(path)
                 };
-                node.is_some_and(is_placeholder)
+                node.is_some_and(|n| is_placeholder(n) || (composite && holds_placeholder(n)))
             };
             if !is_placeholder(body) && !body.is_string() {
                 for v in violations(&schema, body, &skip) {
@@ -310,6 +310,14 @@ fn check_request(
         }
     }
     problems
+}
+
+fn holds_placeholder(v: &Value) -> bool {
+    match v {
+        Value::Array(items) => items.iter().any(holds_placeholder),
+        Value::Object(m) => m.values().any(holds_placeholder),
+        other => is_placeholder(other),
+    }
 }
 
 /// Path and query values given as text (`"5"`) are checked as what they denote.

@@ -135,21 +135,33 @@ fn convert(api: &OpenApi, schema: &Value, v30: bool, depth: usize) -> Value {
     Value::Object(out)
 }
 
-/// Validates `value` against a converted schema. Violations at a path for which
-/// `skip` answers true (values not known yet) are left out, as is everything
-/// below such a path.
-pub fn violations(schema: &Value, value: &Value, skip: &dyn Fn(&str) -> bool) -> Vec<Violation> {
+/// Validates `value` against a converted schema. `skip(path, composite)` says
+/// which violations to leave out because they concern values not known yet: it is
+/// asked for the violation's path and each of its ancestors; `composite` is true
+/// for `oneOf`/`anyOf`/`not`/`if` failures, which unknown values deeper down can cause.
+pub fn violations(
+    schema: &Value,
+    value: &Value,
+    skip: &dyn Fn(&str, bool) -> bool,
+) -> Vec<Violation> {
     let validator = match jsonschema::validator_for(schema) {
         Ok(v) => v,
         Err(_) => return Vec::new(),
     };
     let mut out: Vec<Violation> = Vec::new();
     for e in validator.iter_errors(value) {
+        use jsonschema::error::ValidationErrorKind as K;
         let path = e.instance_path.to_string();
-        if skip_path(&path, skip) {
+        let composite = matches!(
+            e.kind,
+            K::OneOfNotValid { .. }
+                | K::OneOfMultipleValid { .. }
+                | K::AnyOf { .. }
+                | K::Not { .. }
+        );
+        if skip_path(&path, composite, skip) {
             continue;
         }
-        // oneOf/anyOf failures caused only by unknown values are not reported.
         let rule = crate::inputs::describe_rule(&e.kind, &e.schema_path.to_string());
         let v = Violation { path, rule };
         if !out.contains(&v) {
@@ -159,10 +171,10 @@ pub fn violations(schema: &Value, value: &Value, skip: &dyn Fn(&str) -> bool) ->
     out
 }
 
-fn skip_path(path: &str, skip: &dyn Fn(&str) -> bool) -> bool {
+fn skip_path(path: &str, composite: bool, skip: &dyn Fn(&str, bool) -> bool) -> bool {
     let mut prefix = path;
     loop {
-        if skip(prefix) {
+        if skip(prefix, composite) {
             return true;
         }
         match prefix.rfind('/') {
@@ -193,7 +205,7 @@ mod tests {
         )
         .unwrap();
         let s = to_json_schema(&api, &json!({"$ref": "#/components/schemas/Thing"}));
-        let none = |_: &str| false;
+        let none = |_: &str, _: bool| false;
         assert!(violations(&s, &json!({"name": null}), &none).is_empty());
         assert!(violations(&s, &json!({"name": "abcd", "n": 1}), &none).is_empty());
         let v = violations(&s, &json!({"name": "ab", "n": 0}), &none);
@@ -203,7 +215,7 @@ mod tests {
             .any(|x| x.path == "/name" && x.rule.contains("at least 4")));
         let v = violations(&s, &json!({}), &none);
         assert_eq!(v[0].rule, "the field \"name\" is required");
-        let skip = |p: &str| p == "/name";
+        let skip = |p: &str, _: bool| p == "/name";
         assert!(violations(&s, &json!({"name": 5}), &skip).is_empty());
     }
 }

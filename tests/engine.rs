@@ -2194,7 +2194,11 @@ fn replacement_past_the_end_of_an_array_fails_before_sending() {
 "#,
     );
     let echo = Echo::start();
-    let out = run_api(&doc, "w", &echo, &[]);
+    // Preflight finds it before anything is sent (exit 2); without preflight the step fails.
+    let pre = run_api(&doc, "w", &echo, &[]);
+    pre.assert_code(2);
+    assert!(echo.api_requests().is_empty());
+    let out = run_api(&doc, "w", &echo, &["--no-preflight"]);
     out.assert_code(1);
     let report = out.json();
     assert_eq!(report["error"]["kind"], "request");
@@ -2731,7 +2735,11 @@ paths:
         ),
     );
     let echo = Echo::start();
-    let out = run_api(&doc, "w", &echo, &[]);
+    // Preflight finds it before anything is sent (exit 2); without preflight the step fails.
+    let pre = run_api(&doc, "w", &echo, &[]);
+    pre.assert_code(2);
+    assert!(echo.api_requests().is_empty());
+    let out = run_api(&doc, "w", &echo, &["--no-preflight"]);
     out.assert_code(1);
     let report = out.json();
     assert_eq!(report["error"]["kind"], "request");

@@ -217,7 +217,8 @@ fn human_output_lists_steps_and_outputs() {
 #[test]
 fn rejected_server_name_fails_at_create_server_and_keeps_the_auth_config_id() {
     let server = StandIn::start(KEY);
-    let mut cmd = provision(&server, &["-o", "json"]);
+    // With preflight off, the request reaches the server, which rejects it.
+    let mut cmd = provision(&server, &["-o", "json", "--no-preflight"]);
     cmd.args(["-i", "serverName=ab"]);
     let out = run(&mut cmd);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
@@ -251,7 +252,7 @@ fn rejected_server_name_fails_at_create_server_and_keeps_the_auth_config_id() {
 #[test]
 fn rejected_server_name_in_human_mode_says_what_was_left_behind() {
     let server = StandIn::start(KEY);
-    let mut cmd = provision(&server, &[]);
+    let mut cmd = provision(&server, &["--no-preflight"]);
     cmd.args(["-i", "serverName=bad_name!"]);
     let out = run(&mut cmd);
     assert_eq!(out.code, 1);
@@ -553,4 +554,83 @@ fn a_server_that_is_not_there_is_a_transport_failure() {
         .as_str()
         .unwrap()
         .contains(&format!("127.0.0.1:{dead}")));
+}
+
+#[test]
+fn preflight_stops_a_run_whose_later_request_is_known_to_be_invalid() {
+    let server = StandIn::start(KEY);
+    for (name, rule) in [
+        ("ab", "at least 4 characters"),
+        ("bad_name!", "pattern"),
+        ("x".repeat(31).as_str(), "at most 30"),
+    ] {
+        let mut cmd = provision(&server, &["-o", "json"]);
+        cmd.args(["-i", &format!("serverName={name}")]);
+        let out = run(&mut cmd);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(out.stderr.contains("step `createServer`"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("`/name`") && out.stderr.contains(rule),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("nothing was sent"), "{}", out.stderr);
+        out.assert_no_secret(KEY);
+    }
+    let out = run(&mut provision(&server, &["-i", "userId="]));
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("step `createInstance`") && out.stderr.contains("`/user_id`"),
+        "{}",
+        out.stderr
+    );
+    assert!(server.requests().is_empty(), "preflight sends nothing");
+    assert!(server.state().is_empty());
+}
+
+#[test]
+fn dry_run_builds_every_request_and_sends_nothing() {
+    let server = StandIn::start(KEY);
+    let out = run(&mut provision(
+        &server,
+        &["--dry-run", "-o", "json", "-i", r#"allowedTools=["A"]"#],
+    ));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let plan = out.json();
+    assert_eq!(plan["dryRun"], true);
+    assert_eq!(plan["status"], "valid");
+    let steps = plan["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 4);
+    let base = server.base_url();
+    assert_eq!(steps[0]["method"], "POST");
+    assert_eq!(steps[0]["url"], format!("{base}/api/v3/auth_configs"));
+    assert_eq!(steps[0]["headers"]["x-api-key"], "***");
+    assert_eq!(
+        steps[0]["body"],
+        json!({"toolkit": {"slug": "linear"}, "auth_config": {"type": "use_composio_managed_auth"}})
+    );
+    assert_eq!(
+        steps[1]["body"],
+        json!({"name": "Linear Bot", "auth_config_ids": ["{$steps.createAuthConfig.outputs.authConfigId}"], "allowed_tools": ["A"], "managed_auth_via_composio": true})
+    );
+    assert_eq!(
+        steps[2]["url"],
+        format!("{base}/api/v3/mcp/{{$steps.createServer.outputs.serverId}}")
+    );
+    assert!(server.requests().is_empty());
+    out.assert_no_secret(KEY);
+
+    let out = run(&mut provision(
+        &server,
+        &["--dry-run", "-i", "serverName=ab"],
+    ));
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stdout
+            .contains("✗ request body `/name`: must be at least 4 characters long"),
+        "{}",
+        out.stdout
+    );
+    assert!(server.requests().is_empty());
+    out.assert_no_secret(KEY);
 }
