@@ -20,4 +20,3 @@ pub mod plan;
 pub mod redact;
 pub mod report;
 pub mod schema;
-pub mod validate;
