@@ -10,7 +10,9 @@ use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::cli::{Cli, Command, OutputFormat, RunArgs};
+use crate::cli::{
+    Cli, Command, DiagnosticFormat, ListArgs, OutputFormat, RunArgs, ShowArgs, ValidateArgs,
+};
 use crate::compile::{compile, Program};
 use crate::document::{self, display_url};
 use crate::engine::{self, Event, RunOptions};
@@ -98,6 +100,9 @@ pub fn main(cli: Cli) -> u8 {
     };
     let result = match cli.command {
         Command::Run(args) => run_command(args, &printer),
+        Command::Validate(args) => validate_command(args, &printer),
+        Command::List(args) => list_command(args, &printer),
+        Command::Show(args) => show_command(args, &printer),
     };
     match result {
         Ok(code) => code,
@@ -683,4 +688,312 @@ fn print_human(printer: &Printer, report: &RunReport) {
             });
         }
     }
+}
+
+fn default_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
+    if paths.is_empty() {
+        vec![PathBuf::from("workflows")]
+    } else {
+        paths.to_vec()
+    }
+}
+
+fn validate_command(args: ValidateArgs, printer: &Printer) -> Result<u8, Problem> {
+    let files = crate::check::expand_paths(&default_paths(&args.paths)).map_err(|m| {
+        Problem::usage(
+            m,
+            Some("pass Arazzo documents or directories holding them".into()),
+        )
+    })?;
+    if files.is_empty() {
+        return Err(Problem::usage(
+            "no Arazzo documents to validate",
+            Some("pass a file, or a directory holding `*.arazzo.yaml` documents".into()),
+        ));
+    }
+    let client =
+        crate::http::client(&ClientOptions::default()).map_err(|m| Problem::document(m, None))?;
+    let rt = runtime()?;
+    let mut all = Vec::new();
+    let mut sources = Vec::new();
+    for f in &files {
+        let (diags, source) = rt.block_on(crate::check::validate_file(f, &client));
+        all.extend(diags);
+        sources.push(source);
+    }
+    let errors = all
+        .iter()
+        .filter(|d| d.severity == crate::diagnostics::Severity::Error)
+        .count();
+    let warnings = all.len() - errors;
+    match args.format {
+        DiagnosticFormat::Json => {
+            let mut v = serde_json::to_value(&all).unwrap_or(Value::Null);
+            printer.redactor.redact_value(&mut v);
+            printer.out(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&v).unwrap_or_default()
+            ));
+        }
+        DiagnosticFormat::Human => {
+            printer.err(&crate::diagnostics::render(&all, &sources, false));
+            let noun = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+            printer.err(&format!(
+                "{}: {}, {}\n",
+                noun(files.len(), "document"),
+                noun(errors, "error"),
+                noun(warnings, "warning")
+            ));
+        }
+    }
+    Ok(if errors == 0 {
+        exit::SUCCEEDED
+    } else {
+        exit::DOCUMENT
+    })
+}
+
+/// Loads a document for `list`/`show`, mapping failures to exit code 3.
+fn load_for_listing(
+    rt: &tokio::runtime::Runtime,
+    client: &reqwest::Client,
+    path: &Path,
+) -> Result<document::Loaded, Problem> {
+    let url = document::location_to_url(&path.to_string_lossy())
+        .map_err(|e| Problem::usage(e.message, e.help))?;
+    rt.block_on(document::load(url, client))
+        .map_err(|e| Problem::document(e.message, e.help))
+}
+
+fn list_command(args: ListArgs, printer: &Printer) -> Result<u8, Problem> {
+    let files = crate::check::expand_paths(&default_paths(&args.paths))
+        .map_err(|m| Problem::usage(m, None))?;
+    let client =
+        crate::http::client(&ClientOptions::default()).map_err(|m| Problem::document(m, None))?;
+    let rt = runtime()?;
+    let mut listed = Vec::new();
+    for f in &files {
+        let loaded = load_for_listing(&rt, &client, f)?;
+        for w in &loaded.entry().doc.workflows {
+            let program = compile(&loaded, &w.workflow_id).ok();
+            let schema = program
+                .as_ref()
+                .and_then(|p| p.entry().inputs_schema.clone())
+                .or_else(|| w.inputs.clone());
+            let required: Vec<&str> = schema
+                .as_ref()
+                .and_then(|s| s.get("required"))
+                .and_then(Value::as_array)
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let inputs: Vec<Value> = schema
+                .as_ref()
+                .and_then(|s| s.get("properties"))
+                .and_then(Value::as_object)
+                .map(|props| {
+                    props
+                        .iter()
+                        .map(|(name, s)| {
+                            serde_json::json!({
+                                "name": name,
+                                "type": s.get("type").cloned().unwrap_or(Value::Null),
+                                "required": required.contains(&name.as_str()),
+                                "description": s.get("description").cloned().unwrap_or(Value::Null),
+                                "env": inputs::env_names(name)[0],
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            listed.push(serde_json::json!({
+                "workflowId": w.workflow_id,
+                "file": f.display().to_string(),
+                "summary": w.summary,
+                "description": w.description,
+                "inputs": inputs,
+                "outputs": w.outputs.keys().collect::<Vec<_>>(),
+            }));
+        }
+    }
+    match args.output {
+        OutputFormat::Json => printer.out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&listed).unwrap_or_default()
+        )),
+        OutputFormat::Human => {
+            let mut out = String::new();
+            for w in &listed {
+                out.push_str(&format!(
+                    "{}  ({})\n",
+                    w["workflowId"].as_str().unwrap_or(""),
+                    w["file"].as_str().unwrap_or("")
+                ));
+                if let Some(s) = w["summary"].as_str() {
+                    out.push_str(&format!("  {s}\n"));
+                }
+                out.push_str("  inputs:\n");
+                for i in w["inputs"].as_array().into_iter().flatten() {
+                    let ty = match &i["type"] {
+                        Value::String(s) => s.clone(),
+                        Value::Null => "any".into(),
+                        other => other.to_string(),
+                    };
+                    let req = if i["required"] == Value::Bool(true) {
+                        "required"
+                    } else {
+                        "optional"
+                    };
+                    out.push_str(&format!(
+                        "    {} ({ty}, {req})",
+                        i["name"].as_str().unwrap_or("")
+                    ));
+                    if let Some(d) = i["description"].as_str() {
+                        out.push_str(&format!(
+                            " - {}",
+                            d.split_whitespace().collect::<Vec<_>>().join(" ")
+                        ));
+                    }
+                    out.push('\n');
+                }
+                let outs: Vec<&str> = w["outputs"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                out.push_str(&format!(
+                    "  outputs: {}\n\n",
+                    if outs.is_empty() {
+                        "none".to_string()
+                    } else {
+                        outs.join(", ")
+                    }
+                ));
+            }
+            printer.out(&out);
+        }
+    }
+    Ok(exit::SUCCEEDED)
+}
+
+fn show_command(args: ShowArgs, printer: &Printer) -> Result<u8, Problem> {
+    let run_args = RunArgs {
+        workflow: Some(args.workflow.clone()),
+        file: args.file.clone(),
+        inputs: Vec::new(),
+        inputs_file: None,
+        servers: Vec::new(),
+        output: args.output,
+        timeout: 30.0,
+        max_steps: 1000,
+        dry_run: false,
+        no_preflight: false,
+    };
+    let (url, _) = locate(&run_args)?;
+    let client =
+        crate::http::client(&ClientOptions::default()).map_err(|m| Problem::document(m, None))?;
+    let rt = runtime()?;
+    let loaded = rt
+        .block_on(document::load(url, &client))
+        .map_err(|e| Problem::document(e.message, e.help))?;
+    let program = compile(&loaded, &args.workflow).map_err(|errors| compile_problem(&errors))?;
+    let wf = program.entry();
+    let steps: Vec<Value> = wf
+        .steps
+        .iter()
+        .map(|s| {
+            let (method, path) = s.describe(&program);
+            let operation = match &s.target {
+                crate::compile::StepTarget::Operation(c) => {
+                    c.operation.operation_id.clone().unwrap_or_default()
+                }
+                crate::compile::StepTarget::Workflow { .. } => String::new(),
+            };
+            let mut reads: Vec<String> = s
+                .expressions()
+                .iter()
+                .filter(|e| {
+                    matches!(
+                        e,
+                        crate::expr::Expr::Inputs { .. }
+                            | crate::expr::Expr::Steps { .. }
+                            | crate::expr::Expr::Workflows { .. }
+                    )
+                })
+                .map(|e| e.to_string())
+                .collect();
+            reads.dedup();
+            let mut seen = std::collections::BTreeSet::new();
+            reads.retain(|r| seen.insert(r.clone()));
+            serde_json::json!({
+                "stepId": s.step_id,
+                "operationId": operation,
+                "method": method,
+                "path": path,
+                "reads": reads,
+                "produces": s.outputs.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    match args.output {
+        OutputFormat::Json => printer.out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "workflowId": wf.workflow_id,
+                "summary": wf.summary,
+                "steps": steps,
+                "outputs": wf.outputs.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            }))
+            .unwrap_or_default()
+        )),
+        OutputFormat::Human => {
+            let mut out = format!("{}\n", wf.workflow_id);
+            if let Some(s) = &wf.summary {
+                out.push_str(&format!("  {s}\n"));
+            }
+            for (i, s) in steps.iter().enumerate() {
+                out.push_str(&format!(
+                    "\n{}. {}  {} {}{}\n",
+                    i + 1,
+                    s["stepId"].as_str().unwrap_or(""),
+                    s["method"].as_str().unwrap_or(""),
+                    s["path"].as_str().unwrap_or(""),
+                    match s["operationId"].as_str() {
+                        Some(o) if !o.is_empty() => format!("  ({o})"),
+                        _ => String::new(),
+                    }
+                ));
+                let reads: Vec<&str> = s["reads"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                if !reads.is_empty() {
+                    out.push_str(&format!("   reads:    {}\n", reads.join(", ")));
+                }
+                let prod: Vec<&str> = s["produces"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                if !prod.is_empty() {
+                    out.push_str(&format!("   produces: {}\n", prod.join(", ")));
+                }
+            }
+            let outs: Vec<&String> = wf.outputs.iter().map(|(k, _)| k).collect();
+            if !outs.is_empty() {
+                out.push_str(&format!(
+                    "\noutputs: {}\n",
+                    outs.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            printer.out(&out);
+        }
+    }
+    Ok(exit::SUCCEEDED)
 }

@@ -20,6 +20,59 @@ pub struct Cli {
 pub enum Command {
     /// Run a workflow and print its outputs.
     Run(RunArgs),
+    /// Check documents without sending anything: the Arazzo schema, the
+    /// operations, parameters and references against the OpenAPI descriptions,
+    /// literal payloads against the request schemas, and lints.
+    Validate(ValidateArgs),
+    /// List the workflows of documents: summary, inputs and outputs.
+    List(ListArgs),
+    /// Show a workflow's steps: operation, method and path, what each reads and produces.
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiagnosticFormat {
+    /// Diagnostics with the offending lines.
+    Human,
+    /// A JSON array of {file, line, column, code, severity, message, help}.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Arazzo documents, or directories holding them (default ./workflows).
+    #[arg(value_name = "FILE|DIR")]
+    pub paths: Vec<PathBuf>,
+
+    /// Output format of the diagnostics.
+    #[arg(long = "format", value_enum, default_value_t = DiagnosticFormat::Human)]
+    pub format: DiagnosticFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Arazzo documents, or directories holding them (default ./workflows).
+    #[arg(value_name = "FILE|DIR")]
+    pub paths: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The workflowId to show.
+    #[arg(value_name = "WORKFLOW_ID")]
+    pub workflow: String,
+
+    /// The Arazzo document (default: found under ./workflows/ by the workflowId).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<String>,
+
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

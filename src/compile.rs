@@ -164,6 +164,43 @@ pub struct CompiledStep {
 }
 
 impl CompiledStep {
+    /// Every runtime expression the step evaluates, in document order.
+    pub fn expressions(&self) -> Vec<&Expr> {
+        let mut exprs: Vec<&Expr> = Vec::new();
+        match &self.target {
+            StepTarget::Operation(call) => {
+                for p in &call.parameters {
+                    exprs.extend(p.value.expressions());
+                }
+                if let Some(b) = &call.body {
+                    if let Some(p) = &b.payload {
+                        exprs.extend(p.expressions());
+                    }
+                    for (_, v) in &b.replacements {
+                        exprs.extend(v.expressions());
+                    }
+                }
+            }
+            StepTarget::Workflow { inputs, .. } => {
+                for (_, v) in inputs {
+                    exprs.extend(v.expressions());
+                }
+            }
+        }
+        for c in &self.success_criteria {
+            exprs.extend(c.expressions());
+        }
+        for a in self.on_success.iter().chain(&self.on_failure) {
+            for c in &a.criteria {
+                exprs.extend(c.expressions());
+            }
+        }
+        for (_, o) in &self.outputs {
+            exprs.extend(o.expressions());
+        }
+        exprs
+    }
+
     /// `POST /path` or `workflow <id>`, for displays.
     pub fn describe(&self, program: &Program) -> (String, String) {
         match &self.target {
@@ -248,7 +285,7 @@ pub fn compile(loaded: &Loaded, workflow_id: &str) -> Result<Program, Vec<Compil
 }
 
 /// Compiles every workflow of the entry document, collecting every problem.
-pub fn check_document(loaded: &Loaded) -> Vec<CompileError> {
+pub fn check_document(loaded: &Loaded) -> Result<Program, Vec<CompileError>> {
     let ids: Vec<&str> = loaded
         .entry()
         .doc
@@ -259,18 +296,15 @@ pub fn check_document(loaded: &Loaded) -> Vec<CompileError> {
     let mut seen = BTreeSet::new();
     for (i, id) in ids.iter().enumerate() {
         if !seen.insert(*id) {
-            return vec![CompileError {
+            return Err(vec![CompileError {
                 code: "id/duplicate-workflow",
                 message: format!("two workflows have the workflowId `{id}`"),
                 help: Some("workflowIds must be unique within a document".into()),
                 pointer: Some(format!("/workflows/{i}/workflowId")),
-            }];
+            }]);
         }
     }
-    match compile_seeded(loaded, &ids) {
-        Ok(_) => Vec::new(),
-        Err(errors) => errors,
-    }
+    compile_seeded(loaded, &ids)
 }
 
 fn compile_seeded(loaded: &Loaded, seeds: &[&str]) -> Result<Program, Vec<CompileError>> {
@@ -532,45 +566,16 @@ impl<'a> Compiler<'a> {
                     continue;
                 }
             };
-            let mut exprs: Vec<&Expr> = Vec::new();
-            match &compiled.target {
-                StepTarget::Operation(call) => {
-                    for p in &call.parameters {
-                        exprs.extend(p.value.expressions());
-                    }
-                    if let Some(b) = &call.body {
-                        if let Some(p) = &b.payload {
-                            exprs.extend(p.expressions());
-                        }
-                        for (_, v) in &b.replacements {
-                            exprs.extend(v.expressions());
-                        }
-                    }
-                    for p in call.parameters.iter().filter(|p| p.secret) {
-                        for e in p.value.expressions() {
-                            if let Expr::Inputs { name, .. } = e {
-                                secret_inputs.insert(name.clone());
-                            }
+            if let StepTarget::Operation(call) = &compiled.target {
+                for p in call.parameters.iter().filter(|p| p.secret) {
+                    for e in p.value.expressions() {
+                        if let Expr::Inputs { name, .. } = e {
+                            secret_inputs.insert(name.clone());
                         }
                     }
                 }
-                StepTarget::Workflow { inputs, .. } => {
-                    for (_, v) in inputs {
-                        exprs.extend(v.expressions());
-                    }
-                }
             }
-            for c in &compiled.success_criteria {
-                exprs.extend(c.expressions());
-            }
-            for a in compiled.on_success.iter().chain(&compiled.on_failure) {
-                for c in &a.criteria {
-                    exprs.extend(c.expressions());
-                }
-            }
-            for (_, o) in &compiled.outputs {
-                exprs.extend(o.expressions());
-            }
+            let exprs = compiled.expressions();
             for e in exprs {
                 if let Err(err) = refs.check(e, &at.to_string(), Some(index)) {
                     self.errors.push(err.at(&step_ptr));

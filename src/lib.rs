@@ -7,16 +7,20 @@
 //! [`report`] holds the result and [`redact`] keeps secrets out of every output.
 
 pub mod app;
+pub mod check;
 pub mod cli;
 pub mod compile;
 pub mod criteria;
+pub mod diagnostics;
 pub mod document;
 pub mod engine;
 pub mod expr;
 pub mod http;
 pub mod inputs;
+pub mod lint;
 pub mod openapi;
 pub mod plan;
 pub mod redact;
 pub mod report;
 pub mod schema;
+pub mod validate;

@@ -106,6 +106,30 @@ impl Condition {
     pub fn eval(&self, ctx: &dyn Resolve) -> bool {
         eval_node(&self.root, ctx)
     }
+
+    /// The status code the condition requires, when it says `$statusCode == N`
+    /// (alone or as one side of an `&&`).
+    pub fn required_status(&self) -> Option<u16> {
+        fn find(n: &Node) -> Option<u16> {
+            match n {
+                Node::And(items) => items.iter().find_map(find),
+                Node::Compare(a, Op::Eq, b) => {
+                    let (r, l) = match (a, b) {
+                        (Operand::Ref { expr, nav }, Operand::Literal(v))
+                        | (Operand::Literal(v), Operand::Ref { expr, nav }) => ((expr, nav), v),
+                        _ => return None,
+                    };
+                    if *r.0 == Expr::StatusCode && r.1.is_empty() {
+                        l.as_u64().and_then(|n| u16::try_from(n).ok())
+                    } else {
+                        None
+                    }
+                }
+                _ => None,
+            }
+        }
+        find(&self.root)
+    }
 }
 
 fn eval_node(node: &Node, ctx: &dyn Resolve) -> bool {

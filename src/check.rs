@@ -1,0 +1,214 @@
+//! `arazzo validate`: every check that can be made without sending a request,
+//! as diagnostics placed in the user's files.
+
+use std::path::{Path, PathBuf};
+
+use crate::compile::check_document;
+use crate::diagnostics::{Diagnostic, Severity, SourceFile};
+use crate::document::{self, display_url};
+use crate::lint::lint;
+use crate::plan::check_literals;
+use crate::validate::schema;
+
+/// Expands the command-line paths: files as given, directories to the Arazzo
+/// documents directly inside them (by an `arazzo` field at the top).
+pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| format!("cannot read the directory `{}`: {e}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    f.is_file()
+                        && matches!(
+                            f.extension().and_then(|e| e.to_str()),
+                            Some("yaml" | "yml" | "json")
+                        )
+                        && looks_like_arazzo(f)
+                })
+                .collect();
+            found.sort();
+            out.extend(found);
+        } else if p.is_file() {
+            out.push(p.clone());
+        } else {
+            return Err(format!("`{}` does not exist", p.display()));
+        }
+    }
+    Ok(out)
+}
+
+fn looks_like_arazzo(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| document::parse_tree(&t, "").ok())
+        .is_some_and(|v| v.get("arazzo").is_some())
+}
+
+/// Validates one document and its sources.
+pub async fn validate_file(path: &Path, client: &reqwest::Client) -> (Vec<Diagnostic>, SourceFile) {
+    let name = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            let file = SourceFile::new(name.clone(), String::new());
+            return (
+                vec![Diagnostic::file_level(
+                    &name,
+                    "io/read",
+                    format!("cannot read `{name}`: {e}"),
+                    None,
+                )],
+                file,
+            );
+        }
+    };
+    let file = SourceFile::new(name.clone(), text);
+    let mut diags = Vec::new();
+
+    // 1. Syntax.
+    let tree = match syntax(&file) {
+        Ok(t) => t,
+        Err(d) => return (vec![d], file),
+    };
+    if tree.get("arazzo").is_none() {
+        let hint = if tree.get("openapi").is_some() || tree.get("swagger").is_some() {
+            "this is an OpenAPI description; validate the Arazzo document that names it"
+        } else {
+            "an Arazzo document starts with `arazzo: 1.0.1`"
+        };
+        diags.push(file.at(
+            Some(""),
+            "document/not-arazzo",
+            Severity::Error,
+            format!("`{name}` is not an Arazzo document: the `arazzo` field is missing"),
+            Some(hint.into()),
+        ));
+        return (diags, file);
+    }
+
+    // 2. The Arazzo 1.0 JSON Schema.
+    for issue in schema::check(&tree) {
+        diags.push(file.at(
+            Some(&issue.pointer),
+            issue.code,
+            Severity::Error,
+            issue.message,
+            Some(issue.help),
+        ));
+    }
+    if !diags.is_empty() {
+        return (diags, file);
+    }
+
+    // 3. Sources, references, expressions, payloads, lints.
+    let url = match document::location_to_url(&name) {
+        Ok(u) => u,
+        Err(e) => {
+            diags.push(Diagnostic::file_level(&name, "io/path", e.message, e.help));
+            return (diags, file);
+        }
+    };
+    let loaded = match document::load(url, client).await {
+        Ok(l) => l,
+        Err(e) => {
+            let pointer = source_pointer(&tree, &e.message);
+            diags.push(file.at(
+                pointer.as_deref(),
+                "source/load",
+                Severity::Error,
+                e.message,
+                e.help,
+            ));
+            return (diags, file);
+        }
+    };
+    match check_document(&loaded) {
+        Err(errors) => {
+            for e in errors {
+                diags.push(file.at(
+                    e.pointer.as_deref(),
+                    e.code,
+                    Severity::Error,
+                    e.message,
+                    e.help,
+                ));
+            }
+        }
+        Ok(program) => {
+            let doc = &loaded.entry().doc;
+            for p in check_literals(&program) {
+                let wi = doc
+                    .workflows
+                    .iter()
+                    .position(|w| w.workflow_id == p.workflow_id);
+                let si = wi.and_then(|wi| {
+                    doc.workflows[wi]
+                        .steps
+                        .iter()
+                        .position(|s| s.step_id == p.step_id)
+                });
+                let pointer = match (wi, si) {
+                    (Some(w), Some(s)) => format!("/workflows/{w}/steps/{s}"),
+                    _ => String::new(),
+                };
+                // Findings in other documents are theirs to report.
+                if wi.is_none() {
+                    continue;
+                }
+                diags.push(file.at(
+                    Some(&pointer),
+                    "payload/schema",
+                    Severity::Error,
+                    p.to_string(),
+                    Some("the value written in the document breaks the operation's schema; fix the value".into()),
+                ));
+            }
+            for f in lint(&program, &loaded) {
+                diags.push(file.at(Some(&f.pointer), f.code, f.severity, f.message, f.help));
+            }
+        }
+    }
+    let _ = display_url;
+    (diags, file)
+}
+
+fn syntax(file: &SourceFile) -> Result<serde_json::Value, Diagnostic> {
+    let text = file.text.trim_start_matches('\u{feff}');
+    if text.trim_start().starts_with('{') {
+        return serde_json::from_str(text).map_err(|e| {
+            file.at_line(
+                e.line(),
+                e.column(),
+                "syntax/json",
+                format!("not valid JSON: {e}"),
+                None,
+            )
+        });
+    }
+    serde_yaml_ng::from_str(text).map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((1, 1));
+        file.at_line(
+            line,
+            column,
+            "syntax/yaml",
+            format!("not valid YAML: {e}"),
+            None,
+        )
+    })
+}
+
+/// The source description a load error is about, by its name in the message.
+fn source_pointer(tree: &serde_json::Value, message: &str) -> Option<String> {
+    let sources = tree.get("sourceDescriptions")?.as_array()?;
+    sources.iter().enumerate().find_map(|(i, s)| {
+        let name = s.get("name")?.as_str()?;
+        message
+            .contains(&format!("`{name}`"))
+            .then(|| format!("/sourceDescriptions/{i}/url"))
+    })
+}

@@ -1,0 +1,211 @@
+//! Diagnostics of `arazzo validate`: a stable code, a message, a help line that
+//! says how to fix it, a severity and a place (file, line, column), rendered with
+//! the offending span (miette) or as JSON for CI annotations.
+
+use std::sync::Arc;
+
+use miette::{
+    Diagnostic as MietteDiagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan,
+    NamedSource,
+};
+use serde::Serialize;
+
+use crate::validate::source_map::SourceMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnostic {
+    pub file: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub code: String,
+    pub severity: Severity,
+    pub message: String,
+    pub help: Option<String>,
+    /// JSON Pointer of the node, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    #[serde(skip)]
+    span: Option<(usize, usize)>,
+}
+
+/// The text of one file, with its source map, for placing diagnostics.
+pub struct SourceFile {
+    pub name: String,
+    pub text: Arc<String>,
+    pub map: SourceMap,
+}
+
+impl SourceFile {
+    pub fn new(name: String, text: String) -> SourceFile {
+        let map = SourceMap::parse(&text);
+        SourceFile {
+            name,
+            text: Arc::new(text),
+            map,
+        }
+    }
+
+    /// A diagnostic placed at a JSON Pointer of this file (the nearest existing
+    /// ancestor when the node itself is missing; the first line of a block).
+    pub fn at(
+        &self,
+        pointer: Option<&str>,
+        code: impl Into<String>,
+        severity: Severity,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) -> Diagnostic {
+        let span = pointer.and_then(|p| self.map.locate_key(p).or_else(|| self.map.locate(p)));
+        let (line, column, span) = match span {
+            Some(s) => {
+                let rest = &self.text[s.offset.min(self.text.len())..];
+                let first_line = rest.find('\n').unwrap_or(rest.len());
+                let len = s.len.min(first_line).max(1).min(rest.len());
+                (Some(s.line), Some(s.column), Some((s.offset, len)))
+            }
+            None => (None, None, None),
+        };
+        Diagnostic {
+            file: self.name.clone(),
+            line,
+            column,
+            code: code.into(),
+            severity,
+            message: message.into(),
+            help,
+            pointer: pointer.map(str::to_string),
+            span,
+        }
+    }
+
+    /// A diagnostic at a known line and column (syntax errors).
+    pub fn at_line(
+        &self,
+        line: usize,
+        column: usize,
+        code: &str,
+        message: String,
+        help: Option<String>,
+    ) -> Diagnostic {
+        let offset = self
+            .text
+            .split_inclusive('\n')
+            .take(line.saturating_sub(1))
+            .map(str::len)
+            .sum::<usize>()
+            + column.saturating_sub(1);
+        let offset = offset.min(self.text.len());
+        Diagnostic {
+            file: self.name.clone(),
+            line: Some(line),
+            column: Some(column),
+            code: code.into(),
+            severity: Severity::Error,
+            message,
+            help,
+            pointer: None,
+            span: Some((offset, usize::from(offset < self.text.len()))),
+        }
+    }
+}
+
+impl Diagnostic {
+    /// A diagnostic about a file as a whole.
+    pub fn file_level(file: &str, code: &str, message: String, help: Option<String>) -> Diagnostic {
+        Diagnostic {
+            file: file.to_string(),
+            line: None,
+            column: None,
+            code: code.into(),
+            severity: Severity::Error,
+            message,
+            help,
+            pointer: None,
+            span: None,
+        }
+    }
+}
+
+/// miette view of one diagnostic with its source.
+#[derive(Debug)]
+struct Rendered<'a> {
+    d: &'a Diagnostic,
+    source: Option<NamedSource<Arc<String>>>,
+}
+
+impl std::fmt::Display for Rendered<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.d.message)
+    }
+}
+
+impl std::error::Error for Rendered<'_> {}
+
+impl MietteDiagnostic for Rendered<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        Some(Box::new(&self.d.code))
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.d.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+    fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        self.d
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let (offset, len) = self.d.span?;
+        self.source.as_ref()?;
+        Some(Box::new(std::iter::once(LabeledSpan::new(
+            Some("here".into()),
+            offset,
+            len,
+        ))))
+    }
+}
+
+/// Renders diagnostics for a terminal, each with its source snippet.
+pub fn render(diags: &[Diagnostic], files: &[SourceFile], color: bool) -> String {
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme);
+    let mut out = String::new();
+    for d in diags {
+        let source = files
+            .iter()
+            .find(|f| f.name == d.file)
+            .filter(|_| d.span.is_some())
+            .map(|f| NamedSource::new(f.name.clone(), Arc::clone(&f.text)));
+        let place = match (d.line, d.column) {
+            (Some(l), Some(c)) => format!("{}:{l}:{c}", d.file),
+            _ => d.file.clone(),
+        };
+        if source.is_none() {
+            out.push_str(&format!("{place}\n"));
+        }
+        let r = Rendered { d, source };
+        let mut text = String::new();
+        if handler.render_report(&mut text, &r).is_err() {
+            text = format!("{}: {}\n", d.code, d.message);
+        }
+        out.push_str(&text);
+    }
+    out
+}

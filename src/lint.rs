@@ -1,0 +1,336 @@
+//! Checks of a compiled program beyond "does everything resolve": response body
+//! pointers against the response schemas, steps that can never run, goto loops
+//! with no way out, and outputs nothing reads.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::compile::{ActionKind, CompiledWorkflow, CriterionCheck, Jump, Program, StepTarget};
+use crate::diagnostics::Severity;
+use crate::document::Loaded;
+use crate::expr::{Expr, Pointer};
+use crate::openapi::{OpenApi, Operation};
+
+/// One finding, placed by JSON Pointer in the entry document.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub pointer: String,
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+/// Lints the workflows of the entry document.
+pub fn lint(program: &Program, loaded: &Loaded) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let doc = &loaded.entry().doc;
+    for wf in program.workflows.iter().filter(|w| w.doc == 0) {
+        let Some(wi) = doc
+            .workflows
+            .iter()
+            .position(|w| w.workflow_id == wf.workflow_id)
+        else {
+            continue;
+        };
+        let wf_ptr = format!("/workflows/{wi}");
+        response_pointers(wf, &wf_ptr, &mut out);
+        reachability(wf, &wf_ptr, &mut out);
+        unused_outputs(wf, &wf_ptr, &mut out);
+    }
+    out
+}
+
+/// `$response.body#/…` in a step's outputs and criteria must exist in the schema
+/// of the response the step succeeds with.
+fn response_pointers(wf: &CompiledWorkflow, wf_ptr: &str, out: &mut Vec<Finding>) {
+    for (si, step) in wf.steps.iter().enumerate() {
+        let StepTarget::Operation(call) = &step.target else {
+            continue;
+        };
+        let status = step.success_criteria.iter().find_map(|c| match &c.check {
+            CriterionCheck::Simple(cond) => cond.required_status(),
+            CriterionCheck::Typed { .. } => None,
+        });
+        let Some((code, schema)) = response_schema(&call.operation, status) else {
+            continue;
+        };
+        let mut seen = BTreeSet::new();
+        let exprs = step
+            .outputs
+            .iter()
+            .flat_map(|(_, o)| o.expressions())
+            .chain(step.success_criteria.iter().flat_map(|c| c.expressions()));
+        for e in exprs {
+            let Expr::ResponseBody(Some(pointer)) = e else {
+                continue;
+            };
+            if !seen.insert(pointer.as_str().to_string()) {
+                continue;
+            }
+            if let Err(missing) = walk(&call.api, schema, pointer) {
+                out.push(Finding {
+                    pointer: format!("{wf_ptr}/steps/{si}"),
+                    code: "response/unknown-field",
+                    severity: Severity::Error,
+                    message: format!(
+                        "step `{}`: `{e}` selects `{missing}`, which the {code} response of `{} {}` does not have",
+                        step.step_id, call.operation.method, call.operation.path
+                    ),
+                    help: Some(format!(
+                        "the {code} response schema has: {}",
+                        fields_at(&call.api, schema, pointer)
+                    )),
+                });
+            }
+        }
+    }
+}
+
+/// The JSON schema of the response for `status` (or the first 2xx response).
+fn response_schema(op: &Operation, status: Option<u16>) -> Option<(String, &Value)> {
+    let key = match status {
+        Some(s) => {
+            let exact = s.to_string();
+            let range = format!("{}XX", s / 100);
+            [exact, range, "default".to_string()]
+                .into_iter()
+                .find(|k| op.responses.contains_key(k))?
+        }
+        None => op.responses.keys().find(|k| k.starts_with('2')).cloned()?,
+    };
+    let content = op.responses.get(&key)?.get("content")?.as_object()?;
+    let media = content
+        .iter()
+        .find(|(k, _)| {
+            let k = k.to_ascii_lowercase();
+            k.starts_with("application/json") || k.contains("+json")
+        })?
+        .1;
+    Some((key, media.get("schema")?))
+}
+
+/// Follows a pointer through a schema. `Err` names the first token the schema
+/// says cannot be there; anything the schema leaves open is accepted.
+fn walk(api: &OpenApi, schema: &Value, pointer: &Pointer) -> Result<(), String> {
+    let mut current = vec![schema];
+    let mut path = String::new();
+    for token in pointer.tokens() {
+        path.push('/');
+        path.push_str(&token.replace('~', "~0").replace('/', "~1"));
+        let mut next = Vec::new();
+        let mut open = false;
+        for s in current {
+            for s in expand(api, s, 0) {
+                if let Some(p) = s.get("properties").and_then(|p| p.get(token.as_str())) {
+                    next.push(p);
+                } else if let Some(items) =
+                    s.get("items").filter(|_| token.parse::<usize>().is_ok())
+                {
+                    next.push(items);
+                } else {
+                    let closed_object = s.get("properties").is_some()
+                        && matches!(
+                            s.get("additionalProperties"),
+                            None | Some(Value::Bool(false))
+                        );
+                    let has_items_only = s.get("items").is_some();
+                    if !closed_object && !has_items_only {
+                        open = true;
+                    }
+                }
+            }
+        }
+        if open {
+            return Ok(());
+        }
+        if next.is_empty() {
+            return Err(path);
+        }
+        current = next;
+    }
+    Ok(())
+}
+
+/// A schema with its `$ref` resolved and its `allOf`/`oneOf`/`anyOf` branches.
+fn expand<'a>(api: &'a OpenApi, s: &'a Value, depth: usize) -> Vec<&'a Value> {
+    let Ok(s) = api.resolve(s) else {
+        return Vec::new();
+    };
+    if depth > 16 {
+        return vec![s];
+    }
+    let mut out = vec![s];
+    for k in ["allOf", "oneOf", "anyOf"] {
+        for branch in s.get(k).and_then(Value::as_array).into_iter().flatten() {
+            out.extend(expand(api, branch, depth + 1));
+        }
+    }
+    out
+}
+
+fn fields_at(api: &OpenApi, schema: &Value, pointer: &Pointer) -> String {
+    let mut current = vec![schema];
+    for token in pointer.tokens() {
+        let mut next = Vec::new();
+        for s in &current {
+            for s in expand(api, s, 0) {
+                if let Some(p) = s.get("properties").and_then(|p| p.get(token.as_str())) {
+                    next.push(p);
+                } else if let Some(items) =
+                    s.get("items").filter(|_| token.parse::<usize>().is_ok())
+                {
+                    next.push(items);
+                }
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        current = next;
+    }
+    let mut names: Vec<String> = current
+        .iter()
+        .flat_map(|s| expand(api, s, 0))
+        .filter_map(|s| s.get("properties").and_then(Value::as_object))
+        .flat_map(|m| m.keys().cloned())
+        .collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        "no named fields".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Steps no path reaches, and goto loops whose success path never leaves.
+fn reachability(wf: &CompiledWorkflow, wf_ptr: &str, out: &mut Vec<Finding>) {
+    let n = wf.steps.len();
+    // Success edges: None means "the workflow ends".
+    let success_edges = |i: usize| -> Vec<Option<usize>> {
+        let step = &wf.steps[i];
+        let mut edges = Vec::new();
+        let mut unconditional = false;
+        for a in &step.on_success {
+            let target = match &a.kind {
+                ActionKind::End | ActionKind::Goto(Jump::Workflow(_)) => None,
+                ActionKind::Goto(Jump::Step(s)) => Some(*s),
+                ActionKind::Retry { .. } => continue,
+            };
+            edges.push(target);
+            if a.criteria.is_empty() {
+                unconditional = true;
+                break;
+            }
+        }
+        if !unconditional {
+            edges.push((i + 1 < n).then_some(i + 1));
+        }
+        edges
+    };
+    let failure_edges = |i: usize| -> Vec<usize> {
+        wf.steps[i]
+            .on_failure
+            .iter()
+            .filter_map(|a| match &a.kind {
+                ActionKind::Goto(Jump::Step(s)) => Some(*s),
+                ActionKind::Retry {
+                    then: Some(Jump::Step(s)),
+                    ..
+                } => Some(*s),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut reached = vec![false; n];
+    let mut stack = vec![0usize];
+    while let Some(i) = stack.pop() {
+        if i >= n || reached[i] {
+            continue;
+        }
+        reached[i] = true;
+        stack.extend(success_edges(i).into_iter().flatten());
+        stack.extend(failure_edges(i));
+    }
+    for (i, r) in reached.iter().enumerate() {
+        if !r {
+            out.push(Finding {
+                pointer: format!("{wf_ptr}/steps/{i}"),
+                code: "step/unreachable",
+                severity: Severity::Warning,
+                message: format!(
+                    "step `{}` can never run: no step goes to it and the step before it always jumps elsewhere",
+                    wf.steps[i].step_id
+                ),
+                help: Some("remove the step, or add a goto to it".into()),
+            });
+        }
+    }
+    // Can the success path from a step ever end the workflow?
+    let mut exits = vec![false; n];
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for i in 0..n {
+            if !exits[i] && success_edges(i).iter().any(|e| e.is_none_or(|j| exits[j])) {
+                exits[i] = true;
+                changed = true;
+            }
+        }
+    }
+    let trapped: Vec<&str> = (0..n)
+        .filter(|&i| reached[i] && !exits[i])
+        .map(|i| wf.steps[i].step_id.as_str())
+        .collect();
+    if let Some(first) = (0..n).find(|&i| reached[i] && !exits[i]) {
+        out.push(Finding {
+            pointer: format!("{wf_ptr}/steps/{first}"),
+            code: "step/endless-loop",
+            severity: Severity::Warning,
+            message: format!(
+                "steps {} loop with no way out: when they succeed, a goto always leads back",
+                trapped.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+            ),
+            help: Some("give the goto `criteria`, or add an `end` action, so the loop can stop (the run's step budget stops it otherwise)".into()),
+        });
+    }
+}
+
+/// Step outputs that no expression of the workflow reads.
+fn unused_outputs(wf: &CompiledWorkflow, wf_ptr: &str, out: &mut Vec<Finding>) {
+    let mut read: BTreeSet<(&str, &str)> = BTreeSet::new();
+    let all = wf
+        .steps
+        .iter()
+        .flat_map(|s| s.expressions())
+        .chain(wf.outputs.iter().flat_map(|(_, o)| o.expressions()));
+    for e in all {
+        if let Expr::Steps { step, output, .. } = e {
+            read.insert((step.as_str(), output.as_str()));
+        }
+    }
+    for (si, step) in wf.steps.iter().enumerate() {
+        for (name, _) in &step.outputs {
+            if !read.contains(&(step.step_id.as_str(), name.as_str())) {
+                out.push(Finding {
+                    pointer: format!(
+                        "{wf_ptr}/steps/{si}/outputs/{}",
+                        name.replace('~', "~0").replace('/', "~1")
+                    ),
+                    code: "output/unused",
+                    severity: Severity::Warning,
+                    message: format!(
+                        "output `{name}` of step `{}` is never read",
+                        step.step_id
+                    ),
+                    help: Some(format!(
+                        "read it as `$steps.{}.outputs.{name}` (e.g. in the workflow outputs), or remove it",
+                        step.step_id
+                    )),
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! `arazzo::validate`: the schema check over OAI's schema fixtures and the corpus of real
+//! Arazzo documents, and the source map over them and a 2 MB OpenAPI description.
+//!
+//! Fixtures live in `../shared` (beside this checkout).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use arazzo::validate::schema::{check, SchemaIssue};
+use arazzo::validate::source_map::SourceMap;
+use serde_json::Value;
+
+fn shared(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared")
+        .join(rel)
+}
+
+/// Parses like the loader: JSON when it looks like JSON, YAML otherwise.
+fn parse(text: &str) -> Option<Value> {
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        if let Ok(v) = serde_json::from_str(trimmed) {
+            return Some(v);
+        }
+    }
+    serde_yaml_ng::from_str(trimmed).ok()
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            files_under(&path, out);
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        ) {
+            out.push(path);
+        }
+    }
+}
+
+fn show(issues: &[SchemaIssue]) -> String {
+    issues
+        .iter()
+        .map(|i| {
+            format!(
+                "  {} [{}] {}\n    help: {}",
+                i.pointer, i.code, i.message, i.help
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Fixtures whose expected outcome conflicts with the tolerances `check` applies
+/// (see `apply_tolerances`), with the reason. None of OAI's 1.0 fixtures does today.
+const TOLERANCE_CONFLICTS: &[(&str, &str)] = &[];
+
+#[test]
+fn oai_pass_fixtures_have_no_issue() {
+    let mut files = Vec::new();
+    files_under(
+        &shared("reference/arazzo/schema-tests/v1.0/pass"),
+        &mut files,
+    );
+    assert!(!files.is_empty(), "no pass fixtures found");
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let doc = parse(&text).unwrap_or_else(|| panic!("{} does not parse", path.display()));
+        let issues = check(&doc);
+        assert!(
+            issues.is_empty(),
+            "{} should be valid:\n{}",
+            path.display(),
+            show(&issues)
+        );
+    }
+}
+
+#[test]
+fn oai_fail_fixtures_have_issues() {
+    let mut files = Vec::new();
+    files_under(
+        &shared("reference/arazzo/schema-tests/v1.0/fail"),
+        &mut files,
+    );
+    assert!(!files.is_empty(), "no fail fixtures found");
+    for path in files {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let doc = parse(&text).unwrap_or_else(|| panic!("{name} does not parse"));
+        let issues = check(&doc);
+        if let Some((_, why)) = TOLERANCE_CONFLICTS.iter().find(|(n, _)| *n == name) {
+            assert!(
+                issues.is_empty(),
+                "{name} is tolerated ({why}) but got:\n{}",
+                show(&issues)
+            );
+            continue;
+        }
+        assert!(!issues.is_empty(), "{name} should have issues");
+        println!("{name}:\n{}", show(&issues));
+    }
+}
+
+#[test]
+fn fail_fixture_messages() {
+    let doc = parse(
+        &std::fs::read_to_string(shared(
+            "reference/arazzo/schema-tests/v1.0/fail/invalid-arazzo-version.yaml",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let issues = check(&doc);
+    // `arazzo: 2` is a number; the fixture's step also names no operation.
+    let version = issues
+        .iter()
+        .find(|i| i.pointer == "/arazzo")
+        .expect("an issue on `arazzo`");
+    assert_eq!(version.code, "schema/type");
+    assert!(version.help.contains("arazzo: 1.0.1"), "{}", show(&issues));
+
+    let doc = parse(
+        &std::fs::read_to_string(shared(
+            "reference/arazzo/schema-tests/v1.0/fail/not-an-object.yaml",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let issues = check(&doc);
+    assert_eq!(issues.len(), 1, "{}", show(&issues));
+    assert_eq!(
+        (issues[0].pointer.as_str(), issues[0].code),
+        ("", "schema/type")
+    );
+}
+
+/// Every Arazzo document of the corpus: `check` and the source map must not panic, and every
+/// issue must point at a place the source map finds. Real documents may have issues: they are
+/// counted and summarised, not failed.
+#[test]
+fn corpus_documents() {
+    let mut files = Vec::new();
+    files_under(&shared("corpus"), &mut files);
+    assert!(!files.is_empty(), "no corpus found");
+    let root = shared("corpus");
+    let (mut documents, mut with_issues, mut unparsed) = (0, 0, 0);
+    let mut codes: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut messages: BTreeMap<String, usize> = BTreeMap::new();
+    let mut report = Vec::new();
+    let mut unmapped = Vec::new();
+    let (mut check_time, mut map_time) = (Duration::ZERO, Duration::ZERO);
+    for path in &files {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        let Some(doc) = parse(&text) else {
+            unparsed += 1;
+            continue;
+        };
+        if doc.get("arazzo").is_none() {
+            continue;
+        }
+        documents += 1;
+        let started = Instant::now();
+        let issues = check(&doc);
+        check_time += started.elapsed();
+        let started = Instant::now();
+        let map = SourceMap::parse(&text);
+        map_time += started.elapsed();
+        let rel = path
+            .strip_prefix(&root)
+            .unwrap_or(path)
+            .display()
+            .to_string();
+        for issue in &issues {
+            let found = if issue.code == "schema/unknown-field" {
+                map.locate_key(&issue.pointer)
+            } else {
+                map.locate(&issue.pointer).filter(|s| s.exact)
+            };
+            if found.is_none() {
+                unmapped.push(format!("{rel}: {}", issue.pointer));
+            }
+        }
+        if issues.is_empty() {
+            continue;
+        }
+        with_issues += 1;
+        for issue in &issues {
+            *codes.entry(issue.code).or_default() += 1;
+            // The problem without its place, to see which problems recur.
+            let generic = if let Some((_, f)) = issue.message.split_once(" has an unknown field ") {
+                format!("unknown field {f}")
+            } else if let Some((_, f)) = issue.message.split_once(" is missing the required ") {
+                format!("missing {f}")
+            } else {
+                let field = issue
+                    .pointer
+                    .rsplit('/')
+                    .find(|s| !s.bytes().all(|b| b.is_ascii_digit()))
+                    .unwrap_or("");
+                format!("{} at `{field}`", issue.code)
+            };
+            *messages.entry(generic).or_default() += 1;
+        }
+        report.push(format!(
+            "{rel} ({} issues)\n{}",
+            issues.len(),
+            show(&issues)
+        ));
+    }
+    println!("\n=== corpus: {documents} Arazzo documents, {with_issues} with schema issues ({unparsed} files did not parse) ===");
+    println!("  check: {check_time:?} in all, source maps: {map_time:?} in all");
+    let mut by_count: Vec<_> = codes.into_iter().collect();
+    by_count.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    for (code, n) in &by_count {
+        println!("  {n:5}  {code}");
+    }
+    let mut common: Vec<_> = messages.into_iter().collect();
+    common.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    println!("most common:");
+    for (m, n) in common.iter().take(15) {
+        println!("  {n:5}  {m}");
+    }
+    println!("\n{}", report.join("\n"));
+    assert!(
+        documents > 100,
+        "expected the corpus to hold Arazzo documents, found {documents}"
+    );
+    assert!(
+        unmapped.is_empty(),
+        "issues the source map cannot place:\n{}",
+        unmapped.join("\n")
+    );
+}
+
+#[test]
+fn source_map_on_a_2mb_openapi_description() {
+    let path = shared("fixtures/composio/composio-openapi-original.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.len() > 2_000_000);
+    let started = Instant::now();
+    let map = SourceMap::parse(&text);
+    let elapsed = started.elapsed();
+    println!("SourceMap::parse on {} bytes: {elapsed:?}", text.len());
+
+    let pointer = "/paths/~1api~1v3~1mcp~1{id}/get/operationId";
+    let span = map.locate(pointer).expect("found");
+    assert!(span.exact);
+    let value: Value = serde_json::from_str(&text).unwrap();
+    let expected = value.pointer(pointer).and_then(Value::as_str).unwrap();
+    assert_eq!(&text[span.range()], format!("\"{expected}\""));
+    let (line, column) = arazzo::validate::source_map::line_col(&text, span.offset);
+    assert_eq!((span.line, span.column), (line, column));
+    let key = map.locate_key(pointer).unwrap();
+    assert_eq!(&text[key.range()], "\"operationId\"");
+    assert_eq!(key.line, span.line);
+    println!("{pointer} → line {}, column {}", span.line, span.column);
+
+    // Cheap enough for an unoptimised build too; release builds take a few milliseconds.
+    assert!(
+        elapsed.as_millis() < 1500,
+        "SourceMap::parse took {elapsed:?} on a 2 MB document"
+    );
+}
