@@ -70,7 +70,7 @@ pub async fn validate_file(path: &Path, client: &reqwest::Client) -> (Vec<Diagno
     // 1. Syntax.
     let tree = match syntax(&file) {
         Ok(t) => t,
-        Err(d) => return (vec![d], file),
+        Err(d) => return (vec![*d], file),
     };
     if tree.get("arazzo").is_none() {
         let hint = if tree.get("openapi").is_some() || tree.get("swagger").is_some() {
@@ -174,7 +174,7 @@ pub async fn validate_file(path: &Path, client: &reqwest::Client) -> (Vec<Diagno
     (diags, file)
 }
 
-fn syntax(file: &SourceFile) -> Result<serde_json::Value, Diagnostic> {
+fn syntax(file: &SourceFile) -> Result<serde_json::Value, Box<Diagnostic>> {
     let text = file.text.trim_start_matches('\u{feff}');
     if text.trim_start().starts_with('{') {
         return serde_json::from_str(text).map_err(|e| {
