@@ -176,30 +176,29 @@ pub async fn validate_file(path: &Path, client: &reqwest::Client) -> (Vec<Diagno
 
 fn syntax(file: &SourceFile) -> Result<serde_json::Value, Box<Diagnostic>> {
     let text = file.text.trim_start_matches('\u{feff}');
-    if text.trim_start().starts_with('{') {
-        return serde_json::from_str(text).map_err(|e| {
-            file.at_line(
+    let (line, column, code, message) = if text.trim_start().starts_with('{') {
+        match serde_json::from_str(text) {
+            Ok(v) => return Ok(v),
+            Err(e) => (
                 e.line(),
                 e.column(),
                 "syntax/json",
                 format!("not valid JSON: {e}"),
-                None,
-            )
-        });
-    }
-    serde_yaml_ng::from_str(text).map_err(|e| {
-        let (line, column) = e
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((1, 1));
-        file.at_line(
-            line,
-            column,
-            "syntax/yaml",
-            format!("not valid YAML: {e}"),
-            None,
-        )
-    })
+            ),
+        }
+    } else {
+        match serde_yaml_ng::from_str(text) {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                let (l, c) = e
+                    .location()
+                    .map(|l| (l.line(), l.column()))
+                    .unwrap_or((1, 1));
+                (l, c, "syntax/yaml", format!("not valid YAML: {e}"))
+            }
+        }
+    };
+    Err(Box::new(file.at_line(line, column, code, message, None)))
 }
 
 /// The source description a load error is about, by its name in the message.
