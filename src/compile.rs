@@ -327,6 +327,19 @@ fn compile_seeded(loaded: &Loaded, seeds: &[&str]) -> Result<Program, Vec<Compil
         }
         next += 1;
     }
+    if c.errors.is_empty() {
+        if let Some(cycle) = depends_on_cycle(&workflows) {
+            c.errors.push(CompileError {
+                code: "ref/dependency-cycle",
+                message: format!("`dependsOn` forms a cycle: {}", cycle.join(" → ")),
+                help: Some(
+                    "a workflow cannot depend, directly or not, on itself; remove one of the links"
+                        .into(),
+                ),
+                pointer: None,
+            });
+        }
+    }
     if !c.errors.is_empty() {
         // Problems in other documents are reported once, at their first mention.
         let mut errors = c.errors;
@@ -348,6 +361,50 @@ fn compile_seeded(loaded: &Loaded, seeds: &[&str]) -> Result<Program, Vec<Compil
     })
 }
 
+/// A `dependsOn` cycle, as workflowIds from the first to itself.
+fn depends_on_cycle(workflows: &[CompiledWorkflow]) -> Option<Vec<String>> {
+    fn visit(
+        i: usize,
+        wfs: &[CompiledWorkflow],
+        state: &mut [u8],
+        path: &mut Vec<usize>,
+    ) -> Option<Vec<String>> {
+        state[i] = 1;
+        path.push(i);
+        for &d in &wfs[i].depends_on {
+            if d >= wfs.len() {
+                continue;
+            }
+            if state[d] == 1 {
+                let start = path.iter().position(|&p| p == d).unwrap_or(0);
+                let mut ids: Vec<String> = path[start..]
+                    .iter()
+                    .map(|&p| wfs[p].workflow_id.clone())
+                    .collect();
+                ids.push(wfs[d].workflow_id.clone());
+                return Some(ids);
+            }
+            if state[d] == 0 {
+                if let Some(c) = visit(d, wfs, state, path) {
+                    return Some(c);
+                }
+            }
+        }
+        path.pop();
+        state[i] = 2;
+        None
+    }
+    let mut state = vec![0u8; workflows.len()];
+    for i in 0..workflows.len() {
+        if state[i] == 0 {
+            if let Some(c) = visit(i, workflows, &mut state, &mut Vec::new()) {
+                return Some(c);
+            }
+        }
+    }
+    None
+}
+
 struct Compiler<'a> {
     loaded: &'a Loaded,
     /// (doc, workflowId) → index in the program.
@@ -361,6 +418,8 @@ struct Compiler<'a> {
 struct Place<'a> {
     workflow: &'a str,
     step: Option<&'a str>,
+    /// JSON Pointer of the workflow or step.
+    pointer: String,
 }
 
 impl std::fmt::Display for Place<'_> {
@@ -466,6 +525,7 @@ impl<'a> Compiler<'a> {
         let here = Place {
             workflow: wid,
             step: None,
+            pointer: wf_ptr.clone(),
         };
         let inputs_schema = match &wf.inputs {
             Some(s) => Some(inline_refs(&d.doc.raw, s, 0).map_err(|m| CompileError {
@@ -553,11 +613,12 @@ impl<'a> Compiler<'a> {
             strict_order: !has_jumps,
         };
         for (index, step) in wf.steps.iter().enumerate() {
+            let step_ptr = format!("{wf_ptr}/steps/{index}");
             let at = Place {
                 workflow: wid,
                 step: Some(&step.step_id),
+                pointer: step_ptr.clone(),
             };
-            let step_ptr = format!("{wf_ptr}/steps/{index}");
             let compiled = match self.step(doc, wf, step, &wf_params, &wf_success, &wf_failure, &at)
             {
                 Ok(c) => c,
@@ -586,6 +647,16 @@ impl<'a> Compiler<'a> {
 
         let mut outputs = Vec::with_capacity(wf.outputs.len());
         for (name, v) in &wf.outputs {
+            if !output_key_ok(name) {
+                self.errors.push(CompileError {
+                    code: "id/output-key",
+                    message: format!(
+                        "workflow `{wid}`: output name `{name}` must match ^[a-zA-Z0-9.-_]+$"
+                    ),
+                    help: Some("use letters, digits, `.`, `-` and `_` only".into()),
+                    pointer: Some(format!("{wf_ptr}/outputs")),
+                });
+            }
             let out_ptr = format!(
                 "{wf_ptr}/outputs/{}",
                 name.replace('~', "~0").replace('/', "~1")
@@ -943,8 +1014,19 @@ impl<'a> Compiler<'a> {
         for c in &step.success_criteria {
             success_criteria.push(compile_criterion(&at.to_string(), c)?);
         }
-        let mut on_success = self.actions(doc, wf, &step.on_success, "onSuccess", true, at)?;
-        let mut on_failure = self.actions(doc, wf, &step.on_failure, "onFailure", false, at)?;
+        // A broken action list is reported, and the rest of the step still checked.
+        let mut on_success = self
+            .actions(doc, wf, &step.on_success, "onSuccess", true, at)
+            .unwrap_or_else(|e| {
+                self.errors.push(e.at(&format!("{}/onSuccess", at.pointer)));
+                Vec::new()
+            });
+        let mut on_failure = self
+            .actions(doc, wf, &step.on_failure, "onFailure", false, at)
+            .unwrap_or_else(|e| {
+                self.errors.push(e.at(&format!("{}/onFailure", at.pointer)));
+                Vec::new()
+            });
         for a in wf_success {
             if !on_success.iter().any(|s| s.name == a.name) {
                 on_success.push(a.clone());
@@ -957,6 +1039,14 @@ impl<'a> Compiler<'a> {
         }
         let mut outputs = Vec::new();
         for (name, v) in &step.outputs {
+            if !output_key_ok(name) {
+                self.errors.push(CompileError {
+                    code: "id/output-key",
+                    message: format!("{at}: output name `{name}` must match ^[a-zA-Z0-9.-_]+$"),
+                    help: Some("use letters, digits, `.`, `-` and `_` only".into()),
+                    pointer: Some(format!("{}/outputs", at.pointer)),
+                });
+            }
             let compiled = compile_output(v).map_err(|m| CompileError {
                 code: "expr/syntax",
                 pointer: None,
@@ -1006,6 +1096,19 @@ impl<'a> Compiler<'a> {
                 help: None,
             })?;
             let spec = operation.param(&p.name, location).cloned();
+            if spec.is_none() {
+                if let Some(other) = operation.parameters.iter().find(|s| s.name == p.name) {
+                    return fail(
+                        "param/wrong-in",
+                        format!(
+                            "{at}: parameter `{}` is given `in: {loc_text}`, but the operation declares it `in: {}`",
+                            p.name,
+                            other.location.as_str()
+                        ),
+                        Some(format!("write `in: {}`", other.location.as_str())),
+                    );
+                }
+            }
             if location == ParamIn::Path && spec.is_none() {
                 return fail(
                     "param/unknown-path-param",
@@ -1278,6 +1381,13 @@ fn resolve_operation_path(
             help,
         ),
     }
+}
+
+/// Output names MUST match `^[a-zA-Z0-9.-_]+$`.
+fn output_key_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
 fn same_param(a: &Parameter, b: &Parameter) -> bool {

@@ -26,6 +26,7 @@ pub struct Finding {
 pub fn lint(program: &Program, loaded: &Loaded) -> Vec<Finding> {
     let mut out = Vec::new();
     let doc = &loaded.entry().doc;
+    identifiers(loaded, &mut out);
     for wf in program.workflows.iter().filter(|w| w.doc == 0) {
         let Some(wi) = doc
             .workflows
@@ -36,6 +37,8 @@ pub fn lint(program: &Program, loaded: &Loaded) -> Vec<Finding> {
         };
         let wf_ptr = format!("/workflows/{wi}");
         response_pointers(wf, &wf_ptr, &mut out);
+        no_response_in_workflow_steps(wf, &wf_ptr, &mut out);
+        undeclared_parameters(wf, &wf_ptr, &mut out);
         reachability(wf, &wf_ptr, &mut out);
         unused_outputs(wf, &wf_ptr, &mut out);
     }
@@ -331,6 +334,167 @@ fn unused_outputs(wf: &CompiledWorkflow, wf_ptr: &str, out: &mut Vec<Finding>) {
                     )),
                 });
             }
+        }
+    }
+}
+
+fn id_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn key_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+/// workflowIds and stepIds SHOULD match `[A-Za-z0-9_-]+` (a dot makes
+/// `$steps.a.b.outputs.x` ambiguous); output and component keys MUST match
+/// `^[a-zA-Z0-9.-_]+$`.
+fn identifiers(loaded: &Loaded, out: &mut Vec<Finding>) {
+    let doc = &loaded.entry().doc;
+    let pattern_help = "use letters, digits, `_` and `-` only";
+    for (wi, wf) in doc.workflows.iter().enumerate() {
+        if !id_ok(&wf.workflow_id) {
+            out.push(Finding {
+                pointer: format!("/workflows/{wi}/workflowId"),
+                code: "id/pattern",
+                severity: Severity::Warning,
+                message: format!(
+                    "workflowId `{}` should match [A-Za-z0-9_-]+",
+                    wf.workflow_id
+                ),
+                help: Some(pattern_help.into()),
+            });
+        }
+        for (si, step) in wf.steps.iter().enumerate() {
+            if !id_ok(&step.step_id) {
+                out.push(Finding {
+                    pointer: format!("/workflows/{wi}/steps/{si}/stepId"),
+                    code: "id/pattern",
+                    severity: Severity::Warning,
+                    message: format!("stepId `{}` should match [A-Za-z0-9_-]+", step.step_id),
+                    help: Some(pattern_help.into()),
+                });
+            }
+        }
+    }
+    if let Some(c) = &doc.components {
+        for (kind, map) in [
+            ("inputs", &c.inputs),
+            ("parameters", &c.parameters),
+            ("successActions", &c.success_actions),
+            ("failureActions", &c.failure_actions),
+        ] {
+            for name in map.keys().filter(|k| !key_ok(k)) {
+                out.push(Finding {
+                    pointer: format!("/components/{kind}"),
+                    code: "id/component-key",
+                    severity: Severity::Error,
+                    message: format!("component name `{name}` must match ^[a-zA-Z0-9.-_]+$"),
+                    help: Some("use letters, digits, `.`, `-` and `_` only".into()),
+                });
+            }
+        }
+    }
+}
+
+/// Query and cookie parameters the operation does not declare are sent as they
+/// are, but are usually a typo.
+fn undeclared_parameters(wf: &CompiledWorkflow, wf_ptr: &str, out: &mut Vec<Finding>) {
+    for (si, step) in wf.steps.iter().enumerate() {
+        let StepTarget::Operation(call) = &step.target else {
+            continue;
+        };
+        let secret: Vec<crate::openapi::SecretParam> = call.api.secret_params();
+        for p in &call.parameters {
+            if p.spec.is_some()
+                || !matches!(
+                    p.location,
+                    crate::openapi::ParamIn::Query | crate::openapi::ParamIn::Cookie
+                )
+                || secret
+                    .iter()
+                    .any(|s| s.location == p.location && s.name == p.name)
+            {
+                continue;
+            }
+            let declared: Vec<&str> = call
+                .operation
+                .parameters
+                .iter()
+                .filter(|s| s.location == p.location)
+                .map(|s| s.name.as_str())
+                .collect();
+            out.push(Finding {
+                pointer: format!("{wf_ptr}/steps/{si}"),
+                code: "param/undeclared",
+                severity: Severity::Warning,
+                message: format!(
+                    "step `{}`: {} parameter `{}` is not declared by `{} {}`",
+                    step.step_id,
+                    p.location.as_str(),
+                    p.name,
+                    call.operation.method,
+                    call.operation.path
+                ),
+                help: Some(
+                    match crate::compile::suggest(&p.name, declared.iter().copied()) {
+                        Some(s) => s,
+                        None if declared.is_empty() => format!(
+                            "the operation declares no {} parameters",
+                            p.location.as_str()
+                        ),
+                        None => format!("declared: {}", declared.join(", ")),
+                    },
+                ),
+            });
+        }
+    }
+}
+
+/// A step that calls a workflow has no HTTP request or response of its own:
+/// `$statusCode`, `$request.*`, `$response.*`, `$url` and `$method` are undefined there.
+fn no_response_in_workflow_steps(wf: &CompiledWorkflow, wf_ptr: &str, out: &mut Vec<Finding>) {
+    for (si, step) in wf.steps.iter().enumerate() {
+        if !matches!(step.target, StepTarget::Workflow { .. }) {
+            continue;
+        }
+        let http: Vec<String> = step
+            .success_criteria
+            .iter()
+            .flat_map(|c| c.expressions())
+            .chain(step.outputs.iter().flat_map(|(_, o)| o.expressions()))
+            .filter(|e| {
+                matches!(
+                    e,
+                    Expr::StatusCode
+                        | Expr::Url
+                        | Expr::Method
+                        | Expr::RequestHeader(_)
+                        | Expr::RequestQuery(_)
+                        | Expr::RequestPath(_)
+                        | Expr::RequestBody(_)
+                        | Expr::ResponseHeader(_)
+                        | Expr::ResponseBody(_)
+                )
+            })
+            .map(|e| format!("`{e}`"))
+            .collect();
+        if !http.is_empty() {
+            out.push(Finding {
+                pointer: format!("{wf_ptr}/steps/{si}"),
+                code: "expr/no-response",
+                severity: Severity::Warning,
+                message: format!(
+                    "step `{}` calls a workflow, so it has no HTTP response: {} is always undefined there",
+                    step.step_id,
+                    http.join(", ")
+                ),
+                help: Some("read the called workflow's outputs with `$outputs.<name>` (a step without successCriteria succeeds when the workflow does)".into()),
+            });
         }
     }
 }

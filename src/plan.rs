@@ -324,6 +324,8 @@ fn holds_placeholder(v: &Value) -> bool {
 fn coerce_to_schema(value: &Value, schema: &Value) -> Value {
     let ty = schema.get("type").and_then(Value::as_str);
     match (value, ty) {
+        // One value for an array parameter is sent as a one-item array.
+        (v, Some("array")) if !v.is_array() => Value::Array(vec![v.clone()]),
         (Value::String(s), Some("integer" | "number")) => serde_json::from_str::<Value>(s)
             .ok()
             .filter(Value::is_number)

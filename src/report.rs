@@ -43,6 +43,10 @@ pub struct RunError {
 #[serde(rename_all = "camelCase")]
 pub struct StepReport {
     pub step_id: String,
+    /// The workflow the step belongs to, for steps of called workflows and
+    /// dependencies (absent for the workflow that was run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow_id: Option<String>,
     pub status: Status,
     pub status_code: Option<u16>,
     pub attempts: u32,

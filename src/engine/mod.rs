@@ -36,6 +36,9 @@ pub struct RunOptions {
     pub max_steps: usize,
 }
 
+/// How deep workflows may call workflows.
+const MAX_NESTING: usize = 32;
+
 /// Default step budget.
 pub const DEFAULT_MAX_STEPS: usize = 1000;
 
@@ -565,6 +568,8 @@ impl<'a, 'e> Runner<'a, 'e> {
         let mut attempt = Attempt {
             report: StepReport {
                 step_id: step.step_id.clone(),
+                workflow_id: (wf_index != 0)
+                    .then(|| self.program.workflows[wf_index].workflow_id.clone()),
                 status: Status::Failed,
                 status_code: None,
                 attempts: 1,
@@ -625,6 +630,12 @@ impl<'a, 'e> Runner<'a, 'e> {
                     }
                 }
                 attempt.request = Some(built);
+            }
+            StepTarget::Workflow { .. } if depth >= MAX_NESTING => {
+                attempt.error = Some(step_error(
+                    ErrorKind::Workflow,
+                    format!("workflows call each other more than {MAX_NESTING} levels deep; is there a cycle of workflow calls?"),
+                ));
             }
             StepTarget::Workflow {
                 workflow,

@@ -262,7 +262,15 @@ fn check_id(s: &str, id: &str, what: &str) -> Result<(), ExprError> {
     if id.is_empty() {
         return err(format!("`{s}`: the {what} is empty"));
     }
-    check_name(s, id)
+    // Step and workflow ids only SHOULD avoid spaces, and the 1.0.1 grammar lets
+    // a name hold them, so an id with inner spaces is accepted here.
+    if id.trim() != id {
+        return err(format!("`{s}`: the {what} starts or ends with white space"));
+    }
+    match id.chars().find(|c| matches!(c, '{' | '}')) {
+        Some(c) => err(format!("`{s}`: `{c}` cannot appear in a {what}")),
+        None => Ok(()),
+    }
 }
 
 fn is_tchar(c: char) -> bool {

@@ -3,6 +3,7 @@
 
 pub mod composio;
 pub mod echo;
+pub mod jentic;
 pub mod scripted;
 
 use std::io::{Read, Write};
