@@ -36,6 +36,9 @@ struct Case {
     /// Source names whose server is the local one (default: `api`).
     #[serde(default)]
     servers: Option<Vec<String>>,
+    /// Source names sent to a port where nothing listens.
+    #[serde(default)]
+    unreachable: Vec<String>,
     #[serde(default)]
     args: Vec<String>,
     expect: Expect,
@@ -182,6 +185,14 @@ fn run_case(path: &Path) -> Result<(), String> {
     cmd.args(["-f", "arazzo.json", "--inputs", "inputs.json", "-o", "json"]);
     for s in case.servers.clone().unwrap_or_else(|| vec!["api".into()]) {
         cmd.args(["--server", &format!("{s}={}", server.base_url())]);
+    }
+    for s in &case.unreachable {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        cmd.args(["--server", &format!("{s}=http://127.0.0.1:{port}")]);
     }
     cmd.args(&case.args);
     let out = cmd.output().unwrap();

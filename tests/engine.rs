@@ -785,6 +785,68 @@ fn form_urlencoded_object_payload() {
     );
 }
 
+#[test]
+fn multipart_form_data_object_payload() {
+    let (_case, doc) = Case::with_api(
+        r#"- workflowId: w
+  inputs:
+    type: object
+    properties:
+      role: {type: string}
+  steps:
+  - stepId: submit
+    operationId: submitForm
+    requestBody:
+      contentType: multipart/form-data
+      payload:
+        name: Ada
+        role: $inputs.role
+        tags: [x, y]
+        meta: {n: 1}
+"#,
+    );
+    let echo = Echo::start();
+    let out = run_api(&doc, "w", &echo, &["-i", "role=admin"]);
+    out.assert_code(0);
+    let r = &echo.requests()[0];
+    let ct = r.header("content-type").unwrap();
+    let boundary = ct
+        .strip_prefix("multipart/form-data; boundary=")
+        .unwrap_or_else(|| panic!("content-type: {ct}"));
+    let parts: Vec<&str> = r
+        .body
+        .split(&format!("--{boundary}"))
+        .filter(|p| !p.trim().is_empty() && p.trim() != "--")
+        .collect();
+    assert_eq!(parts.len(), 5, "{}", r.body);
+    assert!(
+        parts[0].contains("name=\"name\"\r\n\r\nAda\r\n"),
+        "{}",
+        parts[0]
+    );
+    assert!(
+        parts[1].contains("name=\"role\"\r\n\r\nadmin\r\n"),
+        "{}",
+        parts[1]
+    );
+    assert!(
+        parts[2].contains("name=\"tags\"\r\n\r\nx\r\n"),
+        "{}",
+        parts[2]
+    );
+    assert!(
+        parts[3].contains("name=\"tags\"\r\n\r\ny\r\n"),
+        "{}",
+        parts[3]
+    );
+    assert!(
+        parts[4].contains("Content-Type: application/json\r\n\r\n{\"n\":1}"),
+        "{}",
+        parts[4]
+    );
+    assert!(r.body.ends_with(&format!("--{boundary}--\r\n")));
+}
+
 // ---------------------------------------------------------------------------
 // 3. Descriptions and locations
 // ---------------------------------------------------------------------------

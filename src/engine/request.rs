@@ -158,12 +158,12 @@ pub fn build(
 
     let (body, body_bytes) = match &step.body {
         Some(b) => {
-            let (value, bytes) = encode_body(b, ctx)?;
+            let (value, bytes, content_type) = encode_body(b, ctx)?;
             if !headers
                 .iter()
                 .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
             {
-                headers.push(("Content-Type".to_string(), b.content_type.clone()));
+                headers.push(("Content-Type".to_string(), content_type));
             }
             (value, bytes)
         }
@@ -266,10 +266,11 @@ fn is_json(content_type: &str) -> bool {
 }
 
 /// Evaluates the payload, applies replacements, and encodes it for its media type.
-fn encode_body(
-    b: &CompiledBody,
-    ctx: &dyn Resolve,
-) -> Result<(Option<Value>, Option<Vec<u8>>), BuildError> {
+/// The body as a value, as bytes, and the Content-Type to send (which, for
+/// multipart, carries the boundary).
+type Encoded = (Option<Value>, Option<Vec<u8>>, String);
+
+fn encode_body(b: &CompiledBody, ctx: &dyn Resolve) -> Result<Encoded, BuildError> {
     let mut value = match &b.payload {
         Some(p) => p.eval(ctx),
         None => None,
@@ -283,9 +284,30 @@ fn encode_body(
             .map_err(|m| BuildError(format!("replacement `{}`: {m}", target.as_str())))?;
     }
     let Some(value) = value else {
-        return Ok((None, None));
+        return Ok((None, None, b.content_type.clone()));
     };
     let ct = b.content_type.to_ascii_lowercase();
+    if ct.starts_with("multipart/") && value.is_object() {
+        let boundary = boundary();
+        let bytes = multipart(&value, &boundary);
+        let header = format!(
+            "{}; boundary={boundary}",
+            b.content_type
+                .split(';')
+                .next()
+                .unwrap_or("multipart/form-data")
+                .trim()
+        );
+        return Ok((Some(value), Some(bytes), header));
+    }
+    let xmlish = ct.contains("xml");
+    if xmlish && !value.is_string() {
+        return Err(BuildError(format!(
+            "a `{}` payload is written as a string (XML text, with `{{$…}}` for values); this one is {}",
+            b.content_type,
+            if value.is_object() { "an object" } else { "not a string" }
+        )));
+    }
     let bytes = match &value {
         // A string payload is the body text itself, whatever the media type.
         Value::String(s) => s.as_bytes().to_vec(),
@@ -302,9 +324,49 @@ fn encode_body(
             .collect::<Vec<_>>()
             .join("&")
             .into_bytes(),
+        other if ct.starts_with("text/") => stringify(Some(other)).into_bytes(),
         other => serde_json::to_vec(other).unwrap_or_default(),
     };
-    Ok((Some(value), Some(bytes)))
+    Ok((Some(value), Some(bytes), b.content_type.clone()))
+}
+
+fn boundary() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("arazzo-{:x}-{:x}", nanos, std::process::id())
+}
+
+/// `multipart/form-data`: one part per member (one per item for arrays); text
+/// for scalars, JSON for objects.
+fn multipart(value: &Value, boundary: &str) -> Vec<u8> {
+    let mut out = String::new();
+    let mut part = |name: &str, v: &Value| {
+        let escaped = name.replace('"', "%22");
+        out.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{escaped}\"\r\n"
+        ));
+        match v {
+            Value::Object(_) => {
+                out.push_str("Content-Type: application/json\r\n\r\n");
+                out.push_str(&v.to_string());
+            }
+            other => {
+                out.push_str("\r\n");
+                out.push_str(&stringify(Some(other)));
+            }
+        }
+        out.push_str("\r\n");
+    };
+    for (k, v) in value.as_object().into_iter().flatten() {
+        match v {
+            Value::Array(items) => items.iter().for_each(|i| part(k, i)),
+            other => part(k, other),
+        }
+    }
+    out.push_str(&format!("--{boundary}--\r\n"));
+    out.into_bytes()
 }
 
 /// Sets the value at a JSON Pointer, creating object members as needed.
