@@ -167,6 +167,14 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
             })?;
         servers.insert(source.to_string(), parsed);
     }
+    if let Some(d) = args.max_duration {
+        if !(d.is_finite() && d > 0.0) {
+            return Err(Problem::usage(
+                "--max-duration must be a positive number of seconds",
+                None,
+            ));
+        }
+    }
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
         return Err(Problem::usage(
             "--timeout must be a positive number of seconds",
@@ -277,6 +285,7 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
     let opts = RunOptions {
         servers,
         max_steps: args.max_steps,
+        max_duration: args.max_duration.map(Duration::from_secs_f64),
         ..RunOptions::default()
     };
     // Preflight: what can be known before the first request is checked now, so a
@@ -886,6 +895,7 @@ fn show_command(args: ShowArgs, printer: &Printer) -> Result<u8, Problem> {
         output: args.output,
         timeout: 30.0,
         max_steps: 1000,
+        max_duration: None,
         dry_run: false,
         no_preflight: false,
     };

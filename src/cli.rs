@@ -112,6 +112,11 @@ pub struct RunArgs {
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
 
+    /// Longest the whole run may take, in seconds; the run fails with
+    /// `kind: timeout` when it is reached.
+    #[arg(long = "max-duration", value_name = "SECONDS")]
+    pub max_duration: Option<f64>,
+
     /// Timeout of each HTTP request, in seconds.
     #[arg(long = "timeout", value_name = "SECONDS", default_value_t = 30.0)]
     pub timeout: f64,

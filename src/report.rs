@@ -29,6 +29,8 @@ pub enum ErrorKind {
     Dependency,
     /// The run used up its step budget (`--max-steps`).
     Budget,
+    /// The run reached `--max-duration`.
+    Timeout,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -34,6 +34,8 @@ pub struct RunOptions {
     pub max_response_bytes: usize,
     /// Most step executions (attempts included) one run may make.
     pub max_steps: usize,
+    /// Longest the whole run may take (`--max-duration`).
+    pub max_duration: Option<Duration>,
 }
 
 /// How deep workflows may call workflows.
@@ -48,6 +50,7 @@ impl Default for RunOptions {
             servers: HashMap::new(),
             max_response_bytes: DEFAULT_MAX_RESPONSE,
             max_steps: DEFAULT_MAX_STEPS,
+            max_duration: None,
         }
     }
 }
@@ -232,6 +235,7 @@ pub async fn run(
         redactor,
         on_event,
         executed: 0,
+        started,
         finished: HashMap::new(),
         source_urls,
         doc_urls,
@@ -259,6 +263,7 @@ struct Runner<'a, 'e> {
     on_event: &'e mut dyn FnMut(Event<'_>),
     /// Step attempts so far, against `opts.max_steps`.
     executed: usize,
+    started: Instant,
     /// Workflows that have finished in this run, by workflowId.
     finished: HashMap<String, Finished>,
     source_urls: Vec<Vec<(String, String)>>,
@@ -279,6 +284,28 @@ enum Next {
 }
 
 impl<'a, 'e> Runner<'a, 'e> {
+    /// Time left before `--max-duration`, if one is set.
+    fn remaining(&self) -> Option<Duration> {
+        self.opts
+            .max_duration
+            .map(|d| d.saturating_sub(self.started.elapsed()))
+    }
+
+    fn out_of_time(&self) -> bool {
+        self.remaining().is_some_and(|r| r.is_zero())
+    }
+
+    fn timeout_error(&self, step_id: &str, when: &str) -> RunError {
+        RunError {
+            step_id: Some(step_id.to_string()),
+            kind: ErrorKind::Timeout,
+            message: format!(
+                "the run reached --max-duration ({:.1} s) {when}",
+                self.opts.max_duration.unwrap_or_default().as_secs_f64()
+            ),
+        }
+    }
+
     fn ctx<'c>(
         &'c self,
         inputs: &'c Map<String, Value>,
@@ -369,6 +396,11 @@ impl<'a, 'e> Runner<'a, 'e> {
             let mut retries = vec![0u32; step.on_failure.len()];
             let mut attempts = 0u32;
             loop {
+                if self.out_of_time() {
+                    stop_error =
+                        Some(self.timeout_error(&step.step_id, "before the step could start"));
+                    break 'steps;
+                }
                 if self.executed >= self.opts.max_steps {
                     stop_error = Some(RunError {
                         step_id: Some(step.step_id.clone()),
@@ -482,6 +514,14 @@ impl<'a, 'e> Runner<'a, 'e> {
                             .and_then(parse_retry_after)
                             .or(after.map(Duration::from_secs_f64));
                         if let Some(w) = wait {
+                            if self.remaining().is_some_and(|r| r < w) {
+                                reports.push(attempt.report.clone());
+                                stop_error = Some(self.timeout_error(
+                                    &step.step_id,
+                                    &format!("before the retry wait of {:.1} s", w.as_secs_f64()),
+                                ));
+                                break 'steps;
+                            }
                             tokio::time::sleep(w).await;
                         }
                         match then {
@@ -608,7 +648,21 @@ impl<'a, 'e> Runner<'a, 'e> {
                     self.redactor.add(s);
                 }
                 attempt.report.url = built.url.clone();
-                match send(&built, self.client, self.opts.max_response_bytes).await {
+                let sent = send(&built, self.client, self.opts.max_response_bytes);
+                let sent = match self.remaining() {
+                    Some(left) => match tokio::time::timeout(left, sent).await {
+                        Ok(r) => r,
+                        Err(_) => Err((
+                            ErrorKind::Timeout,
+                            format!(
+                                "the run reached --max-duration ({:.1} s) while waiting for the response",
+                                self.opts.max_duration.unwrap_or_default().as_secs_f64()
+                            ),
+                        )),
+                    },
+                    None => sent.await,
+                };
+                match sent {
                     Ok(r) => {
                         attempt.report.status_code = Some(r.status);
                         attempt.response = Some(r);
