@@ -186,16 +186,18 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
         None => None,
     };
 
-    let client = crate::http::client(&ClientOptions {
+    let client_opts = ClientOptions {
         timeout: Duration::from_secs_f64(args.timeout),
         ..ClientOptions::default()
-    })
-    .map_err(|m| Problem::document(m, None))?;
+    };
+    let client = crate::http::client(&client_opts).map_err(|m| Problem::document(m, None))?;
+    let fetcher =
+        crate::http::fetch_client(&client_opts).map_err(|m| Problem::document(m, None))?;
     let rt = runtime()?;
 
     let (doc_url, workflow_id) = locate(&args)?;
     let loaded = rt
-        .block_on(document::load(doc_url, &client))
+        .block_on(document::load(doc_url, &fetcher))
         .map_err(|e| Problem::document(e.message, e.help))?;
     let workflow_id = match workflow_id {
         Some(id) => id,
@@ -285,6 +287,7 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
     let opts = RunOptions {
         servers,
         max_steps: args.max_steps,
+        max_response_bytes: args.max_response_size,
         max_duration: args.max_duration.map(Duration::from_secs_f64),
         ..RunOptions::default()
     };
@@ -720,13 +723,13 @@ fn validate_command(args: ValidateArgs, printer: &Printer) -> Result<u8, Problem
             Some("pass a file, or a directory holding `*.arazzo.yaml` documents".into()),
         ));
     }
-    let client =
-        crate::http::client(&ClientOptions::default()).map_err(|m| Problem::document(m, None))?;
+    let fetcher = crate::http::fetch_client(&ClientOptions::default())
+        .map_err(|m| Problem::document(m, None))?;
     let rt = runtime()?;
     let mut all = Vec::new();
     let mut sources = Vec::new();
     for f in &files {
-        let (diags, source) = rt.block_on(crate::check::validate_file(f, &client));
+        let (diags, source) = rt.block_on(crate::check::validate_file(f, &fetcher));
         all.extend(diags);
         sources.push(source);
     }
@@ -765,24 +768,24 @@ fn validate_command(args: ValidateArgs, printer: &Printer) -> Result<u8, Problem
 /// Loads a document for `list`/`show`, mapping failures to exit code 3.
 fn load_for_listing(
     rt: &tokio::runtime::Runtime,
-    client: &reqwest::Client,
+    fetcher: &reqwest::Client,
     path: &Path,
 ) -> Result<document::Loaded, Problem> {
     let url = document::location_to_url(&path.to_string_lossy())
         .map_err(|e| Problem::usage(e.message, e.help))?;
-    rt.block_on(document::load(url, client))
+    rt.block_on(document::load(url, fetcher))
         .map_err(|e| Problem::document(e.message, e.help))
 }
 
 fn list_command(args: ListArgs, printer: &Printer) -> Result<u8, Problem> {
     let files = crate::check::expand_paths(&default_paths(&args.paths))
         .map_err(|m| Problem::usage(m, None))?;
-    let client =
-        crate::http::client(&ClientOptions::default()).map_err(|m| Problem::document(m, None))?;
+    let fetcher = crate::http::fetch_client(&ClientOptions::default())
+        .map_err(|m| Problem::document(m, None))?;
     let rt = runtime()?;
     let mut listed = Vec::new();
     for f in &files {
-        let loaded = load_for_listing(&rt, &client, f)?;
+        let loaded = load_for_listing(&rt, &fetcher, f)?;
         for w in &loaded.entry().doc.workflows {
             let program = compile(&loaded, &w.workflow_id).ok();
             let schema = program
@@ -895,16 +898,17 @@ fn show_command(args: ShowArgs, printer: &Printer) -> Result<u8, Problem> {
         output: args.output,
         timeout: 30.0,
         max_steps: 1000,
+        max_response_size: crate::engine::DEFAULT_MAX_RESPONSE,
         max_duration: None,
         dry_run: false,
         no_preflight: false,
     };
     let (url, _) = locate(&run_args)?;
-    let client =
-        crate::http::client(&ClientOptions::default()).map_err(|m| Problem::document(m, None))?;
+    let fetcher = crate::http::fetch_client(&ClientOptions::default())
+        .map_err(|m| Problem::document(m, None))?;
     let rt = runtime()?;
     let loaded = rt
-        .block_on(document::load(url, &client))
+        .block_on(document::load(url, &fetcher))
         .map_err(|e| Problem::document(e.message, e.help))?;
     let program = compile(&loaded, &args.workflow).map_err(|errors| compile_problem(&errors))?;
     let wf = program.entry();

@@ -112,6 +112,11 @@ pub struct RunArgs {
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
 
+    /// Largest response body read, in bytes (suffixes KiB, MiB, GiB, KB, MB, GB
+    /// allowed); a larger response fails its step.
+    #[arg(long = "max-response-size", value_name = "SIZE", default_value = "10MiB", value_parser = parse_size)]
+    pub max_response_size: usize,
+
     /// Longest the whole run may take, in seconds; the run fails with
     /// `kind: timeout` when it is reached.
     #[arg(long = "max-duration", value_name = "SECONDS")]
@@ -136,4 +141,31 @@ pub struct RunArgs {
     /// request built from the inputs and checked against its operation's schemas).
     #[arg(long = "no-preflight")]
     pub no_preflight: bool,
+}
+
+/// Parses `1024`, `512KiB`, `10MiB`, `1GB`, ….
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (write e.g. 1048576, 512KiB or 10MiB)"))?;
+    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        other => {
+            return Err(format!(
+                "`{other}` is not a size unit (use KiB, MiB, GiB, KB, MB or GB)"
+            ))
+        }
+    };
+    n.checked_mul(mult)
+        .filter(|v| *v > 0)
+        .ok_or_else(|| format!("`{text}` is not a usable size"))
 }

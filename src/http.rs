@@ -21,27 +21,16 @@ impl Default for ClientOptions {
 
 static CRYPTO: Once = Once::new();
 
-/// Builds the client. Redirects are followed only within the same origin (scheme,
-/// host and port), so credentials never travel to a host the user did not name.
+/// Builds the client. It follows no redirect itself: the engine does, so that it
+/// can drop credentials when a redirect leaves the origin.
 pub fn client(opts: &ClientOptions) -> Result<reqwest::Client, String> {
     CRYPTO.call_once(|| {
         // Only fails if another provider was installed first, which is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
-    let policy = reqwest::redirect::Policy::custom(|attempt| {
-        let same_origin = attempt
-            .previous()
-            .last()
-            .is_some_and(|prev| prev.origin() == attempt.url().origin());
-        if attempt.previous().len() > 10 || !same_origin {
-            attempt.stop()
-        } else {
-            attempt.follow()
-        }
-    });
     reqwest::Client::builder()
         .user_agent(concat!("arazzo/", env!("CARGO_PKG_VERSION")))
-        .redirect(policy)
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(opts.timeout)
         .connect_timeout(opts.connect_timeout)
         .build()
@@ -72,4 +61,19 @@ pub fn describe_error(e: &reqwest::Error) -> String {
     } else {
         deepest
     }
+}
+
+/// The client for fetching documents (Arazzo documents and OpenAPI descriptions
+/// given by URL): it sends no credentials, so it follows redirects (up to 10).
+pub fn fetch_client(opts: &ClientOptions) -> Result<reqwest::Client, String> {
+    CRYPTO.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+        .user_agent(concat!("arazzo/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::limited(10))
+        .timeout(opts.timeout)
+        .connect_timeout(opts.connect_timeout)
+        .build()
+        .map_err(|e| format!("cannot start the HTTP client: {e}"))
 }

@@ -2480,7 +2480,7 @@ fn a_path_parameter_the_operation_does_not_have_is_refused() {
 }
 
 #[test]
-fn redirects_are_followed_within_the_same_origin_only() {
+fn cross_origin_redirects_drop_credentials() {
     let (_case, doc) = Case::with_api(
         r#"- workflowId: w
   inputs:
@@ -2514,20 +2514,24 @@ fn redirects_are_followed_within_the_same_origin_only() {
     let lines: Vec<String> = a.requests().iter().map(|r| r.line()).collect();
     assert_eq!(lines, ["GET /things/x", "GET /things/y"]);
 
-    // another origin: not followed; the 3xx is the response, which is not 2xx
+    // another origin: followed, without the credentials
     a.reply_on(
         "GET /things/x",
         Reply::new(302).header("location", &b.url("/elsewhere")),
     );
     let out = run_api(&doc, "w", &a, &["-i", "token=t0k3n"]);
-    out.assert_code(1);
-    let report = out.json();
-    assert_eq!(report["steps"][0]["statusCode"], 302);
+    out.assert_code(0);
+    assert_eq!(out.json()["outputs"]["path"], "/elsewhere");
+    let first = a.requests().last().unwrap().clone();
+    assert_eq!(first.header("authorization"), Some("Bearer t0k3n"));
+    let moved = b.requests();
+    assert_eq!(moved.len(), 1, "{moved:?}");
     assert_eq!(
-        report["steps"][0]["outputs"]["location"],
-        b.url("/elsewhere")
+        moved[0].header("authorization"),
+        None,
+        "credentials must not cross origins"
     );
-    assert!(b.requests().is_empty(), "{:?}", b.requests());
+    assert!(!moved[0].headers.iter().any(|(_, v)| v.contains("t0k3n")));
 }
 
 #[test]
@@ -2859,4 +2863,86 @@ fn an_operation_path_to_a_missing_operation_is_refused() {
     out.assert_code(3);
     out.assert_stderr_has("/nothing");
     assert!(a.requests().is_empty() && b.requests().is_empty());
+}
+
+#[test]
+fn a_redirect_to_another_origin_drops_api_key_headers_and_cookies() {
+    let case = Case::new();
+    case.write(
+        "api.yaml",
+        r#"openapi: 3.0.3
+info: {title: keyed, version: "1"}
+components:
+  securitySchemes:
+    key: {type: apiKey, in: header, name: X-Api-Key}
+    session: {type: apiKey, in: cookie, name: sid}
+paths:
+  /things:
+    post:
+      operationId: createThing
+      responses: {"200": {description: ok}}
+"#,
+    );
+    let doc = case.write(
+        "wf.yaml",
+        &arazzo_doc(
+            r#"- workflowId: w
+  inputs: {type: object, properties: {key: {type: string}}}
+  steps:
+  - stepId: s
+    operationId: createThing
+    parameters:
+    - {name: X-Api-Key, in: header, value: $inputs.key}
+    - {name: sid, in: cookie, value: "s-{$inputs.key}"}
+    - {name: X-Echo, in: header, value: "k={$inputs.key}"}
+    - {name: X-Plain, in: header, value: kept}
+    requestBody: {payload: {a: 1}}
+"#,
+        ),
+    );
+    let a = Echo::start();
+    let b = Echo::start();
+    a.reply_on(
+        "POST /things",
+        Reply::new(307).header("location", &b.url("/moved")),
+    );
+    let out = run_api(&doc, "w", &a, &["-i", "key=k3y-secret"]);
+    out.assert_code(0);
+    let sent = a.requests();
+    assert_eq!(sent[0].header("x-api-key"), Some("k3y-secret"));
+    let moved = b.requests();
+    assert_eq!(moved.len(), 1);
+    // 307 keeps the method and the body, but no credential crosses the origin.
+    assert_eq!(moved[0].line(), "POST /moved");
+    assert_eq!(moved[0].body, "{\"a\":1}");
+    assert_eq!(moved[0].header("x-api-key"), None);
+    assert_eq!(moved[0].header("cookie"), None);
+    assert_eq!(
+        moved[0].header("x-echo"),
+        None,
+        "a header holding the secret is dropped"
+    );
+    assert_eq!(moved[0].header("x-plain"), Some("kept"));
+    assert!(!out.stdout.contains("k3y-secret") && !out.stderr.contains("k3y-secret"));
+}
+
+#[test]
+fn max_response_size_is_a_flag() {
+    let (_case, doc) = Case::with_api(SIMPLE_WF);
+    let echo = Echo::start();
+    echo.reply(Reply::text(200, "text/plain", &"x".repeat(2048)));
+    let out = run_api(&doc, "w", &echo, &["--max-response-size", "1KiB"]);
+    out.assert_code(1);
+    let report = out.json();
+    assert_eq!(report["error"]["kind"], "response");
+    assert!(report["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("--max-response-size"));
+    echo.reply(Reply::text(200, "text/plain", &"x".repeat(2048)));
+    let out = run_api(&doc, "w", &echo, &["--max-response-size", "4KiB"]);
+    out.assert_code(0);
+    let out = run_api(&doc, "w", &echo, &["--max-response-size", "ten"]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("not a size"), "{}", out.stderr);
 }

@@ -3,6 +3,7 @@
 //! prints; it reports through [`Event`]s and returns a [`RunReport`].
 
 pub mod request;
+mod send;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -648,7 +649,7 @@ impl<'a, 'e> Runner<'a, 'e> {
                     self.redactor.add(s);
                 }
                 attempt.report.url = built.url.clone();
-                let sent = send(&built, self.client, self.opts.max_response_bytes);
+                let sent = send::send(&built, self.client, self.opts.max_response_bytes);
                 let sent = match self.remaining() {
                     Some(left) => match tokio::time::timeout(left, sent).await {
                         Ok(r) => r,
@@ -859,115 +860,6 @@ fn body_excerpt(body: &Value, redactor: &Redactor) -> String {
         shown.push('…');
     }
     format!(" with {shown}")
-}
-
-async fn send(
-    req: &BuiltRequest,
-    client: &reqwest::Client,
-    max_bytes: usize,
-) -> Result<Received, (ErrorKind, String)> {
-    let method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|_| {
-        (
-            ErrorKind::Request,
-            format!("`{}` is not an HTTP method", req.method),
-        )
-    })?;
-    let url = Url::parse(&req.url)
-        .map_err(|e| (ErrorKind::Request, format!("the URL is invalid: {e}")))?;
-    let mut rb = client.request(method, url);
-    for (k, v) in &req.headers {
-        let name = reqwest::header::HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
-            (
-                ErrorKind::Request,
-                format!("`{k}` is not a valid header name"),
-            )
-        })?;
-        let value = reqwest::header::HeaderValue::from_str(v).map_err(|_| {
-            (
-                ErrorKind::Request,
-                format!("the value of header `{k}` has characters a header cannot carry"),
-            )
-        })?;
-        rb = rb.header(name, value);
-    }
-    if let Some(b) = &req.body_bytes {
-        rb = rb.body(b.clone());
-    }
-    let mut resp = rb
-        .send()
-        .await
-        .map_err(|e| (ErrorKind::Transport, crate::http::describe_error(&e)))?;
-    let status = resp.status().as_u16();
-    let headers: Vec<(String, String)> = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    if let Some(len) = resp.content_length() {
-        if len as usize > max_bytes {
-            return Err((
-                ErrorKind::Response,
-                format!("the response body is {len} bytes, over the limit of {max_bytes} bytes"),
-            ));
-        }
-    }
-    let mut bytes: Vec<u8> = Vec::new();
-    loop {
-        match resp.chunk().await {
-            Ok(Some(chunk)) => {
-                if bytes.len() + chunk.len() > max_bytes {
-                    return Err((
-                        ErrorKind::Response,
-                        format!("the response body is over the limit of {max_bytes} bytes"),
-                    ));
-                }
-                bytes.extend_from_slice(&chunk);
-            }
-            Ok(None) => break,
-            Err(e) => {
-                return Err((
-                    ErrorKind::Transport,
-                    format!(
-                        "the response was cut off: {}",
-                        crate::http::describe_error(&e)
-                    ),
-                ))
-            }
-        }
-    }
-    let content_type = header(&headers, "content-type").unwrap_or("");
-    let body = parse_body(content_type, &bytes);
-    Ok(Received {
-        status,
-        headers,
-        body,
-    })
-}
-
-/// JSON media types (and bodies without a media type that parse as JSON) become a
-/// JSON tree; anything else is kept as text.
-fn parse_body(content_type: &str, bytes: &[u8]) -> Value {
-    if bytes.is_empty() {
-        return Value::Null;
-    }
-    let ct = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let jsonish = ct == "application/json" || ct.ends_with("+json") || ct.is_empty();
-    if jsonish {
-        if let Ok(v) = serde_json::from_slice::<Value>(bytes) {
-            return v;
-        }
-    }
-    Value::String(String::from_utf8_lossy(bytes).into_owned())
 }
 
 /// The step timeout used when none is configured.

@@ -50,6 +50,8 @@ pub struct BuiltRequest {
     pub body_bytes: Option<Vec<u8>>,
     /// Values sent in credential parameters, to be registered as secrets.
     pub secrets: Vec<String>,
+    /// Lower-case names of the headers that carry credentials.
+    pub secret_headers: Vec<String>,
 }
 
 /// Why a request could not be built.
@@ -69,6 +71,7 @@ pub fn build(
     let mut path_params = Map::new();
     let mut query_params = Map::new();
     let mut secrets = Vec::new();
+    let mut secret_headers = Vec::new();
 
     for p in &step.parameters {
         let value = p.value.eval(ctx);
@@ -104,6 +107,9 @@ pub fn build(
         };
         if p.secret {
             secrets.push(stringify(Some(&value)));
+            if p.location == ParamIn::Header {
+                secret_headers.push(p.name.to_ascii_lowercase());
+            }
         }
         let explode = p.spec.as_ref().and_then(|s| s.explode);
         match p.location {
@@ -179,6 +185,7 @@ pub fn build(
         body,
         body_bytes,
         secrets,
+        secret_headers,
     })
 }
 

@@ -1,0 +1,215 @@
+//! Sending a built request: redirects followed by hand so that credentials never
+//! leave the origin the user named, HTTPS never downgraded, and response bodies
+//! read up to a limit.
+
+use reqwest::header::{HeaderName, HeaderValue};
+use serde_json::Value;
+use url::Url;
+
+use super::request::BuiltRequest;
+use super::{header, Received};
+use crate::report::ErrorKind;
+
+/// Most redirects followed for one request.
+const MAX_REDIRECTS: usize = 10;
+
+/// Headers that carry credentials whatever the description says.
+const ALWAYS_SECRET: &[&str] = &["authorization", "proxy-authorization", "cookie"];
+
+type SendError = (ErrorKind, String);
+
+/// Sends `req`, following redirects. A redirect to another origin (scheme, host,
+/// port) drops `Authorization`, cookies, every header named by a security scheme
+/// and every header whose value holds a secret; a redirect from https to http is
+/// refused.
+pub async fn send(
+    req: &BuiltRequest,
+    client: &reqwest::Client,
+    max_bytes: usize,
+) -> Result<Received, SendError> {
+    let mut method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|_| {
+        (
+            ErrorKind::Request,
+            format!("`{}` is not an HTTP method", req.method),
+        )
+    })?;
+    let first = Url::parse(&req.url)
+        .map_err(|e| (ErrorKind::Request, format!("the URL is invalid: {e}")))?;
+    let mut url = first.clone();
+    let mut headers: Vec<(String, String)> = req.headers.clone();
+    let mut body = req.body_bytes.clone();
+    let mut stripped = false;
+
+    for hop in 0..=MAX_REDIRECTS {
+        let mut rb = client.request(method.clone(), url.clone());
+        for (k, v) in &headers {
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+                (
+                    ErrorKind::Request,
+                    format!("`{k}` is not a valid header name"),
+                )
+            })?;
+            let value = HeaderValue::from_str(v).map_err(|_| {
+                (
+                    ErrorKind::Request,
+                    format!("the value of header `{k}` has characters a header cannot carry"),
+                )
+            })?;
+            rb = rb.header(name, value);
+        }
+        if let Some(b) = &body {
+            rb = rb.body(b.clone());
+        }
+        let resp = rb
+            .send()
+            .await
+            .map_err(|e| (ErrorKind::Transport, crate::http::describe_error(&e)))?;
+        let status = resp.status().as_u16();
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_string);
+        let redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
+        match (redirect, location) {
+            (true, Some(loc)) if hop < MAX_REDIRECTS => {
+                let next = url.join(&loc).map_err(|e| {
+                    (
+                        ErrorKind::Response,
+                        format!("the server redirected to an invalid URL: {e}"),
+                    )
+                })?;
+                if url.scheme() == "https" && next.scheme() != "https" {
+                    return Err((
+                        ErrorKind::Response,
+                        format!(
+                            "the server redirected from https to {} (`{}`); arazzo refuses to downgrade a secure request",
+                            next.scheme(),
+                            next.host_str().unwrap_or("")
+                        ),
+                    ));
+                }
+                if !matches!(next.scheme(), "http" | "https") {
+                    return Err((
+                        ErrorKind::Response,
+                        format!(
+                            "the server redirected to a `{}` URL, which arazzo does not follow",
+                            next.scheme()
+                        ),
+                    ));
+                }
+                if next.origin() != first.origin() && !stripped {
+                    headers.retain(|(k, v)| !carries_secret(k, v, req));
+                    stripped = true;
+                }
+                // 303 (and 301/302 after a POST, as browsers do) continue with a GET.
+                if status == 303 || (matches!(status, 301 | 302) && method == reqwest::Method::POST)
+                {
+                    method = reqwest::Method::GET;
+                    body = None;
+                    headers.retain(|(k, _)| {
+                        !k.eq_ignore_ascii_case("content-type")
+                            && !k.eq_ignore_ascii_case("content-length")
+                    });
+                }
+                url = next;
+                continue;
+            }
+            _ => return read(resp, status, max_bytes).await,
+        }
+    }
+    Err((
+        ErrorKind::Response,
+        format!("more than {MAX_REDIRECTS} redirects"),
+    ))
+}
+
+fn carries_secret(name: &str, value: &str, req: &BuiltRequest) -> bool {
+    let lname = name.to_ascii_lowercase();
+    ALWAYS_SECRET.contains(&lname.as_str())
+        || req.secret_headers.iter().any(|h| h == &lname)
+        || req
+            .secrets
+            .iter()
+            .any(|s| !s.is_empty() && value.contains(s.as_str()))
+}
+
+async fn read(
+    mut resp: reqwest::Response,
+    status: u16,
+    max_bytes: usize,
+) -> Result<Received, SendError> {
+    let headers: Vec<(String, String)> = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let limit = |len: Option<u64>| {
+        let size = len.map(|l| format!(" ({l} bytes)")).unwrap_or_default();
+        (
+            ErrorKind::Response,
+            format!(
+                "the response body{size} is over the limit of {max_bytes} bytes (raise it with --max-response-size)"
+            ),
+        )
+    };
+    if let Some(len) = resp.content_length() {
+        if len > max_bytes as u64 {
+            return Err(limit(Some(len)));
+        }
+    }
+    let mut bytes: Vec<u8> = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if bytes.len() + chunk.len() > max_bytes {
+                    return Err(limit(None));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(e) => {
+                return Err((
+                    ErrorKind::Transport,
+                    format!(
+                        "the response was cut off: {}",
+                        crate::http::describe_error(&e)
+                    ),
+                ))
+            }
+        }
+    }
+    let content_type = header(&headers, "content-type").unwrap_or("");
+    let body = parse_body(content_type, &bytes);
+    Ok(Received {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// JSON media types (and bodies without a media type that parse as JSON) become a
+/// JSON tree; anything else is kept as text.
+pub fn parse_body(content_type: &str, bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        return Value::Null;
+    }
+    let ct = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let jsonish = ct == "application/json" || ct.ends_with("+json") || ct.is_empty();
+    if jsonish {
+        if let Ok(v) = serde_json::from_slice::<Value>(bytes) {
+            return v;
+        }
+    }
+    Value::String(String::from_utf8_lossy(bytes).into_owned())
+}
