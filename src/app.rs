@@ -289,7 +289,6 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
         max_steps: args.max_steps,
         max_response_bytes: args.max_response_size,
         max_duration: args.max_duration.map(Duration::from_secs_f64),
-        ..RunOptions::default()
     };
     // Preflight: what can be known before the first request is checked now, so a
     // run never stops half-way on a mistake that was visible from the start.
