@@ -60,6 +60,8 @@ impl Problem {
 /// Every byte the tool writes goes through here, secrets masked.
 pub struct Printer {
     pub redactor: Redactor,
+    pub style: crate::term::Style,
+    pub live: crate::term::Live,
 }
 
 impl Printer {
@@ -68,6 +70,17 @@ impl Printer {
         let _ = o.write_all(self.redactor.redact(text).as_bytes());
         let _ = o.flush();
     }
+    /// Prints a JSON document: secrets are masked in its string values, and the
+    /// serialized text is not touched again (it stays valid JSON).
+    pub fn out_json(&self, mut v: Value) {
+        self.redactor.redact_value(&mut v);
+        let text = serde_json::to_string_pretty(&v).unwrap_or_default();
+        let mut o = std::io::stdout().lock();
+        let _ = o.write_all(text.as_bytes());
+        let _ = o.write_all(b"\n");
+        let _ = o.flush();
+    }
+
     pub fn err(&self, text: &str) {
         let mut e = std::io::stderr().lock();
         let _ = e.write_all(self.redactor.redact(text).as_bytes());
@@ -85,7 +98,12 @@ impl Printer {
             exit: p.exit,
         };
         let mut text = String::new();
-        let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor());
+        let theme = if self.style.color {
+            GraphicalTheme::unicode()
+        } else {
+            GraphicalTheme::unicode_nocolor()
+        };
+        let handler = GraphicalReportHandler::new_themed(theme);
         if handler.render_report(&mut text, &masked).is_err() {
             text = format!("Error: {}\n", masked.message);
         }
@@ -95,8 +113,13 @@ impl Printer {
 
 /// Runs the parsed command line and returns the exit code.
 pub fn main(cli: Cli) -> u8 {
+    let redactor = Redactor::new();
+    let style = crate::term::Style::decide(cli.color, cli.quiet, cli.verbose);
+    crate::term::init_logging(cli.verbose, style.color, &redactor);
     let printer = Printer {
-        redactor: Redactor::new(),
+        redactor,
+        style,
+        live: crate::term::Live::new(),
     };
     let result = match cli.command {
         Command::Run(args) => run_command(args, &printer),
@@ -167,17 +190,18 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
             })?;
         servers.insert(source.to_string(), parsed);
     }
+    const LONGEST: f64 = 1.0e9;
     if let Some(d) = args.max_duration {
-        if !(d.is_finite() && d > 0.0) {
+        if !(d.is_finite() && d > 0.0 && d <= LONGEST) {
             return Err(Problem::usage(
-                "--max-duration must be a positive number of seconds",
+                "--max-duration must be a positive number of seconds (at most 1e9)",
                 None,
             ));
         }
     }
-    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+    if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= LONGEST) {
         return Err(Problem::usage(
-            "--timeout must be a positive number of seconds",
+            "--timeout must be a positive number of seconds (at most 1e9)",
             None,
         ));
     }
@@ -333,7 +357,12 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
     }
 
     let human = args.output == OutputFormat::Human;
+    let mut trace = crate::reports::Trace::default();
+    let tracing = args.trace.is_some();
     let mut on_event = |ev: Event<'_>| {
+        if tracing {
+            trace.record(&ev);
+        }
         if human {
             print_event(printer, &ev)
         }
@@ -350,17 +379,32 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
 
     match args.output {
         OutputFormat::Json => {
-            let mut v = serde_json::to_value(&report).unwrap_or(Value::Null);
-            printer.redactor.redact_value(&mut v);
-            let text = serde_json::to_string_pretty(&v).unwrap_or_default();
-            printer.out(&format!("{text}\n"));
+            let v = serde_json::to_value(&report).unwrap_or(Value::Null);
+            printer.out_json(v);
         }
         OutputFormat::Human => print_human(printer, &report),
     }
-    Ok(if report.succeeded() {
-        exit::SUCCEEDED
-    } else {
+    // Report files: a path that cannot be written is reported; a run that
+    // succeeded then exits 2, since CI would otherwise miss its report.
+    let mut write_failed = false;
+    if let Some(path) = &args.junit {
+        if let Err(m) = crate::reports::write_junit(path, &report, &program, &printer.redactor) {
+            printer.problem(&Problem::usage(m, None));
+            write_failed = true;
+        }
+    }
+    if let Some(path) = &args.trace {
+        if let Err(m) = trace.write(path, &report, &printer.redactor) {
+            printer.problem(&Problem::usage(m, None));
+            write_failed = true;
+        }
+    }
+    Ok(if !report.succeeded() {
         exit::FAILED
+    } else if write_failed {
+        exit::USAGE
+    } else {
+        exit::SUCCEEDED
     })
 }
 
@@ -417,7 +461,7 @@ fn print_plan(
 ) {
     match format {
         OutputFormat::Json => {
-            let mut v = serde_json::json!({
+            let v = serde_json::json!({
                 "workflowId": workflow_id,
                 "dryRun": true,
                 "status": if problems.is_empty() { "valid" } else { "invalid" },
@@ -433,11 +477,7 @@ fn print_plan(
                 })).collect::<Vec<_>>(),
                 "problems": problems,
             });
-            printer.redactor.redact_value(&mut v);
-            printer.out(&format!(
-                "{}\n",
-                serde_json::to_string_pretty(&v).unwrap_or_default()
-            ));
+            printer.out_json(v);
         }
         OutputFormat::Human => {
             let mut out = format!(
@@ -634,20 +674,76 @@ fn discover(dir: &Path) -> Vec<(PathBuf, Vec<String>)> {
 }
 
 fn print_event(printer: &Printer, ev: &Event<'_>) {
-    if let Event::StepFinished { report, depth } = ev {
-        let mark = match report.status {
-            Status::Succeeded => "✓",
-            Status::Failed => "✗",
-        };
-        let code = report
-            .status_code
-            .map(|c| c.to_string())
-            .unwrap_or_else(|| "---".into());
-        let indent = "  ".repeat(*depth);
-        printer.err(&format!(
-            "{indent}{mark} {:<24} {:<6} {:>3}  {} ms\n",
-            report.step_id, report.method, code, report.duration_ms
-        ));
+    let style = &printer.style;
+    if style.quiet {
+        return;
+    }
+    match ev {
+        Event::StepStarted {
+            step_id,
+            method,
+            path,
+            depth,
+        } => {
+            tracing::info!("step {step_id}: {method} {path}");
+            if style.live {
+                let indent = "  ".repeat(*depth);
+                printer.live.start(
+                    printer
+                        .redactor
+                        .redact(&format!("{indent}{step_id}  {method} {path}"))
+                        .into_owned(),
+                );
+            }
+        }
+        Event::StepFinished { report, depth } => {
+            printer.live.clear();
+            let mark = match report.status {
+                Status::Succeeded => style.paint("✓", "32"),
+                Status::Failed => style.paint("✗", "31"),
+            };
+            let code = report
+                .status_code
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "---".into());
+            let indent = "  ".repeat(*depth);
+            let attempts = if report.attempts > 1 {
+                format!("  ({} attempts)", report.attempts)
+            } else {
+                String::new()
+            };
+            printer.err(&format!(
+                "{indent}{mark} {:<24} {:<6} {:>3}  {} ms{attempts}\n",
+                report.step_id, report.method, code, report.duration_ms
+            ));
+        }
+        Event::Exchange {
+            step_id,
+            request,
+            response,
+            error,
+            duration_ms,
+            ..
+        } => {
+            tracing::debug!("{step_id}: {} {}", request.method, request.url);
+            for (k, v) in &request.headers {
+                tracing::debug!("{step_id}: > {k}: {v}");
+            }
+            if let Some(b) = &request.body_bytes {
+                tracing::trace!("{step_id}: > {}", String::from_utf8_lossy(b));
+            }
+            match (response, error) {
+                (Some(r), _) => {
+                    tracing::debug!("{step_id}: < {} in {duration_ms} ms", r.status);
+                    for (k, v) in &r.headers {
+                        tracing::debug!("{step_id}: < {k}: {v}");
+                    }
+                    tracing::trace!("{step_id}: < {}", r.body);
+                }
+                (None, Some(e)) => tracing::debug!("{step_id}: no response: {e}"),
+                _ => {}
+            }
+        }
     }
 }
 
@@ -663,6 +759,9 @@ fn print_human(printer: &Printer, report: &RunReport) {
     }
     match &report.error {
         None => {
+            if printer.style.quiet {
+                return;
+            }
             printer.err(&format!(
                 "workflow {} succeeded in {} ms\n",
                 report.workflow_id, report.duration_ms
@@ -670,30 +769,59 @@ fn print_human(printer: &Printer, report: &RunReport) {
             printer.out(&out);
         }
         Some(e) => {
-            if !out.is_empty() {
-                printer.err("outputs known before the failure:\n");
+            if !out.is_empty() && !printer.style.quiet {
+                printer.err("outputs known when the run stopped:\n");
                 printer.out(&out);
             }
-            let step = e.step_id.as_deref().unwrap_or("?");
-            let done: Vec<&str> = report
-                .steps
-                .iter()
-                .filter(|s| s.status == Status::Succeeded)
-                .map(|s| s.step_id.as_str())
-                .collect();
-            let help = if done.is_empty() {
-                "no step completed before the failure".to_string()
-            } else {
-                format!(
-                    "steps that completed before the failure (what they created still exists): {}",
-                    done.join(", ")
-                )
+            // The failed step's entry: steps before it completed before the
+            // failure; steps after it ran after it (e.g. cleanup steps).
+            let failed_at = report.steps.iter().rposition(|s| {
+                s.status == Status::Failed
+                    && Some(s.step_id.as_str()) == e.step_id.as_deref()
+                    && s.workflow_id.is_none()
+            });
+            let (before, after) = match failed_at {
+                Some(i) => (&report.steps[..i], &report.steps[i + 1..]),
+                None => (&report.steps[..], &report.steps[..0]),
             };
-            printer.problem(&Problem {
-                message: format!(
+            let names = |steps: &[crate::report::StepReport]| {
+                steps
+                    .iter()
+                    .filter(|s| s.status == Status::Succeeded)
+                    .map(|s| s.step_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let mut help = match names(before) {
+                n if n.is_empty() => "no step completed before the failure".to_string(),
+                n => format!("steps that completed before the failure: {n}"),
+            };
+            if !after.is_empty() {
+                help.push_str(&format!(
+                    "\nsteps that ran after the failure (onFailure actions): {}",
+                    after
+                        .iter()
+                        .map(|s| format!(
+                            "{} ({})",
+                            s.step_id,
+                            match s.status {
+                                Status::Succeeded => "succeeded",
+                                Status::Failed => "failed",
+                            }
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            let message = match &e.step_id {
+                Some(step) => format!(
                     "workflow {} failed at step `{step}`: {}",
                     report.workflow_id, e.message
                 ),
+                None => format!("workflow {} failed: {}", report.workflow_id, e.message),
+            };
+            printer.problem(&Problem {
+                message,
                 help: Some(help),
                 exit: exit::FAILED,
             });
@@ -739,12 +867,8 @@ fn validate_command(args: ValidateArgs, printer: &Printer) -> Result<u8, Problem
     let warnings = all.len() - errors;
     match args.format {
         DiagnosticFormat::Json => {
-            let mut v = serde_json::to_value(&all).unwrap_or(Value::Null);
-            printer.redactor.redact_value(&mut v);
-            printer.out(&format!(
-                "{}\n",
-                serde_json::to_string_pretty(&v).unwrap_or_default()
-            ));
+            let v = serde_json::to_value(&all).unwrap_or(Value::Null);
+            printer.out_json(v);
         }
         DiagnosticFormat::Human => {
             printer.err(&crate::diagnostics::render(&all, &sources, false));
@@ -864,6 +988,9 @@ fn list_command(args: ListArgs, printer: &Printer) -> Result<u8, Problem> {
                             d.split_whitespace().collect::<Vec<_>>().join(" ")
                         ));
                     }
+                    if let Some(env) = i["env"].as_str() {
+                        out.push_str(&format!("  [env {env}]"));
+                    }
                     out.push('\n');
                 }
                 let outs: Vec<&str> = w["outputs"]
@@ -899,6 +1026,8 @@ fn show_command(args: ShowArgs, printer: &Printer) -> Result<u8, Problem> {
         max_steps: 1000,
         max_response_size: crate::engine::DEFAULT_MAX_RESPONSE,
         max_duration: None,
+        junit: None,
+        trace: None,
         dry_run: false,
         no_preflight: false,
     };
@@ -909,6 +1038,23 @@ fn show_command(args: ShowArgs, printer: &Printer) -> Result<u8, Problem> {
     let loaded = rt
         .block_on(document::load(url, &fetcher))
         .map_err(|e| Problem::document(e.message, e.help))?;
+    let ids: Vec<&str> = loaded
+        .entry()
+        .doc
+        .workflows
+        .iter()
+        .map(|w| w.workflow_id.as_str())
+        .collect();
+    if !ids.contains(&args.workflow.as_str()) {
+        return Err(Problem::usage(
+            format!(
+                "no workflow `{}` in `{}`",
+                args.workflow,
+                display_url(&loaded.entry().url)
+            ),
+            Some(format!("the document has: {}", ids.join(", "))),
+        ));
+    }
     let program = compile(&loaded, &args.workflow).map_err(|errors| compile_problem(&errors))?;
     let wf = program.entry();
     let steps: Vec<Value> = wf
@@ -917,10 +1063,8 @@ fn show_command(args: ShowArgs, printer: &Printer) -> Result<u8, Problem> {
         .map(|s| {
             let (method, path) = s.describe(&program);
             let operation = match &s.target {
-                crate::compile::StepTarget::Operation(c) => {
-                    c.operation.operation_id.clone().unwrap_or_default()
-                }
-                crate::compile::StepTarget::Workflow { .. } => String::new(),
+                crate::compile::StepTarget::Operation(c) => c.operation.operation_id.clone(),
+                crate::compile::StepTarget::Workflow { .. } => None,
             };
             let mut reads: Vec<String> = s
                 .expressions()

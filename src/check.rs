@@ -39,11 +39,24 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
+/// An Arazzo document by its name (`*.arazzo.yaml`, …) or its `arazzo` field.
+/// A file that does not parse but mentions `arazzo` at the top level is taken
+/// too, so that its syntax error is reported rather than skipped.
 fn looks_like_arazzo(path: &Path) -> bool {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| document::parse_tree(&t, "").ok())
-        .is_some_and(|v| v.get("arazzo").is_some())
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.contains(".arazzo.") || name.starts_with("arazzo.") {
+        return true;
+    }
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    match document::parse_tree(&text, "") {
+        Ok(v) => v.get("arazzo").is_some(),
+        Err(_) => text
+            .lines()
+            .take(20)
+            .any(|l| l.starts_with("arazzo:") || l.contains("\"arazzo\"")),
+    }
 }
 
 /// Validates one document and its sources.

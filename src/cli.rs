@@ -14,6 +14,26 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// More logs on stderr: -v info, -vv debug, -vvv trace (RUST_LOG also works).
+    /// Secrets are masked at every level.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Print only errors (and, with -o json, the report).
+    #[arg(short = 'q', long = "quiet", global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// When to use colour; NO_COLOR in the environment means never for `auto`.
+    #[arg(long = "color", value_enum, default_value_t = ColorChoice::Auto, global = true, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,8 +75,8 @@ pub struct ListArgs {
     #[arg(value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
 
-    /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Human)]
+    /// Output format: `human` (a block per workflow) or `json` (an array).
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Human, hide_possible_values = true)]
     pub output: OutputFormat,
 }
 
@@ -70,8 +90,8 @@ pub struct ShowArgs {
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<String>,
 
-    /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Human)]
+    /// Output format: `human` (the steps, one block each) or `json`.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Human, hide_possible_values = true)]
     pub output: OutputFormat,
 }
 
@@ -128,8 +148,17 @@ pub struct RunArgs {
 
     /// Most step executions (retries and called workflows' steps included) one run
     /// may make; guards against endless goto loops.
-    #[arg(long = "max-steps", value_name = "N", default_value_t = 1000)]
+    #[arg(long = "max-steps", value_name = "N", default_value_t = 1000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_steps: usize,
+
+    /// Write a JUnit XML report of the run to FILE (a testcase per step).
+    #[arg(long = "junit", value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Write every HTTP request and response of the run (method, URL, headers,
+    /// body, status, timings) to FILE as JSON, secrets masked.
+    #[arg(long = "trace", value_name = "FILE")]
+    pub trace: Option<PathBuf>,
 
     /// Build and check every request without sending anything: values known from
     /// the inputs are filled in, values from earlier responses are shown as

@@ -528,12 +528,16 @@ impl<'a> Compiler<'a> {
             pointer: wf_ptr.clone(),
         };
         let inputs_schema = match &wf.inputs {
-            Some(s) => Some(inline_refs(&d.doc.raw, s, 0).map_err(|m| CompileError {
-                code: "ref/inputs-schema",
-                pointer: None,
-                message: format!("workflow `{wid}` inputs: {m}"),
-                help: None,
-            })?),
+            Some(s) => {
+                let mut schema = inline_refs(&d.doc.raw, s, 0).map_err(|m| CompileError {
+                    code: "ref/inputs-schema",
+                    pointer: Some(format!("{wf_ptr}/inputs")),
+                    message: format!("workflow `{wid}` inputs: {m}"),
+                    help: None,
+                })?;
+                lift_all_of(&mut schema, 0);
+                Some(schema)
+            }
             None => None,
         };
         let declared_inputs: Option<BTreeSet<String>> = inputs_schema.as_ref().map(|s| {
@@ -889,10 +893,10 @@ impl<'a> Compiler<'a> {
                     let after = match obj.get("retryAfter") {
                         None => None,
                         Some(v) => match v.as_f64() {
-                            Some(f) if f >= 0.0 && f.is_finite() => Some(f),
+                            Some(f) if (0.0..=1.0e7).contains(&f) => Some(f),
                             _ => {
                                 return fail("action/invalid", 
-                                    format!("{place}: `retryAfter` must be a non-negative number of seconds"),
+                                    format!("{place}: `retryAfter` must be a non-negative number of seconds (at most 1e7)"),
                                     None,
                                 )
                             }
@@ -1570,7 +1574,7 @@ fn compile_criterion(place: &str, c: &Criterion) -> Result<CompiledCriterion, Co
         });
     };
     let check = crate::criteria::Check::compile(&kind, &c.condition).map_err(|m| CompileError {
-        code: "criteria/missing-context",
+        code: "criteria/invalid",
         pointer: None,
         message: format!("{place}: criterion `{}`: {m}", c.condition),
         help: None,
@@ -1611,6 +1615,46 @@ fn compile_output(v: &Value) -> Result<ValueExpr, String> {
     match v {
         Value::String(s) => ValueExpr::compile_str(s).map_err(|e| e.message),
         _ => Err("an output is a runtime expression string".into()),
+    }
+}
+
+/// Copies the `properties` and `required` of `allOf` branches up to the root of
+/// an inputs schema, so the inputs a workflow takes can be read in one place.
+/// Validation is unchanged: every branch must hold anyway.
+fn lift_all_of(schema: &mut Value, depth: usize) {
+    if depth > 8 {
+        return;
+    }
+    let Some(branches) = schema.get("allOf").and_then(Value::as_array).cloned() else {
+        return;
+    };
+    for mut branch in branches {
+        lift_all_of(&mut branch, depth + 1);
+        let Value::Object(root) = schema else {
+            return;
+        };
+        if let Some(props) = branch.get("properties").and_then(Value::as_object) {
+            let target = root
+                .entry("properties")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(t) = target {
+                for (k, v) in props {
+                    t.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+        }
+        if let Some(req) = branch.get("required").and_then(Value::as_array) {
+            let target = root
+                .entry("required")
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(t) = target {
+                for r in req {
+                    if !t.contains(r) {
+                        t.push(r.clone());
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -22,5 +22,7 @@ pub mod openapi;
 pub mod plan;
 pub mod redact;
 pub mod report;
+pub mod reports;
 pub mod schema;
+pub mod term;
 pub mod validate;

@@ -19,8 +19,9 @@ fn placeholder(e: &Expr) -> String {
     format!("{{{e}}}")
 }
 
+/// A value not known before the run: a placeholder, or text built from one.
 fn is_placeholder(v: &Value) -> bool {
-    matches!(v, Value::String(s) if s.starts_with("{$") && s.ends_with('}'))
+    matches!(v, Value::String(s) if s.contains("{$"))
 }
 
 /// Resolves inputs; everything that needs a response becomes a placeholder.

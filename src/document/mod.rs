@@ -214,6 +214,18 @@ pub fn parse_arazzo(url: Url, text: &str) -> Result<ArazzoDoc, LoadError> {
             Some("see the Arazzo 1.0.1 specification for the object's fields".into()),
         )
     })?;
+    if doc.workflows.is_empty() {
+        return Err(LoadError::new(
+            format!("`{shown}` has no workflows"),
+            Some("an Arazzo document lists at least one workflow under `workflows`".into()),
+        ));
+    }
+    if doc.source_descriptions.is_empty() {
+        return Err(LoadError::new(
+            format!("`{shown}` has no source descriptions"),
+            Some("an Arazzo document names at least one source under `sourceDescriptions`".into()),
+        ));
+    }
     Ok(ArazzoDoc { url, doc, raw })
 }
 

@@ -70,6 +70,18 @@ pub enum Event<'a> {
         report: &'a StepReport,
         depth: usize,
     },
+    /// One HTTP exchange (for traces and logs).
+    Exchange {
+        workflow_id: &'a str,
+        step_id: &'a str,
+        attempt: u32,
+        request: &'a BuiltRequest,
+        response: Option<&'a Received>,
+        error: Option<&'a str>,
+        /// When the request was sent, from the start of the run.
+        started_ms: u64,
+        duration_ms: u64,
+    },
 }
 
 /// A received response.
@@ -649,7 +661,13 @@ impl<'a, 'e> Runner<'a, 'e> {
                     self.redactor.add(s);
                 }
                 attempt.report.url = built.url.clone();
-                let sent = send::send(&built, self.client, self.opts.max_response_bytes);
+                let sent_at = Instant::now();
+                let sent = send::send(
+                    &built,
+                    self.client,
+                    self.opts.max_response_bytes,
+                    self.redactor,
+                );
                 let sent = match self.remaining() {
                     Some(left) => match tokio::time::timeout(left, sent).await {
                         Ok(r) => r,
@@ -678,12 +696,26 @@ impl<'a, 'e> Runner<'a, 'e> {
                                 })
                             })
                             .unwrap_or_default();
+                        let hint = what_to_check(kind, &m, &call.source);
                         attempt.error = Some(step_error(
                             kind,
-                            format!("{} {} to {host}: {m}", built.method, call.operation.path),
+                            format!(
+                                "{} {} to {host}: {m}{hint}",
+                                built.method, call.operation.path
+                            ),
                         ));
                     }
                 }
+                (self.on_event)(Event::Exchange {
+                    workflow_id: &self.program.workflows[wf_index].workflow_id,
+                    step_id: &step.step_id,
+                    attempt: attempt.report.attempts,
+                    request: &built,
+                    response: attempt.response.as_ref(),
+                    error: attempt.error.as_ref().map(|e| e.message.as_str()),
+                    started_ms: sent_at.duration_since(self.started).as_millis() as u64,
+                    duration_ms: sent_at.elapsed().as_millis() as u64,
+                });
                 attempt.request = Some(built);
             }
             StepTarget::Workflow { .. } if depth >= MAX_NESTING => {
@@ -784,6 +816,27 @@ impl<'a, 'e> Runner<'a, 'e> {
         attempt.report.duration_ms = started.elapsed().as_millis() as u64;
         attempt
     }
+}
+
+/// What a user should check after a transport error.
+fn what_to_check(kind: ErrorKind, message: &str, source: &str) -> String {
+    let m = message.to_ascii_lowercase();
+    let hint = if kind == ErrorKind::Timeout {
+        return String::new();
+    } else if m.contains("timed out") {
+        "; check that the host is reachable and answers, or raise --timeout".to_string()
+    } else if m.contains("refused") {
+        format!("; check that the server is running and that the URL of source `{source}` (or --server {source}=URL) is right")
+    } else if m.contains("dns") || m.contains("lookup") || m.contains("resolve") {
+        format!("; check the host name, your network, or point the source elsewhere with --server {source}=URL")
+    } else if m.contains("certificate") || m.contains("tls") || m.contains("handshake") {
+        "; check the server's TLS certificate (and that the URL's scheme is right)".to_string()
+    } else if kind == ErrorKind::Transport {
+        "; check the network and the server".to_string()
+    } else {
+        String::new()
+    };
+    hint
 }
 
 fn request_path(step: &CompiledStep) -> String {

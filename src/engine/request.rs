@@ -319,14 +319,21 @@ fn encode_body(b: &CompiledBody, ctx: &dyn Resolve) -> Result<Encoded, BuildErro
         // A string payload is the body text itself, whatever the media type.
         Value::String(s) => s.as_bytes().to_vec(),
         _ if is_json(&ct) => serde_json::to_vec(&value).unwrap_or_default(),
+        // Form fields: arrays as repeated keys (OpenAPI's default `form`, exploded).
         Value::Object(map) if ct.starts_with("application/x-www-form-urlencoded") => map
             .iter()
-            .map(|(k, v)| {
-                format!(
-                    "{}={}",
-                    utf8_percent_encode(k, COMPONENT),
-                    utf8_percent_encode(&stringify(Some(v)), COMPONENT)
-                )
+            .flat_map(|(k, v)| {
+                let items: Vec<&Value> = match v {
+                    Value::Array(items) => items.iter().collect(),
+                    other => vec![other],
+                };
+                items.into_iter().map(move |item| {
+                    format!(
+                        "{}={}",
+                        utf8_percent_encode(k, COMPONENT),
+                        utf8_percent_encode(&stringify(Some(item)), COMPONENT)
+                    )
+                })
             })
             .collect::<Vec<_>>()
             .join("&")

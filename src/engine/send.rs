@@ -26,6 +26,7 @@ pub async fn send(
     req: &BuiltRequest,
     client: &reqwest::Client,
     max_bytes: usize,
+    redactor: &crate::redact::Redactor,
 ) -> Result<Received, SendError> {
     let mut method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|_| {
         (
@@ -98,9 +99,26 @@ pub async fn send(
                         ),
                     ));
                 }
-                if next.origin() != first.origin() && !stripped {
-                    headers.retain(|(k, v)| !carries_secret(k, v, req));
-                    stripped = true;
+                let keeps_body = !(status == 303
+                    || (matches!(status, 301 | 302) && method == reqwest::Method::POST));
+                if next.origin() != first.origin() {
+                    if keeps_body
+                        && body
+                            .as_ref()
+                            .is_some_and(|b| redactor.finds_secret(&String::from_utf8_lossy(b)))
+                    {
+                        return Err((
+                            ErrorKind::Response,
+                            format!(
+                                "the server redirected ({status}) to another origin (`{}`) and the request body holds a secret; arazzo does not send it there",
+                                next.host_str().unwrap_or("")
+                            ),
+                        ));
+                    }
+                    if !stripped {
+                        headers.retain(|(k, v)| !carries_secret(k, v, req, redactor));
+                        stripped = true;
+                    }
                 }
                 // 303 (and 301/302 after a POST, as browsers do) continue with a GET.
                 if status == 303 || (matches!(status, 301 | 302) && method == reqwest::Method::POST)
@@ -124,7 +142,12 @@ pub async fn send(
     ))
 }
 
-fn carries_secret(name: &str, value: &str, req: &BuiltRequest) -> bool {
+fn carries_secret(
+    name: &str,
+    value: &str,
+    req: &BuiltRequest,
+    redactor: &crate::redact::Redactor,
+) -> bool {
     let lname = name.to_ascii_lowercase();
     ALWAYS_SECRET.contains(&lname.as_str())
         || req.secret_headers.iter().any(|h| h == &lname)
@@ -132,6 +155,7 @@ fn carries_secret(name: &str, value: &str, req: &BuiltRequest) -> bool {
             .secrets
             .iter()
             .any(|s| !s.is_empty() && value.contains(s.as_str()))
+        || redactor.finds_secret(value)
 }
 
 async fn read(

@@ -30,7 +30,17 @@ impl Template {
         let mut rest = s;
         while let Some(open) = rest.find("{$") {
             let after = &rest[open + 1..];
-            let Some(close) = after.find('}') else { break };
+            let Some(close) = after.find('}') else {
+                if looks_like_expression(after.trim_end()) {
+                    return Err(ExprError {
+                        message: format!(
+                            "in the text `{s}`: `{{{}` is not closed with `}}`",
+                            after.trim_end()
+                        ),
+                    });
+                }
+                break;
+            };
             let inner = &after[..close];
             if !looks_like_expression(inner) {
                 text.push_str(&rest[..open + 2]);

@@ -108,6 +108,8 @@ struct Server {
 }
 
 struct Fault {
+    /// `None` matches every method.
+    method: Option<String>,
     path_prefix: String,
     status: u16,
     body: Value,
@@ -243,6 +245,19 @@ impl StandIn {
     /// earliest-queued matching fault wins.
     pub fn fail_next(&self, path_prefix: &str, status: u16, body: Value) {
         self.shared.lock().faults.push_back(Fault {
+            method: None,
+            path_prefix: path_prefix.to_string(),
+            status,
+            body,
+        });
+    }
+
+    /// Like [`StandIn::fail_next`], but only a request with this HTTP `method`
+    /// (e.g. `"DELETE"`, case-insensitive) matches, so a fault can target
+    /// `DELETE /api/v3/mcp/{id}` without hitting `GET /api/v3/mcp/{id}`.
+    pub fn fail_next_method(&self, method: &str, path_prefix: &str, status: u16, body: Value) {
+        self.shared.lock().faults.push_back(Fault {
+            method: Some(method.to_ascii_uppercase()),
             path_prefix: path_prefix.to_string(),
             status,
             body,
@@ -334,11 +349,9 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     inner.next_request += 1;
     let request_id = format!("req_{}", inner.next_request);
 
-    if let Some(pos) = inner
-        .faults
-        .iter()
-        .position(|f| path.starts_with(&f.path_prefix))
-    {
+    if let Some(pos) = inner.faults.iter().position(|f| {
+        path.starts_with(&f.path_prefix) && f.method.as_ref().is_none_or(|m| *m == method)
+    }) {
         let fault = inner.faults.remove(pos).expect("fault index valid");
         let status =
             StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

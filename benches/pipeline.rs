@@ -1,0 +1,456 @@
+//! Benchmarks of the load → compile → run pipeline on the real, 2.1 MB Composio
+//! OpenAPI description (`../shared/fixtures/composio/composio-openapi-original.json`,
+//! or the file named by `ARAZZO_BENCH_OPENAPI`).
+//!
+//! ```sh
+//! cargo bench --bench pipeline              # everything
+//! cargo bench --bench pipeline -- load      # one group (a divan filter)
+//! ```
+//!
+//! Everything here is measured in one warm process: costs a process pays once
+//! (lazily compiled JSON Schemas, TLS roots, page faults) show in the first sample
+//! only, so these numbers are lower bounds for the CLI. `scripts/bench.sh` measures
+//! the binary itself, process start to exit.
+
+#[path = "support/standin.rs"]
+mod standin;
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use arazzo::compile::{check_document, compile, Program};
+use arazzo::document::{self, Loaded};
+use arazzo::engine::{self, RunOptions};
+use arazzo::expr::{parse_expression, Condition, Expr, Pointer, Resolve, Template, ValueExpr};
+use arazzo::openapi::OpenApi;
+use arazzo::redact::Redactor;
+use divan::{black_box, Bencher};
+use serde_json::{json, Map, Value};
+use url::Url;
+
+const WORKFLOW_ID: &str = "provision-mcp-server";
+const API_KEY: &str = "bench-api-key-5f0c1d2e";
+
+fn main() {
+    divan::main();
+}
+
+// ---------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------
+
+fn manifest_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The real Composio OpenAPI description.
+fn openapi_path() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = std::env::var_os("ARAZZO_BENCH_OPENAPI")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                manifest_dir().join("../shared/fixtures/composio/composio-openapi-original.json")
+            });
+        std::fs::canonicalize(&path).unwrap_or_else(|e| {
+            panic!(
+                "the Composio OpenAPI description `{}` is needed: {e} (set ARAZZO_BENCH_OPENAPI)",
+                path.display()
+            )
+        })
+    })
+}
+
+fn openapi_text() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| std::fs::read_to_string(openapi_path()).expect("readable description"))
+}
+
+/// The shipped provisioning workflow with its source description pointed at the
+/// real description, written to a temporary directory that lives as long as the
+/// process.
+fn workflow_path() -> &'static Path {
+    static FIXTURE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_dir, path) = FIXTURE.get_or_init(|| {
+        let shipped = std::fs::read_to_string(
+            manifest_dir().join("workflows/provision-mcp-server.arazzo.yaml"),
+        )
+        .expect("the shipped workflow");
+        let source = Url::from_file_path(openapi_path()).expect("an absolute path");
+        let pointed = shipped.replace(
+            "url: ../openapi/composio-openapi-original.json",
+            &format!("url: {source}"),
+        );
+        assert_ne!(
+            pointed, shipped,
+            "the workflow's source URL line has changed"
+        );
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("provision.arazzo.yaml");
+        std::fs::write(&path, pointed).expect("writable");
+        (dir, path)
+    });
+    path
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn client() -> reqwest::Client {
+    arazzo::http::client(&arazzo::http::ClientOptions::default()).expect("an HTTP client")
+}
+
+fn load_workflow(rt: &tokio::runtime::Runtime, client: &reqwest::Client) -> Loaded {
+    let url = Url::from_file_path(workflow_path()).expect("an absolute path");
+    rt.block_on(document::load(url, client))
+        .expect("the workflow loads")
+}
+
+fn compile_workflow(loaded: &Loaded) -> Program {
+    compile(loaded, WORKFLOW_ID).expect("the workflow compiles")
+}
+
+fn inputs() -> Map<String, Value> {
+    let Value::Object(map) = json!({
+        "apiKey": API_KEY,
+        "toolkitSlug": "linear",
+        "authType": "use_composio_managed_auth",
+        "serverName": "Linear Bot",
+        "allowedTools": ["LINEAR_CREATE_LINEAR_ISSUE", "LINEAR_LIST_LINEAR_TEAMS"],
+        "userId": "alice",
+    }) else {
+        unreachable!()
+    };
+    map
+}
+
+/// The in-process stand-in, started once.
+fn standin_addr() -> SocketAddr {
+    static ADDR: OnceLock<SocketAddr> = OnceLock::new();
+    *ADDR.get_or_init(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a local port");
+        let addr = listener.local_addr().expect("an address");
+        std::thread::spawn(move || standin::serve(listener));
+        addr
+    })
+}
+
+fn run_options() -> RunOptions {
+    let base = Url::parse(&format!("http://{}", standin_addr())).expect("a URL");
+    RunOptions {
+        servers: [("composioApi".to_string(), base)].into_iter().collect(),
+        ..RunOptions::default()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Loading and indexing the 2.1 MB description
+// ---------------------------------------------------------------------------
+
+#[divan::bench_group(sample_count = 30, sample_size = 1)]
+mod load {
+    use super::*;
+
+    /// Reading the file: the floor.
+    #[divan::bench]
+    fn read_file() -> String {
+        std::fs::read_to_string(black_box(openapi_path())).unwrap()
+    }
+
+    /// A syntax check that builds nothing (what `jq empty` does).
+    #[divan::bench]
+    fn syntax_only() {
+        serde_json::from_str::<serde::de::IgnoredAny>(black_box(openapi_text())).unwrap();
+    }
+
+    /// Text → `serde_json::Value` (insertion-ordered maps).
+    #[divan::bench]
+    fn parse_tree() -> Value {
+        document::parse_tree(black_box(openapi_text()), "description").unwrap()
+    }
+
+    /// `Value` → the operationId index.
+    #[divan::bench]
+    fn index(bencher: Bencher) {
+        let tree = document::parse_tree(openapi_text(), "description").unwrap();
+        let url = Url::from_file_path(openapi_path()).unwrap();
+        bencher
+            .with_inputs(|| tree.clone())
+            .bench_local_values(|tree| OpenApi::from_value(url.clone(), tree).unwrap());
+    }
+
+    /// The workflow and its source: read, parse, index.
+    #[divan::bench]
+    fn load_document(bencher: Bencher) {
+        let rt = runtime();
+        let client = client();
+        bencher.bench_local(|| load_workflow(&rt, &client));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Compiling the provisioning workflow against the real description
+// ---------------------------------------------------------------------------
+
+#[divan::bench_group(sample_count = 30)]
+mod compiling {
+    use super::*;
+
+    /// `compile`: operations resolved, expressions and conditions parsed.
+    #[divan::bench]
+    fn compile_workflow(bencher: Bencher) {
+        let loaded = load_workflow(&runtime(), &client());
+        bencher.bench_local(|| super::compile_workflow(black_box(&loaded)));
+    }
+
+    /// `check_document`: every workflow of the document, as `validate` does.
+    #[divan::bench]
+    fn check_whole_document(bencher: Bencher) {
+        let loaded = load_workflow(&runtime(), &client());
+        bencher.bench_local(|| check_document(black_box(&loaded)).unwrap());
+    }
+
+    /// The literal payload and parameter values against the operations' schemas
+    /// (OpenAPI schema → JSON Schema → a compiled `jsonschema` validator each).
+    #[divan::bench]
+    fn check_literals(bencher: Bencher) {
+        let program = compile_workflow(&load_workflow(&runtime(), &client()));
+        bencher.bench_local(|| arazzo::plan::check_literals(black_box(&program)));
+    }
+
+    /// Preflight: every request built from the inputs and checked.
+    #[divan::bench]
+    fn preflight_plan(bencher: Bencher) {
+        let program = compile_workflow(&load_workflow(&runtime(), &client()));
+        let inputs = inputs();
+        let opts = run_options();
+        let redactor = Redactor::new();
+        bencher.bench_local(|| arazzo::plan::plan(black_box(&program), &inputs, &opts, &redactor));
+    }
+
+    /// The whole of `arazzo validate` on the document, in a warm process.
+    #[divan::bench(sample_count = 10)]
+    fn validate_file(bencher: Bencher) {
+        let rt = runtime();
+        let client = client();
+        let path = workflow_path();
+        bencher.bench_local(|| rt.block_on(arazzo::check::validate_file(path, &client)));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Runtime expressions, templates and conditions
+// ---------------------------------------------------------------------------
+
+/// A fixed evaluation context: inputs, a status code and a response body.
+struct Ctx {
+    inputs: Map<String, Value>,
+    status: u16,
+    body: Value,
+}
+
+impl Ctx {
+    fn new() -> Ctx {
+        Ctx {
+            inputs: inputs(),
+            status: 201,
+            body: json!({
+                "id": "mcp_1",
+                "mcp_url": "https://backend.composio.dev/v3/mcp/mcp_1",
+                "data": [{"id": "a", "status": "ACTIVE", "count": 3}, {"id": "b", "status": "x"}],
+                "commands": {"cursor": "npx …", "claude": "npx …"},
+            }),
+        }
+    }
+}
+
+fn select(value: &Value, pointer: &Option<Pointer>) -> Option<Value> {
+    match pointer {
+        None => Some(value.clone()),
+        Some(p) => p.select(value).cloned(),
+    }
+}
+
+impl Resolve for Ctx {
+    fn resolve(&self, expr: &Expr) -> Option<Value> {
+        match expr {
+            Expr::StatusCode => Some(Value::from(self.status)),
+            Expr::Inputs { name, pointer } => select(self.inputs.get(name)?, pointer),
+            Expr::ResponseBody(pointer) => select(&self.body, pointer),
+            Expr::Steps { output, .. } => Some(Value::String(format!("{output}_1"))),
+            _ => None,
+        }
+    }
+}
+
+const EXPRESSIONS: &[&str] = &[
+    "$statusCode",
+    "$inputs.toolkitSlug",
+    "$response.body#/auth_config/id",
+    "$steps.createServer.outputs.serverId",
+    "$response.header.Retry-After",
+    "$workflows.provision-mcp-server.outputs.mcpUrl#/a~1b/0",
+];
+
+const CONDITIONS: &[&str] = &[
+    "$statusCode == 201",
+    "$statusCode == 201 && $response.body.data[0].status == 'active' || $inputs.userId != null",
+    "!($response.body.data[0].count < 2) && $response.body#/mcp_url != ''",
+];
+
+#[divan::bench_group(sample_count = 50, sample_size = 200)]
+mod expressions {
+    use super::*;
+
+    #[divan::bench(args = EXPRESSIONS)]
+    fn parse(text: &str) -> Expr {
+        parse_expression(black_box(text)).unwrap()
+    }
+
+    #[divan::bench(args = CONDITIONS)]
+    fn parse_condition(text: &str) -> Condition {
+        Condition::parse(black_box(text)).unwrap()
+    }
+
+    #[divan::bench(args = CONDITIONS)]
+    fn eval_condition(bencher: Bencher, text: &str) {
+        let condition = Condition::parse(text).unwrap();
+        let ctx = Ctx::new();
+        bencher.bench_local(|| black_box(&condition).eval(&ctx));
+    }
+
+    /// `x-api-key: {$inputs.apiKey}`-style interpolation.
+    #[divan::bench]
+    fn render_template(bencher: Bencher) {
+        let template = Template::parse("Bearer {$inputs.apiKey} for {$inputs.userId}")
+            .unwrap()
+            .unwrap();
+        let ctx = Ctx::new();
+        bencher.bench_local(|| black_box(&template).render(&ctx));
+    }
+
+    fn server_payload() -> Value {
+        json!({
+            "name": "$inputs.serverName",
+            "auth_config_ids": ["$steps.createAuthConfig.outputs.authConfigId"],
+            "allowed_tools": "$inputs.allowedTools",
+            "managed_auth_via_composio": true,
+        })
+    }
+
+    /// The `createServer` request body, compiled.
+    #[divan::bench]
+    fn compile_payload(bencher: Bencher) {
+        let payload = server_payload();
+        bencher.bench_local(|| ValueExpr::compile(black_box(&payload)).unwrap());
+    }
+
+    /// The `createServer` request body, evaluated.
+    #[divan::bench]
+    fn eval_payload(bencher: Bencher) {
+        let payload = ValueExpr::compile(&server_payload()).unwrap();
+        let ctx = Ctx::new();
+        bencher.bench_local(|| black_box(&payload).eval(&ctx));
+    }
+
+    #[divan::bench]
+    fn select_pointer(bencher: Bencher) {
+        let pointer = Pointer::parse("/data/1/status").unwrap();
+        let ctx = Ctx::new();
+        bencher.bench_local(|| black_box(&pointer).select(&ctx.body).cloned());
+    }
+
+    /// A `regex` criterion (compiled once, evaluated).
+    #[divan::bench]
+    fn eval_regex_criterion(bencher: Bencher) {
+        let check = arazzo::criteria::Check::compile(&json!("regex"), r"^mcp_\d+$").unwrap();
+        let value = json!("mcp_12345");
+        bencher.bench_local(|| black_box(&check).eval(Some(&value)).unwrap());
+    }
+
+    /// A `jsonpath` criterion (compiled once, evaluated).
+    #[divan::bench]
+    fn eval_jsonpath_criterion(bencher: Bencher) {
+        let check =
+            arazzo::criteria::Check::compile(&json!("jsonpath"), "$.data[?@.count > 2]").unwrap();
+        let ctx = Ctx::new();
+        bencher.bench_local(|| black_box(&check).eval(Some(&ctx.body)).unwrap());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Full runs against the in-process stand-in
+// ---------------------------------------------------------------------------
+
+#[divan::bench_group(sample_count = 30)]
+mod run {
+    use super::*;
+
+    fn run_once(
+        rt: &tokio::runtime::Runtime,
+        program: &Program,
+        loaded: &Loaded,
+        inputs: &Map<String, Value>,
+        client: &reqwest::Client,
+        opts: &RunOptions,
+    ) -> arazzo::report::RunReport {
+        let redactor = Redactor::new();
+        redactor.add(API_KEY);
+        let report = rt.block_on(engine::run(
+            program,
+            loaded,
+            inputs,
+            client,
+            opts,
+            &redactor,
+            &mut |_| {},
+        ));
+        assert!(report.succeeded(), "the run failed: {:?}", report.error);
+        report
+    }
+
+    /// The four requests, with a compiled program and a warm client (kept-alive
+    /// connection): the engine's own cost plus four local round trips.
+    #[divan::bench]
+    fn workflow_warm_client(bencher: Bencher) {
+        let rt = runtime();
+        let client = client();
+        let loaded = load_workflow(&rt, &client);
+        let program = compile_workflow(&loaded);
+        let (inputs, opts) = (inputs(), run_options());
+        bencher.bench_local(|| run_once(&rt, &program, &loaded, &inputs, &client, &opts));
+    }
+
+    /// As the CLI does: a new HTTP client (TLS roots, new connection) per run.
+    #[divan::bench]
+    fn workflow_new_client(bencher: Bencher) {
+        let rt = runtime();
+        let loaded = load_workflow(&rt, &client());
+        let program = compile_workflow(&loaded);
+        let (inputs, opts) = (inputs(), run_options());
+        bencher.bench_local(|| run_once(&rt, &program, &loaded, &inputs, &client(), &opts));
+    }
+
+    /// Load the document and its 2.1 MB source, compile, preflight, run: the
+    /// whole `arazzo run` pipeline in a warm process.
+    #[divan::bench(sample_count = 15)]
+    fn load_compile_preflight_run(bencher: Bencher) {
+        let rt = runtime();
+        let (inputs, opts) = (inputs(), run_options());
+        bencher.bench_local(|| {
+            let client = client();
+            let loaded = load_workflow(&rt, &client);
+            let program = compile_workflow(&loaded);
+            let redactor = Redactor::new();
+            assert!(arazzo::plan::check_literals(&program).is_empty());
+            let planned = arazzo::plan::plan(&program, &inputs, &opts, &redactor);
+            assert!(planned.iter().all(|p| p.problems.is_empty()));
+            run_once(&rt, &program, &loaded, &inputs, &client, &opts)
+        });
+    }
+}

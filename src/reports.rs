@@ -1,0 +1,213 @@
+//! Files for CI: a JUnit XML report of a run and a JSON trace of every HTTP
+//! exchange. Both are masked by the run's redactor before they are written.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::{json, Map, Value};
+
+use crate::compile::Program;
+use crate::engine::Event;
+use crate::redact::Redactor;
+use crate::report::{RunReport, Status};
+
+/// Collects the HTTP exchanges of a run.
+#[derive(Default)]
+pub struct Trace {
+    exchanges: Vec<Value>,
+}
+
+fn headers_json(headers: &[(String, String)]) -> Value {
+    let mut m = Map::new();
+    for (k, v) in headers {
+        match m.get_mut(k) {
+            Some(Value::String(prev)) => {
+                prev.push_str(", ");
+                prev.push_str(v);
+            }
+            _ => {
+                m.insert(k.clone(), Value::String(v.clone()));
+            }
+        }
+    }
+    Value::Object(m)
+}
+
+impl Trace {
+    pub fn record(&mut self, ev: &Event<'_>) {
+        let Event::Exchange {
+            workflow_id,
+            step_id,
+            attempt,
+            request,
+            response,
+            error,
+            started_ms,
+            duration_ms,
+        } = ev
+        else {
+            return;
+        };
+        let body = request
+            .body_bytes
+            .as_ref()
+            .map(|b| Value::String(String::from_utf8_lossy(b).into_owned()));
+        self.exchanges.push(json!({
+            "workflowId": workflow_id,
+            "stepId": step_id,
+            "attempt": attempt,
+            "startedMs": started_ms,
+            "durationMs": duration_ms,
+            "request": {
+                "method": request.method,
+                "url": request.url,
+                "headers": headers_json(&request.headers),
+                "body": body,
+            },
+            "response": response.map(|r| json!({
+                "status": r.status,
+                "headers": headers_json(&r.headers),
+                "body": r.body,
+            })),
+            "error": error,
+        }));
+    }
+
+    /// Writes the trace, secrets masked.
+    pub fn write(
+        &self,
+        path: &Path,
+        report: &RunReport,
+        redactor: &Redactor,
+    ) -> Result<(), String> {
+        let mut v = json!({
+            "workflowId": report.workflow_id,
+            "status": report.status,
+            "durationMs": report.duration_ms,
+            "exchanges": self.exchanges,
+        });
+        redactor.redact_value(&mut v);
+        let text = serde_json::to_string_pretty(&v).unwrap_or_default();
+        write_file(path, &text, "--trace")
+    }
+}
+
+fn write_file(path: &Path, text: &str, flag: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("{flag}: cannot create `{}`: {e}", dir.display()))?;
+    }
+    std::fs::write(path, text)
+        .map_err(|e| format!("{flag}: cannot write `{}`: {e}", path.display()))
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The JUnit XML of a run: one testsuite for the workflow run, one testcase per
+/// step execution (steps of called workflows named `workflow.step`), a failure
+/// with the criterion or error that failed, and steps that never ran as skipped.
+pub fn junit(report: &RunReport, program: &Program) -> String {
+    let secs = |ms: u64| format!("{:.3}", ms as f64 / 1000.0);
+    let mut cases = String::new();
+    let mut failures = 0;
+    let mut ran: BTreeSet<&str> = BTreeSet::new();
+    let error_step = report.error.as_ref().and_then(|e| e.step_id.as_deref());
+    let mut error_used = false;
+    for s in &report.steps {
+        let class = s.workflow_id.as_deref().unwrap_or(&report.workflow_id);
+        if s.workflow_id.is_none() {
+            ran.insert(s.step_id.as_str());
+        }
+        cases.push_str(&format!(
+            "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\">\n",
+            xml_escape(&s.step_id),
+            xml_escape(class),
+            secs(s.duration_ms)
+        ));
+        if s.status == Status::Failed {
+            failures += 1;
+            let (kind, message) = match &report.error {
+                Some(e)
+                    if !error_used
+                        && error_step == Some(s.step_id.as_str())
+                        && s.workflow_id.is_none() =>
+                {
+                    error_used = true;
+                    (format!("{:?}", e.kind).to_lowercase(), e.message.clone())
+                }
+                _ => (
+                    "failed".to_string(),
+                    match s.status_code {
+                        Some(c) => format!("the step failed (status {c})"),
+                        None => "the step failed".to_string(),
+                    },
+                ),
+            };
+            cases.push_str(&format!(
+                "      <failure type=\"{}\" message=\"{}\">{} {} (attempts: {})\n{}</failure>\n",
+                xml_escape(&kind),
+                xml_escape(&message),
+                xml_escape(&s.method),
+                xml_escape(&s.url),
+                s.attempts,
+                xml_escape(&message)
+            ));
+        }
+        cases.push_str("    </testcase>\n");
+    }
+    let mut skipped = 0;
+    for step in &program.entry().steps {
+        if !ran.contains(step.step_id.as_str()) {
+            skipped += 1;
+            cases.push_str(&format!(
+                "    <testcase name=\"{}\" classname=\"{}\" time=\"0.000\">\n      <skipped message=\"the step did not run\"/>\n    </testcase>\n",
+                xml_escape(&step.step_id),
+                xml_escape(&report.workflow_id)
+            ));
+        }
+    }
+    // A failure that belongs to no step (a failed dependency) is an error of the suite.
+    let mut errors = 0;
+    if let Some(e) = &report.error {
+        if e.step_id.is_none() {
+            errors = 1;
+            cases.push_str(&format!(
+                "    <testcase name=\"(workflow)\" classname=\"{}\" time=\"0.000\">\n      <error type=\"{}\" message=\"{}\"/>\n    </testcase>\n",
+                xml_escape(&report.workflow_id),
+                xml_escape(&format!("{:?}", e.kind).to_lowercase()),
+                xml_escape(&e.message)
+            ));
+        }
+    }
+    let tests = report.steps.len() + skipped + errors;
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"arazzo\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{t}\">\n  <testsuite name=\"{name}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{t}\">\n{cases}  </testsuite>\n</testsuites>\n",
+        t = secs(report.duration_ms),
+        name = xml_escape(&report.workflow_id),
+    )
+}
+
+/// Writes the JUnit report, secrets masked.
+pub fn write_junit(
+    path: &Path,
+    report: &RunReport,
+    program: &Program,
+    redactor: &Redactor,
+) -> Result<(), String> {
+    let text = junit(report, program);
+    write_file(path, &redactor.redact(&text), "--junit")
+}
