@@ -126,6 +126,32 @@ pub fn main(cli: Cli) -> u8 {
         Command::Validate(args) => validate_command(args, &printer),
         Command::List(args) => list_command(args, &printer),
         Command::Show(args) => show_command(args, &printer),
+        Command::Completions(args) => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            let shell = match args.shell {
+                crate::cli::Shell::Bash => clap_complete::Shell::Bash,
+                crate::cli::Shell::Zsh => clap_complete::Shell::Zsh,
+                crate::cli::Shell::Fish => clap_complete::Shell::Fish,
+            };
+            clap_complete::generate(shell, &mut cmd, "arazzo", &mut std::io::stdout());
+            Ok(exit::SUCCEEDED)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            let man = clap_mangen::Man::new(Cli::command());
+            let mut out = Vec::new();
+            match man.render(&mut out) {
+                Ok(()) => {
+                    let _ = std::io::stdout().write_all(&out);
+                    Ok(exit::SUCCEEDED)
+                }
+                Err(e) => Err(Problem::usage(
+                    format!("cannot render the man page: {e}"),
+                    None,
+                )),
+            }
+        }
     };
     match result {
         Ok(code) => code,
@@ -363,6 +389,7 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
         if tracing {
             trace.record(&ev);
         }
+        log_event(&ev);
         if human {
             print_event(printer, &ev)
         }
@@ -685,7 +712,6 @@ fn print_event(printer: &Printer, ev: &Event<'_>) {
             path,
             depth,
         } => {
-            tracing::info!("step {step_id}: {method} {path}");
             if style.live {
                 let indent = "  ".repeat(*depth);
                 printer.live.start(
@@ -717,6 +743,29 @@ fn print_event(printer: &Printer, ev: &Event<'_>) {
                 report.step_id, report.method, code, report.duration_ms
             ));
         }
+        Event::Exchange { .. } => {}
+    }
+}
+
+/// Logs an event (at -v and above); the log writer masks secrets.
+fn log_event(ev: &Event<'_>) {
+    match ev {
+        Event::StepStarted {
+            step_id,
+            method,
+            path,
+            ..
+        } => tracing::info!("step {step_id}: {method} {path}"),
+        Event::StepFinished { report, .. } => tracing::info!(
+            "step {}: {:?} (status {}, {} ms)",
+            report.step_id,
+            report.status,
+            report
+                .status_code
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "none".into()),
+            report.duration_ms
+        ),
         Event::Exchange {
             step_id,
             request,

@@ -1023,6 +1023,26 @@ workflows:
         assert!(map.is_empty() || map.locate("/0").is_some());
     }
 
+    /// Truncated and garbled versions of the test documents: no panic, whatever comes out.
+    #[test]
+    fn damaged_text_never_panics() {
+        for text in [YAML, JSON] {
+            let boundaries = (0..text.len()).filter(|&i| text.is_char_boundary(i));
+            for (n, cut) in boundaries.enumerate() {
+                let map = SourceMap::parse(&text[..cut]);
+                let _ = map.locate("/workflows/0/steps/1/operationPath");
+                let _ = map.locate_key("/info/title");
+                if n % 3 == 0 {
+                    for garbage in ["{", "\"", ":", "- ", "\t", "]", "&a ", "*a", "|"] {
+                        let garbled = format!("{}{garbage}{}", &text[..cut], &text[cut..]);
+                        let map = SourceMap::parse(&garbled);
+                        let _ = map.locate("/workflows/0/steps/0/parameters/1");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn deep_nesting_does_not_overflow() {
         let deep = "[".repeat(100_000) + &"]".repeat(100_000);
