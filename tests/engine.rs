@@ -2946,3 +2946,50 @@ fn max_response_size_is_a_flag() {
     out.assert_code(2);
     assert!(out.stderr.contains("not a size"), "{}", out.stderr);
 }
+
+#[test]
+fn a_body_holding_a_secret_is_not_replayed_to_another_origin() {
+    let case = Case::new();
+    case.write(
+        "api.yaml",
+        r#"openapi: 3.0.3
+info: {title: login, version: "1"}
+paths:
+  /login:
+    post:
+      operationId: login
+      responses: {"200": {description: ok}}
+"#,
+    );
+    let doc = case.write(
+        "wf.yaml",
+        &arazzo_doc(
+            r#"- workflowId: w
+  inputs: {type: object, properties: {pw: {type: string, format: password}}}
+  steps:
+  - stepId: s
+    operationId: login
+    requestBody: {payload: {user: alice, password: $inputs.pw}}
+"#,
+        ),
+    );
+    let a = Echo::start();
+    let b = Echo::start();
+    a.reply_on(
+        "POST /login",
+        Reply::new(307).header("location", &b.url("/collect")),
+    );
+    let out = run_api(&doc, "w", &a, &["-i", "pw=HUNTER2PW"]);
+    out.assert_code(1);
+    assert!(
+        b.requests().is_empty(),
+        "the password went to another origin"
+    );
+    let report = out.json();
+    assert_eq!(report["error"]["kind"], "response");
+    assert!(report["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("holds a secret"));
+    assert!(!out.stdout.contains("HUNTER2PW") && !out.stderr.contains("HUNTER2PW"));
+}

@@ -435,3 +435,73 @@ fn list_and_show_describe_workflows() {
         out.stderr
     );
 }
+
+#[test]
+fn a_directory_with_a_broken_document_reports_it() {
+    let (dir, _) = setup(&doc(
+        "- workflowId: w\n  steps: [{stepId: s, operationId: getThing, parameters: [{name: id, in: path, value: '1'}]}]\n",
+    ));
+    std::fs::write(
+        dir.path().join("broken.arazzo.yaml"),
+        "arazzo: 1.0.1\ninfo: [\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("also-broken.yaml"),
+        "arazzo: 1.0.1\nworkflows: {\n",
+    )
+    .unwrap();
+    let out = run(arazzo(dir.path()).args(["validate", ".", "--format", "json"]));
+    assert_eq!(out.code, 3, "{}", out.stdout);
+    let d: Value = serde_json::from_str(&out.stdout).unwrap();
+    let files: Vec<&str> = d
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["code"] == "syntax/yaml")
+        .map(|x| x["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files.len(), 2, "{d}");
+}
+
+#[test]
+fn templates_are_not_judged_as_literals_and_all_of_inputs_are_declared() {
+    let (dir, _) = setup(&(doc(
+        r##"- workflowId: w
+  inputs:
+    allOf:
+    - {$ref: "#/components/inputs/base"}
+    - {type: object, properties: {size: {type: integer}}}
+  steps:
+  - stepId: create
+    operationId: createThing
+    requestBody: {payload: {name: "x{$inputs.name}", size: $inputs.size}}
+"##,
+    ) + "components:\n  inputs:\n    base: {type: object, required: [name], properties: {name: {type: string}}}\n"));
+    let (code, d) = diagnostics(dir.path(), "flow.arazzo.yaml");
+    assert_eq!(code, 0, "{d:?}");
+    let out = run(arazzo(dir.path()).args(["list", "flow.arazzo.yaml", "-o", "json"]));
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let names: Vec<&str> = v[0]["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["name", "size"]);
+    assert_eq!(v[0]["inputs"][0]["required"], true);
+}
+
+#[test]
+fn an_unclosed_embedded_expression_is_an_error() {
+    let (dir, _) = setup(&doc(
+        "- workflowId: w\n  inputs: {type: object, properties: {x: {type: string}}}\n  steps: [{stepId: s, operationId: getThing, parameters: [{name: id, in: path, value: 'item-{$inputs.x'}]}]\n",
+    ));
+    let (code, d) = diagnostics(dir.path(), "flow.arazzo.yaml");
+    assert_eq!(code, 3);
+    assert_eq!(d[0]["code"], "expr/syntax");
+    assert!(
+        d[0]["message"].as_str().unwrap().contains("not closed"),
+        "{d:?}"
+    );
+}
