@@ -81,6 +81,15 @@ impl Printer {
         let _ = o.flush();
     }
 
+    /// Prints a JSON document on one line (JSON Lines), secrets masked.
+    pub fn out_json_line(&self, mut v: Value) {
+        self.redactor.redact_value(&mut v);
+        let text = serde_json::to_string(&v).unwrap_or_default();
+        let mut o = std::io::stdout().lock();
+        let _ = o.write_all(text.as_bytes());
+        let _ = o.write_all(b"\n");
+    }
+
     pub fn err(&self, text: &str) {
         let mut e = std::io::stderr().lock();
         let _ = e.write_all(self.redactor.redact(text).as_bytes());
@@ -315,6 +324,20 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
     }
     let wf = program.entry();
 
+    if let Some(each) = &args.each {
+        return batch_command(
+            &args,
+            each,
+            &program,
+            &loaded,
+            &cli_inputs,
+            file_inputs,
+            servers,
+            &client,
+            &rt,
+            printer,
+        );
+    }
     let env = |name: &str| std::env::var(name).ok();
     let inputs = inputs::assemble(
         &wf.workflow_id,
@@ -1077,6 +1100,9 @@ fn show_command(args: ShowArgs, printer: &Printer) -> Result<u8, Problem> {
         max_duration: None,
         junit: None,
         trace: None,
+        each: None,
+        concurrency: 4,
+        fail_fast: false,
         dry_run: false,
         no_preflight: false,
     };
@@ -1202,4 +1228,130 @@ fn show_command(args: ShowArgs, printer: &Printer) -> Result<u8, Problem> {
         }
     }
     Ok(exit::SUCCEEDED)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn batch_command(
+    args: &RunArgs,
+    each: &Path,
+    program: &Program,
+    loaded: &document::Loaded,
+    cli_inputs: &[(String, String)],
+    file_inputs: Option<Map<String, Value>>,
+    servers: HashMap<String, Url>,
+    client: &reqwest::Client,
+    rt: &tokio::runtime::Runtime,
+    printer: &Printer,
+) -> Result<u8, Problem> {
+    if args.dry_run || args.junit.is_some() || args.trace.is_some() {
+        return Err(Problem::usage(
+            "--each cannot be combined with --dry-run, --junit or --trace",
+            Some("run a single line without --each to get those".into()),
+        ));
+    }
+    let wf = program.entry();
+    let env = |name: &str| std::env::var(name).ok();
+    let shared = inputs::gather(
+        &wf.workflow_id,
+        wf.inputs_schema.as_ref(),
+        InputSources {
+            cli: cli_inputs,
+            file: file_inputs,
+            env: &env,
+        },
+    );
+    register_secrets(program, cli_inputs, shared.as_ref().ok(), &printer.redactor);
+    let shared = shared.map_err(|e| Problem::usage(e.message, Some(e.help)))?;
+    let opts = RunOptions {
+        servers,
+        max_steps: args.max_steps,
+        max_response_bytes: args.max_response_size,
+        max_duration: args.max_duration.map(Duration::from_secs_f64),
+    };
+    let batch = crate::batch::BatchOptions {
+        concurrency: args.concurrency,
+        fail_fast: args.fail_fast,
+        preflight: !args.no_preflight,
+    };
+    let json = args.output == OutputFormat::Json;
+    let style = printer.style;
+    let mut emit = |o: &crate::batch::LineOutcome, s: &crate::batch::Summary| {
+        if json {
+            printer.out_json_line(o.report.clone());
+        } else if !style.quiet {
+            printer.live.clear();
+            let mark = if o.succeeded {
+                style.paint("✓", "32")
+            } else {
+                style.paint("✗", "31")
+            };
+            let detail = if o.succeeded {
+                o.report["outputs"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| match v {
+                                Value::String(s) => format!("{k}={s}"),
+                                other => format!("{k}={other}"),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .unwrap_or_default()
+            } else {
+                let e = &o.report["error"];
+                match e["stepId"].as_str() {
+                    Some(step) => format!("step `{step}`: {}", e["message"].as_str().unwrap_or("")),
+                    None => e["message"].as_str().unwrap_or("").to_string(),
+                }
+            };
+            printer.err(&format!("{mark} line {}  {detail}\n", o.line));
+            if style.live {
+                printer
+                    .live
+                    .start(format!("{} runs done, {} failed", s.runs, s.failed));
+            }
+        }
+    };
+    let summary = rt
+        .block_on(crate::batch::run(
+            each,
+            program,
+            loaded,
+            &shared,
+            client,
+            &opts,
+            &printer.redactor,
+            &batch,
+            &mut emit,
+        ))
+        .map_err(|m| Problem::usage(format!("--each: {m}"), None))?;
+    printer.live.clear();
+    if !style.quiet || summary.failed > 0 {
+        let mut line = format!(
+            "batch: {} run{}, {} succeeded, {} failed",
+            summary.runs,
+            if summary.runs == 1 { "" } else { "s" },
+            summary.runs - summary.failed,
+            summary.failed
+        );
+        if !summary.failed_lines.is_empty() {
+            let list: Vec<String> = summary.failed_lines.iter().map(|l| l.to_string()).collect();
+            let more = if summary.failed > summary.failed_lines.len() {
+                ", …"
+            } else {
+                ""
+            };
+            line.push_str(&format!(" (lines {}{more})", list.join(", ")));
+        }
+        if summary.stopped_early {
+            line.push_str("; stopped after the first failure (--fail-fast)");
+        }
+        printer.err(&format!("{line}\n"));
+    }
+    Ok(if summary.failed > 0 {
+        exit::FAILED
+    } else {
+        exit::SUCCEEDED
+    })
 }

@@ -169,6 +169,20 @@ pub struct RunArgs {
     #[arg(long = "max-steps", value_name = "N", default_value_t = 1000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_steps: usize,
 
+    /// Run the workflow once per line of FILE: JSON Lines (one object of inputs
+    /// per line) or CSV with a header row. Inputs shared by every line come from
+    /// -i, --inputs and the environment; a line's own values win.
+    #[arg(long = "each", value_name = "FILE")]
+    pub each: Option<PathBuf>,
+
+    /// With --each: how many runs at once.
+    #[arg(long = "concurrency", value_name = "N", default_value_t = 4, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
+    pub concurrency: usize,
+
+    /// With --each: start no new run after the first failure.
+    #[arg(long = "fail-fast")]
+    pub fail_fast: bool,
+
     /// Write a JUnit XML report of the run to FILE (a testcase per step).
     #[arg(long = "junit", value_name = "FILE")]
     pub junit: Option<PathBuf>,

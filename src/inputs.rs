@@ -122,6 +122,17 @@ pub fn assemble(
     schema: Option<&Value>,
     src: InputSources<'_>,
 ) -> Result<Map<String, Value>, InputError> {
+    let inputs = gather(workflow_id, schema, src)?;
+    finish(workflow_id, schema, inputs)
+}
+
+/// Collects and types the inputs from their sources (unknown names refused),
+/// without checking what is required: a batch adds more per line.
+pub fn gather(
+    workflow_id: &str,
+    schema: Option<&Value>,
+    src: InputSources<'_>,
+) -> Result<Map<String, Value>, InputError> {
     let help = describe(workflow_id, schema);
     let err = |message: String| InputError {
         message,
@@ -168,6 +179,56 @@ pub fn assemble(
         let v = typed_value(name, text, props.and_then(|p| p.get(name))).map_err(err)?;
         inputs.insert(name.clone(), v);
     }
+    Ok(inputs)
+}
+
+/// Adds one batch line's inputs (a JSON object, or CSV text typed like `-i`)
+/// over the shared ones.
+pub fn merge_line(
+    workflow_id: &str,
+    schema: Option<&Value>,
+    shared: &Map<String, Value>,
+    line: Map<String, Value>,
+    as_text: bool,
+) -> Result<Map<String, Value>, InputError> {
+    let props = properties(schema);
+    let mut inputs = shared.clone();
+    for (name, v) in line {
+        if !props.is_some_and(|p| p.contains_key(&name)) {
+            return Err(InputError {
+                message: format!(
+                    "unknown input `{name}`: workflow `{workflow_id}` does not take it"
+                ),
+                help: describe(workflow_id, schema),
+            });
+        }
+        let v = match (&v, as_text) {
+            (Value::String(text), true) => {
+                typed_value(&name, text, props.and_then(|p| p.get(&name))).map_err(|m| {
+                    InputError {
+                        message: m,
+                        help: describe(workflow_id, schema),
+                    }
+                })?
+            }
+            _ => v,
+        };
+        inputs.insert(name, v);
+    }
+    Ok(inputs)
+}
+
+/// Checks the assembled inputs: every required one present, the schema holds.
+pub fn finish(
+    workflow_id: &str,
+    schema: Option<&Value>,
+    inputs: Map<String, Value>,
+) -> Result<Map<String, Value>, InputError> {
+    let help = describe(workflow_id, schema);
+    let err = |message: String| InputError {
+        message,
+        help: help.clone(),
+    };
 
     // Required inputs, with a message that lists every missing one at once.
     if let Some(required) = schema

@@ -7,6 +7,7 @@
 //! [`report`] holds the result and [`redact`] keeps secrets out of every output.
 
 pub mod app;
+pub mod batch;
 pub mod check;
 pub mod cli;
 pub mod compile;

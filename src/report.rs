@@ -31,6 +31,10 @@ pub enum ErrorKind {
     Budget,
     /// The run reached `--max-duration`.
     Timeout,
+    /// A batch line's inputs were unusable.
+    Inputs,
+    /// Preflight found a batch line's requests invalid (nothing was sent).
+    Preflight,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -1,0 +1,189 @@
+//! `arazzo run WORKFLOW --each FILE`: batch provisioning through the binary
+//! against the Composio stand-in.
+
+mod support;
+
+use assert_cmd::Command;
+use serde_json::Value;
+use support::composio::StandIn;
+
+const KEY: &str = "sk_batch_0a1b2c3d";
+
+fn arazzo() -> Command {
+    let mut cmd = Command::cargo_bin("arazzo").unwrap();
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ARAZZO_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(cmd: &mut Command) -> Out {
+    let o = cmd.output().unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+fn batch(server: &StandIn, file: &std::path::Path, extra: &[&str]) -> Command {
+    let mut cmd = arazzo();
+    cmd.env("ARAZZO_INPUT_API_KEY", KEY)
+        .args(["run", "provision-mcp-server", "--each"])
+        .arg(file)
+        .args([
+            "-i",
+            "toolkitSlug=linear",
+            "-i",
+            "authType=use_composio_managed_auth",
+            "--server",
+            &format!("composioApi={}", server.base_url()),
+        ]);
+    cmd.args(extra);
+    cmd
+}
+
+#[test]
+fn a_batch_of_300_users_reports_exactly_the_failing_lines_in_input_order() {
+    let server = StandIn::start(KEY);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.jsonl");
+    let bad = [5usize, 17, 102];
+    let mut text = String::new();
+    for i in 1..=300 {
+        let name = if bad.contains(&i) {
+            "ab".to_string()
+        } else {
+            format!("Server {i}")
+        };
+        text.push_str(&format!(
+            "{{\"userId\": \"user-{i}\", \"serverName\": \"{name}\"}}\n"
+        ));
+    }
+    std::fs::write(&file, text).unwrap();
+    let out = run(&mut batch(
+        &server,
+        &file,
+        &["-o", "json", "--concurrency", "16"],
+    ));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let reports: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reports.len(), 300);
+    for (i, r) in reports.iter().enumerate() {
+        assert_eq!(r["line"], i + 1, "input order");
+        if bad.contains(&(i + 1)) {
+            assert_eq!(r["status"], "failed");
+            assert_eq!(r["error"]["kind"], "preflight");
+            assert!(r["error"]["message"].as_str().unwrap().contains("/name"));
+        } else {
+            assert_eq!(r["status"], "succeeded", "{r}");
+            assert_eq!(r["outputs"]["instanceId"], format!("user-{}", i + 1));
+        }
+    }
+    assert!(
+        out.stderr
+            .contains("batch: 300 runs, 297 succeeded, 3 failed (lines 5, 17, 102)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(server.state().servers.len(), 297);
+    assert!(!out.stdout.contains(KEY) && !out.stderr.contains(KEY));
+}
+
+#[test]
+fn csv_with_a_header_row_and_human_output() {
+    let server = StandIn::start(KEY);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.csv");
+    std::fs::write(
+        &file,
+        "userId,serverName,allowedTools\nalice,Alice Bot,\"[\"\"A\"\",\"\"B\"\"]\"\nbob,\"Bob, Jr\",\n",
+    )
+    .unwrap();
+    let out = run(&mut batch(&server, &file, &["--no-preflight"]));
+    // "Bob, Jr" breaks the server-name pattern: the server rejects line 3.
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("✓ line 2  authConfigId="),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("✗ line 3  step `createServer`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("batch: 2 runs, 1 succeeded, 1 failed (lines 3)"),
+        "{}",
+        out.stderr
+    );
+    let reqs = server.requests();
+    let create = reqs
+        .iter()
+        .find(|r| r.path == "/api/v3/mcp/servers")
+        .unwrap();
+    assert_eq!(
+        create.body.as_ref().unwrap()["allowed_tools"],
+        serde_json::json!(["A", "B"])
+    );
+}
+
+#[test]
+fn fail_fast_stops_starting_new_runs_and_bad_lines_are_reported() {
+    let server = StandIn::start(KEY);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.jsonl");
+    let mut text = String::from("{\"userId\": \"u1\", \"serverName\": \"Good One\"}\nnot json\n");
+    for i in 3..=40 {
+        text.push_str(&format!(
+            "{{\"userId\": \"u{i}\", \"serverName\": \"Good {i}\"}}\n"
+        ));
+    }
+    std::fs::write(&file, &text).unwrap();
+    let out = run(&mut batch(
+        &server,
+        &file,
+        &["-o", "json", "--concurrency", "1", "--fail-fast"],
+    ));
+    assert_eq!(out.code, 1);
+    let reports: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reports.len(), 2, "{}", out.stdout);
+    assert_eq!(reports[1]["line"], 2);
+    assert_eq!(reports[1]["error"]["kind"], "inputs");
+    assert!(out.stderr.contains("--fail-fast"), "{}", out.stderr);
+    // Without --fail-fast every line runs.
+    let out = run(&mut batch(&server, &file, &["-o", "json"]));
+    assert_eq!(out.stdout.lines().count(), 40);
+    // Unknown inputs in a line fail that line only.
+    std::fs::write(
+        &file,
+        "{\"userId\": \"x\", \"serverName\": \"Good\", \"nope\": 1}\n",
+    )
+    .unwrap();
+    let out = run(&mut batch(&server, &file, &["-o", "json"]));
+    let r: Value = serde_json::from_str(out.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(r["error"]["kind"], "inputs");
+    assert!(r["error"]["message"].as_str().unwrap().contains("nope"));
+    // A missing file is a usage error.
+    let out = run(&mut batch(&server, &dir.path().join("missing.jsonl"), &[]));
+    assert_eq!(out.code, 2);
+}
