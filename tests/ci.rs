@@ -305,3 +305,48 @@ fn report_paths_that_cannot_be_written_are_reported() {
     assert!(out.stderr.contains("--junit"), "{}", out.stderr);
     let _ = Path::new("/");
 }
+
+/// Runs a command under a pseudo-terminal (util-linux `script`), so stderr is a TTY.
+fn in_terminal(server: &StandIn, extra_env: &[(&str, &str)]) -> String {
+    let bin = assert_cmd::cargo::cargo_bin("arazzo");
+    let cmdline = format!(
+        "{} run provision-mcp-server -i toolkitSlug=linear -i authType=use_composio_managed_auth -i 'serverName=Linear Bot' -i userId=alice --server composioApi={}",
+        bin.display(),
+        server.base_url()
+    );
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &cmdline, "/dev/null"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("ARAZZO_INPUT_API_KEY", KEY)
+        .env_remove("NO_COLOR")
+        .env_remove("CI");
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .output()
+        .expect("util-linux `script` runs the command in a terminal");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn on_a_terminal_steps_are_shown_live_in_colour() {
+    let server = StandIn::start(KEY);
+    let screen = in_terminal(&server, &[]);
+    assert!(
+        screen.contains("\u{1b}[32m✓\u{1b}[0m createAuthConfig"),
+        "{screen:?}"
+    );
+    assert!(
+        screen.contains("\u{1b}[32m✓\u{1b}[0m createInstance"),
+        "{screen:?}"
+    );
+    // The live spinner line is drawn and cleared (erase-line sequences).
+    assert!(screen.contains("\u{1b}[2K"), "{screen:?}");
+    assert!(!screen.contains(KEY));
+    // NO_COLOR turns colour off; CI turns the live display off.
+    let screen = in_terminal(&server, &[("NO_COLOR", "1"), ("CI", "true")]);
+    assert!(screen.contains("✓ createAuthConfig"), "{screen:?}");
+    assert!(!screen.contains("\u{1b}[32m"), "{screen:?}");
+    assert!(!screen.contains("\u{1b}[2K"), "{screen:?}");
+}
