@@ -200,6 +200,15 @@ fn syntax(file: &SourceFile) -> Result<serde_json::Value, Box<Diagnostic>> {
             ),
         }
     } else {
+        if let Err(m) = document::check_yaml_nesting(text) {
+            return Err(Box::new(file.at_line(
+                1,
+                1,
+                "syntax/yaml",
+                format!("not usable YAML: {m}"),
+                None,
+            )));
+        }
         match serde_yaml_ng::from_str(text) {
             Ok(v) => return Ok(v),
             Err(e) => {

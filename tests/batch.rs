@@ -133,9 +133,13 @@ fn csv_with_a_header_row_and_human_output() {
         out.stderr
     );
     let reqs = server.requests();
+    // Lines run concurrently: find alice's request by its body.
     let create = reqs
         .iter()
-        .find(|r| r.path == "/api/v3/mcp/servers")
+        .find(|r| {
+            r.path == "/api/v3/mcp/servers"
+                && r.body.as_ref().is_some_and(|b| b["name"] == "Alice Bot")
+        })
         .unwrap();
     assert_eq!(
         create.body.as_ref().unwrap()["allowed_tools"],

@@ -46,6 +46,45 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Every node of `value` with its JSON Pointer.
+fn all_pointers<'a>(value: &'a Value, at: String, out: &mut Vec<(String, &'a Value)>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                all_pointers(
+                    v,
+                    format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                    out,
+                );
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                all_pointers(v, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+    out.push((at, value));
+}
+
+/// Whether the source text `at` of a string scalar holds `value`: exactly for a JSON-style
+/// quoted string, else the start of the value with whitespace runs (line folding) collapsed.
+fn holds(at: &str, value: &str) -> bool {
+    if at.starts_with('"') {
+        if let Ok(decoded) = serde_json::from_str::<String>(at) {
+            return decoded == *value;
+        }
+    }
+    if value.contains(['\\', '\'', '"']) {
+        return true;
+    }
+    let squash = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+    let value = squash(value);
+    let start: String = value.chars().take(30).collect();
+    squash(at).contains(&start)
+}
+
 fn show(issues: &[SchemaIssue]) -> String {
     issues
         .iter()
@@ -157,6 +196,8 @@ fn corpus_documents() {
     let mut messages: BTreeMap<String, usize> = BTreeMap::new();
     let mut report = Vec::new();
     let mut unmapped = Vec::new();
+    let mut misplaced = Vec::new();
+    let mut nodes = 0;
     let (mut check_time, mut map_time) = (Duration::ZERO, Duration::ZERO);
     for path in &files {
         let Ok(text) = std::fs::read_to_string(path) else {
@@ -181,6 +222,24 @@ fn corpus_documents() {
             .unwrap_or(path)
             .display()
             .to_string();
+        // Every node of the loaded tree is where the source map says: same pointer, and for a
+        // string scalar the text at the span holds the value.
+        let mut pointers = Vec::new();
+        all_pointers(&doc, String::new(), &mut pointers);
+        for (pointer, value) in &pointers {
+            match map.locate(pointer) {
+                Some(span) if span.exact => {
+                    if let Value::String(s) = value {
+                        let at = &text[span.range()];
+                        if !holds(at, s) {
+                            misplaced.push(format!("{rel}: {pointer} → {at:?}"));
+                        }
+                    }
+                }
+                _ => misplaced.push(format!("{rel}: {pointer} not found")),
+            }
+        }
+        nodes += pointers.len();
         for issue in &issues {
             let found = if issue.code == "schema/unknown-field" {
                 map.locate_key(&issue.pointer)
@@ -236,11 +295,37 @@ fn corpus_documents() {
         documents > 100,
         "expected the corpus to hold Arazzo documents, found {documents}"
     );
+    println!(
+        "source map: {nodes} nodes checked, {} misplaced",
+        misplaced.len()
+    );
+    assert!(
+        misplaced.is_empty(),
+        "nodes the source map misplaces:\n{}",
+        misplaced[..misplaced.len().min(30)].join("\n")
+    );
     assert!(
         unmapped.is_empty(),
         "issues the source map cannot place:\n{}",
         unmapped.join("\n")
     );
+}
+
+/// The embedded schema is OAI's file unchanged below the added header comment.
+#[test]
+fn embedded_schema_is_the_reference_copy() {
+    let embedded = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/validate/arazzo-1.0-schema.yaml"),
+    )
+    .unwrap();
+    let reference =
+        std::fs::read_to_string(shared("reference/arazzo/schemas/v1.0-dev-WIP/schema.yaml"))
+            .unwrap();
+    let body = embedded
+        .split_once("\n\n$id:")
+        .map(|(_, rest)| format!("$id:{rest}"))
+        .expect("header, blank line, then the schema");
+    assert_eq!(body, reference);
 }
 
 #[test]
@@ -265,6 +350,23 @@ fn source_map_on_a_2mb_openapi_description() {
     assert_eq!(&text[key.range()], "\"operationId\"");
     assert_eq!(key.line, span.line);
     println!("{pointer} → line {}, column {}", span.line, span.column);
+
+    // Every node of the description is found, and every string scalar's span decodes to it.
+    let mut pointers = Vec::new();
+    all_pointers(&value, String::new(), &mut pointers);
+    let started = Instant::now();
+    for (pointer, node) in &pointers {
+        let span = map.locate(pointer).expect("found");
+        assert!(span.exact, "{pointer} not found");
+        if let Value::String(s) = node {
+            assert!(holds(&text[span.range()], s), "{pointer} misplaced");
+        }
+    }
+    println!(
+        "{} pointers located in {:?}",
+        pointers.len(),
+        started.elapsed()
+    );
 
     // Cheap enough for an unoptimised build too; release builds take a few milliseconds.
     assert!(

@@ -148,6 +148,44 @@ pub async fn fetch(url: &Url, client: &reqwest::Client) -> Result<String, LoadEr
     }
 }
 
+/// Deepest nesting accepted in YAML (the YAML scanner slows down sharply on
+/// pathological nesting long before its own limit).
+const MAX_YAML_NESTING: usize = 256;
+
+/// Refuses YAML nested deeper than any real document: flow brackets outside
+/// quotes and comments, and indentation.
+pub fn check_yaml_nesting(text: &str) -> Result<(), String> {
+    let mut depth = 0usize;
+    for (n, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if indent > MAX_YAML_NESTING * 4 {
+            return Err(format!("line {} is indented {indent} columns deep; documents nest at most {MAX_YAML_NESTING} levels", n + 1));
+        }
+        let mut quote: Option<char> = None;
+        let mut prev = ' ';
+        for c in line.chars() {
+            match (quote, c) {
+                (None, '#') if prev == ' ' || prev == '\t' => break,
+                (None, '"' | '\'') => quote = Some(c),
+                (Some(q), c) if c == q => quote = None,
+                (None, '[' | '{') => {
+                    depth += 1;
+                    if depth > MAX_YAML_NESTING {
+                        return Err(format!(
+                            "nested more than {MAX_YAML_NESTING} levels deep (line {})",
+                            n + 1
+                        ));
+                    }
+                }
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            prev = c;
+        }
+    }
+    Ok(())
+}
+
 /// Parses JSON or YAML text into a JSON tree. JSON goes through serde_json (fast,
 /// precise positions); anything else through the YAML parser.
 pub fn parse_tree(text: &str, what: &str) -> Result<Value, LoadError> {
@@ -170,6 +208,8 @@ pub fn parse_tree(text: &str, what: &str) -> Result<Value, LoadError> {
             ));
         }
     }
+    check_yaml_nesting(trimmed)
+        .map_err(|m| LoadError::new(format!("{what} is not usable YAML: {m}"), None))?;
     serde_yaml_ng::from_str::<Value>(trimmed)
         .map_err(|e| LoadError::new(format!("{what} is not valid YAML: {e}"), None))
 }
