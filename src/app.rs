@@ -135,6 +135,7 @@ pub fn main(cli: Cli) -> u8 {
         Command::Validate(args) => validate_command(args, &printer),
         Command::List(args) => list_command(args, &printer),
         Command::Show(args) => show_command(args, &printer),
+        Command::Mcp(args) => crate::mcp::command(args, &printer),
         Command::Completions(args) => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
@@ -171,14 +172,14 @@ pub fn main(cli: Cli) -> u8 {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Problem> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Problem> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Problem::document(format!("cannot start the runtime: {e}"), None))
 }
 
-fn parse_pairs<'a>(
+pub(crate) fn parse_pairs<'a>(
     items: &'a [String],
     flag: &str,
     what: &str,
@@ -460,7 +461,7 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
 
 /// Registers the values of secret inputs. An input is secret when any workflow of
 /// the program treats it as one (inputs flow into called workflows by name).
-fn register_secrets(
+pub(crate) fn register_secrets(
     program: &Program,
     cli_inputs: &[(String, String)],
     inputs: Option<&Map<String, Value>>,
@@ -488,7 +489,7 @@ fn register_secrets(
     }
 }
 
-fn list_problems(problems: &[plan::PlanProblem]) -> String {
+pub(crate) fn list_problems(problems: &[plan::PlanProblem]) -> String {
     problems
         .iter()
         .map(|p| {
@@ -577,7 +578,7 @@ fn print_plan(
 }
 
 /// One problem for the first compile error, mentioning the others.
-fn compile_problem(errors: &[crate::compile::CompileError]) -> Problem {
+pub(crate) fn compile_problem(errors: &[crate::compile::CompileError]) -> Problem {
     let first = &errors[0];
     let mut help = first.help.clone().unwrap_or_default();
     if errors.len() > 1 {
@@ -598,7 +599,7 @@ fn compile_problem(errors: &[crate::compile::CompileError]) -> Problem {
     )
 }
 
-fn read_inputs_file(path: &Path) -> Result<Map<String, Value>, Problem> {
+pub(crate) fn read_inputs_file(path: &Path) -> Result<Map<String, Value>, Problem> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Problem::usage(
             format!("cannot read the inputs file `{}`: {e}", path.display()),
@@ -771,7 +772,7 @@ fn print_event(printer: &Printer, ev: &Event<'_>) {
 }
 
 /// Logs an event (at -v and above); the log writer masks secrets.
-fn log_event(ev: &Event<'_>) {
+pub(crate) fn log_event(ev: &Event<'_>) {
     match ev {
         Event::StepStarted {
             step_id,

@@ -48,6 +48,8 @@ pub enum Command {
     List(ListArgs),
     /// Show a workflow's steps: operation, method and path, what each reads and produces.
     Show(ShowArgs),
+    /// Serve workflows as MCP tools (one per workflow), over stdio or streamable HTTP.
+    Mcp(McpArgs),
     /// Print a shell completion script (bash, zsh or fish) on stdout.
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout.
@@ -200,6 +202,63 @@ pub struct RunArgs {
 
     /// Skip the preflight check that runs before the first request (every
     /// request built from the inputs and checked against its operation's schemas).
+    #[arg(long = "no-preflight")]
+    pub no_preflight: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// Arazzo documents, or directories holding them (default ./workflows).
+    #[arg(value_name = "FILE|DIR")]
+    pub paths: Vec<PathBuf>,
+
+    /// An input the server fills in, NAME=VALUE (typed as for `run -i`), for every
+    /// served workflow that declares it. It is removed from the tools' input
+    /// schemas and masked in every result. Repeatable; overrides --inputs.
+    #[arg(short = 'i', long = "input", value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+
+    /// A JSON or YAML file holding an object of inputs the server fills in.
+    #[arg(long = "inputs", value_name = "FILE")]
+    pub inputs_file: Option<PathBuf>,
+
+    /// Send every operation of source description SOURCE to URL instead of the
+    /// servers its OpenAPI description lists. Repeatable.
+    #[arg(long = "server", value_name = "SOURCE=URL")]
+    pub servers: Vec<String>,
+
+    /// Serve over streamable HTTP on ADDR (e.g. 127.0.0.1:9090; endpoint /mcp)
+    /// instead of stdio.
+    #[arg(long = "http", value_name = "ADDR")]
+    pub http: Option<String>,
+
+    /// With --http: a further host name accepted in the Host header (besides
+    /// localhost, 127.0.0.1, ::1 and the address listened on). Repeatable.
+    #[arg(long = "allow-host", value_name = "HOST", requires = "http")]
+    pub allow_hosts: Vec<String>,
+
+    /// Serve only these workflows (comma-separated workflowIds).
+    #[arg(long = "tools", value_name = "ID,...", value_delimiter = ',')]
+    pub tools: Vec<String>,
+
+    /// Largest response body read, in bytes (suffixes KiB, MiB, GiB, KB, MB, GB
+    /// allowed); a larger response fails its step.
+    #[arg(long = "max-response-size", value_name = "SIZE", default_value = "10MiB", value_parser = parse_size)]
+    pub max_response_size: usize,
+
+    /// Longest one tool call's run may take, in seconds.
+    #[arg(long = "max-duration", value_name = "SECONDS")]
+    pub max_duration: Option<f64>,
+
+    /// Timeout of each HTTP request, in seconds.
+    #[arg(long = "timeout", value_name = "SECONDS", default_value_t = 30.0)]
+    pub timeout: f64,
+
+    /// Most step executions one tool call's run may make.
+    #[arg(long = "max-steps", value_name = "N", default_value_t = 1000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_steps: usize,
+
+    /// Skip the preflight check before each run.
     #[arg(long = "no-preflight")]
     pub no_preflight: bool,
 }

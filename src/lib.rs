@@ -19,6 +19,7 @@ pub mod expr;
 pub mod http;
 pub mod inputs;
 pub mod lint;
+pub mod mcp;
 pub mod openapi;
 pub mod plan;
 pub mod redact;
