@@ -19,7 +19,9 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let local = listener.local_addr().expect("a bound listener has an address");
+    let local = listener
+        .local_addr()
+        .expect("a bound listener has an address");
     println!("{local}");
     let _ = std::io::stdout().flush();
     standin::serve(listener);
