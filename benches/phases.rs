@@ -65,12 +65,13 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
-/// `arazzo validate FILE`, phase by phase (as `check::validate_file` does it).
+/// `arazzo validate FILE`, phase by phase (as `app` and `check::validate_file`
+/// do it).
 fn child_validate(workflow: &Path) {
     let mut p = Phases::start();
     let rt = runtime();
-    let client = arazzo::http::client(&arazzo::http::ClientOptions::default()).unwrap();
-    p.done("runtime+http_client");
+    let client = arazzo::http::fetch_client(&arazzo::http::ClientOptions::default()).unwrap();
+    p.done("runtime+fetch_client");
     let text = std::fs::read_to_string(workflow).unwrap();
     let tree: Value = serde_yaml_ng::from_str(&text).unwrap();
     p.done("read+parse_workflow_yaml");
@@ -95,10 +96,13 @@ fn child_validate(workflow: &Path) {
 fn child_run(workflow: &Path, base: &str) {
     let mut p = Phases::start();
     let rt = runtime();
-    let client = arazzo::http::client(&arazzo::http::ClientOptions::default()).unwrap();
+    let opts = arazzo::http::ClientOptions::default();
+    let client = arazzo::http::client(&opts).unwrap();
     p.done("runtime+http_client");
+    let fetcher = arazzo::http::fetch_client(&opts).unwrap();
+    p.done("fetch_client");
     let url = Url::from_file_path(workflow).unwrap();
-    let loaded = rt.block_on(document::load(url, &client)).unwrap();
+    let loaded = rt.block_on(document::load(url, &fetcher)).unwrap();
     p.done("load(parse+index_openapi)");
     let program = arazzo::compile::compile(&loaded, WORKFLOW_ID).unwrap();
     p.done("compile");

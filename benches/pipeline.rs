@@ -454,15 +454,17 @@ mod run {
         bencher.bench_local(|| run_once(&rt, &program, &loaded, &inputs, &client(), &opts));
     }
 
-    /// Load the document and its 2.1 MB source, compile, preflight, run: the
-    /// whole `arazzo run` pipeline in a warm process.
+    /// Both HTTP clients, load the document and its 2.1 MB source, compile,
+    /// preflight, run: the whole `arazzo run` pipeline in a warm process.
     #[divan::bench(sample_count = 15)]
     fn load_compile_preflight_run(bencher: Bencher) {
         let rt = runtime();
         let (inputs, opts) = (inputs(), run_options());
         bencher.bench_local(|| {
             let client = client();
-            let loaded = load_workflow(&rt, &client);
+            let fetcher = arazzo::http::fetch_client(&arazzo::http::ClientOptions::default())
+                .expect("an HTTP client");
+            let loaded = load_workflow(&rt, &fetcher);
             let program = program_of(&loaded);
             let redactor = Redactor::new();
             assert!(arazzo::plan::check_literals(&program).is_empty());
