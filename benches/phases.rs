@@ -96,10 +96,10 @@ fn child_validate(workflow: &Path) {
 fn child_run(workflow: &Path, base: &str) {
     let mut p = Phases::start();
     let rt = runtime();
-    let opts = arazzo::http::ClientOptions::default();
-    let client = arazzo::http::client(&opts).unwrap();
+    let client_opts = arazzo::http::ClientOptions::default();
+    let client = arazzo::http::client(&client_opts).unwrap();
     p.done("runtime+http_client");
-    let fetcher = arazzo::http::fetch_client(&opts).unwrap();
+    let fetcher = arazzo::http::fetch_client(&client_opts).unwrap();
     p.done("fetch_client");
     let url = Url::from_file_path(workflow).unwrap();
     let loaded = rt.block_on(document::load(url, &fetcher)).unwrap();

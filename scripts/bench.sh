@@ -8,7 +8,7 @@
 #       stand-in, against one curl process sending the same four requests (--next);
 #       once with the workflow as shipped (its 48 KB provisioning subset) and once
 #       pointed at the real description;
-#   (c) batch runs: not measured yet (see the output).
+#   (c) batch runs (issue 6): skipped, not measured yet.
 #
 # Usage: scripts/bench.sh [--phases]
 #   RUNS=N      timed runs per command (default 30; 3 warm-up runs come first)
@@ -222,8 +222,7 @@ awk -v one="$(median_ms curl1)" -v many="$(median_ms curl201)" 'BEGIN {
   printf "  stand-in together about %.0f µs, so the stand-in is a small part of either side\n",
     (many - one) * 1000 / 200 }'
 echo
-echo "(c) batch runs: skipped. Issue 6's batch mode (run --each) was not part of this"
-echo "    script's brief; add its comparison here once its baseline and targets are set."
+echo "(c) batch runs (issue 6): skipped, not measured by this script yet."
 echo
 echo "hyperfine's own output: $LOG"
 
