@@ -157,13 +157,13 @@ pub struct RunArgs {
     #[arg(long = "max-response-size", value_name = "SIZE", default_value = "10MiB", value_parser = parse_size)]
     pub max_response_size: usize,
 
-    /// Longest the whole run may take, in seconds; the run fails with
-    /// `kind: timeout` when it is reached.
-    #[arg(long = "max-duration", value_name = "SECONDS")]
+    /// Longest the whole run may take, in seconds (or 500ms, 10s, 2m, 1h); the
+    /// run fails with `kind: timeout` when it is reached.
+    #[arg(long = "max-duration", value_name = "SECONDS", value_parser = parse_seconds)]
     pub max_duration: Option<f64>,
 
-    /// Timeout of each HTTP request, in seconds.
-    #[arg(long = "timeout", value_name = "SECONDS", default_value_t = 30.0)]
+    /// Timeout of each HTTP request, in seconds (or 500ms, 10s, 2m, 1h).
+    #[arg(long = "timeout", value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
     pub timeout: f64,
 
     /// Most step executions (retries and called workflows' steps included) one run
@@ -246,12 +246,12 @@ pub struct McpArgs {
     #[arg(long = "max-response-size", value_name = "SIZE", default_value = "10MiB", value_parser = parse_size)]
     pub max_response_size: usize,
 
-    /// Longest one tool call's run may take, in seconds.
-    #[arg(long = "max-duration", value_name = "SECONDS")]
+    /// Longest one tool call's run may take, in seconds (or 500ms, 10s, 2m, 1h).
+    #[arg(long = "max-duration", value_name = "SECONDS", value_parser = parse_seconds)]
     pub max_duration: Option<f64>,
 
-    /// Timeout of each HTTP request, in seconds.
-    #[arg(long = "timeout", value_name = "SECONDS", default_value_t = 30.0)]
+    /// Timeout of each HTTP request, in seconds (or 500ms, 10s, 2m, 1h).
+    #[arg(long = "timeout", value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
     pub timeout: f64,
 
     /// Most step executions one tool call's run may make.
@@ -261,6 +261,31 @@ pub struct McpArgs {
     /// Skip the preflight check before each run.
     #[arg(long = "no-preflight")]
     pub no_preflight: bool,
+}
+
+/// Parses a duration in seconds: `30`, `2.5`, or with a unit, `500ms`, `10s`,
+/// `2m`, `1h`.
+pub fn parse_seconds(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| {
+        format!("`{text}` is not a duration (write seconds, e.g. 30 or 2.5, or 500ms, 10s, 2m, 1h)")
+    })?;
+    let mult = match unit.trim() {
+        "" | "s" => 1.0,
+        "ms" => 0.001,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => {
+            return Err(format!(
+                "`{other}` is not a duration unit (use ms, s, m or h)"
+            ))
+        }
+    };
+    Ok(n * mult)
 }
 
 /// Parses `1024`, `512KiB`, `10MiB`, `1GB`, ….
@@ -288,4 +313,24 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
     n.checked_mul(mult)
         .filter(|v| *v > 0)
         .ok_or_else(|| format!("`{text}` is not a usable size"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_seconds_or_with_a_unit() {
+        assert_eq!(parse_seconds("30"), Ok(30.0));
+        assert_eq!(parse_seconds("2.5"), Ok(2.5));
+        assert_eq!(parse_seconds("500ms"), Ok(0.5));
+        assert_eq!(parse_seconds("10s"), Ok(10.0));
+        assert_eq!(parse_seconds("2m"), Ok(120.0));
+        assert_eq!(parse_seconds("1h"), Ok(3600.0));
+        assert!(parse_seconds("ten").unwrap_err().contains("not a duration"));
+        assert!(parse_seconds("3d")
+            .unwrap_err()
+            .contains("`d` is not a duration unit"));
+        assert!(parse_seconds("").is_err());
+    }
 }

@@ -1,7 +1,12 @@
 //! The HTTP client every request goes through.
 
-use std::sync::Once;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 
 /// Settings for the shared client.
 #[derive(Debug, Clone)]
@@ -19,16 +24,110 @@ impl Default for ClientOptions {
     }
 }
 
-static CRYPTO: Once = Once::new();
+/// The TLS settings both clients share. The system's root certificates are
+/// read at the first TLS handshake, not when a client is built: a run against
+/// `http://` hosts and local files never pays for reading them (about 4 ms).
+fn tls_config() -> rustls::ClientConfig {
+    static CONFIG: OnceLock<rustls::ClientConfig> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            // Installing the process default only fails if one was installed
+            // first, which is fine: this config names its provider itself.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let verifier = Arc::new(LazyRoots {
+                provider: provider.clone(),
+                inner: OnceLock::new(),
+            });
+            let mut config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .expect("the ring provider supports TLS 1.2 and 1.3")
+                .dangerous()
+                .with_custom_certificate_verifier(verifier)
+                .with_no_client_auth();
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            config
+        })
+        .clone()
+}
+
+/// Verifies server certificates against the platform's roots (the same
+/// verifier reqwest would build), loading them once, on first use.
+#[derive(Debug)]
+struct LazyRoots {
+    provider: Arc<CryptoProvider>,
+    inner: OnceLock<Result<Arc<rustls_platform_verifier::Verifier>, rustls::Error>>,
+}
+
+impl LazyRoots {
+    fn verifier(&self) -> Result<&rustls_platform_verifier::Verifier, rustls::Error> {
+        match self.inner.get_or_init(|| {
+            rustls_platform_verifier::Verifier::new(self.provider.clone()).map(Arc::new)
+        }) {
+            Ok(v) => Ok(v),
+            Err(e) => Err(e.clone()),
+        }
+    }
+}
+
+impl ServerCertVerifier for LazyRoots {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.verifier()?.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
 
 /// Builds the client. It follows no redirect itself: the engine does, so that it
 /// can drop credentials when a redirect leaves the origin.
 pub fn client(opts: &ClientOptions) -> Result<reqwest::Client, String> {
-    CRYPTO.call_once(|| {
-        // Only fails if another provider was installed first, which is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
     reqwest::Client::builder()
+        .tls_backend_preconfigured(tls_config())
         .user_agent(concat!("arazzo/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
         .timeout(opts.timeout)
@@ -66,10 +165,8 @@ pub fn describe_error(e: &reqwest::Error) -> String {
 /// The client for fetching documents (Arazzo documents and OpenAPI descriptions
 /// given by URL): it sends no credentials, so it follows redirects (up to 10).
 pub fn fetch_client(opts: &ClientOptions) -> Result<reqwest::Client, String> {
-    CRYPTO.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
     reqwest::Client::builder()
+        .tls_backend_preconfigured(tls_config())
         .user_agent(concat!("arazzo/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::limited(10))
         .timeout(opts.timeout)

@@ -283,7 +283,7 @@ fn validate(schema: &Value, instance: &Value) -> Result<(), String> {
     let problems: Vec<String> = validator
         .iter_errors(instance)
         .map(|e| {
-            let path = e.instance_path.to_string();
+            let path = e.instance_path().to_string();
             let place = if path.is_empty() {
                 "the inputs".to_string()
             } else {
@@ -296,7 +296,7 @@ fn validate(schema: &Value, instance: &Value) -> Result<(), String> {
             };
             format!(
                 "{place}: {}",
-                describe_rule(&e.kind, &e.schema_path.to_string())
+                describe_rule(e.kind(), &e.schema_path().to_string())
             )
         })
         .collect();

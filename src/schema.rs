@@ -151,9 +151,9 @@ pub fn violations(
     let mut out: Vec<Violation> = Vec::new();
     for e in validator.iter_errors(value) {
         use jsonschema::error::ValidationErrorKind as K;
-        let path = e.instance_path.to_string();
+        let path = e.instance_path().to_string();
         let composite = matches!(
-            e.kind,
+            e.kind(),
             K::OneOfNotValid { .. }
                 | K::OneOfMultipleValid { .. }
                 | K::AnyOf { .. }
@@ -162,7 +162,7 @@ pub fn violations(
         if skip_path(&path, composite, skip) {
             continue;
         }
-        let rule = crate::inputs::describe_rule(&e.kind, &e.schema_path.to_string());
+        let rule = crate::inputs::describe_rule(e.kind(), &e.schema_path().to_string());
         let v = Violation { path, rule };
         if !out.contains(&v) {
             out.push(v);

@@ -172,8 +172,8 @@ fn convert_all(doc: &Value, errors: &[ValidationError<'_>]) -> Vec<Found> {
 }
 
 fn collect_paths(e: &ValidationError<'_>, into: &mut HashSet<String>) {
-    into.insert(e.instance_path.as_str().to_owned());
-    match &e.kind {
+    into.insert(e.instance_path().as_str().to_owned());
+    match e.kind() {
         ValidationErrorKind::AnyOf { context }
         | ValidationErrorKind::OneOfNotValid { context }
         | ValidationErrorKind::OneOfMultipleValid { context } => {
@@ -193,8 +193,8 @@ fn has_errors_under(scope: &HashSet<String>, pointer: &str) -> bool {
 }
 
 fn convert(doc: &Value, e: &ValidationError<'_>, scope: &HashSet<String>) -> Vec<Found> {
-    let pointer = e.instance_path.as_str().to_owned();
-    let what = match &e.kind {
+    let pointer = e.instance_path().as_str().to_owned();
+    let what = match e.kind() {
         ValidationErrorKind::Required { property } => What::Required(vec![value_text(property)]),
         ValidationErrorKind::UnevaluatedProperties { unexpected }
         | ValidationErrorKind::AdditionalProperties { unexpected } => {
@@ -214,16 +214,16 @@ fn convert(doc: &Value, e: &ValidationError<'_>, scope: &HashSet<String>) -> Vec
         ValidationErrorKind::Enum { options } => {
             What::Enum(options.as_array().cloned().unwrap_or_default())
         }
-        ValidationErrorKind::Constant { expected_value } => What::Const(expected_value.clone()),
+        ValidationErrorKind::Constant { expected_value } => What::Const((**expected_value).clone()),
         ValidationErrorKind::Pattern { pattern } => What::Pattern(pattern.clone()),
-        ValidationErrorKind::PropertyNames { error } => match &error.kind {
+        ValidationErrorKind::PropertyNames { error } => match error.kind() {
             ValidationErrorKind::Pattern { pattern } => What::KeyPattern {
-                key: value_text(&error.instance),
+                key: value_text(error.instance()),
                 pattern: pattern.clone(),
             },
             _ => What::Other(error.to_string()),
         },
-        ValidationErrorKind::MinItems { limit } => What::MinItems(*limit),
+        ValidationErrorKind::MinItems { limit } => What::MinItems(*limit as _),
         ValidationErrorKind::UniqueItems => What::UniqueItems,
         ValidationErrorKind::Minimum { limit } => What::Range(format!("{limit} or more")),
         ValidationErrorKind::ExclusiveMinimum { limit } => {
@@ -234,7 +234,7 @@ fn convert(doc: &Value, e: &ValidationError<'_>, scope: &HashSet<String>) -> Vec
             What::Range(format!("less than {limit}"))
         }
         ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context } => {
-            return collapse(doc, &pointer, context);
+            return collapse(doc, &pointer, &context[..]);
         }
         ValidationErrorKind::OneOfMultipleValid { .. } => ambiguous(doc, &pointer),
         _ => What::Other(e.to_string()),
@@ -250,11 +250,10 @@ fn collapse(doc: &Value, pointer: &str, branches: &[Vec<ValidationError<'static>
     let fields: Option<Vec<String>> = branches
         .iter()
         .map(|b| match b.as_slice() {
-            [ValidationError {
-                kind: ValidationErrorKind::Required { property },
-                instance_path,
-                ..
-            }] if instance_path.as_str() == pointer => Some(value_text(property)),
+            [e] if e.instance_path().as_str() == pointer => match e.kind() {
+                ValidationErrorKind::Required { property } => Some(value_text(property)),
+                _ => None,
+            },
             _ => None,
         })
         .collect();
