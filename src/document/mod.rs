@@ -320,30 +320,54 @@ pub async fn load(url: Url, client: &reqwest::Client) -> Result<Loaded, LoadErro
                 help: e.help,
             })?;
             let shown = display_url(&src_url);
-            let tree = parse_tree(
-                &text,
-                &format!("source description `{}` (`{shown}`)", sd.name),
-            )?;
-            let kind = sd.kind.unwrap_or_else(|| {
-                if tree.get("arazzo").is_some() {
-                    SourceKind::Arazzo
-                } else {
-                    SourceKind::Openapi
+            let what = format!("source description `{}` (`{shown}`)", sd.name);
+            let api_error = |e: crate::openapi::OpenApiError| {
+                LoadError::new(
+                    format!("source description `{}` (`{shown}`): {e}", sd.name),
+                    None,
+                )
+            };
+            // A JSON description is read lazily; anything else is parsed whole.
+            let (kind, parsed) = match crate::openapi::Lazy::parse(text) {
+                Ok(lazy) => {
+                    let kind = sd.kind.unwrap_or(if lazy.has("arazzo") {
+                        SourceKind::Arazzo
+                    } else {
+                        SourceKind::Openapi
+                    });
+                    match kind {
+                        SourceKind::Openapi => (
+                            kind,
+                            Ok(OpenApi::from_lazy(src_url.clone(), lazy).map_err(api_error)?),
+                        ),
+                        SourceKind::Arazzo => (kind, Err(lazy.into_text())),
+                    }
                 }
-            });
-            match kind {
-                SourceKind::Openapi => {
-                    let api =
-                        Arc::new(OpenApi::from_value(src_url.clone(), tree).map_err(|e| {
-                            LoadError::new(
-                                format!("source description `{}` (`{shown}`): {e}", sd.name),
-                                None,
-                            )
-                        })?);
+                Err(text) => {
+                    let tree = parse_tree(&text, &what)?;
+                    let kind = sd.kind.unwrap_or_else(|| {
+                        if tree.get("arazzo").is_some() {
+                            SourceKind::Arazzo
+                        } else {
+                            SourceKind::Openapi
+                        }
+                    });
+                    match kind {
+                        SourceKind::Openapi => (
+                            kind,
+                            Ok(OpenApi::from_value(src_url.clone(), tree).map_err(api_error)?),
+                        ),
+                        SourceKind::Arazzo => (kind, Err(text)),
+                    }
+                }
+            };
+            match (kind, parsed) {
+                (_, Ok(api)) => {
+                    let api = Arc::new(api);
                     apis.insert(src_url, Arc::clone(&api));
                     sources.push((sd.name.clone(), SourceRef::OpenApi(api)));
                 }
-                SourceKind::Arazzo => {
+                (_, Err(text)) => {
                     let child = Arc::new(parse_arazzo(src_url.clone(), &text)?);
                     let i = docs.len();
                     docs.push(LoadedDoc {

@@ -3,10 +3,15 @@
 //! 2 MB description): a run needs only the operations it calls, which are resolved
 //! on demand, `$ref`s included.
 
+mod tree;
+
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 use url::Url;
+
+pub use tree::Lazy;
+use tree::Tree;
 
 pub const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -111,21 +116,32 @@ pub struct SecretParam {
 pub struct OpenApi {
     pub url: Url,
     pub version: String,
-    doc: Value,
+    doc: Tree,
     /// operationId → (path template, lower-case method).
     by_id: HashMap<String, (String, &'static str)>,
 }
 
 impl OpenApi {
+    /// An index over a description parsed whole (YAML, or built in memory).
     pub fn from_value(url: Url, doc: Value) -> Result<OpenApi, OpenApiError> {
-        let version = match doc.get("openapi").and_then(Value::as_str) {
+        OpenApi::new(url, Tree::Full(doc))
+    }
+
+    /// An index over a JSON description read lazily: only the operations and
+    /// components a caller asks for are ever parsed into trees.
+    pub fn from_lazy(url: Url, doc: Lazy) -> Result<OpenApi, OpenApiError> {
+        OpenApi::new(url, Tree::Lazy(Box::new(doc)))
+    }
+
+    fn new(url: Url, doc: Tree) -> Result<OpenApi, OpenApiError> {
+        let version = match doc.top("openapi").and_then(Value::as_str) {
             Some(v) if v.starts_with("3.") => v.to_string(),
             Some(v) => {
                 return Err(OpenApiError::Invalid(format!(
                     "OpenAPI version `{v}` is not supported: arazzo reads OpenAPI 3.0 and 3.1"
                 )))
             }
-            None if doc.get("swagger").is_some() => {
+            None if doc.top("swagger").is_some() => {
                 return Err(OpenApiError::Invalid(
                     "this is a Swagger 2.0 description; arazzo reads OpenAPI 3.0 and 3.1 (convert it first, e.g. with swagger2openapi)".into(),
                 ))
@@ -137,24 +153,8 @@ impl OpenApi {
             }
         };
         let mut by_id = HashMap::new();
-        if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
-            for (path, item) in paths {
-                let item = resolve_in(&doc, item).unwrap_or(item);
-                let Some(item) = item.as_object() else {
-                    continue;
-                };
-                for &m in METHODS {
-                    if let Some(id) = item
-                        .get(m)
-                        .and_then(|op| op.get("operationId"))
-                        .and_then(Value::as_str)
-                    {
-                        by_id
-                            .entry(id.to_string())
-                            .or_insert_with(|| (path.clone(), m));
-                    }
-                }
-            }
+        for (id, path, method) in doc.operation_ids() {
+            by_id.entry(id).or_insert((path, method));
         }
         Ok(OpenApi {
             url,
@@ -162,10 +162,6 @@ impl OpenApi {
             doc,
             by_id,
         })
-    }
-
-    pub fn raw(&self) -> &Value {
-        &self.doc
     }
 
     pub fn operation_ids(&self) -> impl Iterator<Item = &str> {
@@ -189,8 +185,7 @@ impl OpenApi {
         let method = method.to_ascii_lowercase();
         let item = self
             .doc
-            .get("paths")
-            .and_then(|p| p.get(path))
+            .path_item(path)?
             .ok_or_else(|| OpenApiError::Invalid(format!("no path `{path}` in the description")))?;
         let item = self.resolve(item)?;
         let op = item.get(method.as_str()).ok_or_else(|| {
@@ -224,7 +219,7 @@ impl OpenApi {
         let servers = [
             op.get("servers"),
             item.get("servers"),
-            self.doc.get("servers"),
+            self.doc.top("servers"),
         ]
         .into_iter()
         .flatten()
@@ -309,6 +304,8 @@ impl OpenApi {
         let schemes = self
             .doc
             .pointer("/components/securitySchemes")
+            .ok()
+            .flatten()
             .and_then(Value::as_object);
         for scheme in schemes.into_iter().flat_map(|m| m.values()) {
             let Ok(scheme) = self.resolve(scheme) else {
@@ -343,29 +340,8 @@ impl OpenApi {
 
     /// Follows `$ref` chains inside this document.
     pub fn resolve<'a>(&'a self, v: &'a Value) -> Result<&'a Value, OpenApiError> {
-        resolve_in(&self.doc, v)
+        self.doc.resolve(v)
     }
-}
-
-/// Follows local `$ref` chains (`#/…`) in `doc`, guarding against cycles.
-pub fn resolve_in<'a>(doc: &'a Value, mut v: &'a Value) -> Result<&'a Value, OpenApiError> {
-    for _ in 0..32 {
-        let Some(r) = v.get("$ref").and_then(Value::as_str) else {
-            return Ok(v);
-        };
-        let Some(ptr) = r.strip_prefix('#') else {
-            return Err(OpenApiError::Invalid(format!(
-                "`$ref: {r}` points into another document, which arazzo does not follow yet; inline it or bundle the description (e.g. `redocly bundle`)"
-            )));
-        };
-        let decoded = percent_encoding::percent_decode_str(ptr).decode_utf8_lossy();
-        v = doc.pointer(&decoded).ok_or_else(|| {
-            OpenApiError::Invalid(format!("`$ref: {r}` points at nothing in the description"))
-        })?;
-    }
-    Err(OpenApiError::Invalid(
-        "a `$ref` chain is longer than 32 links (a cycle?)".into(),
-    ))
 }
 
 #[cfg(test)]
@@ -429,9 +405,10 @@ mod tests {
     fn rejects_swagger_and_bad_refs() {
         let u = Url::parse("file:///x").unwrap();
         assert!(OpenApi::from_value(u.clone(), json!({"swagger": "2.0"})).is_err());
-        let doc = json!({"a": {"$ref": "#/nope"}, "b": {"$ref": "other.yaml#/x"}});
-        assert!(resolve_in(&doc, &doc["a"]).is_err());
-        assert!(resolve_in(&doc, &doc["b"])
+        let doc = Tree::Full(json!({"a": {"$ref": "#/nope"}, "b": {"$ref": "other.yaml#/x"}}));
+        assert!(doc.resolve(doc.top("a").unwrap()).is_err());
+        assert!(doc
+            .resolve(doc.top("b").unwrap())
             .unwrap_err()
             .to_string()
             .contains("another document"));

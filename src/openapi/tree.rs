@@ -1,0 +1,535 @@
+//! The JSON tree of an OpenAPI description, read only as far as a run needs.
+//!
+//! A JSON description is checked for syntax in one pass, but only its small
+//! top-level members are turned into `Value`s. Each path item and each
+//! component (`#/components/<kind>/<name>`) is kept as a span of the text and
+//! parsed the first time something asks for it, so a workflow calling four
+//! operations of a 2 MB description builds the trees of those four path items
+//! and the components they reference, nothing else. YAML descriptions (and JSON
+//! whose shape is unusual) are parsed whole.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::OnceLock;
+
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::{OpenApiError, METHODS};
+
+/// A description's tree: parsed whole, or lazily.
+pub enum Tree {
+    Full(Value),
+    Lazy(Box<Lazy>),
+}
+
+impl fmt::Debug for Tree {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Tree::Full(_) => f.write_str("Tree::Full"),
+            Tree::Lazy(l) => write!(f, "Tree::Lazy({} bytes)", l.text.len()),
+        }
+    }
+}
+
+/// A JSON description read lazily.
+pub struct Lazy {
+    text: String,
+    /// Every top-level member except `paths` and `components`, parsed.
+    top: serde_json::Map<String, Value>,
+    paths: Option<Section>,
+    /// `components`, by kind (`schemas`, `parameters`, …).
+    components: Option<Vec<(String, Section)>>,
+    components_index: HashMap<String, usize>,
+    /// The whole document, for the rare pointer that needs it.
+    whole: OnceLock<Result<Value, String>>,
+}
+
+/// A JSON object whose members are parsed on demand.
+struct Section {
+    span: (usize, usize),
+    members: Vec<(String, Node)>,
+    index: HashMap<String, usize>,
+    whole: OnceLock<Result<Value, String>>,
+}
+
+struct Node {
+    span: (usize, usize),
+    value: OnceLock<Result<Value, String>>,
+}
+
+/// An object's members as raw JSON, in document order.
+struct Members<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    let v: &'de RawValue = map.next_value()?;
+                    out.push((k, v));
+                }
+                Ok(Members(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// The operationIds of a path item, by method, without building its tree, and
+/// whether the item is a `$ref`.
+struct OperationIds(Vec<(&'static str, String)>, bool);
+
+impl<'de> Deserialize<'de> for OperationIds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Op {
+            #[serde(rename = "operationId")]
+            operation_id: Option<String>,
+        }
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OperationIds;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a path item object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                let mut is_ref = false;
+                while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    is_ref |= k == "$ref";
+                    match METHODS.iter().find(|m| **m == k) {
+                        Some(m) => {
+                            // An operation that is not an object is the resolver's to report.
+                            if let OpOrAny(Ok(Op {
+                                operation_id: Some(id),
+                            })) = map.next_value::<OpOrAny>()?
+                            {
+                                out.push((*m, id));
+                            }
+                        }
+                        None => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(OperationIds(out, is_ref))
+            }
+        }
+        /// An operation object, or anything else (which has no operationId).
+        struct OpOrAny(Result<Op, ()>);
+        impl<'de> Deserialize<'de> for OpOrAny {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let raw: &RawValue = Deserialize::deserialize(d)?;
+                Ok(OpOrAny(
+                    serde_json::from_str::<Op>(raw.get()).map_err(|_| ()),
+                ))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+fn offset(text: &str, raw: &RawValue) -> (usize, usize) {
+    let start = raw.get().as_ptr() as usize - text.as_ptr() as usize;
+    (start, start + raw.get().len())
+}
+
+fn parse(text: &str, span: (usize, usize)) -> Result<Value, String> {
+    serde_json::from_str(&text[span.0..span.1]).map_err(|e| e.to_string())
+}
+
+impl Section {
+    fn new(text: &str, raw: &RawValue) -> Option<Section> {
+        let Members(members) = serde_json::from_str(raw.get()).ok()?;
+        let mut index = HashMap::with_capacity(members.len());
+        let members: Vec<(String, Node)> = members
+            .into_iter()
+            .enumerate()
+            .map(|(i, (k, v))| {
+                // The first of two equal keys is kept by the index, the last by
+                // a parsed tree: keep the last, as a whole parse would.
+                index.insert(k.clone(), i);
+                (
+                    k,
+                    Node {
+                        span: offset(text, v),
+                        value: OnceLock::new(),
+                    },
+                )
+            })
+            .collect();
+        Some(Section {
+            span: offset(text, raw),
+            members,
+            index,
+            whole: OnceLock::new(),
+        })
+    }
+
+    fn member<'a>(&'a self, text: &str, name: &str) -> Result<Option<&'a Value>, OpenApiError> {
+        match self.index.get(name) {
+            Some(&i) => self.members[i].1.get(text).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn whole(&self, text: &str) -> Result<&Value, OpenApiError> {
+        self.whole
+            .get_or_init(|| parse(text, self.span))
+            .as_ref()
+            .map_err(|e| unusable(e))
+    }
+}
+
+impl Node {
+    fn get(&self, text: &str) -> Result<&Value, OpenApiError> {
+        self.value
+            .get_or_init(|| parse(text, self.span))
+            .as_ref()
+            .map_err(|e| unusable(e))
+    }
+}
+
+fn unusable(e: &str) -> OpenApiError {
+    OpenApiError::Invalid(format!("part of the description cannot be read: {e}"))
+}
+
+/// Unescapes one JSON Pointer token.
+fn token(t: &str) -> std::borrow::Cow<'_, str> {
+    if t.contains('~') {
+        t.replace("~1", "/").replace("~0", "~").into()
+    } else {
+        t.into()
+    }
+}
+
+/// Follows the rest of a pointer (`""` or `/a/b`) inside `v`.
+fn rest<'a>(v: &'a Value, ptr: &str) -> Option<&'a Value> {
+    if ptr.is_empty() {
+        Some(v)
+    } else {
+        v.pointer(ptr)
+    }
+}
+
+/// Splits `/first/rest…` into the unescaped first token and the rest.
+fn split(ptr: &str) -> Option<(std::borrow::Cow<'_, str>, &str)> {
+    let p = ptr.strip_prefix('/')?;
+    match p.find('/') {
+        Some(i) => Some((token(&p[..i]), &p[i..])),
+        None => Some((token(p), "")),
+    }
+}
+
+impl Lazy {
+    /// Reads a JSON description. `Err` gives the text back when it is not a
+    /// JSON object or its syntax is broken (the caller reports which).
+    pub fn parse(text: String) -> Result<Lazy, String> {
+        let body = text.trim_start_matches('\u{feff}').trim_start();
+        let Ok(Members(top_raw)) = serde_json::from_str::<Members>(body) else {
+            return Err(text);
+        };
+        let mut top = serde_json::Map::new();
+        let mut paths = None;
+        let mut components = None;
+        let mut components_index = HashMap::new();
+        for (k, raw) in top_raw {
+            match k.as_str() {
+                "paths" => match Section::new(&text, raw) {
+                    Some(s) => paths = Some(s),
+                    None => return Err(text),
+                },
+                "components" => {
+                    let Ok(Members(kinds)) = serde_json::from_str::<Members>(raw.get()) else {
+                        return Err(text);
+                    };
+                    let mut sections = Vec::new();
+                    components_index.clear();
+                    for (kind, raw) in kinds {
+                        let Some(s) = Section::new(&text, raw) else {
+                            return Err(text);
+                        };
+                        components_index.insert(kind.clone(), sections.len());
+                        sections.push((kind, s));
+                    }
+                    components = Some(sections);
+                }
+                _ => match serde_json::from_str::<Value>(raw.get()) {
+                    Ok(v) => {
+                        top.insert(k, v);
+                    }
+                    Err(_) => return Err(text),
+                },
+            }
+        }
+        Ok(Lazy {
+            text,
+            top,
+            paths,
+            components,
+            components_index,
+            whole: OnceLock::new(),
+        })
+    }
+
+    /// Whether the top level has this member.
+    pub fn has(&self, key: &str) -> bool {
+        match key {
+            "paths" => self.paths.is_some(),
+            "components" => self.components.is_some(),
+            _ => self.top.contains_key(key),
+        }
+    }
+
+    /// The text, for a caller that decides this is not an OpenAPI description.
+    pub fn into_text(self) -> String {
+        self.text
+    }
+
+    fn whole(&self) -> Result<&Value, OpenApiError> {
+        self.whole
+            .get_or_init(|| {
+                let body = self.text.trim_start_matches('\u{feff}').trim_start();
+                serde_json::from_str(body).map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| unusable(e))
+    }
+}
+
+impl Tree {
+    /// A top-level member other than `paths` and `components`.
+    pub fn top(&self, key: &str) -> Option<&Value> {
+        match self {
+            Tree::Full(v) => v.get(key),
+            Tree::Lazy(l) => l.top.get(key),
+        }
+    }
+
+    /// The path item at `path` as written (before `$ref` resolution).
+    pub fn path_item(&self, path: &str) -> Result<Option<&Value>, OpenApiError> {
+        match self {
+            Tree::Full(v) => Ok(v.get("paths").and_then(|p| p.get(path))),
+            Tree::Lazy(l) => match &l.paths {
+                Some(s) => s.member(&l.text, path),
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// Follows a JSON Pointer (escaped, `~1`/`~0`, not percent-encoded).
+    pub fn pointer(&self, ptr: &str) -> Result<Option<&Value>, OpenApiError> {
+        let l = match self {
+            Tree::Full(v) => return Ok(rest(v, ptr)),
+            Tree::Lazy(l) => l,
+        };
+        let Some((first, after)) = split(ptr) else {
+            return Ok(rest(l.whole()?, ptr));
+        };
+        match first.as_ref() {
+            "paths" => {
+                let Some(paths) = &l.paths else {
+                    return Ok(None);
+                };
+                match split(after) {
+                    Some((name, after)) => {
+                        Ok(paths.member(&l.text, &name)?.and_then(|v| rest(v, after)))
+                    }
+                    None => Ok(rest(paths.whole(&l.text)?, after)),
+                }
+            }
+            "components" => {
+                let Some(kinds) = &l.components else {
+                    return Ok(None);
+                };
+                let Some((kind, after)) = split(after) else {
+                    return Ok(rest(l.whole()?, ptr));
+                };
+                let Some(&k) = l.components_index.get(kind.as_ref()) else {
+                    return Ok(None);
+                };
+                let section = &kinds[k].1;
+                match split(after) {
+                    Some((name, after)) => {
+                        Ok(section.member(&l.text, &name)?.and_then(|v| rest(v, after)))
+                    }
+                    None => Ok(rest(section.whole(&l.text)?, after)),
+                }
+            }
+            other => Ok(l.top.get(other).and_then(|v| rest(v, after))),
+        }
+    }
+
+    /// Every operationId with its path and method, in document order. Path
+    /// items given by `$ref` are resolved; operations are not parsed.
+    pub fn operation_ids(&self) -> Vec<(String, String, &'static str)> {
+        let mut out = Vec::new();
+        let from_value = |path: &str, item: &Value, out: &mut Vec<_>| {
+            let Some(item) = item.as_object() else {
+                return;
+            };
+            for &m in METHODS {
+                if let Some(id) = item
+                    .get(m)
+                    .and_then(|op| op.get("operationId"))
+                    .and_then(Value::as_str)
+                {
+                    out.push((id.to_string(), path.to_string(), m));
+                }
+            }
+        };
+        match self {
+            Tree::Full(v) => {
+                for (path, item) in v
+                    .get("paths")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                {
+                    let item = self.resolve(item).unwrap_or(item);
+                    from_value(path, item, &mut out);
+                }
+            }
+            Tree::Lazy(l) => {
+                for (path, node) in l.paths.iter().flat_map(|s| &s.members) {
+                    let text = &l.text[node.span.0..node.span.1];
+                    match serde_json::from_str::<OperationIds>(text) {
+                        Ok(OperationIds(_, true)) => {
+                            // A `$ref` path item: read it and what it points at.
+                            if let Ok(item) = node.get(&l.text) {
+                                let item = self.resolve(item).unwrap_or(item);
+                                from_value(path, item, &mut out);
+                            }
+                        }
+                        Ok(OperationIds(ids, false)) => {
+                            for (m, id) in ids {
+                                out.push((id, path.clone(), m));
+                            }
+                        }
+                        Err(_) => {}
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Follows local `$ref` chains (`#/…`), guarding against cycles.
+    pub fn resolve<'a>(&'a self, mut v: &'a Value) -> Result<&'a Value, OpenApiError> {
+        for _ in 0..32 {
+            let Some(r) = v.get("$ref").and_then(Value::as_str) else {
+                return Ok(v);
+            };
+            let Some(ptr) = r.strip_prefix('#') else {
+                return Err(OpenApiError::Invalid(format!(
+                    "`$ref: {r}` points into another document, which arazzo does not follow yet; inline it or bundle the description (e.g. `redocly bundle`)"
+                )));
+            };
+            let decoded = percent_encoding::percent_decode_str(ptr).decode_utf8_lossy();
+            v = self.pointer(&decoded)?.ok_or_else(|| {
+                OpenApiError::Invalid(format!("`$ref: {r}` points at nothing in the description"))
+            })?;
+        }
+        Err(OpenApiError::Invalid(
+            "a `$ref` chain is longer than 32 links (a cycle?)".into(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn both(doc: &Value) -> [Tree; 2] {
+        [
+            Tree::Full(doc.clone()),
+            Tree::Lazy(Box::new(Lazy::parse(doc.to_string()).unwrap())),
+        ]
+    }
+
+    #[test]
+    fn lazy_and_full_trees_answer_alike() {
+        let doc = json!({
+            "openapi": "3.1.0",
+            "servers": [{"url": "https://x"}],
+            "paths": {
+                "/a/{id}": {"get": {"operationId": "getA", "parameters": [{"$ref": "#/components/parameters/id"}]},
+                            "parameters": [], "summary": "s",
+                            "post": {"operationId": "postA"}, "put": 3},
+                "/b": {"$ref": "#/components/pathItems/b"},
+                "/c~d": {"delete": {"operationId": "delC"}}
+            },
+            "components": {
+                "parameters": {"id": {"name": "id", "in": "path"}},
+                "pathItems": {"b": {"get": {"operationId": "getB", "description": "has a \"$ref\" string"}}},
+                "schemas": {"a/b": {"type": "string"}, "loop": {"$ref": "#/components/schemas/loop"}}
+            },
+            "x-extra": {"k": [1, 2]}
+        });
+        for t in both(&doc) {
+            assert_eq!(t.top("openapi"), Some(&json!("3.1.0")));
+            let ids = t.operation_ids();
+            assert_eq!(
+                ids,
+                vec![
+                    ("getA".to_string(), "/a/{id}".to_string(), "get"),
+                    ("postA".into(), "/a/{id}".into(), "post"),
+                    ("getB".into(), "/b".into(), "get"),
+                    ("delC".into(), "/c~d".into(), "delete"),
+                ],
+                "{t:?}"
+            );
+            assert_eq!(
+                t.pointer("/components/parameters/id/in").unwrap(),
+                Some(&json!("path"))
+            );
+            assert_eq!(
+                t.pointer("/components/schemas/a~1b").unwrap(),
+                Some(&json!({"type": "string"}))
+            );
+            assert_eq!(
+                t.pointer("/paths/~1c~0d/delete/operationId").unwrap(),
+                Some(&json!("delC"))
+            );
+            assert_eq!(t.pointer("/x-extra/k/1").unwrap(), Some(&json!(2)));
+            assert_eq!(
+                t.pointer("/components/parameters").unwrap().unwrap()["id"]["name"],
+                "id"
+            );
+            assert_eq!(
+                t.pointer("/components").unwrap().unwrap()["schemas"]["a/b"]["type"],
+                "string"
+            );
+            assert_eq!(t.pointer("").unwrap().unwrap()["openapi"], "3.1.0");
+            assert_eq!(t.pointer("/components/nothing/x").unwrap(), None);
+            assert_eq!(t.pointer("/paths/~1zzz").unwrap(), None);
+            let item = t.path_item("/b").unwrap().unwrap();
+            assert_eq!(t.resolve(item).unwrap()["get"]["operationId"], "getB");
+            let looped = t.pointer("/components/schemas/loop").unwrap().unwrap();
+            assert!(t
+                .resolve(looped)
+                .unwrap_err()
+                .to_string()
+                .contains("32 links"));
+        }
+    }
+
+    #[test]
+    fn not_an_object_or_broken_json_is_given_back() {
+        assert!(Lazy::parse("[1]".into()).is_err());
+        assert!(Lazy::parse("{\"a\": }".into()).is_err());
+        assert!(Lazy::parse("{\"paths\": 3}".into()).is_err());
+        assert!(Lazy::parse("{\"components\": {\"schemas\": []}}".into()).is_err());
+        let l = Lazy::parse("\u{feff} {\"openapi\": \"3.0.0\"}".into()).unwrap();
+        assert!(l.has("openapi") && !l.has("paths"));
+    }
+}
