@@ -15,6 +15,7 @@
 #[path = "support/standin.rs"]
 mod standin;
 
+use std::borrow::Cow;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -269,20 +270,20 @@ impl Ctx {
     }
 }
 
-fn select(value: &Value, pointer: &Option<Pointer>) -> Option<Value> {
+fn select<'a>(value: &'a Value, pointer: &Option<Pointer>) -> Option<Cow<'a, Value>> {
     match pointer {
-        None => Some(value.clone()),
-        Some(p) => p.select(value).cloned(),
+        None => Some(Cow::Borrowed(value)),
+        Some(p) => p.select(value).map(Cow::Borrowed),
     }
 }
 
 impl Resolve for Ctx {
-    fn resolve(&self, expr: &Expr) -> Option<Value> {
+    fn resolve(&self, expr: &Expr) -> Option<Cow<'_, Value>> {
         match expr {
-            Expr::StatusCode => Some(Value::from(self.status)),
+            Expr::StatusCode => Some(Cow::Owned(Value::from(self.status))),
             Expr::Inputs { name, pointer } => select(self.inputs.get(name)?, pointer),
             Expr::ResponseBody(pointer) => select(&self.body, pointer),
-            Expr::Steps { output, .. } => Some(Value::String(format!("{output}_1"))),
+            Expr::Steps { output, .. } => Some(Cow::Owned(Value::String(format!("{output}_1")))),
             _ => None,
         }
     }

@@ -3,6 +3,7 @@
 //! responses shown as placeholders, and every built body and parameter checked
 //! against the operation's schemas.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 
 use serde::Serialize;
@@ -31,15 +32,13 @@ struct DryCtx<'a> {
 }
 
 impl Resolve for DryCtx<'_> {
-    fn resolve(&self, e: &Expr) -> Option<Value> {
+    fn resolve(&self, e: &Expr) -> Option<Cow<'_, Value>> {
         match e {
-            Expr::Inputs { name, pointer } => {
-                apply_pointer(self.inputs.get(name)?.clone(), pointer)
-            }
+            Expr::Inputs { name, pointer } => apply_pointer(self.inputs.get(name)?, pointer),
             other => {
                 let p = placeholder(other);
                 self.seen.borrow_mut().push(p.clone());
-                Some(Value::String(p))
+                Some(Cow::Owned(Value::String(p)))
             }
         }
     }
@@ -111,8 +110,8 @@ pub fn check_literals(program: &Program) -> Vec<PlanProblem> {
 
 struct AllUnknown;
 impl Resolve for AllUnknown {
-    fn resolve(&self, e: &Expr) -> Option<Value> {
-        Some(Value::String(placeholder(e)))
+    fn resolve(&self, e: &Expr) -> Option<Cow<'_, Value>> {
+        Some(Cow::Owned(Value::String(placeholder(e))))
     }
 }
 

@@ -1,5 +1,6 @@
 //! The runtime-expression and `simple` condition vectors from ../shared/suites.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use arazzo::expr::{parse_expression, Condition, Expr, Resolve, Template};
@@ -117,10 +118,12 @@ fn simple_conditions_valid_and_invalid() {
 struct SuiteContext(serde_json::Map<String, Value>);
 
 impl Resolve for SuiteContext {
-    fn resolve(&self, expr: &Expr) -> Option<Value> {
+    fn resolve(&self, expr: &Expr) -> Option<Cow<'_, Value>> {
         match expr {
-            Expr::ResponseBody(Some(p)) => p.select(self.0.get("$response.body")?).cloned(),
-            other => self.0.get(&other.to_string()).cloned(),
+            Expr::ResponseBody(Some(p)) => {
+                p.select(self.0.get("$response.body")?).map(Cow::Borrowed)
+            }
+            other => self.0.get(&other.to_string()).map(Cow::Borrowed),
         }
     }
 }

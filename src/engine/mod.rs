@@ -5,6 +5,7 @@
 pub mod request;
 mod send;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -123,43 +124,29 @@ fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
 }
 
 impl Resolve for Ctx<'_> {
-    fn resolve(&self, expr: &Expr) -> Option<Value> {
+    fn resolve(&self, expr: &Expr) -> Option<Cow<'_, Value>> {
+        let owned = |v: Value| Some(Cow::Owned(v));
         match expr {
-            Expr::Url => self.request.map(|r| Value::String(r.url.clone())),
-            Expr::Method => self.request.map(|r| Value::String(r.method.clone())),
-            Expr::StatusCode => self.response.map(|r| Value::from(r.status)),
-            Expr::RequestHeader(h) => self
-                .request
-                .and_then(|r| header(&r.headers, h))
-                .map(|v| Value::String(v.to_string())),
-            Expr::RequestQuery(q) => self.request.and_then(|r| r.query_params.get(q).cloned()),
-            Expr::RequestPath(p) => self.request.and_then(|r| r.path_params.get(p).cloned()),
-            Expr::RequestBody(p) => {
-                let body = self.request?.body.clone()?;
-                apply_pointer(body, p)
-            }
-            Expr::ResponseHeader(h) => self
-                .response
-                .and_then(|r| header(&r.headers, h))
-                .map(|v| Value::String(v.to_string())),
-            Expr::ResponseBody(p) => {
-                let r = self.response?;
-                match p {
-                    None => Some(r.body.clone()),
-                    Some(p) => p.select(&r.body).cloned(),
-                }
-            }
-            Expr::Inputs { name, pointer } => {
-                apply_pointer(self.inputs.get(name)?.clone(), pointer)
-            }
-            Expr::Outputs { name, pointer } => {
-                apply_pointer(self.outputs?.get(name)?.clone(), pointer)
-            }
+            Expr::Url => owned(Value::String(self.request?.url.clone())),
+            Expr::Method => owned(Value::String(self.request?.method.clone())),
+            Expr::StatusCode => owned(Value::from(self.response?.status)),
+            Expr::RequestHeader(h) => owned(Value::String(
+                header(&self.request?.headers, h)?.to_string(),
+            )),
+            Expr::RequestQuery(q) => self.request?.query_params.get(q).map(Cow::Borrowed),
+            Expr::RequestPath(p) => self.request?.path_params.get(p).map(Cow::Borrowed),
+            Expr::RequestBody(p) => apply_pointer(self.request?.body.as_ref()?, p),
+            Expr::ResponseHeader(h) => owned(Value::String(
+                header(&self.response?.headers, h)?.to_string(),
+            )),
+            Expr::ResponseBody(p) => apply_pointer(&self.response?.body, p),
+            Expr::Inputs { name, pointer } => apply_pointer(self.inputs.get(name)?, pointer),
+            Expr::Outputs { name, pointer } => apply_pointer(self.outputs?.get(name)?, pointer),
             Expr::Steps {
                 step,
                 output,
                 pointer,
-            } => apply_pointer(self.step_outputs.get(step)?.get(output)?.clone(), pointer),
+            } => apply_pointer(self.step_outputs.get(step)?.get(output)?, pointer),
             Expr::Workflows {
                 workflow,
                 part,
@@ -171,18 +158,18 @@ impl Resolve for Ctx<'_> {
                     WorkflowPart::Inputs => &f.inputs,
                     WorkflowPart::Outputs => &f.outputs,
                 };
-                apply_pointer(map.get(name)?.clone(), pointer)
+                apply_pointer(map.get(name)?, pointer)
             }
             Expr::SourceDescriptions { name, rest } => {
                 if name == "$self" {
-                    return Some(Value::String(self.doc_url.to_string()));
+                    return owned(Value::String(self.doc_url.to_string()));
                 }
                 if rest == "url" {
                     return self
                         .source_urls
                         .iter()
                         .find(|(n, _)| n == name)
-                        .map(|(_, u)| Value::String(u.clone()));
+                        .map(|(_, u)| Cow::Owned(Value::String(u.clone())));
                 }
                 None
             }

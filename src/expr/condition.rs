@@ -6,6 +6,7 @@
 //! strings compare case-insensitively, numeric strings compare as numbers, and
 //! `null` (or an undefined value) equals only `null`; any ordering with it is false.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use serde_json::{Number, Value};
@@ -137,11 +138,11 @@ fn eval_node(node: &Node, ctx: &dyn Resolve) -> bool {
         Node::Or(items) => items.iter().any(|n| eval_node(n, ctx)),
         Node::And(items) => items.iter().all(|n| eval_node(n, ctx)),
         Node::Not(inner) => !eval_node(inner, ctx),
-        Node::Test(o) => truthy(resolve_operand(o, ctx).as_ref()),
+        Node::Test(o) => truthy(resolve_operand(o, ctx).as_deref()),
         Node::Compare(a, op, b) => {
             let a = resolve_operand(a, ctx);
             let b = resolve_operand(b, ctx);
-            let (a, b) = (a.as_ref(), b.as_ref());
+            let (a, b) = (a.as_deref(), b.as_deref());
             match op {
                 Op::Eq => loose_eq(a, b),
                 Op::Ne => !loose_eq(a, b),
@@ -154,22 +155,27 @@ fn eval_node(node: &Node, ctx: &dyn Resolve) -> bool {
     }
 }
 
-fn resolve_operand(o: &Operand, ctx: &dyn Resolve) -> Option<Value> {
+fn resolve_operand<'a>(o: &'a Operand, ctx: &'a dyn Resolve) -> Option<Cow<'a, Value>> {
     match o {
-        Operand::Literal(v) => Some(v.clone()),
+        Operand::Literal(v) => Some(Cow::Borrowed(v)),
         Operand::Ref { expr, nav } => {
             let mut v = ctx.resolve(expr)?;
             for step in nav {
-                v = match (step, v) {
-                    (Nav::Member(m), Value::Object(mut map)) => map.remove(m.as_str())?,
-                    (Nav::Index(i), Value::Array(mut items)) if *i < items.len() => {
-                        items.swap_remove(*i)
-                    }
-                    _ => return None,
+                v = match v {
+                    Cow::Borrowed(b) => Cow::Borrowed(navigate(b, step)?),
+                    Cow::Owned(o) => Cow::Owned(navigate(&o, step)?.clone()),
                 };
             }
             Some(v)
         }
+    }
+}
+
+fn navigate<'v>(v: &'v Value, step: &Nav) -> Option<&'v Value> {
+    match (step, v) {
+        (Nav::Member(m), Value::Object(map)) => map.get(m.as_str()),
+        (Nav::Index(i), Value::Array(items)) => items.get(*i),
+        _ => None,
     }
 }
 
@@ -607,11 +613,11 @@ mod tests {
 
     struct Ctx(Value);
     impl Resolve for Ctx {
-        fn resolve(&self, e: &Expr) -> Option<Value> {
+        fn resolve(&self, e: &Expr) -> Option<Cow<'_, Value>> {
             match e {
-                Expr::StatusCode => Some(json!(200)),
-                Expr::ResponseBody(None) => Some(self.0.clone()),
-                Expr::ResponseBody(Some(p)) => p.select(&self.0).cloned(),
+                Expr::StatusCode => Some(Cow::Owned(json!(200))),
+                Expr::ResponseBody(None) => Some(Cow::Borrowed(&self.0)),
+                Expr::ResponseBody(Some(p)) => p.select(&self.0).map(Cow::Borrowed),
                 _ => None,
             }
         }

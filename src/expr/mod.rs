@@ -13,6 +13,7 @@ pub use parse::{parse_expression, ExprError};
 pub use template::{Template, ValueExpr};
 
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// A JSON Pointer (RFC 6901) kept both as the text the author wrote and as decoded
 /// reference tokens, so errors can quote it and evaluation never re-parses it.
@@ -203,15 +204,21 @@ impl std::fmt::Display for Expr {
 /// not exist (an input that was not given, a pointer that selects nothing, a step
 /// that has not run).
 pub trait Resolve {
-    fn resolve(&self, expr: &Expr) -> Option<Value>;
+    /// The value of `expr`, borrowed from the context where it lives there (a
+    /// response body is never copied to be compared or navigated), or `None`
+    /// when it is undefined.
+    fn resolve(&self, expr: &Expr) -> Option<Cow<'_, Value>>;
 }
 
-/// Applies an optional pointer to a resolved value.
-pub(crate) fn apply_pointer(value: Value, pointer: &Option<Pointer>) -> Option<Value> {
+/// Applies an optional pointer to a value of the context.
+pub(crate) fn apply_pointer<'a>(
+    value: &'a Value,
+    pointer: &Option<Pointer>,
+) -> Option<Cow<'a, Value>> {
     match pointer {
-        None => Some(value),
-        Some(p) if p.tokens().is_empty() => Some(value),
-        Some(p) => p.select(&value).cloned(),
+        None => Some(Cow::Borrowed(value)),
+        Some(p) if p.tokens().is_empty() => Some(Cow::Borrowed(value)),
+        Some(p) => p.select(value).map(Cow::Borrowed),
     }
 }
 

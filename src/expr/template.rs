@@ -3,6 +3,7 @@
 //! string), or a structure holding either at any depth.
 
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 use super::parse::{looks_like_expression, parse_expression};
 use super::{stringify, Expr, ExprError, Resolve};
@@ -105,7 +106,7 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
-                Part::Expr(e) => out.push_str(&stringify(ctx.resolve(e).as_ref())),
+                Part::Expr(e) => out.push_str(&stringify(ctx.resolve(e).as_deref())),
             }
         }
         out
@@ -177,7 +178,7 @@ impl ValueExpr {
     pub fn eval(&self, ctx: &dyn Resolve) -> Option<Value> {
         match self {
             ValueExpr::Literal(v) => Some(v.clone()),
-            ValueExpr::Expr(e) => ctx.resolve(e),
+            ValueExpr::Expr(e) => ctx.resolve(e).map(Cow::into_owned),
             ValueExpr::Template(t) => Some(Value::String(t.render(ctx))),
             ValueExpr::Array(items) => Some(Value::Array(
                 items.iter().filter_map(|i| i.eval(ctx)).collect(),
@@ -219,7 +220,7 @@ mod tests {
 
     struct Ctx;
     impl Resolve for Ctx {
-        fn resolve(&self, e: &Expr) -> Option<Value> {
+        fn resolve(&self, e: &Expr) -> Option<Cow<'_, Value>> {
             match e {
                 Expr::Inputs { name, .. } if name == "tags" => Some(json!(["a", "b"])),
                 Expr::Inputs { name, .. } if name == "n" => Some(json!(3)),
@@ -227,6 +228,7 @@ mod tests {
                 Expr::Inputs { name, .. } if name == "nul" => Some(Value::Null),
                 _ => None,
             }
+            .map(Cow::Owned)
         }
     }
 
