@@ -6,6 +6,7 @@
 mod tree;
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 use url::Url;
@@ -117,8 +118,9 @@ pub struct OpenApi {
     pub url: Url,
     pub version: String,
     doc: Tree,
-    /// operationId → (path template, lower-case method).
-    by_id: HashMap<String, (String, &'static str)>,
+    /// operationId → (path template, lower-case method), built on first use:
+    /// a run finds its few operations without it.
+    by_id: OnceLock<HashMap<String, (String, &'static str)>>,
 }
 
 impl OpenApi {
@@ -152,30 +154,45 @@ impl OpenApi {
                 ))
             }
         };
-        let mut by_id = HashMap::new();
-        for (id, path, method) in doc.operation_ids() {
-            by_id.entry(id).or_insert((path, method));
-        }
         Ok(OpenApi {
             url,
             version,
             doc,
-            by_id,
+            by_id: OnceLock::new(),
+        })
+    }
+
+    fn index(&self) -> &HashMap<String, (String, &'static str)> {
+        self.by_id.get_or_init(|| {
+            let mut by_id = HashMap::new();
+            for (id, path, method) in self.doc.operation_ids() {
+                // Of two operations with one operationId, the first counts.
+                by_id.entry(id).or_insert((path, method));
+            }
+            by_id
         })
     }
 
     pub fn operation_ids(&self) -> impl Iterator<Item = &str> {
-        self.by_id.keys().map(String::as_str)
+        self.index().keys().map(String::as_str)
+    }
+
+    /// Where the operation with this operationId is: path template and method.
+    fn locate(&self, id: &str) -> Option<(String, &'static str)> {
+        match self.doc.find_operation(id) {
+            Ok(found) => found,
+            Err(()) => self.index().get(id).cloned(),
+        }
     }
 
     pub fn has_operation(&self, id: &str) -> bool {
-        self.by_id.contains_key(id)
+        self.locate(id).is_some()
     }
 
     /// Resolves an operation by operationId.
     pub fn operation(&self, id: &str) -> Result<Option<Operation>, OpenApiError> {
-        match self.by_id.get(id) {
-            Some((path, method)) => self.operation_at(path, method).map(Some),
+        match self.locate(id) {
+            Some((path, method)) => self.operation_at(&path, method).map(Some),
             None => Ok(None),
         }
     }

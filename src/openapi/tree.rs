@@ -44,11 +44,58 @@ pub struct Lazy {
     components_index: HashMap<String, usize>,
     /// The whole document, for the rare pointer that needs it.
     whole: OnceLock<Result<Value, String>>,
+    /// Where `"operationId": "…"` appears in the text.
+    operation_ids: OnceLock<TextIds>,
+}
+
+/// The string values of every `"operationId"` member in the text, found by a
+/// byte search rather than a parse, with their offsets. Candidates only: one in
+/// a link object, or in a component, is not an operation of a path item.
+#[derive(Default)]
+struct TextIds {
+    at: HashMap<String, Vec<usize>>,
+    /// Some value is written with escapes, so a search may miss it.
+    escaped: bool,
+}
+
+impl TextIds {
+    fn scan(text: &str) -> TextIds {
+        let mut out = TextIds::default();
+        let bytes = text.as_bytes();
+        for start in memchr::memmem::find_iter(bytes, b"\"operationId\"") {
+            let mut i = start + 13;
+            while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if bytes.get(i) != Some(&b':') {
+                continue;
+            }
+            i += 1;
+            while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if bytes.get(i) != Some(&b'"') {
+                continue;
+            }
+            let from = i + 1;
+            let Some(len) = memchr::memchr2(b'"', b'\\', &bytes[from..]) else {
+                continue;
+            };
+            if bytes[from + len] == b'\\' {
+                out.escaped = true;
+                continue;
+            }
+            out.at
+                .entry(text[from..from + len].to_string())
+                .or_default()
+                .push(start);
+        }
+        out
+    }
 }
 
 /// A JSON object whose members are parsed on demand.
 struct Section {
-    span: (usize, usize),
     members: Vec<(String, Node)>,
     index: HashMap<String, usize>,
     whole: OnceLock<Result<Value, String>>,
@@ -83,15 +130,72 @@ impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
     }
 }
 
+/// The top level, read in one pass: `paths` and each `components` kind as
+/// members kept raw, everything else raw too (parsed afterwards).
+struct Top<'a> {
+    other: Vec<(String, &'a RawValue)>,
+    paths: Option<Members<'a>>,
+    components: Option<Vec<(String, Members<'a>)>>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Top<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Kinds<'a>(Vec<(String, Members<'a>)>);
+        impl<'de: 'a, 'a> Deserialize<'de> for Kinds<'a> {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = Kinds<'de>;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str("a components object")
+                    }
+                    fn visit_map<A: MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> Result<Self::Value, A::Error> {
+                        let mut out = Vec::new();
+                        while let Some(k) = map.next_key::<String>()? {
+                            out.push((k, map.next_value::<Members<'de>>()?));
+                        }
+                        Ok(Kinds(out))
+                    }
+                }
+                d.deserialize_map(V)
+            }
+        }
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Top<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an OpenAPI description object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut top = Top {
+                    other: Vec::new(),
+                    paths: None,
+                    components: None,
+                };
+                while let Some(k) = map.next_key::<String>()? {
+                    match k.as_str() {
+                        "paths" => top.paths = Some(map.next_value()?),
+                        "components" => top.components = Some(map.next_value::<Kinds>()?.0),
+                        _ => top.other.push((k, map.next_value()?)),
+                    }
+                }
+                Ok(top)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
 /// The operationIds of a path item, by method, without building its tree, and
 /// whether the item is a `$ref`.
 struct OperationIds(Vec<(&'static str, String)>, bool);
 
 impl<'de> Deserialize<'de> for OperationIds {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(serde::Deserialize)]
         struct Op {
-            #[serde(rename = "operationId")]
             operation_id: Option<String>,
         }
         struct V;
@@ -123,14 +227,55 @@ impl<'de> Deserialize<'de> for OperationIds {
                 Ok(OperationIds(out, is_ref))
             }
         }
-        /// An operation object, or anything else (which has no operationId).
+        /// An operation object's operationId, or `None` for anything else.
         struct OpOrAny(Result<Op, ()>);
         impl<'de> Deserialize<'de> for OpOrAny {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let raw: &RawValue = Deserialize::deserialize(d)?;
-                Ok(OpOrAny(
-                    serde_json::from_str::<Op>(raw.get()).map_err(|_| ()),
-                ))
+                d.deserialize_any(OpVisitor)
+            }
+        }
+        struct OpVisitor;
+        impl<'de> Visitor<'de> for OpVisitor {
+            type Value = OpOrAny;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("anything")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut operation_id = None;
+                while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if k == "operationId" {
+                        // Not a string: nothing to index.
+                        operation_id = map.next_value::<Value>()?.as_str().map(str::to_string);
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(OpOrAny(Ok(Op { operation_id })))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(OpOrAny(Err(())))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(OpOrAny(Err(())))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(OpOrAny(Err(())))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(OpOrAny(Err(())))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(OpOrAny(Err(())))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(OpOrAny(Err(())))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(OpOrAny(Err(())))
             }
         }
         d.deserialize_map(V)
@@ -147,15 +292,13 @@ fn parse(text: &str, span: (usize, usize)) -> Result<Value, String> {
 }
 
 impl Section {
-    fn new(text: &str, raw: &RawValue) -> Option<Section> {
-        let Members(members) = serde_json::from_str(raw.get()).ok()?;
+    fn new(text: &str, Members(members): Members) -> Section {
         let mut index = HashMap::with_capacity(members.len());
         let members: Vec<(String, Node)> = members
             .into_iter()
             .enumerate()
             .map(|(i, (k, v))| {
-                // The first of two equal keys is kept by the index, the last by
-                // a parsed tree: keep the last, as a whole parse would.
+                // Of two equal keys the last counts, as in a whole parse.
                 index.insert(k.clone(), i);
                 (
                     k,
@@ -166,12 +309,11 @@ impl Section {
                 )
             })
             .collect();
-        Some(Section {
-            span: offset(text, raw),
+        Section {
             members,
             index,
             whole: OnceLock::new(),
-        })
+        }
     }
 
     fn member<'a>(&'a self, text: &str, name: &str) -> Result<Option<&'a Value>, OpenApiError> {
@@ -183,7 +325,13 @@ impl Section {
 
     fn whole(&self, text: &str) -> Result<&Value, OpenApiError> {
         self.whole
-            .get_or_init(|| parse(text, self.span))
+            .get_or_init(|| {
+                let mut map = serde_json::Map::new();
+                for (k, node) in &self.members {
+                    map.insert(k.clone(), parse(text, node.span)?);
+                }
+                Ok(Value::Object(map))
+            })
             .as_ref()
             .map_err(|e| unusable(e))
     }
@@ -234,42 +382,35 @@ impl Lazy {
     /// JSON object or its syntax is broken (the caller reports which).
     pub fn parse(text: String) -> Result<Lazy, String> {
         let body = text.trim_start_matches('\u{feff}').trim_start();
-        let Ok(Members(top_raw)) = serde_json::from_str::<Members>(body) else {
+        let Ok(Top {
+            other,
+            paths,
+            components,
+        }) = serde_json::from_str::<Top>(body)
+        else {
             return Err(text);
         };
         let mut top = serde_json::Map::new();
-        let mut paths = None;
-        let mut components = None;
-        let mut components_index = HashMap::new();
-        for (k, raw) in top_raw {
-            match k.as_str() {
-                "paths" => match Section::new(&text, raw) {
-                    Some(s) => paths = Some(s),
-                    None => return Err(text),
-                },
-                "components" => {
-                    let Ok(Members(kinds)) = serde_json::from_str::<Members>(raw.get()) else {
-                        return Err(text);
-                    };
-                    let mut sections = Vec::new();
-                    components_index.clear();
-                    for (kind, raw) in kinds {
-                        let Some(s) = Section::new(&text, raw) else {
-                            return Err(text);
-                        };
-                        components_index.insert(kind.clone(), sections.len());
-                        sections.push((kind, s));
-                    }
-                    components = Some(sections);
+        for (k, raw) in other {
+            match serde_json::from_str::<Value>(raw.get()) {
+                Ok(v) => {
+                    top.insert(k, v);
                 }
-                _ => match serde_json::from_str::<Value>(raw.get()) {
-                    Ok(v) => {
-                        top.insert(k, v);
-                    }
-                    Err(_) => return Err(text),
-                },
+                Err(_) => return Err(text),
             }
         }
+        let paths = paths.map(|m| Section::new(&text, m));
+        let mut components_index = HashMap::new();
+        let components = components.map(|kinds| {
+            kinds
+                .into_iter()
+                .enumerate()
+                .map(|(i, (kind, m))| {
+                    components_index.insert(kind.clone(), i);
+                    (kind, Section::new(&text, m))
+                })
+                .collect()
+        });
         Ok(Lazy {
             text,
             top,
@@ -277,6 +418,7 @@ impl Lazy {
             components,
             components_index,
             whole: OnceLock::new(),
+            operation_ids: OnceLock::new(),
         })
     }
 
@@ -366,6 +508,48 @@ impl Tree {
             }
             other => Ok(l.top.get(other).and_then(|v| rest(v, after))),
         }
+    }
+
+    /// The path and method of the operation with this operationId, found
+    /// without indexing every operation. `Err(())` when the quick way cannot
+    /// tell (a whole tree, escapes in the text, a `$ref` path item): the
+    /// caller then uses the full index.
+    pub fn find_operation(&self, id: &str) -> Result<Option<(String, &'static str)>, ()> {
+        let Tree::Lazy(l) = self else {
+            return Err(());
+        };
+        let ids = l.operation_ids.get_or_init(|| TextIds::scan(&l.text));
+        if ids.escaped || id.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+            return Err(());
+        }
+        let Some(paths) = &l.paths else {
+            return Ok(None);
+        };
+        for &at in ids.at.get(id).into_iter().flatten() {
+            // The path item whose text holds this occurrence.
+            let i = paths.members.partition_point(|(_, n)| n.span.1 <= at);
+            let Some((path, node)) = paths.members.get(i) else {
+                continue;
+            };
+            if at < node.span.0 || paths.index.get(path) != Some(&i) {
+                continue;
+            }
+            let Ok(item) = node.get(&l.text) else {
+                return Err(());
+            };
+            for &m in METHODS {
+                if item
+                    .get(m)
+                    .and_then(|op| op.get("operationId"))
+                    .and_then(Value::as_str)
+                    == Some(id)
+                {
+                    return Ok(Some((path.clone(), m)));
+                }
+            }
+        }
+        // Not in a path item as written: perhaps behind a `$ref`.
+        Err(())
     }
 
     /// Every operationId with its path and method, in document order. Path
@@ -521,6 +705,32 @@ mod tests {
                 .to_string()
                 .contains("32 links"));
         }
+    }
+
+    #[test]
+    fn operations_are_found_by_a_text_search_and_checked() {
+        let doc = r##"{"openapi": "3.0.0",
+            "paths": {
+              "/x": {"get": {"operationId": "getX",
+                             "responses": {"200": {"links": {"l": {"operationId" : "getY"}}}}}},
+              "/y": {"post": {"operationId":"getY"}},
+              "/r": {"$ref": "#/components/pathItems/r"}
+            },
+            "components": {"pathItems": {"r": {"get": {"operationId": "getR"}}}}}"##;
+        let t = Tree::Lazy(Box::new(Lazy::parse(doc.into()).unwrap()));
+        assert_eq!(t.find_operation("getX"), Ok(Some(("/x".into(), "get"))));
+        // The link in /x names getY first; the operation is in /y.
+        assert_eq!(t.find_operation("getY"), Ok(Some(("/y".into(), "post"))));
+        // Behind a `$ref`, or absent: the full index decides.
+        assert_eq!(t.find_operation("getR"), Err(()));
+        assert_eq!(t.find_operation("nope"), Err(()));
+        assert_eq!(t.find_operation("a\"b"), Err(()));
+        let escaped =
+            r#"{"openapi": "3.0.0", "paths": {"/x": {"get": {"operationId": "get\u0058"}}}}"#;
+        let t = Tree::Lazy(Box::new(Lazy::parse(escaped.into()).unwrap()));
+        assert_eq!(t.find_operation("getX"), Err(()));
+        assert_eq!(t.operation_ids(), vec![("getX".into(), "/x".into(), "get")]);
+        assert_eq!(Tree::Full(json!({})).find_operation("getX"), Err(()));
     }
 
     #[test]
