@@ -108,6 +108,8 @@ pub struct OperationCall {
     pub operation: Arc<Operation>,
     pub parameters: Vec<CompiledParam>,
     pub body: Option<CompiledBody>,
+    /// The request schemas, compiled once for every run's preflight.
+    pub checkers: Arc<crate::schema::Checkers>,
 }
 
 #[derive(Debug, Clone)]
@@ -1221,6 +1223,7 @@ impl<'a> Compiler<'a> {
             operation: Arc::new(operation),
             parameters,
             body,
+            checkers: Default::default(),
         })
     }
 

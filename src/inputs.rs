@@ -1,6 +1,9 @@
 //! Workflow inputs from the command line, an inputs file and the environment,
 //! typed by the workflow's inputs schema and checked before any request.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use serde_json::{Map, Value};
 
 /// Prefix of the environment variables that supply inputs.
@@ -133,10 +136,10 @@ pub fn gather(
     schema: Option<&Value>,
     src: InputSources<'_>,
 ) -> Result<Map<String, Value>, InputError> {
-    let help = describe(workflow_id, schema);
+    // The help (what the workflow takes) is written only when there is an error.
     let err = |message: String| InputError {
         message,
-        help: help.clone(),
+        help: describe(workflow_id, schema),
     };
     let props = properties(schema);
     let known = |name: &str| props.is_some_and(|p| p.contains_key(name));
@@ -224,10 +227,9 @@ pub fn finish(
     schema: Option<&Value>,
     inputs: Map<String, Value>,
 ) -> Result<Map<String, Value>, InputError> {
-    let help = describe(workflow_id, schema);
     let err = |message: String| InputError {
         message,
-        help: help.clone(),
+        help: describe(workflow_id, schema),
     };
 
     // Required inputs, with a message that lists every missing one at once.
@@ -278,8 +280,7 @@ pub fn check(schema: Option<&Value>, inputs: &Map<String, Value>) -> Result<(), 
 /// Validates the inputs object against the JSON Schema. Messages name the input
 /// and the rule, never the value (it may be a secret).
 fn validate(schema: &Value, instance: &Value) -> Result<(), String> {
-    let validator = jsonschema::validator_for(schema)
-        .map_err(|e| format!("the workflow's inputs schema is not a valid JSON Schema: {e}"))?;
+    let validator = validator(schema)?;
     let problems: Vec<String> = validator
         .iter_errors(instance)
         .map(|e| {
@@ -305,6 +306,28 @@ fn validate(schema: &Value, instance: &Value) -> Result<(), String> {
     } else {
         Err(problems.join("\n"))
     }
+}
+
+/// The validator of an inputs schema, built once per schema and process: a
+/// batch checks every line's inputs against the same schema.
+fn validator(schema: &Value) -> Result<Arc<jsonschema::Validator>, String> {
+    type Cache = Mutex<HashMap<String, Arc<jsonschema::Validator>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let key = schema.to_string();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(v) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(v.clone());
+    }
+    let v =
+        Arc::new(jsonschema::validator_for(schema).map_err(|e| {
+            format!("the workflow's inputs schema is not a valid JSON Schema: {e}")
+        })?);
+    let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if map.len() >= 256 {
+        map.clear();
+    }
+    map.insert(key, v.clone());
+    Ok(v)
 }
 
 /// Describes a failed keyword without quoting the instance.

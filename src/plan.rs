@@ -13,7 +13,7 @@ use crate::compile::{CompiledWorkflow, OperationCall, Program, StepTarget};
 use crate::engine::{base_url, request, RunOptions};
 use crate::expr::{apply_pointer, Expr, Resolve};
 use crate::openapi::{OpenApi, ParamIn};
-use crate::schema::{to_json_schema, violations};
+use crate::schema::Checker;
 
 /// A value not known before the run, shown as `{$expression}`.
 fn placeholder(e: &Expr) -> String {
@@ -276,9 +276,13 @@ fn check_request(
         if is_placeholder(value) {
             continue;
         }
-        let schema = to_json_schema(api, schema);
-        let value = coerce_to_schema(value, &schema);
-        for v in violations(&schema, &value, &|_, _| false) {
+        let checker = call
+            .checkers
+            .get(&format!("{} {}", p.location.as_str(), p.name), || {
+                Checker::new(api, schema)
+            });
+        let value = coerce_to_schema(value, &checker.schema);
+        for v in checker.violations(&value, &|_, _| false) {
             problems.push(problem(
                 format!("{} parameter `{}`{}", p.location.as_str(), p.name, v.path),
                 v.rule,
@@ -288,7 +292,7 @@ fn check_request(
     // The body against the request body schema of its media type.
     if let Some(body) = &built.body {
         if let Some(schema) = body_schema(op, call.body.as_ref().map(|b| b.content_type.as_str())) {
-            let schema = to_json_schema(api, schema);
+            let checker = call.checkers.get("body", || Checker::new(api, schema));
             let skip = |path: &str, composite: bool| {
                 let node = if path.is_empty() {
                     Some(body)
@@ -298,7 +302,7 @@ fn check_request(
                 node.is_some_and(|n| is_placeholder(n) || (composite && holds_placeholder(n)))
             };
             if !is_placeholder(body) && !body.is_string() {
-                for v in violations(&schema, body, &skip) {
+                for v in checker.violations(body, &skip) {
                     let at = if v.path.is_empty() {
                         String::new()
                     } else {

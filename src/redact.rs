@@ -39,6 +39,8 @@ fn mask_words(text: &str, secret: &str) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     secrets: Arc<RwLock<Vec<String>>>,
+    /// The secrets as registered, before their other forms were added.
+    registered: Arc<RwLock<std::collections::HashSet<String>>>,
 }
 
 impl Redactor {
@@ -49,6 +51,15 @@ impl Redactor {
     /// Registers a secret, along with the forms it takes inside URLs and JSON text.
     pub fn add(&self, secret: &str) {
         if secret.is_empty() {
+            return;
+        }
+        // Already registered (a batch registers the shared key for every line).
+        if !self
+            .registered
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(secret.to_string())
+        {
             return;
         }
         let mut forms = vec![secret.to_string()];

@@ -135,40 +135,85 @@ fn convert(api: &OpenApi, schema: &Value, v30: bool, depth: usize) -> Value {
     Value::Object(out)
 }
 
-/// Validates `value` against a converted schema. `skip(path, composite)` says
-/// which violations to leave out because they concern values not known yet: it is
-/// asked for the violation's path and each of its ancestors; `composite` is true
-/// for `oneOf`/`anyOf`/`not`/`if` failures, which unknown values deeper down can cause.
-pub fn violations(
-    schema: &Value,
-    value: &Value,
-    skip: &dyn Fn(&str, bool) -> bool,
-) -> Vec<Violation> {
-    let validator = match jsonschema::validator_for(schema) {
-        Ok(v) => v,
-        Err(_) => return Vec::new(),
-    };
-    let mut out: Vec<Violation> = Vec::new();
-    for e in validator.iter_errors(value) {
-        use jsonschema::error::ValidationErrorKind as K;
-        let path = e.instance_path().to_string();
-        let composite = matches!(
-            e.kind(),
-            K::OneOfNotValid { .. }
-                | K::OneOfMultipleValid { .. }
-                | K::AnyOf { .. }
-                | K::Not { .. }
-        );
-        if skip_path(&path, composite, skip) {
-            continue;
-        }
-        let rule = crate::inputs::describe_rule(e.kind(), &e.schema_path().to_string());
-        let v = Violation { path, rule };
-        if !out.contains(&v) {
-            out.push(v);
-        }
+/// An OpenAPI schema converted to JSON Schema, with its validator: built once
+/// per operation and reused by every run that checks a request against it.
+pub struct Checker {
+    /// The converted schema.
+    pub schema: Value,
+    validator: Option<jsonschema::Validator>,
+}
+
+impl std::fmt::Debug for Checker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checker")
+            .field("schema", &self.schema)
+            .finish()
     }
-    out
+}
+
+impl Checker {
+    /// Converts `schema` (of `api`) and builds its validator. A schema the
+    /// validator cannot build accepts everything (it was checked by `validate`).
+    pub fn new(api: &OpenApi, schema: &Value) -> Checker {
+        let schema = to_json_schema(api, schema);
+        let validator = jsonschema::validator_for(&schema).ok();
+        Checker { schema, validator }
+    }
+
+    /// Validates `value`. `skip(path, composite)` says which violations to
+    /// leave out because they concern values not known yet: it is asked for the
+    /// violation's path and each of its ancestors; `composite` is true for
+    /// `oneOf`/`anyOf`/`not`/`if` failures, which unknown values deeper down can
+    /// cause.
+    pub fn violations(&self, value: &Value, skip: &dyn Fn(&str, bool) -> bool) -> Vec<Violation> {
+        let Some(validator) = &self.validator else {
+            return Vec::new();
+        };
+        let mut out: Vec<Violation> = Vec::new();
+        for e in validator.iter_errors(value) {
+            use jsonschema::error::ValidationErrorKind as K;
+            let path = e.instance_path().to_string();
+            let composite = matches!(
+                e.kind(),
+                K::OneOfNotValid { .. }
+                    | K::OneOfMultipleValid { .. }
+                    | K::AnyOf { .. }
+                    | K::Not { .. }
+            );
+            if skip_path(&path, composite, skip) {
+                continue;
+            }
+            let rule = crate::inputs::describe_rule(e.kind(), &e.schema_path().to_string());
+            let v = Violation { path, rule };
+            if !out.contains(&v) {
+                out.push(v);
+            }
+        }
+        out
+    }
+}
+
+/// The checkers of one operation call, by what they check (`body`,
+/// `query limit`, …), built on first use.
+#[derive(Default)]
+pub struct Checkers(std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Checker>>>);
+
+impl std::fmt::Debug for Checkers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Checkers")
+    }
+}
+
+impl Checkers {
+    pub fn get(&self, key: &str, make: impl FnOnce() -> Checker) -> std::sync::Arc<Checker> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = map.get(key) {
+            return c.clone();
+        }
+        let c = std::sync::Arc::new(make());
+        map.insert(key.to_string(), c.clone());
+        c
+    }
 }
 
 fn skip_path(path: &str, composite: bool, skip: &dyn Fn(&str, bool) -> bool) -> bool {
@@ -204,7 +249,10 @@ mod tests {
             }}}),
         )
         .unwrap();
-        let s = to_json_schema(&api, &json!({"$ref": "#/components/schemas/Thing"}));
+        let c = Checker::new(&api, &json!({"$ref": "#/components/schemas/Thing"}));
+        let violations =
+            |_: &(), v: &Value, skip: &dyn Fn(&str, bool) -> bool| c.violations(v, skip);
+        let s = ();
         let none = |_: &str, _: bool| false;
         assert!(violations(&s, &json!({"name": null}), &none).is_empty());
         assert!(violations(&s, &json!({"name": "abcd", "n": 1}), &none).is_empty());
