@@ -175,14 +175,48 @@ mod load {
         document::parse_tree(black_box(openapi_text()), "description").unwrap()
     }
 
-    /// `Value` → the operationId index.
+    /// Text → the lazy tree `arazzo` keeps: one syntax pass, the top level
+    /// parsed, path items and components kept as spans of the text.
     #[divan::bench]
-    fn index(bencher: Bencher) {
+    fn lazy_read(bencher: Bencher) {
+        bencher
+            .with_inputs(|| openapi_text().to_string())
+            .bench_local_values(|text| arazzo::openapi::Lazy::parse(text).ok().unwrap());
+    }
+
+    /// The four provisioning operations found by operationId in the lazy
+    /// tree (a byte search, then their path items parsed).
+    #[divan::bench]
+    fn find_four_operations(bencher: Bencher) {
+        let url = Url::from_file_path(openapi_path()).unwrap();
+        bencher
+            .with_inputs(|| {
+                let lazy = arazzo::openapi::Lazy::parse(openapi_text().to_string())
+                    .ok()
+                    .unwrap();
+                OpenApi::from_lazy(url.clone(), lazy).unwrap()
+            })
+            .bench_local_refs(|api| {
+                for id in [
+                    "postAuthConfigs",
+                    "postMcpServers",
+                    "getMcpById",
+                    "postMcpServersByServerIdInstances",
+                ] {
+                    assert!(black_box(api.operation(id).unwrap()).is_some());
+                }
+            });
+    }
+
+    /// The full operationId index of the whole tree (built only when an
+    /// operationId is not found, for suggestions).
+    #[divan::bench]
+    fn full_index(bencher: Bencher) {
         let tree = document::parse_tree(openapi_text(), "description").unwrap();
         let url = Url::from_file_path(openapi_path()).unwrap();
         bencher
-            .with_inputs(|| tree.clone())
-            .bench_local_values(|tree| OpenApi::from_value(url.clone(), tree).unwrap());
+            .with_inputs(|| OpenApi::from_value(url.clone(), tree.clone()).unwrap())
+            .bench_local_refs(|api| black_box(api.operation_ids().count()));
     }
 
     /// The workflow and its source: read, parse, index.
