@@ -5,35 +5,10 @@ mod support;
 
 use assert_cmd::Command;
 use serde_json::Value;
+use support::cli::{arazzo, exec as run};
 use support::composio::StandIn;
 
 const KEY: &str = "sk_batch_0a1b2c3d";
-
-fn arazzo() -> Command {
-    let mut cmd = Command::cargo_bin("arazzo").unwrap();
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ARAZZO_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(cmd: &mut Command) -> Out {
-    let o = cmd.output().unwrap();
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
 
 fn batch(server: &StandIn, file: &std::path::Path, extra: &[&str]) -> Command {
     let mut cmd = arazzo();

@@ -7,83 +7,13 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use serde_json::{json, Value};
+use support::cli::{arazzo, exec, Out};
 use support::echo::{Echo, Reply};
 
 // ---------------------------------------------------------------------------
 // Harness
 // ---------------------------------------------------------------------------
-
-fn arazzo() -> Command {
-    let mut cmd = Command::cargo_bin("arazzo").unwrap();
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ARAZZO_") || k == "NO_COLOR" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-
-    fn all(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-
-    fn assert_code(&self, code: i32) {
-        assert_eq!(
-            self.code, code,
-            "exit code\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-    }
-
-    fn assert_no(&self, secret: &str) {
-        assert!(
-            !self.stdout.contains(secret),
-            "`{secret}` on stdout:\n{}",
-            self.stdout
-        );
-        assert!(
-            !self.stderr.contains(secret),
-            "`{secret}` on stderr:\n{}",
-            self.stderr
-        );
-    }
-
-    fn assert_stderr_has(&self, text: &str) {
-        assert!(
-            self.stderr.contains(text),
-            "stderr lacks `{text}`:\n{}",
-            self.stderr
-        );
-    }
-}
-
-fn exec(cmd: &mut Command) -> Out {
-    let o = cmd.output().unwrap();
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
 
 /// A temporary folder holding a test's documents.
 struct Case {

@@ -23,49 +23,10 @@ const OWN_FILES: &[&str] = &[
     "provision-mcp-server-with-cleanup.arazzo.yaml",
 ];
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn report(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not a JSON report ({e}):\n{}\n--- stderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-
-    fn context(&self) -> String {
-        format!(
-            "exit {}\n--- stdout:\n{}\n--- stderr:\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-/// `arazzo` in the crate root, with no `ARAZZO_*` variables inherited.
-fn binary() -> Command {
-    let mut cmd = Command::cargo_bin("arazzo").expect("the arazzo binary is built");
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("ARAZZO_") || name == "NO_COLOR" {
-            cmd.env_remove(name);
-        }
-    }
-    cmd
-}
+type Run = support::cli::Out;
 
 fn exec(cmd: &mut Command) -> Run {
-    let output = cmd.output().expect("run arazzo");
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
+    let run = support::cli::exec(cmd);
     assert!(
         !run.stdout.contains(KEY) && !run.stderr.contains(KEY),
         "the API key was printed:\n{}",
@@ -77,7 +38,7 @@ fn exec(cmd: &mut Command) -> Run {
 /// `arazzo run WORKFLOW -i k=v... --server composioApi=<stand-in> EXTRA...`
 /// with the key in the environment.
 fn run_workflow(api: &StandIn, workflow: &str, inputs: &[(&str, &str)], extra: &[&str]) -> Run {
-    let mut cmd = binary();
+    let mut cmd = support::cli::arazzo();
     cmd.env("ARAZZO_INPUT_API_KEY", KEY)
         .args(["run", workflow, "--server"])
         .arg(format!("composioApi={}", api.base_url()));
@@ -102,7 +63,7 @@ fn run_json_with(
     let mut args = vec!["-o", "json"];
     args.extend_from_slice(extra);
     let run = run_workflow(api, workflow, inputs, &args);
-    let report = run.report();
+    let report = run.json();
     (run, report)
 }
 
@@ -200,10 +161,10 @@ fn assert_failed_at(run: &Run, report: &Value, step: &str) {
 
 #[test]
 fn validate_finds_no_errors_in_the_workflows_folder() {
-    let run = exec(binary().args(["validate", "workflows/"]));
+    let run = exec(support::cli::arazzo().args(["validate", "workflows/"]));
     assert_eq!(run.code, 0, "{}", run.context());
 
-    let run = exec(binary().args(["validate", "workflows/", "--format", "json"]));
+    let run = exec(support::cli::arazzo().args(["validate", "workflows/", "--format", "json"]));
     assert_eq!(run.code, 0, "{}", run.context());
     let diagnostics: Vec<Value> = serde_json::from_str(&run.stdout).expect("JSON diagnostics");
     let errors: Vec<&Value> = diagnostics
@@ -224,7 +185,7 @@ fn validate_finds_no_errors_in_the_workflows_folder() {
 
 #[test]
 fn every_lifecycle_workflow_is_listed_with_its_inputs_and_outputs() {
-    let run = exec(binary().args(["list", "-o", "json"]));
+    let run = exec(support::cli::arazzo().args(["list", "-o", "json"]));
     assert_eq!(run.code, 0, "{}", run.context());
     let listed: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
     let find = |id: &str| {

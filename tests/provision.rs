@@ -8,58 +8,10 @@ use std::path::Path;
 
 use assert_cmd::Command;
 use serde_json::{json, Value};
+use support::cli::{arazzo, exec as run};
 use support::composio::StandIn;
 
 const KEY: &str = "sk_live_Zx81-secret-KEY";
-
-fn arazzo() -> Command {
-    let mut cmd = Command::cargo_bin("arazzo").unwrap();
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ARAZZO_") || k == "NO_COLOR" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-    fn assert_no_secret(&self, secret: &str) {
-        assert!(
-            !self.stdout.contains(secret),
-            "secret on stdout:\n{}",
-            self.stdout
-        );
-        assert!(
-            !self.stderr.contains(secret),
-            "secret on stderr:\n{}",
-            self.stderr
-        );
-    }
-}
-
-fn run(cmd: &mut Command) -> Out {
-    let o = cmd.output().unwrap();
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
 
 /// The command a user types, with the key in the environment.
 fn provision(server: &StandIn, extra: &[&str]) -> Command {
@@ -167,7 +119,7 @@ fn happy_path_returns_the_four_outputs_and_sends_exactly_four_requests() {
     );
     assert_eq!(reqs[2].body, None);
     assert_eq!(reqs[3].body, Some(json!({"user_id": "alice"})));
-    out.assert_no_secret(KEY);
+    out.assert_no(KEY);
 }
 
 #[test]
@@ -211,7 +163,7 @@ fn human_output_lists_steps_and_outputs() {
         out.stdout
     );
     assert!(out.stdout.contains("instanceId    alice"), "{}", out.stdout);
-    out.assert_no_secret(KEY);
+    out.assert_no(KEY);
 }
 
 #[test]
@@ -246,7 +198,7 @@ fn rejected_server_name_fails_at_create_server_and_keeps_the_auth_config_id() {
     );
     assert_eq!(report["outputs"]["authConfigId"], json!(auth_id));
     assert_eq!(server.requests().len(), 2);
-    out.assert_no_secret(KEY);
+    out.assert_no(KEY);
 }
 
 #[test]
@@ -264,7 +216,7 @@ fn rejected_server_name_in_human_mode_says_what_was_left_behind() {
     );
     assert!(out.stderr.contains("createAuthConfig"), "{}", out.stderr);
     assert!(out.stdout.contains("authConfigId"), "{}", out.stdout);
-    out.assert_no_secret(KEY);
+    out.assert_no(KEY);
 }
 
 #[test]
@@ -280,7 +232,7 @@ fn wrong_api_key_fails_the_first_step_without_printing_the_key() {
     assert!(report["error"]["message"].as_str().unwrap().contains("401"));
     assert_eq!(server.requests().len(), 1);
     assert_eq!(server.requests()[0].header("x-api-key"), Some(wrong));
-    out.assert_no_secret(wrong);
+    out.assert_no(wrong);
 }
 
 #[test]
@@ -292,7 +244,7 @@ fn api_key_on_the_command_line_is_never_printed_either() {
             .args(["-i", &format!("apiKey={KEY}")]);
         let out = run(&mut cmd);
         assert_eq!(out.code, 0, "{}", out.stderr);
-        out.assert_no_secret(KEY);
+        out.assert_no(KEY);
         // and when the run fails, with the server echoing an error
         server.fail_next(
             "/api/v3/mcp/servers",
@@ -310,7 +262,7 @@ fn api_key_on_the_command_line_is_never_printed_either() {
             out.stdout,
             out.stderr
         );
-        out.assert_no_secret(KEY);
+        out.assert_no(KEY);
     }
 }
 
@@ -426,7 +378,7 @@ fn mistyped_and_unknown_inputs_exit_2() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("NAME=VALUE"), "{}", out.stderr);
     assert!(server.requests().is_empty());
-    out.assert_no_secret(KEY);
+    out.assert_no(KEY);
 }
 
 #[test]
@@ -575,7 +527,7 @@ fn preflight_stops_a_run_whose_later_request_is_known_to_be_invalid() {
             out.stderr
         );
         assert!(out.stderr.contains("nothing was sent"), "{}", out.stderr);
-        out.assert_no_secret(KEY);
+        out.assert_no(KEY);
     }
     let out = run(&mut provision(&server, &["-i", "userId="]));
     assert_eq!(out.code, 2);
@@ -618,7 +570,7 @@ fn dry_run_builds_every_request_and_sends_nothing() {
         format!("{base}/api/v3/mcp/{{$steps.createServer.outputs.serverId}}")
     );
     assert!(server.requests().is_empty());
-    out.assert_no_secret(KEY);
+    out.assert_no(KEY);
 
     let out = run(&mut provision(
         &server,
@@ -632,5 +584,5 @@ fn dry_run_builds_every_request_and_sends_nothing() {
         out.stdout
     );
     assert!(server.requests().is_empty());
-    out.assert_no_secret(KEY);
+    out.assert_no(KEY);
 }

@@ -3,13 +3,14 @@
 //! are read lazily, at the first handshake; `SSL_CERT_FILE` names the roots
 //! to trust, as it does for curl and OpenSSL.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use assert_cmd::Command;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -181,12 +182,7 @@ workflows:
 }
 
 fn arazzo(doc: &Path, roots: Option<&Path>) -> std::process::Output {
-    let mut cmd = Command::cargo_bin("arazzo").unwrap();
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ARAZZO_") || k.starts_with("SSL_CERT") || k == "NO_COLOR" {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = support::cli::arazzo();
     match roots {
         Some(r) => cmd.env("SSL_CERT_FILE", r),
         // Trust only the server's own certificate, not the CA that issued it.

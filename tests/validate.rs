@@ -1,29 +1,17 @@
 //! `arazzo validate`, `list` and `show` through the binary.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use serde_json::Value;
+use support::cli::exec as run;
 
 fn arazzo(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("arazzo").unwrap();
+    let mut cmd = support::cli::arazzo();
     cmd.current_dir(dir);
     cmd
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(cmd: &mut Command) -> Out {
-    let o = cmd.output().unwrap();
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
 }
 
 const API: &str = r##"openapi: 3.0.3
