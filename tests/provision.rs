@@ -15,23 +15,7 @@ const KEY: &str = "sk_live_Zx81-secret-KEY";
 
 /// The command a user types, with the key in the environment.
 fn provision(server: &StandIn, extra: &[&str]) -> Command {
-    let mut cmd = arazzo();
-    cmd.env("ARAZZO_INPUT_API_KEY", KEY).args([
-        "run",
-        "provision-mcp-server",
-        "-i",
-        "toolkitSlug=linear",
-        "-i",
-        "authType=use_composio_managed_auth",
-        "-i",
-        "serverName=Linear Bot",
-        "-i",
-        "userId=alice",
-        "--server",
-        &format!("composioApi={}", server.base_url()),
-    ]);
-    cmd.args(extra);
-    cmd
+    support::cli::provision(&server.base_url(), KEY, extra)
 }
 
 #[test]

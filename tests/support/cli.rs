@@ -20,6 +20,28 @@ pub fn arazzo() -> Command {
     cmd
 }
 
+/// `arazzo run provision-mcp-server` as a user types it, against the Composio
+/// stand-in at `base`, with `key` in `ARAZZO_INPUT_API_KEY`, then `extra`.
+pub fn provision(base: &str, key: &str, extra: &[&str]) -> Command {
+    let mut cmd = arazzo();
+    cmd.env("ARAZZO_INPUT_API_KEY", key).args([
+        "run",
+        "provision-mcp-server",
+        "-i",
+        "toolkitSlug=linear",
+        "-i",
+        "authType=use_composio_managed_auth",
+        "-i",
+        "serverName=Linear Bot",
+        "-i",
+        "userId=alice",
+        "--server",
+        &format!("composioApi={base}"),
+    ]);
+    cmd.args(extra);
+    cmd
+}
+
 /// Runs the command to the end.
 pub fn exec(cmd: &mut Command) -> Out {
     let o = cmd.output().expect("run arazzo");
