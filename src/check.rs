@@ -101,8 +101,11 @@ pub async fn validate_file(path: &Path, client: &reqwest::Client) -> (Vec<Diagno
         return (diags, file);
     }
 
-    // 2. The Arazzo 1.0 JSON Schema.
+    // 2. The Arazzo 1.0 JSON Schema. Its errors do not stop the checks below
+    // when the document can still be read: every mistake is reported at once.
+    let mut schema_pointers: Vec<String> = Vec::new();
     for issue in schema::check(&tree) {
+        schema_pointers.push(issue.pointer.clone());
         diags.push(file.at(
             Some(&issue.pointer),
             issue.code,
@@ -111,9 +114,17 @@ pub async fn validate_file(path: &Path, client: &reqwest::Client) -> (Vec<Diagno
             Some(issue.help),
         ));
     }
-    if !diags.is_empty() {
-        return (diags, file);
-    }
+    let schema_failed = !schema_pointers.is_empty();
+    // A later finding about a place the schema already faulted (or one inside
+    // it, or one containing it) says the same thing again.
+    let already_said = |pointer: Option<&str>| {
+        let p = pointer.unwrap_or("");
+        schema_pointers.iter().any(|s| {
+            p == s
+                || p.starts_with(&format!("{s}/"))
+                || (!p.is_empty() && s.starts_with(&format!("{p}/")))
+        })
+    };
 
     // 3. Sources, references, expressions, payloads, lints.
     let url = match document::location_to_url(&name) {
@@ -125,6 +136,8 @@ pub async fn validate_file(path: &Path, client: &reqwest::Client) -> (Vec<Diagno
     };
     let loaded = match document::load(url, client).await {
         Ok(l) => l,
+        // The document does not fit the model: the schema errors say why.
+        Err(_) if schema_failed => return (diags, file),
         Err(e) => {
             let pointer = source_pointer(&tree, &e.message);
             diags.push(file.at(
@@ -140,6 +153,9 @@ pub async fn validate_file(path: &Path, client: &reqwest::Client) -> (Vec<Diagno
     match check_document(&loaded) {
         Err(errors) => {
             for e in errors {
+                if schema_failed && already_said(e.pointer.as_deref()) {
+                    continue;
+                }
                 diags.push(file.at(
                     e.pointer.as_deref(),
                     e.code,
@@ -167,7 +183,7 @@ pub async fn validate_file(path: &Path, client: &reqwest::Client) -> (Vec<Diagno
                     _ => String::new(),
                 };
                 // Findings in other documents are theirs to report.
-                if wi.is_none() {
+                if wi.is_none() || (schema_failed && already_said(Some(&pointer))) {
                     continue;
                 }
                 diags.push(file.at(
@@ -178,7 +194,11 @@ pub async fn validate_file(path: &Path, client: &reqwest::Client) -> (Vec<Diagno
                     Some("the value written in the document breaks the operation's schema; fix the value".into()),
                 ));
             }
-            for f in lint(&program, &loaded) {
+            // Warnings wait until the document is valid.
+            for f in lint(&program, &loaded)
+                .into_iter()
+                .filter(|_| !schema_failed)
+            {
                 diags.push(file.at(Some(&f.pointer), f.code, f.severity, f.message, f.help));
             }
         }

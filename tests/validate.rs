@@ -165,6 +165,34 @@ fn schema_problems_point_at_the_field() {
 }
 
 #[test]
+fn schema_errors_and_reference_errors_are_reported_together() {
+    let (dir, _) = setup(&doc(r#"- workflowId: w
+  steps:
+  - stepId: a
+    operationId: listThings
+    bogus: 1
+  - stepId: b
+  - stepId: c
+    operationId: getThng
+    parameters: [{name: id, in: path, value: x}]
+"#));
+    let (code, d) = diagnostics(dir.path(), "flow.arazzo.yaml");
+    assert_eq!(code, 3);
+    let c = codes(&d);
+    assert!(c.contains(&"schema/unknown-field"), "{c:?}");
+    let op = d
+        .iter()
+        .find(|x| x["code"] == "ref/unknown-operation")
+        .unwrap_or_else(|| panic!("the unknown operation is reported too: {c:?}"));
+    assert_eq!(op["line"], 12);
+    // Step `b` (no target) is reported once, by the schema.
+    let at_b = d.iter().filter(|x| x["line"] == 11).count();
+    assert_eq!(at_b, 1, "{d:?}");
+    // No warnings while the document has errors.
+    assert!(d.iter().all(|x| x["severity"] == "error"), "{d:?}");
+}
+
+#[test]
 fn references_are_checked_against_the_openapi_description() {
     let (dir, _) = setup(&doc(r#"- workflowId: w
   inputs: {type: object, properties: {name: {type: string}}}
@@ -492,4 +520,66 @@ fn an_unclosed_embedded_expression_is_an_error() {
         d[0]["message"].as_str().unwrap().contains("not closed"),
         "{d:?}"
     );
+}
+
+/// Every Arazzo document of `../shared/corpus` (about 265 real documents, many
+/// with mistakes) through `arazzo validate` in one process: it must end with
+/// exit 0 or 3 and a JSON list of diagnostics, never a crash. Remote sources
+/// go to a refusing proxy on 127.0.0.1, so nothing leaves the machine.
+#[test]
+fn every_corpus_document_is_validated_without_a_crash() {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p
+                .extension()
+                .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
+            {
+                let text = std::fs::read_to_string(&p).unwrap_or_default();
+                if text.starts_with("arazzo:")
+                    || text.contains("\narazzo:")
+                    || text.contains("\"arazzo\"")
+                {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    let mut files = Vec::new();
+    walk(&root, &mut files);
+    files.sort();
+    assert!(files.len() > 200, "the corpus is missing: {}", files.len());
+    let out = run(arazzo(&root)
+        .arg("validate")
+        .args(&files)
+        .args(["--format", "json"])
+        .env("HTTP_PROXY", "http://127.0.0.1:9")
+        .env("HTTPS_PROXY", "http://127.0.0.1:9")
+        .env("ALL_PROXY", "http://127.0.0.1:9")
+        .env("http_proxy", "http://127.0.0.1:9")
+        .env("https_proxy", "http://127.0.0.1:9")
+        .env("all_proxy", "http://127.0.0.1:9")
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy"));
+    assert!(
+        out.code == 0 || out.code == 3,
+        "exit {}: {}",
+        out.code,
+        out.stderr
+    );
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    let diags: Value = serde_json::from_str(&out.stdout).expect("a JSON list");
+    let diags = diags.as_array().unwrap();
+    assert!(!diags.is_empty(), "real documents have mistakes");
+    for d in diags {
+        for field in ["file", "code", "severity", "message"] {
+            assert!(d[field].is_string(), "{field} missing: {d}");
+        }
+    }
 }
