@@ -1216,6 +1216,35 @@ impl<'a> Compiler<'a> {
                 })
             }
         };
+        // Every schema the requests are checked against must resolve: a `$ref`
+        // into a file that is missing would otherwise go unnoticed.
+        let mut schemas: Vec<(String, &serde_json::Value)> = parameters
+            .iter()
+            .filter_map(|p| {
+                let schema = p.spec.as_ref()?.schema.as_ref()?;
+                Some((format!("parameter `{}`", p.name), schema))
+            })
+            .collect();
+        if let Some(b) = &body {
+            if let Some(s) = crate::plan::body_schema(&operation, Some(&b.content_type)) {
+                schemas.push(("request body".to_string(), s));
+            }
+        }
+        for (what, schema) in schemas {
+            if let Some(reason) = crate::schema::unreadable_ref(&api, schema) {
+                return fail(
+                    "source/unreadable-ref",
+                    format!(
+                        "{at}: the {what} schema of `{} {}` cannot be read: {reason}",
+                        operation.method, operation.path
+                    ),
+                    Some(
+                        "restore what the `$ref` names, or bundle the description into one file"
+                            .to_string(),
+                    ),
+                );
+            }
+        }
         let _ = doc;
         Ok(OperationCall {
             source,

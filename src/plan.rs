@@ -343,7 +343,7 @@ fn coerce_to_schema(value: &Value, schema: &Value) -> Value {
     }
 }
 
-fn body_schema<'o>(
+pub(crate) fn body_schema<'o>(
     op: &'o crate::openapi::Operation,
     content_type: Option<&str>,
 ) -> Option<&'o Value> {

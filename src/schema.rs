@@ -23,16 +23,34 @@ pub struct Violation {
 /// for a request: `readOnly` properties are not required.
 pub fn to_json_schema(api: &OpenApi, schema: &Value) -> Value {
     let v30 = api.version.starts_with("3.0");
-    convert(api, schema, v30, 0)
+    convert(api, schema, v30, 0, &mut Vec::new())
 }
 
-fn convert(api: &OpenApi, schema: &Value, v30: bool, depth: usize) -> Value {
+/// The first `$ref` inside `schema` that cannot be resolved (a file that cannot
+/// be read, a pointer to nothing), as a message.
+pub fn unreadable_ref(api: &OpenApi, schema: &Value) -> Option<String> {
+    let v30 = api.version.starts_with("3.0");
+    let mut errors = Vec::new();
+    convert(api, schema, v30, 0, &mut errors);
+    errors.into_iter().next()
+}
+
+fn convert(
+    api: &OpenApi,
+    schema: &Value,
+    v30: bool,
+    depth: usize,
+    errors: &mut Vec<String>,
+) -> Value {
     if depth > MAX_DEPTH {
         return Value::Bool(true);
     }
     let schema = match api.resolve(schema) {
         Ok(s) => s,
-        Err(_) => return Value::Bool(true),
+        Err(e) => {
+            errors.push(e.to_string());
+            return Value::Bool(true);
+        }
     };
     let Value::Object(map) = schema else {
         return schema.clone();
@@ -52,7 +70,7 @@ fn convert(api: &OpenApi, schema: &Value, v30: bool, depth: usize) -> Value {
                     {
                         read_only_props.push(name.clone());
                     }
-                    props.insert(name.clone(), convert(api, s, v30, depth + 1));
+                    props.insert(name.clone(), convert(api, s, v30, depth + 1, errors));
                 }
                 out.insert(k.clone(), Value::Object(props));
             }
@@ -69,10 +87,10 @@ fn convert(api: &OpenApi, schema: &Value, v30: bool, depth: usize) -> Value {
                 let converted = match v {
                     Value::Array(list) if k == "items" => Value::Array(
                         list.iter()
-                            .map(|s| convert(api, s, v30, depth + 1))
+                            .map(|s| convert(api, s, v30, depth + 1, errors))
                             .collect(),
                     ),
-                    Value::Object(_) => convert(api, v, v30, depth + 1),
+                    Value::Object(_) => convert(api, v, v30, depth + 1, errors),
                     other => other.clone(),
                 };
                 out.insert(k.clone(), converted);
@@ -80,7 +98,11 @@ fn convert(api: &OpenApi, schema: &Value, v30: bool, depth: usize) -> Value {
             "allOf" | "anyOf" | "oneOf" | "prefixItems" => {
                 let list = v
                     .as_array()
-                    .map(|l| l.iter().map(|s| convert(api, s, v30, depth + 1)).collect())
+                    .map(|l| {
+                        l.iter()
+                            .map(|s| convert(api, s, v30, depth + 1, errors))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 out.insert(k.clone(), Value::Array(list));
             }

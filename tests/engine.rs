@@ -943,6 +943,138 @@ workflows:
     assert_eq!(lines, ["GET /specs/openapi.yaml", "GET /things/9"]);
 }
 
+/// The root of a description split over several files: its parameter, body
+/// schema and response come from `common.yaml` (beside it), which refers on to
+/// `#/…` inside itself and to `./types/size.yaml` (relative to itself).
+const SPLIT_ROOT: &str = r##"{
+  "openapi": "3.0.3",
+  "info": {"title": "split", "version": "1"},
+  "servers": [{"url": "http://127.0.0.1:9"}],
+  "paths": {
+    "/things/{id}": {
+      "parameters": [{"$ref": "common.yaml#/components/parameters/id"}],
+      "put": {
+        "operationId": "putThing",
+        "requestBody": {"content": {"application/json": {
+          "schema": {"$ref": "./common.yaml#/components/schemas/NewThing"}}}},
+        "responses": {"200": {"$ref": "common.yaml#/components/responses/Thing"}}
+      }
+    }
+  }
+}"##;
+
+const SPLIT_COMMON: &str = r##"components:
+  parameters:
+    id: {name: id, in: path, required: true, schema: {type: string, minLength: 2}}
+  schemas:
+    NewThing:
+      type: object
+      required: [name, size]
+      properties:
+        name: {type: string}
+        size: {$ref: "#/components/schemas/Size"}
+    Size: {$ref: "types/size.yaml"}
+  responses:
+    Thing:
+      description: the thing
+      content:
+        application/json:
+          schema:
+            type: object
+            properties: {id: {type: string}, size: {$ref: "#/components/schemas/Size"}}
+"##;
+
+const SPLIT_SIZE: &str = "type: integer\nenum: [1, 2, 3]\n";
+
+fn split_workflow(url: &str, size: u32) -> String {
+    format!(
+        r#"arazzo: 1.0.1
+info: {{title: t, version: "1"}}
+sourceDescriptions:
+- name: api
+  url: {url}
+  type: openapi
+workflows:
+- workflowId: w
+  steps:
+  - stepId: put
+    operationId: putThing
+    parameters:
+    - {{name: id, in: path, value: ab}}
+    requestBody:
+      payload: {{name: box, size: {size}}}
+    outputs:
+      size: $response.body#/size
+  outputs:
+    size: $steps.put.outputs.size
+"#
+    )
+}
+
+#[test]
+fn a_description_split_over_several_files_is_followed() {
+    let case = Case::new();
+    case.write("api/root.json", SPLIT_ROOT);
+    case.write("api/common.yaml", SPLIT_COMMON);
+    case.write("api/types/size.yaml", SPLIT_SIZE);
+    let doc = case.write("wf.yaml", &split_workflow("./api/root.json", 2));
+    let echo = Echo::start();
+    echo.reply(Reply::json(200, &json!({"id": "ab", "size": 2})));
+    let out = run_api(&doc, "w", &echo, &[]);
+    out.assert_code(0);
+    assert_eq!(out.json()["outputs"]["size"], 2);
+    let reqs = echo.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].line(), "PUT /things/ab");
+    assert_eq!(reqs[0].json(), json!({"name": "box", "size": 2}));
+
+    // The schema three files away is enforced before anything is sent.
+    let bad = case.write("bad.yaml", &split_workflow("./api/root.json", 5));
+    let out = run_api(&bad, "w", &echo, &[]);
+    out.assert_code(3);
+    assert!(out.all().contains("/size"), "{}", out.all());
+    assert_eq!(echo.requests().len(), 1, "nothing more was sent");
+    // And `validate` checks the literal payload against it too.
+    let v = exec(
+        arazzo()
+            .args(["validate"])
+            .arg(&bad)
+            .args(["--format", "json"]),
+    );
+    v.assert_code(3);
+    assert!(v.stdout.contains("payload/schema"), "{}", v.stdout);
+
+    // A missing file is named, with the `$ref` that wanted it.
+    std::fs::remove_file(case.dir.path().join("api/types/size.yaml")).unwrap();
+    let out = run_api(&doc, "w", &echo, &[]);
+    out.assert_code(3);
+    assert!(out.stderr.contains("types/size.yaml"), "{}", out.stderr);
+    assert_eq!(echo.requests().len(), 1);
+}
+
+#[test]
+fn a_split_description_served_over_http_is_followed() {
+    let echo = Echo::start();
+    echo.serve("/specs/root.json", "application/json", SPLIT_ROOT);
+    echo.serve("/specs/common.yaml", "application/yaml", SPLIT_COMMON);
+    echo.serve("/specs/types/size.yaml", "application/yaml", SPLIT_SIZE);
+    echo.reply(Reply::json(200, &json!({"id": "ab", "size": 3})));
+    let case = Case::new();
+    let doc = case.write("wf.yaml", &split_workflow(&echo.url("/specs/root.json"), 3));
+    let out = run_api(&doc, "w", &echo, &[]);
+    out.assert_code(0);
+    let lines: Vec<String> = echo.requests().iter().map(|r| r.line()).collect();
+    assert_eq!(
+        lines,
+        [
+            "GET /specs/root.json",
+            "GET /specs/common.yaml",
+            "GET /specs/types/size.yaml",
+            "PUT /things/ab"
+        ]
+    );
+}
+
 #[test]
 fn relative_source_url_resolves_against_the_document_not_the_cwd() {
     let case = Case::new();
@@ -2351,7 +2483,7 @@ fn an_openapi_url_that_answers_404_is_exit_3_naming_the_url() {
 }
 
 #[test]
-fn a_ref_into_another_file_is_refused() {
+fn a_yaml_description_with_a_ref_into_another_file_works() {
     let case = Case::new();
     case.write(
         "api.yaml",
@@ -2372,8 +2504,17 @@ paths:
     );
     let doc = case.write("wf.yaml", &arazzo_doc(GET_THING_WF));
     let echo = Echo::start();
-    let out = refused(&doc, &echo, &[]);
-    out.assert_stderr_has("common.yaml");
+    let out = run_api(&doc, "w", &echo, &[]);
+    out.assert_code(0);
+    let lines: Vec<String> = echo.requests().iter().map(|r| r.line()).collect();
+    assert_eq!(lines, ["GET /things/x"]);
+    // The parameter came from common.yaml: leaving it out is caught.
+    let doc = case.write(
+        "wf2.yaml",
+        &arazzo_doc("- workflowId: w\n  steps:\n  - stepId: s\n    operationId: getThing\n"),
+    );
+    let out = refused(&doc, &Echo::start(), &[]);
+    out.assert_stderr_has("`id`");
 }
 
 #[test]

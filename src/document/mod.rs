@@ -22,7 +22,7 @@ pub struct LoadError {
 }
 
 impl LoadError {
-    fn new(message: impl Into<String>, help: Option<String>) -> LoadError {
+    pub(crate) fn new(message: impl Into<String>, help: Option<String>) -> LoadError {
         LoadError {
             message: message.into(),
             help,
@@ -327,47 +327,50 @@ pub async fn load(url: Url, client: &reqwest::Client) -> Result<Loaded, LoadErro
                     None,
                 )
             };
-            // A JSON description is read lazily; anything else is parsed whole.
-            let (kind, parsed) = match crate::openapi::Lazy::parse(text) {
-                Ok(lazy) => {
-                    let kind = sd.kind.unwrap_or(if lazy.has("arazzo") {
-                        SourceKind::Arazzo
-                    } else {
-                        SourceKind::Openapi
-                    });
-                    match kind {
-                        SourceKind::Openapi => (
-                            kind,
-                            Ok(OpenApi::from_lazy(src_url.clone(), lazy).map_err(api_error)?),
-                        ),
-                        SourceKind::Arazzo => (kind, Err(lazy.into_text())),
+            // A JSON description is read lazily; anything else is parsed whole,
+            // and so is a description that `$ref`s other files (they are pulled in).
+            enum Parsed {
+                Api(OpenApi),
+                Tree(Value),
+                Arazzo(String),
+            }
+            let kind_of = |has_arazzo: bool| {
+                sd.kind.unwrap_or(if has_arazzo {
+                    SourceKind::Arazzo
+                } else {
+                    SourceKind::Openapi
+                })
+            };
+            let parsed = match crate::openapi::Lazy::parse(text) {
+                Ok(lazy) => match kind_of(lazy.has("arazzo")) {
+                    SourceKind::Openapi
+                        if crate::openapi::bundle::external_ref_in_text(lazy.text()) =>
+                    {
+                        Parsed::Tree(parse_tree(lazy.text(), &what)?)
                     }
-                }
+                    SourceKind::Openapi => {
+                        Parsed::Api(OpenApi::from_lazy(src_url.clone(), lazy).map_err(api_error)?)
+                    }
+                    SourceKind::Arazzo => Parsed::Arazzo(lazy.into_text()),
+                },
                 Err(text) => {
                     let tree = parse_tree(&text, &what)?;
-                    let kind = sd.kind.unwrap_or_else(|| {
-                        if tree.get("arazzo").is_some() {
-                            SourceKind::Arazzo
-                        } else {
-                            SourceKind::Openapi
-                        }
-                    });
-                    match kind {
-                        SourceKind::Openapi => (
-                            kind,
-                            Ok(OpenApi::from_value(src_url.clone(), tree).map_err(api_error)?),
-                        ),
-                        SourceKind::Arazzo => (kind, Err(text)),
+                    match kind_of(tree.get("arazzo").is_some()) {
+                        SourceKind::Openapi => Parsed::Tree(tree),
+                        SourceKind::Arazzo => Parsed::Arazzo(text),
                     }
                 }
             };
-            match (kind, parsed) {
-                (_, Ok(api)) => {
-                    let api = Arc::new(api);
-                    apis.insert(src_url, Arc::clone(&api));
-                    sources.push((sd.name.clone(), SourceRef::OpenApi(api)));
+            let api = match parsed {
+                Parsed::Api(api) => api,
+                Parsed::Tree(mut tree) => {
+                    if crate::openapi::bundle::external_ref_in(&tree) {
+                        tree =
+                            crate::openapi::bundle::bundle(tree, &src_url, client, &what).await?;
+                    }
+                    OpenApi::from_value(src_url.clone(), tree).map_err(api_error)?
                 }
-                (_, Err(text)) => {
+                Parsed::Arazzo(text) => {
                     let child = Arc::new(parse_arazzo(src_url.clone(), &text)?);
                     let i = docs.len();
                     docs.push(LoadedDoc {
@@ -376,8 +379,12 @@ pub async fn load(url: Url, client: &reqwest::Client) -> Result<Loaded, LoadErro
                     });
                     by_url.insert(src_url, i);
                     sources.push((sd.name.clone(), SourceRef::Arazzo(i)));
+                    continue;
                 }
-            }
+            };
+            let api = Arc::new(api);
+            apis.insert(src_url, Arc::clone(&api));
+            sources.push((sd.name.clone(), SourceRef::OpenApi(api)));
         }
         docs[next].sources = sources;
         next += 1;

@@ -3,6 +3,7 @@
 //! 2 MB description): a run needs only the operations it calls, which are resolved
 //! on demand, `$ref`s included.
 
+pub mod bundle;
 mod tree;
 
 use std::collections::HashMap;

@@ -431,6 +431,11 @@ impl Lazy {
         }
     }
 
+    /// The text as read.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     /// The text, for a caller that decides this is not an OpenAPI description.
     pub fn into_text(self) -> String {
         self.text
@@ -606,6 +611,21 @@ impl Tree {
         out
     }
 
+    /// Why `$ref: r` (pointer `ptr`) resolves to nothing: a document of the
+    /// bundle that could not be read says so itself.
+    fn nothing_at(&self, r: &str, ptr: &str) -> OpenApiError {
+        let prefix = format!("/{}/", super::bundle::KEY);
+        if let Some(rest) = ptr.strip_prefix(&prefix) {
+            let n = rest.split('/').next().unwrap_or_default();
+            let marker = format!("{prefix}{n}/{}", super::bundle::UNREADABLE);
+            if let Ok(Some(Value::String(m))) = self.pointer(&marker) {
+                return OpenApiError::Invalid(m.clone());
+            }
+            return OpenApiError::Invalid(format!("`$ref: {r}` points at nothing in that file"));
+        }
+        OpenApiError::Invalid(format!("`$ref: {r}` points at nothing in the description"))
+    }
+
     /// Follows local `$ref` chains (`#/…`), guarding against cycles.
     pub fn resolve<'a>(&'a self, mut v: &'a Value) -> Result<&'a Value, OpenApiError> {
         for _ in 0..32 {
@@ -618,9 +638,29 @@ impl Tree {
                 )));
             };
             let decoded = percent_encoding::percent_decode_str(ptr).decode_utf8_lossy();
-            v = self.pointer(&decoded)?.ok_or_else(|| {
-                OpenApiError::Invalid(format!("`$ref: {r}` points at nothing in the description"))
-            })?;
+            v = match self.pointer(&decoded)? {
+                // A whole document of the bundle that could not be read.
+                Some(target)
+                    if target
+                        .get(super::bundle::UNREADABLE)
+                        .is_some_and(Value::is_string) =>
+                {
+                    return Err(OpenApiError::Invalid(
+                        target[super::bundle::UNREADABLE]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                    ));
+                }
+                Some(target) => target,
+                None => {
+                    let written = v
+                        .get(super::bundle::WRITTEN)
+                        .and_then(Value::as_str)
+                        .unwrap_or(r);
+                    return Err(self.nothing_at(written, &decoded));
+                }
+            };
         }
         Err(OpenApiError::Invalid(
             "a `$ref` chain is longer than 32 links (a cycle?)".into(),
