@@ -1244,10 +1244,10 @@ fn batch_command(
     rt: &tokio::runtime::Runtime,
     printer: &Printer,
 ) -> Result<u8, Problem> {
-    if args.dry_run || args.junit.is_some() || args.trace.is_some() {
+    if args.dry_run {
         return Err(Problem::usage(
-            "--each cannot be combined with --dry-run, --junit or --trace",
-            Some("run a single line without --each to get those".into()),
+            "--each cannot be combined with --dry-run",
+            Some("dry-run a single line without --each".into()),
         ));
     }
     let wf = program.entry();
@@ -1273,10 +1273,53 @@ fn batch_command(
         concurrency: args.concurrency,
         fail_fast: args.fail_fast,
         preflight: !args.no_preflight,
+        keep_runs: args.junit.is_some(),
+        keep_exchanges: args.trace.is_some(),
     };
+    // JUnit: one testsuite per line; trace: one JSON line per line. Both are
+    // written as the runs complete, so memory stays flat.
+    let mut junit = match &args.junit {
+        Some(p) => {
+            Some(crate::reports::JunitStream::create(p).map_err(|m| Problem::usage(m, None))?)
+        }
+        None => None,
+    };
+    let mut trace = match &args.trace {
+        Some(p) => {
+            Some(crate::reports::TraceStream::create(p).map_err(|m| Problem::usage(m, None))?)
+        }
+        None => None,
+    };
+    let mut report_error: Option<String> = None;
     let json = args.output == OutputFormat::Json;
     let style = printer.style;
     let mut emit = |o: &crate::batch::LineOutcome, s: &crate::batch::Summary| {
+        let name = format!("{} line {}", wf.workflow_id, o.line);
+        if let Some(j) = junit.as_mut() {
+            let suite = match &o.run {
+                Some(run) => crate::reports::junit_suite(run, program, &name),
+                None => crate::reports::junit_error_suite(
+                    &name,
+                    o.report["error"]["kind"].as_str().unwrap_or("error"),
+                    o.report["error"]["message"].as_str().unwrap_or(""),
+                ),
+            };
+            if let Err(m) = j.suite(&suite, &printer.redactor) {
+                report_error.get_or_insert(m);
+            }
+        }
+        if let Some(t) = trace.as_mut() {
+            let entry = serde_json::json!({
+                "line": o.line,
+                "workflowId": wf.workflow_id,
+                "status": o.report["status"],
+                "durationMs": o.report["durationMs"],
+                "exchanges": o.exchanges,
+            });
+            if let Err(m) = t.run(entry, &printer.redactor) {
+                report_error.get_or_insert(m);
+            }
+        }
         if json {
             printer.out_json_line(o.report.clone());
         } else if !style.quiet {
@@ -1328,6 +1371,16 @@ fn batch_command(
         ))
         .map_err(|m| Problem::usage(format!("--each: {m}"), None))?;
     printer.live.clear();
+    if let Some(j) = junit {
+        if let Err(m) = j.finish() {
+            report_error.get_or_insert(m);
+        }
+    }
+    if let Some(t) = trace {
+        if let Err(m) = t.finish() {
+            report_error.get_or_insert(m);
+        }
+    }
     if !style.quiet || summary.failed > 0 {
         let mut line = format!(
             "batch: {} run{}, {} succeeded, {} failed",
@@ -1350,8 +1403,13 @@ fn batch_command(
         }
         printer.err(&format!("{line}\n"));
     }
+    if let Some(m) = &report_error {
+        printer.problem(&Problem::usage(m.clone(), None));
+    }
     Ok(if summary.failed > 0 {
         exit::FAILED
+    } else if report_error.is_some() {
+        exit::USAGE
     } else {
         exit::SUCCEEDED
     })

@@ -22,6 +22,9 @@ pub struct BatchOptions {
     pub concurrency: usize,
     pub fail_fast: bool,
     pub preflight: bool,
+    /// Keep each run's report (for JUnit) and HTTP exchanges (for a trace).
+    pub keep_runs: bool,
+    pub keep_exchanges: bool,
 }
 
 /// What one line produced.
@@ -31,6 +34,10 @@ pub struct LineOutcome {
     pub succeeded: bool,
     /// The run report with `line` added (or an inputs/preflight failure).
     pub report: Value,
+    /// The run's report, when it ran and [`BatchOptions::keep_runs`] is set.
+    pub run: Option<crate::report::RunReport>,
+    /// The run's HTTP exchanges, when [`BatchOptions::keep_exchanges`] is set.
+    pub exchanges: Vec<Value>,
 }
 
 /// A line of the batch file: its number and its inputs (`as_text` for CSV cells,
@@ -193,6 +200,8 @@ fn failure(line: usize, workflow_id: &str, kind: &str, message: String) -> LineO
     LineOutcome {
         line,
         succeeded: false,
+        run: None,
+        exchanges: Vec::new(),
         report: json!({
             "line": line,
             "workflowId": workflow_id,
@@ -214,8 +223,9 @@ async fn run_line(
     client: &reqwest::Client,
     opts: &RunOptions,
     redactor: &Redactor,
-    preflight: bool,
+    batch: &BatchOptions,
 ) -> LineOutcome {
+    let preflight = batch.preflight;
     let wf = program.entry();
     let id = &wf.workflow_id;
     let schema = wf.inputs_schema.as_ref();
@@ -253,6 +263,8 @@ async fn run_line(
             );
         }
     }
+    let mut trace = crate::reports::Trace::default();
+    let keep_exchanges = batch.keep_exchanges;
     let report = engine::run(
         program,
         loaded,
@@ -260,7 +272,11 @@ async fn run_line(
         client,
         opts,
         redactor,
-        &mut |_| {},
+        &mut |ev| {
+            if keep_exchanges {
+                trace.record(&ev);
+            }
+        },
     )
     .await;
     let succeeded = report.succeeded();
@@ -275,6 +291,8 @@ async fn run_line(
         line: line.number,
         succeeded,
         report: v,
+        run: batch.keep_runs.then_some(report),
+        exchanges: trace.take(),
     }
 }
 
@@ -319,17 +337,7 @@ pub async fn run(
             in_flight.push(async move {
                 (
                     s,
-                    run_line(
-                        program,
-                        loaded,
-                        shared,
-                        line,
-                        client,
-                        opts,
-                        redactor,
-                        batch.preflight,
-                    )
-                    .await,
+                    run_line(program, loaded, shared, line, client, opts, redactor, batch).await,
                 )
             });
         }

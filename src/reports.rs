@@ -73,6 +73,11 @@ impl Trace {
         }));
     }
 
+    /// The exchanges recorded so far, taken out.
+    pub fn take(&mut self) -> Vec<Value> {
+        std::mem::take(&mut self.exchanges)
+    }
+
     /// Writes the trace, secrets masked.
     pub fn write(
         &self,
@@ -117,10 +122,64 @@ fn xml_escape(s: &str) -> String {
     out
 }
 
+/// One `<testsuite>` element and its counts.
+pub struct JunitSuite {
+    pub xml: String,
+    pub tests: usize,
+    pub failures: usize,
+    pub errors: usize,
+    pub skipped: usize,
+    pub duration_ms: u64,
+}
+
 /// The JUnit XML of a run: one testsuite for the workflow run, one testcase per
 /// step execution (steps of called workflows named `workflow.step`), a failure
 /// with the criterion or error that failed, and steps that never ran as skipped.
 pub fn junit(report: &RunReport, program: &Program) -> String {
+    let suite = junit_suite(report, program, &report.workflow_id);
+    junit_document(&[&suite], &suite.xml)
+}
+
+/// The `<testsuites>` document around already written suites.
+fn junit_document(suites: &[&JunitSuite], body: &str) -> String {
+    format!("{}{body}{}", junit_head(suites), JUNIT_TAIL)
+}
+
+const JUNIT_TAIL: &str = "</testsuites>\n";
+
+fn junit_head(suites: &[&JunitSuite]) -> String {
+    let sum = |f: fn(&JunitSuite) -> usize| suites.iter().map(|s| f(s)).sum::<usize>();
+    let ms: u64 = suites.iter().map(|s| s.duration_ms).sum();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"arazzo\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">\n",
+        sum(|s| s.tests),
+        sum(|s| s.failures),
+        sum(|s| s.errors),
+        sum(|s| s.skipped),
+        ms as f64 / 1000.0
+    )
+}
+
+/// A suite for a batch line that never ran (its inputs were unusable, or
+/// preflight refused it): one testcase with the error.
+pub fn junit_error_suite(name: &str, kind: &str, message: &str) -> JunitSuite {
+    JunitSuite {
+        xml: format!(
+            "  <testsuite name=\"{n}\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\" time=\"0.000\">\n    <testcase name=\"({k})\" classname=\"{n}\" time=\"0.000\">\n      <error type=\"{k}\" message=\"{m}\"/>\n    </testcase>\n  </testsuite>\n",
+            n = xml_escape(name),
+            k = xml_escape(kind),
+            m = xml_escape(message),
+        ),
+        tests: 1,
+        failures: 0,
+        errors: 1,
+        skipped: 0,
+        duration_ms: 0,
+    }
+}
+
+/// The testsuite of one run, named `name`.
+pub fn junit_suite(report: &RunReport, program: &Program, name: &str) -> JunitSuite {
     let secs = |ms: u64| format!("{:.3}", ms as f64 / 1000.0);
     let mut cases = String::new();
     let mut failures = 0;
@@ -194,11 +253,119 @@ pub fn junit(report: &RunReport, program: &Program) -> String {
         }
     }
     let tests = report.steps.len() + skipped + errors;
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"arazzo\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{t}\">\n  <testsuite name=\"{name}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{t}\">\n{cases}  </testsuite>\n</testsuites>\n",
-        t = secs(report.duration_ms),
-        name = xml_escape(&report.workflow_id),
-    )
+    JunitSuite {
+        xml: format!(
+            "  <testsuite name=\"{name}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{t}\">\n{cases}  </testsuite>\n",
+            t = secs(report.duration_ms),
+            name = xml_escape(name),
+        ),
+        tests,
+        failures,
+        errors,
+        skipped,
+        duration_ms: report.duration_ms,
+    }
+}
+
+/// A JUnit report written suite by suite (a batch): the suites go to a
+/// `.part` file beside the report as they come, so memory stays flat, and
+/// `finish` writes the report with its totals.
+pub struct JunitStream {
+    path: std::path::PathBuf,
+    part_path: std::path::PathBuf,
+    part: std::io::BufWriter<std::fs::File>,
+    totals: JunitSuite,
+}
+
+impl JunitStream {
+    pub fn create(path: &Path) -> Result<JunitStream, String> {
+        write_file(path, "", "--junit")?;
+        let mut part_path = path.as_os_str().to_owned();
+        part_path.push(".part");
+        let part_path = std::path::PathBuf::from(part_path);
+        let file = std::fs::File::create(&part_path)
+            .map_err(|e| format!("--junit: cannot write `{}`: {e}", part_path.display()))?;
+        Ok(JunitStream {
+            path: path.to_path_buf(),
+            part_path,
+            part: std::io::BufWriter::new(file),
+            totals: JunitSuite {
+                xml: String::new(),
+                tests: 0,
+                failures: 0,
+                errors: 0,
+                skipped: 0,
+                duration_ms: 0,
+            },
+        })
+    }
+
+    /// Appends a suite, secrets masked.
+    pub fn suite(&mut self, suite: &JunitSuite, redactor: &Redactor) -> Result<(), String> {
+        use std::io::Write;
+        self.totals.tests += suite.tests;
+        self.totals.failures += suite.failures;
+        self.totals.errors += suite.errors;
+        self.totals.skipped += suite.skipped;
+        self.totals.duration_ms += suite.duration_ms;
+        self.part
+            .write_all(redactor.redact(&suite.xml).as_bytes())
+            .map_err(|e| format!("--junit: cannot write `{}`: {e}", self.part_path.display()))
+    }
+
+    /// Writes the report: totals, then every suite.
+    pub fn finish(self) -> Result<(), String> {
+        use std::io::Write;
+        let err =
+            |e: std::io::Error| format!("--junit: cannot write `{}`: {e}", self.path.display());
+        let part = self.part.into_inner().map_err(|e| err(e.into_error()))?;
+        drop(part);
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&self.path).map_err(err)?);
+        out.write_all(junit_head(&[&self.totals]).as_bytes())
+            .map_err(err)?;
+        let mut part = std::fs::File::open(&self.part_path).map_err(err)?;
+        std::io::copy(&mut part, &mut out).map_err(err)?;
+        out.write_all(JUNIT_TAIL.as_bytes()).map_err(err)?;
+        out.flush().map_err(err)?;
+        let _ = std::fs::remove_file(&self.part_path);
+        Ok(())
+    }
+}
+
+/// A trace written run by run (a batch): JSON Lines, one object per line of
+/// the batch file with its exchanges, secrets masked.
+pub struct TraceStream {
+    path: std::path::PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+}
+
+impl TraceStream {
+    pub fn create(path: &Path) -> Result<TraceStream, String> {
+        write_file(path, "", "--trace")?;
+        let file = std::fs::File::create(path)
+            .map_err(|e| format!("--trace: cannot write `{}`: {e}", path.display()))?;
+        Ok(TraceStream {
+            path: path.to_path_buf(),
+            out: std::io::BufWriter::new(file),
+        })
+    }
+
+    pub fn run(&mut self, mut entry: Value, redactor: &Redactor) -> Result<(), String> {
+        use std::io::Write;
+        redactor.redact_value(&mut entry);
+        let mut text = serde_json::to_string(&entry).unwrap_or_default();
+        text.push('\n');
+        self.out
+            .write_all(text.as_bytes())
+            .map_err(|e| format!("--trace: cannot write `{}`: {e}", self.path.display()))
+    }
+
+    pub fn finish(mut self) -> Result<(), String> {
+        use std::io::Write;
+        self.out
+            .flush()
+            .map_err(|e| format!("--trace: cannot write `{}`: {e}", self.path.display()))
+    }
 }
 
 /// Writes the JUnit report, secrets masked.

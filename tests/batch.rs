@@ -166,3 +166,71 @@ fn fail_fast_stops_starting_new_runs_and_bad_lines_are_reported() {
     let out = run(&mut batch(&server, &dir.path().join("missing.jsonl"), &[]));
     assert_eq!(out.code, 2);
 }
+
+#[test]
+fn a_batch_writes_junit_with_a_suite_per_line_and_a_trace_line_per_run() {
+    let server = StandIn::start(KEY);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.jsonl");
+    // Line 2 is refused by preflight (the server name is too short); line 3
+    // is not JSON, so it fails as `inputs`.
+    std::fs::write(
+        &file,
+        "{\"userId\": \"alice\", \"serverName\": \"Alice Bot\"}\n{\"userId\": \"bob\", \"serverName\": \"ab\"}\nnot json\n",
+    )
+    .unwrap();
+    let junit = dir.path().join("out/junit.xml");
+    let trace = dir.path().join("out/trace.jsonl");
+    let out = run(&mut batch(
+        &server,
+        &file,
+        &[
+            "-q",
+            "--junit",
+            junit.to_str().unwrap(),
+            "--trace",
+            trace.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.starts_with("<?xml") && xml.trim_end().ends_with("</testsuites>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<testsuites name=\"arazzo\" tests=\"6\" failures=\"0\" errors=\"2\""),
+        "four steps for alice, one error each for bob and line 3: {xml}"
+    );
+    assert!(xml.contains("<testsuite name=\"provision-mcp-server line 1\" tests=\"4\""));
+    assert!(xml.contains("<testsuite name=\"provision-mcp-server line 2\""));
+    assert!(xml.contains("<error type=\"preflight\""));
+    assert!(xml.contains("<testsuite name=\"provision-mcp-server line 3\""));
+    assert!(xml.contains("<error type=\"inputs\""));
+    assert!(!dir.path().join("out/junit.xml.part").exists());
+
+    let lines: Vec<Value> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["line"], 1);
+    assert_eq!(lines[0]["status"], "succeeded");
+    let exchanges = lines[0]["exchanges"].as_array().unwrap();
+    assert_eq!(exchanges.len(), 4);
+    assert_eq!(exchanges[0]["request"]["method"], "POST");
+    assert_eq!(exchanges[0]["response"]["status"], 201);
+    assert_eq!(lines[1]["status"], "failed");
+    assert_eq!(lines[1]["exchanges"], serde_json::json!([]));
+    for text in [
+        &xml,
+        &std::fs::read_to_string(&trace).unwrap(),
+        &out.stdout,
+        &out.stderr,
+    ] {
+        assert!(!text.contains(KEY), "the key leaked: {text}");
+    }
+    // The key was sent, and masked in the trace.
+    assert_eq!(exchanges[0]["request"]["headers"]["x-api-key"], "***");
+}
