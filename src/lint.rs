@@ -27,7 +27,12 @@ pub fn lint(program: &Program, loaded: &Loaded) -> Vec<Finding> {
     let mut out = Vec::new();
     let doc = &loaded.entry().doc;
     identifiers(loaded, &mut out);
-    for wf in program.workflows.iter().filter(|w| w.doc == 0) {
+    for (index, wf) in program
+        .workflows
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.doc == 0)
+    {
         let Some(wi) = doc
             .workflows
             .iter()
@@ -41,8 +46,80 @@ pub fn lint(program: &Program, loaded: &Loaded) -> Vec<Finding> {
         undeclared_parameters(wf, &wf_ptr, &mut out);
         reachability(wf, &wf_ptr, &mut out);
         unused_outputs(wf, &wf_ptr, &mut out);
+        recursive_calls(program, index, &wf_ptr, &mut out);
     }
     out
+}
+
+/// The workflows a workflow starts: steps that call one, and goto/retry
+/// actions that go to one.
+fn callees(wf: &CompiledWorkflow) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for (si, step) in wf.steps.iter().enumerate() {
+        if let StepTarget::Workflow { workflow, .. } = &step.target {
+            out.push((si, *workflow));
+        }
+        for a in step.on_success.iter().chain(&step.on_failure) {
+            match &a.kind {
+                ActionKind::Goto(Jump::Workflow(w))
+                | ActionKind::Retry {
+                    then: Some(Jump::Workflow(w)),
+                    ..
+                } => out.push((si, *w)),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// A workflow that starts itself again, directly or through others: legal
+/// (a condition may end it), but each call nests deeper, and a run stops
+/// after 32 nested calls.
+fn recursive_calls(program: &Program, index: usize, wf_ptr: &str, out: &mut Vec<Finding>) {
+    let wf = &program.workflows[index];
+    for (si, first) in callees(wf) {
+        // Is `index` reachable from `first`? Keep the path for the message.
+        let mut seen = vec![false; program.workflows.len()];
+        let mut stack = vec![(first, vec![first])];
+        let mut cycle = None;
+        while let Some((w, path)) = stack.pop() {
+            if w == index {
+                cycle = Some(path);
+                break;
+            }
+            if std::mem::replace(&mut seen[w], true) {
+                continue;
+            }
+            for (_, next) in callees(&program.workflows[w]) {
+                let mut p = path.clone();
+                p.push(next);
+                stack.push((next, p));
+            }
+        }
+        let Some(path) = cycle else {
+            continue;
+        };
+        let names: Vec<&str> = std::iter::once(index)
+            .chain(path)
+            .map(|w| program.workflows[w].workflow_id.as_str())
+            .collect();
+        out.push(Finding {
+            pointer: format!("{wf_ptr}/steps/{si}"),
+            code: "workflow/recursive",
+            severity: Severity::Warning,
+            message: format!(
+                "step `{}` starts workflow `{}` again ({}): each call nests inside the last",
+                wf.steps[si].step_id,
+                wf.workflow_id,
+                names.join(" → ")
+            ),
+            help: Some(
+                "make sure a condition stops it (an `end` action or criteria on the step); a run fails after 32 nested workflow calls".into(),
+            ),
+        });
+        break;
+    }
 }
 
 /// `$response.body#/…` in a step's outputs and criteria must exist in the schema

@@ -583,3 +583,50 @@ fn every_corpus_document_is_validated_without_a_crash() {
         }
     }
 }
+
+#[test]
+fn a_workflow_that_starts_itself_again_is_warned_about() {
+    let (dir, _) = setup(&doc(r#"- workflowId: a
+  steps:
+  - stepId: list
+    operationId: listThings
+    parameters: [{name: X-Trace, in: header, value: t}]
+  - stepId: again
+    workflowId: b
+- workflowId: b
+  steps:
+  - stepId: back
+    workflowId: a
+- workflowId: c
+  steps:
+  - stepId: one
+    operationId: listThings
+    parameters: [{name: X-Trace, in: header, value: t}]
+    onSuccess: [{name: more, type: goto, workflowId: c, criteria: [{condition: $statusCode == 206}]}]
+- workflowId: plain
+  steps:
+  - stepId: calls
+    workflowId: c
+"#));
+    let (code, d) = diagnostics(dir.path(), "flow.arazzo.yaml");
+    assert_eq!(code, 0, "warnings only: {d:?}");
+    let rec: Vec<&Value> = d
+        .iter()
+        .filter(|x| x["code"] == "workflow/recursive")
+        .collect();
+    let messages: Vec<&str> = rec.iter().map(|x| x["message"].as_str().unwrap()).collect();
+    assert_eq!(rec.len(), 3, "{messages:?}");
+    assert!(
+        messages.iter().any(|m| m.contains("(a → b → a)")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("(b → a → b)")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("(c → c)")),
+        "{messages:?}"
+    );
+    assert!(rec.iter().all(|x| x["severity"] == "warning"));
+}
