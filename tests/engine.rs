@@ -1012,6 +1012,52 @@ workflows:
 }
 
 #[test]
+fn path_parameters_follow_their_label_and_matrix_styles() {
+    let case = Case::new();
+    case.write(
+        "api.yaml",
+        r#"openapi: 3.0.3
+info: {title: styles, version: "1"}
+paths:
+  /a/{lab}/{labx}/{mat}/{matx}/{sim}:
+    get:
+      operationId: styled
+      parameters:
+      - {name: lab, in: path, required: true, style: label, schema: {type: array, items: {type: string}}}
+      - {name: labx, in: path, required: true, style: label, explode: true, schema: {type: array, items: {type: string}}}
+      - {name: mat, in: path, required: true, style: matrix, schema: {type: array, items: {type: string}}}
+      - {name: matx, in: path, required: true, style: matrix, explode: true, schema: {type: object}}
+      - {name: sim, in: path, required: true, schema: {type: string}}
+      responses: {"200": {description: ok}}
+"#,
+    );
+    let doc = case.write(
+        "wf.yaml",
+        &arazzo_doc(
+            r#"- workflowId: w
+  steps:
+  - stepId: s
+    operationId: styled
+    parameters:
+    - {name: lab, in: path, value: [a, b]}
+    - {name: labx, in: path, value: [a, b]}
+    - {name: mat, in: path, value: [a, b]}
+    - {name: matx, in: path, value: {x: 1, y: "two words"}}
+    - {name: sim, in: path, value: x y/z}
+"#,
+        ),
+    );
+    let echo = Echo::start();
+    let out = run_api(&doc, "w", &echo, &[]);
+    out.assert_code(0);
+    let lines: Vec<String> = echo.requests().iter().map(|r| r.line()).collect();
+    assert_eq!(
+        lines,
+        ["GET /a/.a,b/.a.b/;mat=a,b/;x=1;y=two%20words/x%20y%2Fz"]
+    );
+}
+
+#[test]
 fn a_description_split_over_several_files_is_followed() {
     let case = Case::new();
     case.write("api/root.json", SPLIT_ROOT);

@@ -114,7 +114,12 @@ pub fn build(
         let explode = p.spec.as_ref().and_then(|s| s.explode);
         match p.location {
             ParamIn::Path => {
-                let text = simple_style(&value, explode.unwrap_or(false), COMPONENT);
+                let style = p
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.style.as_deref())
+                    .unwrap_or("simple");
+                let text = path_style(&p.name, &value, style, explode.unwrap_or(false));
                 let placeholder = format!("{{{}}}", p.name);
                 path = path.replace(&placeholder, &text);
                 path_params.insert(p.name.clone(), value);
@@ -191,6 +196,65 @@ pub fn build(
 
 /// OpenAPI `simple` style: scalars as text, arrays comma-joined, objects as
 /// `k,v,k,v` (or `k=v,k=v` exploded).
+/// A path parameter in its OpenAPI style: `simple` (`3,4`), `label` (`.3,4`,
+/// exploded `.3.4`) or `matrix` (`;id=3,4`, exploded `;id=3;id=4`).
+fn path_style(name: &str, value: &Value, style: &str, explode: bool) -> String {
+    let enc = |s: &str| utf8_percent_encode(s, COMPONENT).to_string();
+    let text = |v: &Value| enc(&stringify(Some(v)));
+    match style {
+        "label" => {
+            let sep = if explode { "." } else { "," };
+            match value {
+                Value::Array(items) => {
+                    format!(".{}", items.iter().map(text).collect::<Vec<_>>().join(sep))
+                }
+                Value::Object(map) => format!(
+                    ".{}",
+                    map.iter()
+                        .map(|(k, v)| if explode {
+                            format!("{}={}", enc(k), text(v))
+                        } else {
+                            format!("{},{}", enc(k), text(v))
+                        })
+                        .collect::<Vec<_>>()
+                        .join(sep)
+                ),
+                other => format!(".{}", text(other)),
+            }
+        }
+        "matrix" => {
+            let key = enc(name);
+            let pair = |k: &str, v: String| {
+                if v.is_empty() {
+                    format!(";{k}")
+                } else {
+                    format!(";{k}={v}")
+                }
+            };
+            match value {
+                Value::Array(items) if explode => {
+                    items.iter().map(|i| pair(&key, text(i))).collect()
+                }
+                Value::Array(items) => {
+                    pair(&key, items.iter().map(text).collect::<Vec<_>>().join(","))
+                }
+                Value::Object(map) if explode => {
+                    map.iter().map(|(k, v)| pair(&enc(k), text(v))).collect()
+                }
+                Value::Object(map) => pair(
+                    &key,
+                    map.iter()
+                        .map(|(k, v)| format!("{},{}", enc(k), text(v)))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+                other => pair(&key, text(other)),
+            }
+        }
+        _ => simple_style(value, explode, COMPONENT),
+    }
+}
+
 fn simple_style(value: &Value, explode: bool, set: &'static AsciiSet) -> String {
     let enc = |s: &str| utf8_percent_encode(s, set).to_string();
     match value {
@@ -437,6 +501,39 @@ fn set_pointer(root: &mut Value, tokens: &[String], v: Value) -> Result<(), Stri
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn path_styles_follow_the_openapi_table() {
+        // The examples of the OpenAPI 3 style table (id = 5, [3, 4, 5], {R: 100, G: 200}).
+        let prim = json!(5);
+        let arr = json!([3, 4, 5]);
+        let obj = json!({"R": 100, "G": 200});
+        let cases = [
+            ("simple", false, &prim, "5"),
+            ("simple", false, &arr, "3,4,5"),
+            ("simple", true, &obj, "R=100,G=200"),
+            ("simple", false, &obj, "R,100,G,200"),
+            ("label", false, &prim, ".5"),
+            ("label", false, &arr, ".3,4,5"),
+            ("label", true, &arr, ".3.4.5"),
+            ("label", false, &obj, ".R,100,G,200"),
+            ("label", true, &obj, ".R=100.G=200"),
+            ("matrix", false, &prim, ";id=5"),
+            ("matrix", false, &arr, ";id=3,4,5"),
+            ("matrix", true, &arr, ";id=3;id=4;id=5"),
+            ("matrix", false, &obj, ";id=R,100,G,200"),
+            ("matrix", true, &obj, ";R=100;G=200"),
+        ];
+        for (style, explode, value, want) in cases {
+            assert_eq!(
+                path_style("id", value, style, explode),
+                want,
+                "{style} {explode} {value}"
+            );
+        }
+        assert_eq!(path_style("id", &json!(""), "matrix", false), ";id");
+        assert_eq!(path_style("id", &json!("a/b"), "label", false), ".a%2Fb");
+    }
 
     #[test]
     fn styles() {
