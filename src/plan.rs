@@ -326,19 +326,35 @@ fn holds_placeholder(v: &Value) -> bool {
 
 /// Path and query values given as text (`"5"`) are checked as what they denote.
 fn coerce_to_schema(value: &Value, schema: &Value) -> Value {
-    let ty = schema.get("type").and_then(Value::as_str);
-    match (value, ty) {
+    let types: Vec<&str> = match schema.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let has = |t: &str| types.contains(&t);
+    let items = schema.get("items").unwrap_or(&Value::Bool(true));
+    match value {
         // One value for an array parameter is sent as a one-item array.
-        (v, Some("array")) if !v.is_array() => Value::Array(vec![v.clone()]),
-        (Value::String(s), Some("integer" | "number")) => serde_json::from_str::<Value>(s)
-            .ok()
-            .filter(Value::is_number)
-            .unwrap_or_else(|| value.clone()),
-        (Value::String(s), Some("boolean")) => match s.as_str() {
+        v if has("array") && !v.is_array() => Value::Array(vec![coerce_to_schema(v, items)]),
+        Value::Array(list) if has("array") => {
+            Value::Array(list.iter().map(|i| coerce_to_schema(i, items)).collect())
+        }
+        Value::String(s) if (has("integer") || has("number")) && !has("string") => {
+            serde_json::from_str::<Value>(s)
+                .ok()
+                .filter(Value::is_number)
+                .unwrap_or_else(|| value.clone())
+        }
+        Value::String(s) if has("boolean") && !has("string") => match s.as_str() {
             "true" => Value::Bool(true),
             "false" => Value::Bool(false),
             _ => value.clone(),
         },
+        // A parameter is sent as text: 42 for a string parameter is "42".
+        Value::Number(n) if has("string") && !has("number") && !has("integer") => {
+            Value::String(n.to_string())
+        }
+        Value::Bool(b) if has("string") && !has("boolean") => Value::String(b.to_string()),
         _ => value.clone(),
     }
 }

@@ -1012,6 +1012,31 @@ workflows:
 }
 
 #[test]
+fn numbers_for_string_parameters_are_sent_as_their_text() {
+    // A parameter is text on the wire: 42 for a `type: string` parameter is
+    // "42", from a literal or from an integer input, and preflight agrees.
+    let (_case, doc) = Case::with_api(
+        r#"- workflowId: w
+  inputs: {type: object, properties: {n: {type: integer}}}
+  steps:
+  - stepId: literal
+    operationId: getThing
+    parameters: [{name: id, in: path, value: 42}]
+  - stepId: input
+    operationId: getThing
+    parameters: [{name: id, in: path, value: $inputs.n}]
+"#,
+    );
+    let echo = Echo::start();
+    let out = run_api(&doc, "w", &echo, &["-i", "n=7"]);
+    out.assert_code(0);
+    let lines: Vec<String> = echo.requests().iter().map(|r| r.line()).collect();
+    assert_eq!(lines, ["GET /things/42", "GET /things/7"]);
+    let v = exec(arazzo().arg("validate").arg(&doc));
+    v.assert_code(0);
+}
+
+#[test]
 fn path_parameters_follow_their_label_and_matrix_styles() {
     let case = Case::new();
     case.write(
