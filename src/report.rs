@@ -31,7 +31,8 @@ pub enum ErrorKind {
     Budget,
     /// The run reached `--max-duration`.
     Timeout,
-    /// A batch line's inputs were unusable.
+    /// A batch line's inputs were unusable, or a workflow started by another
+    /// (`dependsOn`, goto, retry) got inputs its schema refuses.
     Inputs,
     /// Preflight found a batch line's requests invalid (nothing was sent).
     Preflight,

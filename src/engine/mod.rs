@@ -334,6 +334,26 @@ impl<'a, 'e> Runner<'a, 'e> {
     ) -> Boxed<'_, WorkflowRun> {
         Box::pin(async move {
             let wf = &self.program.workflows[index];
+            // A workflow started by another (dependsOn, a goto or retry to it)
+            // gets the inputs it declares from its starter's: they must hold
+            // against its own schema, as the entry workflow's do.
+            if depth > 0 {
+                if let Err(m) = crate::inputs::check(wf.inputs_schema.as_ref(), &inputs) {
+                    return WorkflowRun {
+                        succeeded: false,
+                        outputs: Map::new(),
+                        steps: Vec::new(),
+                        error: Some(RunError {
+                            step_id: None,
+                            kind: ErrorKind::Inputs,
+                            message: format!(
+                                "the inputs for workflow `{}` are invalid: {m}",
+                                wf.workflow_id
+                            ),
+                        }),
+                    };
+                }
+            }
             let mut steps_report = Vec::new();
             for &dep in &wf.depends_on {
                 let dep_wf = &self.program.workflows[dep];
