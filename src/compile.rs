@@ -1079,7 +1079,14 @@ impl<'a> Compiler<'a> {
         at: &Place,
     ) -> Result<OperationCall, CompileError> {
         let (source, api, operation) = self.resolve_operation(doc, step, at)?;
-        let secret_params = api.secret_params();
+        let secret_params = api.secret_params().map_err(|e| CompileError {
+            code: "openapi/invalid",
+            pointer: None,
+            message: format!("{at}: {e}"),
+            help: Some(
+                "fix or restore the security scheme: arazzo must know which parameters carry credentials to keep them out of every output".into(),
+            ),
+        })?;
         let mut parameters: Vec<CompiledParam> = Vec::new();
         for p in params {
             let Some(loc_text) = p.location.as_deref() else {
@@ -1135,7 +1142,7 @@ impl<'a> Compiler<'a> {
             } else {
                 p.name.clone()
             };
-            let secret = (location == ParamIn::Header && lname == "authorization")
+            let secret = crate::openapi::credential_name(&p.name)
                 || secret_params
                     .iter()
                     .any(|s| s.location == location && s.name == lname);

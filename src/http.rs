@@ -168,7 +168,17 @@ pub fn fetch_client(opts: &ClientOptions) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls_config())
         .user_agent(concat!("arazzo/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::limited(10))
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let downgrade = attempt.url().scheme() == "http"
+                && attempt.previous().iter().any(|u| u.scheme() == "https");
+            if downgrade {
+                attempt.error("the server redirected from https to http; arazzo refuses to downgrade a secure download")
+            } else if attempt.previous().len() > 10 {
+                attempt.error("more than 10 redirects")
+            } else {
+                attempt.follow()
+            }
+        }))
         .timeout(opts.timeout)
         .connect_timeout(opts.connect_timeout)
         .build()

@@ -485,7 +485,7 @@ fn undeclared_parameters(wf: &CompiledWorkflow, wf_ptr: &str, out: &mut Vec<Find
         let StepTarget::Operation(call) = &step.target else {
             continue;
         };
-        let secret: Vec<crate::openapi::SecretParam> = call.api.secret_params();
+        let secret: Vec<crate::openapi::SecretParam> = call.api.secret_params().unwrap_or_default();
         for p in &call.parameters {
             if p.spec.is_some()
                 || !matches!(

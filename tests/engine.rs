@@ -1124,6 +1124,125 @@ fn a_description_split_over_several_files_is_followed() {
 }
 
 #[test]
+fn names_that_look_like_extensions_or_examples_are_followed_in_split_files() {
+    // A parameter named `x-page-size` and a property named `example` are
+    // names, not extensions or example data: their `$ref`s are followed, and
+    // a `#/…` inside common.yaml means common.yaml.
+    let case = Case::new();
+    case.write(
+        "root.yaml",
+        r##"openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /g:
+    post:
+      operationId: postG
+      parameters: [{$ref: "common.yaml#/components/parameters/x-page-size"}]
+      requestBody:
+        content:
+          application/json:
+            schema:
+              type: object
+              properties: {example: {$ref: "common.yaml#/components/schemas/Small"}}
+      responses: {"200": {description: ok}}
+components:
+  schemas:
+    PageSize: {type: string, enum: [small, large]}
+"##,
+    );
+    case.write(
+        "common.yaml",
+        r##"components:
+  parameters:
+    x-page-size: {name: pageSize, in: query, schema: {$ref: "#/components/schemas/PageSize"}}
+  schemas:
+    PageSize: {type: integer, minimum: 1, maximum: 100}
+    Small: {type: integer, maximum: 9}
+"##,
+    );
+    let wf = |size: u32, example: u32| {
+        format!(
+            r#"arazzo: 1.0.1
+info: {{title: t, version: "1"}}
+sourceDescriptions: [{{name: api, url: root.yaml, type: openapi}}]
+workflows:
+- workflowId: w
+  steps:
+  - stepId: s
+    operationId: postG
+    parameters: [{{name: pageSize, in: query, value: {size}}}]
+    requestBody: {{payload: {{example: {example}}}}}
+"#
+        )
+    };
+    let good = case.write("good.yaml", &wf(50, 5));
+    let echo = Echo::start();
+    let out = run_api(&good, "w", &echo, &[]);
+    out.assert_code(0);
+    assert_eq!(echo.requests()[0].line(), "POST /g?pageSize=50");
+    // Both schemas from common.yaml are the ones enforced.
+    let bad = case.write("bad.yaml", &wf(500, 50));
+    let v = exec(
+        arazzo()
+            .arg("validate")
+            .arg(&bad)
+            .args(["--format", "json"]),
+    );
+    v.assert_code(3);
+    assert!(v.stdout.contains("at most 100"), "{}", v.stdout);
+    assert!(v.stdout.contains("at most 9"), "{}", v.stdout);
+}
+
+#[test]
+fn a_description_served_over_http_may_not_read_local_files() {
+    let case = Case::new();
+    let local = case.write(
+        "local.yaml",
+        "components: {schemas: {S: {type: string, enum: [from-local-disk]}}}\n",
+    );
+    let echo = Echo::start();
+    echo.serve(
+        "/specs/api.yaml",
+        "application/yaml",
+        &format!(
+            r#"openapi: 3.0.3
+info: {{title: t, version: "1"}}
+paths:
+  /p:
+    post:
+      operationId: postP
+      requestBody:
+        content:
+          application/json:
+            schema: {{$ref: "file://{}#/components/schemas/S"}}
+      responses: {{"200": {{description: ok}}}}
+"#,
+            local.display()
+        ),
+    );
+    let doc = case.write(
+        "wf.yaml",
+        &format!(
+            r#"arazzo: 1.0.1
+info: {{title: t, version: "1"}}
+sourceDescriptions: [{{name: api, url: "{}", type: openapi}}]
+workflows:
+- workflowId: w
+  steps:
+  - {{stepId: s, operationId: postP, requestBody: {{payload: x}}}}
+"#,
+            echo.url("/specs/api.yaml")
+        ),
+    );
+    let out = run_api(&doc, "w", &echo, &[]);
+    out.assert_code(3);
+    out.assert_stderr_has("may not read local files");
+    assert!(!out.all().contains("from-local-disk"), "{}", out.all());
+    let lines: Vec<String> = echo.requests().iter().map(|r| r.line()).collect();
+    assert_eq!(lines, ["GET /specs/api.yaml"]);
+}
+
+#[test]
 fn a_split_description_served_over_http_is_followed() {
     let echo = Echo::start();
     echo.serve("/specs/root.json", "application/json", SPLIT_ROOT);
@@ -3134,4 +3253,102 @@ paths:
         .unwrap()
         .contains("holds a secret"));
     assert!(!out.stdout.contains("HUNTER2PW") && !out.stderr.contains("HUNTER2PW"));
+}
+
+/// A description with no security scheme for the key: the parameter's name
+/// alone (`X-API-Key`) makes its value a secret.
+#[test]
+fn a_credential_named_parameter_is_secret_without_a_security_scheme() {
+    let case = Case::new();
+    case.write(
+        "api.yaml",
+        r#"openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /a:
+    get:
+      operationId: getA
+      parameters: [{name: X-API-Key, in: header, schema: {type: string}}]
+      responses: {"200": {description: ok}}
+"#,
+    );
+    let doc = case.write(
+        "wf.yaml",
+        &arazzo_doc(
+            r#"- workflowId: w
+  inputs: {type: object, properties: {key: {type: string}}}
+  steps:
+  - stepId: s
+    operationId: getA
+    parameters: [{name: X-API-Key, in: header, value: $inputs.key}]
+"#,
+        ),
+    );
+    let echo = Echo::start();
+    let trace = case.dir.path().join("trace.json");
+    let key = "plain-input-key-93xQ";
+    let out = run_api(
+        &doc,
+        "w",
+        &echo,
+        &[
+            "-i",
+            &format!("key={key}"),
+            "-vv",
+            "--trace",
+            trace.to_str().unwrap(),
+        ],
+    );
+    out.assert_code(0);
+    assert_eq!(echo.requests()[0].header("x-api-key"), Some(key));
+    out.assert_no(key);
+    let t = std::fs::read_to_string(&trace).unwrap();
+    assert!(!t.contains(key), "{t}");
+}
+
+/// A security scheme that cannot be read would hide which parameter carries
+/// the key: the run is refused rather than risk printing it.
+#[test]
+fn an_unreadable_security_scheme_refuses_the_run() {
+    let case = Case::new();
+    case.write(
+        "api.yaml",
+        r#"openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /a:
+    get:
+      operationId: getA
+      parameters: [{name: X-Key, in: header, schema: {type: string}}]
+      responses: {"200": {description: ok}}
+components:
+  securitySchemes:
+    k: {$ref: "missing.yaml#/components/securitySchemes/k"}
+"#,
+    );
+    let doc = case.write(
+        "wf.yaml",
+        &arazzo_doc(
+            r#"- workflowId: w
+  inputs: {type: object, properties: {key: {type: string}}}
+  steps:
+  - stepId: s
+    operationId: getA
+    parameters: [{name: X-Key, in: header, value: $inputs.key}]
+"#,
+        ),
+    );
+    let echo = Echo::start();
+    let key = "scheme-less-key-77aa";
+    let out = exec(
+        arazzo()
+            .args(["run", "w", "-f"])
+            .arg(&doc)
+            .args(["--server", &format!("api={}", echo.base_url()), "-vv"])
+            .env("ARAZZO_INPUT_KEY", key),
+    );
+    out.assert_code(3);
+    out.assert_stderr_has("security scheme `k` cannot be read");
+    out.assert_no(key);
+    assert!(echo.requests().is_empty());
 }

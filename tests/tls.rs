@@ -262,3 +262,27 @@ fn redirect_from_https_to_http_is_refused_and_nothing_reaches_the_http_host() {
     );
     assert!(!all.contains(TOKEN));
 }
+
+#[test]
+fn a_description_fetched_over_https_is_not_followed_to_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let (http_port, http_seen) = http_server();
+    let (port, seen) = https_server(format!(
+        "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{http_port}/api.json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    ));
+    let doc = workflow(dir.path(), port);
+    let text = std::fs::read_to_string(&doc).unwrap().replace(
+        "url: ./api.json",
+        &format!("url: https://127.0.0.1:{port}/api.json"),
+    );
+    std::fs::write(&doc, text).unwrap();
+    let out = arazzo(&doc, Some(&fixture("ca.pem")));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("https to http"), "{stderr}");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert!(
+        http_seen.lock().unwrap().is_empty(),
+        "the description was fetched over http"
+    );
+}

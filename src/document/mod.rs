@@ -307,6 +307,17 @@ pub async fn load(url: Url, client: &reqwest::Client) -> Result<Loaded, LoadErro
                     None,
                 )
             })?;
+            if matches!(doc.url.scheme(), "http" | "https") && src_url.scheme() == "file" {
+                return Err(LoadError::new(
+                    format!(
+                        "source description `{}`: `{}` was fetched over the network and names a local file (`{}`); that is refused",
+                        sd.name,
+                        display_url(&doc.url),
+                        sd.url
+                    ),
+                    Some("a document served over http(s) may only name documents served over http(s)".into()),
+                ));
+            }
             if let Some(&i) = by_url.get(&src_url) {
                 sources.push((sd.name.clone(), SourceRef::Arazzo(i)));
                 continue;

@@ -52,8 +52,7 @@ pub fn external_ref_in(v: &Value) -> bool {
             m.get("$ref")
                 .and_then(Value::as_str)
                 .is_some_and(|r| !r.starts_with('#'))
-                || m.iter()
-                    .any(|(k, v)| k != "example" && !k.starts_with("x-") && external_ref_in(v))
+                || m.values().any(external_ref_in)
         }
         Value::Array(items) => items.iter().any(external_ref_in),
         _ => false,
@@ -85,6 +84,15 @@ pub async fn bundle(
             );
             serde_json::json!({ UNREADABLE: message })
         };
+        // A description read over the network never reads this machine's files.
+        let from_network = matches!(url.scheme(), "http" | "https");
+        if from_network && doc_url.scheme() == "file" {
+            external.insert(
+                n.to_string(),
+                unreadable("a description fetched over http(s) may not read local files".into()),
+            );
+            continue;
+        }
         let mut doc = match fetch(&doc_url, client).await {
             Err(e) => {
                 external.insert(n.to_string(), unreadable(e.message));
@@ -176,9 +184,7 @@ fn rewrite(
                 m.insert(WRITTEN.into(), Value::String(original));
             }
             for (k, child) in m.iter_mut() {
-                // Extensions are opaque and examples are data: their `$ref`s
-                // are never resolved, so they are not followed either.
-                if k != "$ref" && k != "example" && !k.starts_with("x-") {
+                if k != "$ref" {
                     rewrite(child, n, base, index, found)?;
                 }
             }
@@ -221,8 +227,7 @@ mod tests {
             "b": {"$ref": "common.yaml#/components/schemas/X"},
             "c": [{"$ref": "./common.yaml"}, {"$ref": "sub/other.json#/Y"}],
             "d": {"$ref": "root.yaml#/back"},
-            "x-ext": {"$ref": "nowhere.md"},
-            "example": {"$ref": "data.json"}
+            "x-ext": {"properties": {"x-p": {"$ref": "#/local"}}}
         });
         rewrite(&mut v, 0, &base, &mut index, &mut found).unwrap();
         assert_eq!(v["a"]["$ref"], "#/local");
@@ -232,17 +237,18 @@ mod tests {
         assert_eq!(v["c"][0]["$ref"], "#/x-arazzo-external/1");
         assert_eq!(v["c"][1]["$ref"], "#/x-arazzo-external/2/Y");
         assert_eq!(v["d"]["$ref"], "#/back");
-        assert_eq!(v["x-ext"]["$ref"], "nowhere.md");
-        assert_eq!(v["example"]["$ref"], "data.json");
+        assert_eq!(v["x-ext"]["properties"]["x-p"]["$ref"], "#/local");
         let urls: Vec<String> = found.iter().map(|(_, u, _)| u.to_string()).collect();
         assert_eq!(
             urls,
             ["file:///api/common.yaml", "file:///api/sub/other.json"]
         );
-        // Inside document 2, a local ref stays inside document 2.
-        let mut w = serde_json::json!({"z": {"$ref": "#/Y"}});
+        // Inside document 2, a local ref stays inside document 2, also under
+        // names that look like extensions.
+        let mut w = serde_json::json!({"z": {"$ref": "#/Y"}, "x-name": {"$ref": "#/Z"}});
         let sub = Url::parse("file:///api/sub/other.json").unwrap();
         rewrite(&mut w, 2, &sub, &mut index, &mut found).unwrap();
         assert_eq!(w["z"]["$ref"], "#/x-arazzo-external/2/Y");
+        assert_eq!(w["x-name"]["$ref"], "#/x-arazzo-external/2/Z");
     }
 }

@@ -105,6 +105,34 @@ impl Operation {
     }
 }
 
+/// Whether a parameter's name alone says it carries a credential (whatever the
+/// description's security schemes say): `Authorization`, API keys, access
+/// tokens, passwords, client secrets.
+pub fn credential_name(name: &str) -> bool {
+    let n: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    matches!(
+        n.as_str(),
+        "authorization"
+            | "proxyauthorization"
+            | "apikey"
+            | "xapikey"
+            | "apitoken"
+            | "xapitoken"
+            | "accesstoken"
+            | "xaccesstoken"
+            | "xauthtoken"
+            | "authtoken"
+            | "password"
+            | "clientsecret"
+            | "secret"
+            | "xsecret"
+    )
+}
+
 /// A credential-carrying parameter named by a security scheme.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretParam {
@@ -316,19 +344,22 @@ impl OpenApi {
     }
 
     /// The parameters that carry credentials: every apiKey scheme's parameter, and
-    /// the Authorization header for http, oauth2 and openIdConnect schemes.
-    pub fn secret_params(&self) -> Vec<SecretParam> {
+    /// the Authorization header for http, oauth2 and openIdConnect schemes. A
+    /// scheme that cannot be read is an error: the parameter it names would
+    /// otherwise not be known as a secret.
+    pub fn secret_params(&self) -> Result<Vec<SecretParam>, OpenApiError> {
         let mut out = Vec::new();
-        let schemes = self
-            .doc
-            .pointer("/components/securitySchemes")
-            .ok()
-            .flatten()
-            .and_then(Value::as_object);
-        for scheme in schemes.into_iter().flat_map(|m| m.values()) {
-            let Ok(scheme) = self.resolve(scheme) else {
-                continue;
-            };
+        let schemes = match self.doc.pointer("/components/securitySchemes")? {
+            Some(v) => v,
+            None => return Ok(out),
+        };
+        let Some(schemes) = schemes.as_object() else {
+            return Ok(out);
+        };
+        for (name, scheme) in schemes {
+            let scheme = self.resolve(scheme).map_err(|e| {
+                OpenApiError::Invalid(format!("security scheme `{name}` cannot be read: {e}"))
+            })?;
             match scheme.get("type").and_then(Value::as_str) {
                 Some("apiKey") => {
                     let loc = scheme
@@ -353,7 +384,7 @@ impl OpenApi {
                 _ => {}
             }
         }
-        out
+        Ok(out)
     }
 
     /// Follows `$ref` chains inside this document.
@@ -405,7 +436,7 @@ mod tests {
         let del = a.operation("deleteThing").unwrap().unwrap();
         assert_eq!(del.servers, vec!["file:///rel"]);
         assert_eq!(
-            a.secret_params(),
+            a.secret_params().unwrap(),
             vec![
                 SecretParam {
                     location: ParamIn::Header,

@@ -634,7 +634,7 @@ impl Tree {
             };
             let Some(ptr) = r.strip_prefix('#') else {
                 return Err(OpenApiError::Invalid(format!(
-                    "`$ref: {r}` points into another document, which arazzo does not follow yet; inline it or bundle the description (e.g. `redocly bundle`)"
+                    "`$ref: {r}` points into another document that was not loaded with this one; write it as a plain `$ref` (a relative path or URL and a `#/…` pointer)"
                 )));
             };
             let decoded = percent_encoding::percent_decode_str(ptr).decode_utf8_lossy();
