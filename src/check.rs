@@ -116,14 +116,12 @@ pub async fn validate_file(path: &Path, client: &reqwest::Client) -> (Vec<Diagno
     }
     let schema_failed = !schema_pointers.is_empty();
     // A later finding about a place the schema already faulted (or one inside
-    // it, or one containing it) says the same thing again.
+    // it) says the same thing again.
     let already_said = |pointer: Option<&str>| {
         let p = pointer.unwrap_or("");
-        schema_pointers.iter().any(|s| {
-            p == s
-                || p.starts_with(&format!("{s}/"))
-                || (!p.is_empty() && s.starts_with(&format!("{p}/")))
-        })
+        schema_pointers
+            .iter()
+            .any(|s| p == s || p.starts_with(&format!("{s}/")))
     };
 
     // 3. Sources, references, expressions, payloads, lints.
@@ -136,8 +134,11 @@ pub async fn validate_file(path: &Path, client: &reqwest::Client) -> (Vec<Diagno
     };
     let loaded = match document::load(url, client).await {
         Ok(l) => l,
-        // The document does not fit the model: the schema errors say why.
-        Err(_) if schema_failed => return (diags, file),
+        // The document does not fit the model: the schema errors say why. A
+        // source that cannot be loaded is a problem of its own, though.
+        Err(e) if schema_failed && !e.message.starts_with("source description `") => {
+            return (diags, file)
+        }
         Err(e) => {
             let pointer = source_pointer(&tree, &e.message);
             diags.push(file.at(

@@ -267,25 +267,34 @@ pub struct McpArgs {
 /// `2m`, `1h`.
 pub fn parse_seconds(text: &str) -> Result<f64, String> {
     let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().map_err(|_| {
-        format!("`{text}` is not a duration (write seconds, e.g. 30 or 2.5, or 500ms, 10s, 2m, 1h)")
-    })?;
-    let mult = match unit.trim() {
-        "" | "s" => 1.0,
-        "ms" => 0.001,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        other => {
-            return Err(format!(
-                "`{other}` is not a duration unit (use ms, s, m or h)"
-            ))
+    let secs = match t.parse::<f64>() {
+        Ok(n) => n,
+        Err(_) => {
+            let split = t
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(t.len());
+            let (num, unit) = t.split_at(split);
+            let n: f64 = num.parse().map_err(|_| {
+                format!("`{text}` is not a duration (write seconds, e.g. 30 or 2.5, or 500ms, 10s, 2m, 1h)")
+            })?;
+            let mult = match unit.trim() {
+                "s" => 1.0,
+                "ms" => 0.001,
+                "m" | "min" => 60.0,
+                "h" => 3600.0,
+                other => {
+                    return Err(format!(
+                        "`{other}` is not a duration unit (use ms, s, m or h)"
+                    ))
+                }
+            };
+            n * mult
         }
     };
-    Ok(n * mult)
+    if secs > 0.0 && secs < 0.001 {
+        return Err(format!("`{text}` is shorter than a millisecond"));
+    }
+    Ok(secs)
 }
 
 /// Parses `1024`, `512KiB`, `10MiB`, `1GB`, ….
@@ -332,5 +341,9 @@ mod tests {
             .unwrap_err()
             .contains("`d` is not a duration unit"));
         assert!(parse_seconds("").is_err());
+        assert_eq!(parse_seconds("1e3"), Ok(1000.0));
+        assert!(parse_seconds("0.0000001")
+            .unwrap_err()
+            .contains("millisecond"));
     }
 }

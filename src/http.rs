@@ -136,6 +136,33 @@ pub fn client(opts: &ClientOptions) -> Result<reqwest::Client, String> {
         .map_err(|e| format!("cannot start the HTTP client: {e}"))
 }
 
+/// What to check after a TLS failure, when the message is one: an untrusted
+/// issuer, no roots at all, or an `SSL_CERT_FILE` that cannot be used.
+pub fn tls_hint(message: &str) -> Option<String> {
+    let m = message.to_ascii_lowercase();
+    let cert_file = std::env::var("SSL_CERT_FILE")
+        .ok()
+        .filter(|f| !f.is_empty());
+    if m.contains("unknownissuer") || m.contains("no ca certificates") {
+        if let Some(f) = &cert_file {
+            if std::fs::read_to_string(f)
+                .map_or(true, |t| !t.contains("-----BEGIN CERTIFICATE-----"))
+            {
+                return Some(format!(
+                    "SSL_CERT_FILE is `{f}`, which is not a readable PEM file of certificates: fix or unset it"
+                ));
+            }
+        }
+    }
+    if m.contains("unknownissuer") {
+        Some("the certificate's issuer is not among the trusted roots: for a private CA, point SSL_CERT_FILE at its PEM file".into())
+    } else if m.contains("no ca certificates") {
+        Some("no trusted root certificates were found: install the system's CA bundle (ca-certificates) or point SSL_CERT_FILE at one".into())
+    } else {
+        None
+    }
+}
+
 /// A short description of a transport error that says what went wrong, without
 /// the request URL (the caller names the host).
 pub fn describe_error(e: &reqwest::Error) -> String {

@@ -286,3 +286,21 @@ fn a_description_fetched_over_https_is_not_followed_to_http() {
         "the description was fetched over http"
     );
 }
+
+#[test]
+fn an_unusable_ssl_cert_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, seen) = https_server(ok_reply());
+    let doc = workflow(dir.path(), port);
+    let missing = dir.path().join("no-such-ca.pem");
+    let out = arazzo(&doc, Some(&missing));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let message = report["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("SSL_CERT_FILE is") && message.contains("no-such-ca.pem"),
+        "{message}"
+    );
+    assert!(seen.lock().unwrap().is_empty());
+}

@@ -174,12 +174,18 @@ fn schema_errors_and_reference_errors_are_reported_together() {
   - stepId: b
   - stepId: c
     operationId: getThng
+    descripton: a typo in the same step
     parameters: [{name: id, in: path, value: x}]
 "#));
     let (code, d) = diagnostics(dir.path(), "flow.arazzo.yaml");
     assert_eq!(code, 3);
     let c = codes(&d);
     assert!(c.contains(&"schema/unknown-field"), "{c:?}");
+    assert_eq!(
+        c.iter().filter(|x| **x == "schema/unknown-field").count(),
+        2,
+        "{c:?}"
+    );
     let op = d
         .iter()
         .find(|x| x["code"] == "ref/unknown-operation")
@@ -190,6 +196,23 @@ fn schema_errors_and_reference_errors_are_reported_together() {
     assert_eq!(at_b, 1, "{d:?}");
     // No warnings while the document has errors.
     assert!(d.iter().all(|x| x["severity"] == "error"), "{d:?}");
+
+    // A source that cannot be loaded is reported beside a schema error.
+    let (dir, _) = setup(
+        &doc("- workflowId: w
+  bogus: 1
+  steps:
+  - {stepId: a, operationId: listThings}
+")
+        .replace("url: api.yaml", "url: missing.yaml"),
+    );
+    let (code, d) = diagnostics(dir.path(), "flow.arazzo.yaml");
+    assert_eq!(code, 3);
+    let c = codes(&d);
+    assert!(
+        c.contains(&"schema/unknown-field") && c.contains(&"source/load"),
+        "{c:?}"
+    );
 }
 
 #[test]

@@ -125,10 +125,10 @@ pub async fn fetch(url: &Url, client: &reqwest::Client) -> Result<String, LoadEr
         }
         "http" | "https" => {
             let resp = client.get(url.clone()).send().await.map_err(|e| {
-                LoadError::new(
-                    format!("cannot fetch `{url}`: {}", crate::http::describe_error(&e)),
-                    Some("check the URL and your network, or point at a local copy".into()),
-                )
+                let why = crate::http::describe_error(&e);
+                let help = crate::http::tls_hint(&why)
+                    .unwrap_or_else(|| "check the URL and your network, or point at a local copy".into());
+                LoadError::new(format!("cannot fetch `{url}`: {why}"), Some(help))
             })?;
             let status = resp.status();
             if !status.is_success() {
@@ -189,28 +189,26 @@ pub fn check_yaml_nesting(text: &str) -> Result<(), String> {
 /// Parses JSON or YAML text into a JSON tree. JSON goes through serde_json (fast,
 /// precise positions); anything else through the YAML parser.
 pub fn parse_tree(text: &str, what: &str) -> Result<Value, LoadError> {
-    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    // Only the byte order mark goes: lines are counted from the file's start.
+    let body = text.trim_start_matches('\u{feff}');
+    let trimmed = body.trim_start();
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        if let Ok(v) = serde_json::from_str::<Value>(trimmed) {
+        if let Ok(v) = serde_json::from_str::<Value>(body) {
             return Ok(v);
         }
     }
     if trimmed.starts_with('{') {
-        // Invalid JSON: report JSON's own error, which is the precise one.
-        if let Err(e) = serde_json::from_str::<Value>(trimmed) {
+        // Invalid JSON: report JSON's own error (it names line and column).
+        if let Err(e) = serde_json::from_str::<Value>(body) {
             return Err(LoadError::new(
-                format!(
-                    "{what} is not valid JSON: {e} (line {}, column {})",
-                    e.line(),
-                    e.column()
-                ),
+                format!("{what} is not valid JSON: {e}"),
                 None,
             ));
         }
     }
-    check_yaml_nesting(trimmed)
+    check_yaml_nesting(body)
         .map_err(|m| LoadError::new(format!("{what} is not usable YAML: {m}"), None))?;
-    serde_yaml_ng::from_str::<Value>(trimmed)
+    serde_yaml_ng::from_str::<Value>(body)
         .map_err(|e| LoadError::new(format!("{what} is not valid YAML: {e}"), None))
 }
 

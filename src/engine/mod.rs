@@ -836,10 +836,8 @@ fn what_to_check(kind: ErrorKind, message: &str, source: &str) -> String {
         format!("; check that the server is running and that the URL of source `{source}` (or --server {source}=URL) is right")
     } else if m.contains("dns") || m.contains("lookup") || m.contains("resolve") {
         format!("; check the host name, your network, or point the source elsewhere with --server {source}=URL")
-    } else if m.contains("unknownissuer") {
-        "; the certificate's issuer is not among the trusted roots: for a private CA, point SSL_CERT_FILE at its PEM file".to_string()
-    } else if m.contains("no ca certificates") {
-        "; no trusted root certificates were found: install the system's CA bundle (ca-certificates) or point SSL_CERT_FILE at one".to_string()
+    } else if let Some(hint) = crate::http::tls_hint(message) {
+        format!("; {hint}")
     } else if m.contains("certificate") || m.contains("tls") || m.contains("handshake") {
         "; check the server's TLS certificate (and that the URL's scheme is right)".to_string()
     } else if kind == ErrorKind::Transport {

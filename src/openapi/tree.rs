@@ -287,8 +287,23 @@ fn offset(text: &str, raw: &RawValue) -> (usize, usize) {
     (start, start + raw.get().len())
 }
 
+/// Parses a span of the text; an error names its line and column in the
+/// whole file.
 fn parse(text: &str, span: (usize, usize)) -> Result<Value, String> {
-    serde_json::from_str(&text[span.0..span.1]).map_err(|e| e.to_string())
+    serde_json::from_str(&text[span.0..span.1]).map_err(|e| {
+        let before = &text[..span.0];
+        let line = before.matches('\n').count() + e.line();
+        let column = if e.line() == 1 {
+            span.0 - before.rfind('\n').map_or(0, |i| i + 1) + e.column()
+        } else {
+            e.column()
+        };
+        let message = e.to_string();
+        let message = message
+            .strip_suffix(&format!(" at line {} column {}", e.line(), e.column()))
+            .unwrap_or(&message);
+        format!("{message} at line {line} column {column}")
+    })
 }
 
 impl Section {
@@ -318,7 +333,9 @@ impl Section {
 
     fn member<'a>(&'a self, text: &str, name: &str) -> Result<Option<&'a Value>, OpenApiError> {
         match self.index.get(name) {
-            Some(&i) => self.members[i].1.get(text).map(Some),
+            Some(&i) => self.members[i].1.get(text).map(Some).map_err(|e| {
+                OpenApiError::Invalid(format!("`{name}` in the description cannot be read: {e}"))
+            }),
             None => Ok(None),
         }
     }
@@ -338,11 +355,11 @@ impl Section {
 }
 
 impl Node {
-    fn get(&self, text: &str) -> Result<&Value, OpenApiError> {
+    fn get(&self, text: &str) -> Result<&Value, &str> {
         self.value
             .get_or_init(|| parse(text, self.span))
             .as_ref()
-            .map_err(|e| unusable(e))
+            .map_err(String::as_str)
     }
 }
 
@@ -530,7 +547,14 @@ impl Tree {
         let Some(paths) = &l.paths else {
             return Ok(None);
         };
-        for &at in ids.at.get(id).into_iter().flatten() {
+        let candidates = ids.at.get(id).map(Vec::as_slice).unwrap_or_default();
+        // Written more than once (a link naming it, or a duplicate operationId):
+        // the full index decides, so that the first operation in document
+        // order counts whichever way the description is read.
+        if candidates.len() > 1 {
+            return Err(());
+        }
+        for &at in candidates {
             // The path item whose text holds this occurrence.
             let i = paths.members.partition_point(|(_, n)| n.span.1 <= at);
             let Some((path, node)) = paths.members.get(i) else {
@@ -588,7 +612,14 @@ impl Tree {
                 }
             }
             Tree::Lazy(l) => {
-                for (path, node) in l.paths.iter().flat_map(|s| &s.members) {
+                let Some(paths) = &l.paths else {
+                    return out;
+                };
+                for (i, (path, node)) in paths.members.iter().enumerate() {
+                    // A path written twice: the last one counts, as in a whole parse.
+                    if paths.index.get(path) != Some(&i) {
+                        continue;
+                    }
                     let text = &l.text[node.span.0..node.span.1];
                     match serde_json::from_str::<OperationIds>(text) {
                         Ok(OperationIds(_, true)) => {
@@ -759,8 +790,11 @@ mod tests {
             "components": {"pathItems": {"r": {"get": {"operationId": "getR"}}}}}"##;
         let t = Tree::Lazy(Box::new(Lazy::parse(doc.into()).unwrap()));
         assert_eq!(t.find_operation("getX"), Ok(Some(("/x".into(), "get"))));
-        // The link in /x names getY first; the operation is in /y.
-        assert_eq!(t.find_operation("getY"), Ok(Some(("/y".into(), "post"))));
+        // The link in /x names getY too: the full index decides.
+        assert_eq!(t.find_operation("getY"), Err(()));
+        assert!(t
+            .operation_ids()
+            .contains(&("getY".to_string(), "/y".to_string(), "post")));
         // Behind a `$ref`, or absent: the full index decides.
         assert_eq!(t.find_operation("getR"), Err(()));
         assert_eq!(t.find_operation("nope"), Err(()));
@@ -771,6 +805,25 @@ mod tests {
         assert_eq!(t.find_operation("getX"), Err(()));
         assert_eq!(t.operation_ids(), vec![("getX".into(), "/x".into(), "get")]);
         assert_eq!(Tree::Full(json!({})).find_operation("getX"), Err(()));
+    }
+
+    #[test]
+    fn a_path_written_twice_counts_once_as_in_a_whole_parse() {
+        let doc = r#"{"openapi": "3.0.0", "paths": {
+            "/a": {"get": {"operationId": "listThings"}},
+            "/a": {"delete": {"operationId": "delA"}, "get": {"operationId": "getOther"}}}}"#;
+        let lazy = Tree::Lazy(Box::new(Lazy::parse(doc.into()).unwrap()));
+        let full = Tree::Full(serde_json::from_str(doc).unwrap());
+        for t in [&lazy, &full] {
+            let ids = t.operation_ids();
+            assert!(!ids.iter().any(|(id, _, _)| id == "listThings"), "{ids:?}");
+            assert!(ids.contains(&("getOther".into(), "/a".into(), "get")));
+        }
+        assert_eq!(lazy.find_operation("listThings"), Err(()));
+        assert_eq!(
+            lazy.find_operation("getOther"),
+            Ok(Some(("/a".into(), "get")))
+        );
     }
 
     #[test]
