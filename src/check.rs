@@ -132,7 +132,7 @@ pub async fn validate_file(path: &Path, client: &reqwest::Client) -> (Vec<Diagno
             return (diags, file);
         }
     };
-    let loaded = match document::load(url, client).await {
+    let loaded = match document::load_with(url, client, false).await {
         Ok(l) => l,
         // The document does not fit the model: the schema errors say why. A
         // source that cannot be loaded is a problem of its own, though.

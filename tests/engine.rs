@@ -3352,3 +3352,27 @@ components:
     out.assert_no(key);
     assert!(echo.requests().is_empty());
 }
+
+/// `run` refuses what `validate` refuses: a misspelled field would otherwise be
+/// ignored (here the success criteria), and two workflows with one id would run
+/// whichever came first.
+#[test]
+fn run_refuses_a_document_with_unknown_fields_or_duplicate_workflow_ids() {
+    let (_case, doc) = Case::with_api(
+        r#"- workflowId: w
+  steps:
+  - stepId: s
+    operationId: getStatus
+    succesCriteria: [{condition: $statusCode == 201}]
+- workflowId: w
+  steps:
+  - stepId: t
+    operationId: getStatus
+"#,
+    );
+    let echo = Echo::start();
+    let out = refused(&doc, &echo, &[]);
+    out.assert_stderr_has("unknown field `succesCriteria`");
+    out.assert_stderr_has("two workflows have the workflowId `w`");
+    out.assert_stderr_has("arazzo validate");
+}

@@ -1,6 +1,7 @@
 //! Reading Arazzo documents and the sources they name.
 
 pub mod model;
+mod structure;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -214,6 +215,12 @@ pub fn parse_tree(text: &str, what: &str) -> Result<Value, LoadError> {
 
 /// Parses an Arazzo document from text.
 pub fn parse_arazzo(url: Url, text: &str) -> Result<ArazzoDoc, LoadError> {
+    parse_arazzo_with(url, text, true)
+}
+
+/// Parses an Arazzo document; `structure` also applies the schema's structural
+/// rules (`validate` checks the whole schema itself, with positions).
+fn parse_arazzo_with(url: Url, text: &str, structure: bool) -> Result<ArazzoDoc, LoadError> {
     let shown = display_url(&url);
     let raw = parse_tree(text, &format!("`{shown}`"))?;
     if !raw.is_object() {
@@ -264,14 +271,48 @@ pub fn parse_arazzo(url: Url, text: &str) -> Result<ArazzoDoc, LoadError> {
             Some("an Arazzo document names at least one source under `sourceDescriptions`".into()),
         ));
     }
+    let problems = if structure {
+        structure::problems(&raw)
+    } else {
+        Vec::new()
+    };
+    if !problems.is_empty() {
+        let n = problems.len();
+        let shown_list: Vec<&str> = problems.iter().take(5).map(String::as_str).collect();
+        let more = if n > 5 {
+            format!("; and {} more", n - 5)
+        } else {
+            String::new()
+        };
+        return Err(LoadError::new(
+            format!(
+                "`{shown}` is not a valid Arazzo 1.0 document ({n} problem{}): {}{more}",
+                if n == 1 { "" } else { "s" },
+                shown_list.join("; ")
+            ),
+            Some(format!(
+                "`arazzo validate {shown}` shows each problem where it is"
+            )),
+        ));
+    }
     Ok(ArazzoDoc { url, doc, raw })
 }
 
 /// Loads an Arazzo document and every source description it names, recursively
 /// for `arazzo` sources. Each URL is fetched once; cycles are fine.
 pub async fn load(url: Url, client: &reqwest::Client) -> Result<Loaded, LoadError> {
+    load_with(url, client, true).await
+}
+
+/// As [`load`]; `validate` passes `structure: false` for the entry document,
+/// whose whole JSON Schema it checks itself.
+pub async fn load_with(
+    url: Url,
+    client: &reqwest::Client,
+    structure: bool,
+) -> Result<Loaded, LoadError> {
     let text = fetch(&url, client).await?;
-    let entry = Arc::new(parse_arazzo(url.clone(), &text)?);
+    let entry = Arc::new(parse_arazzo_with(url.clone(), &text, structure)?);
     let mut docs: Vec<LoadedDoc> = vec![LoadedDoc {
         doc: entry,
         sources: Vec::new(),
