@@ -70,7 +70,10 @@ pub struct CompiledParam {
 pub struct CompiledBody {
     pub content_type: String,
     pub payload: Option<ValueExpr>,
+    /// JSON Pointer targets (JSON and other structured bodies).
     pub replacements: Vec<(Pointer, ValueExpr)>,
+    /// XPath targets, for an XML body (its payload is XML text).
+    pub xml_replacements: Vec<(String, ValueExpr)>,
 }
 
 #[derive(Debug, Clone)]
@@ -114,7 +117,7 @@ pub struct OperationCall {
 
 #[derive(Debug, Clone)]
 pub enum StepTarget {
-    Operation(OperationCall),
+    Operation(Box<OperationCall>),
     /// A call to another workflow (index into [`Program::workflows`]); the step's
     /// parameters become its inputs.
     Workflow {
@@ -179,6 +182,9 @@ impl CompiledStep {
                         exprs.extend(p.expressions());
                     }
                     for (_, v) in &b.replacements {
+                        exprs.extend(v.expressions());
+                    }
+                    for (_, v) in &b.xml_replacements {
                         exprs.extend(v.expressions());
                     }
                 }
@@ -1013,7 +1019,7 @@ impl<'a> Compiler<'a> {
             }
             StepTarget::Workflow { workflow, inputs }
         } else {
-            StepTarget::Operation(self.operation_call(doc, step, params, at)?)
+            StepTarget::Operation(Box::new(self.operation_call(doc, step, params, at)?))
         };
 
         let mut success_criteria = Vec::new();
@@ -1199,7 +1205,28 @@ impl<'a> Compiler<'a> {
                     None => None,
                 };
                 let mut replacements = Vec::new();
+                let mut xml_replacements = Vec::new();
+                let xml = content_type.to_ascii_lowercase().contains("xml");
                 for r in &rb.replacements {
+                    let value = ValueExpr::compile(&r.value).map_err(|e| CompileError {
+                        code: "expr/syntax",
+                        pointer: None,
+                        message: format!("{at}, replacement `{}`: {e}", r.target),
+                        help: None,
+                    })?;
+                    // For an XML body the target is an XPath expression.
+                    if xml {
+                        crate::criteria::check_xpath(&r.target).map_err(|m| CompileError {
+                            code: "body/replacement-target",
+                            pointer: None,
+                            message: format!("{at}, replacement target: {m}"),
+                            help: Some(
+                                "replacement targets of an XML body are XPath expressions such as `/pet/name` or `/pet/@id`".into(),
+                            ),
+                        })?;
+                        xml_replacements.push((r.target.clone(), value));
+                        continue;
+                    }
                     let target = Pointer::parse(&r.target).map_err(|m| CompileError {
                         code: "body/replacement-target",
                         pointer: None,
@@ -1208,18 +1235,13 @@ impl<'a> Compiler<'a> {
                             "replacement targets are JSON Pointers such as `/pet/id`".into(),
                         ),
                     })?;
-                    let value = ValueExpr::compile(&r.value).map_err(|e| CompileError {
-                        code: "expr/syntax",
-                        pointer: None,
-                        message: format!("{at}, replacement `{}`: {e}", r.target),
-                        help: None,
-                    })?;
                     replacements.push((target, value));
                 }
                 Some(CompiledBody {
                     content_type,
                     payload,
                     replacements,
+                    xml_replacements,
                 })
             }
         };

@@ -605,6 +605,83 @@ fn compile_xpath(expression: &str, version: XPathVersion) -> Result<XPathCheck, 
     })
 }
 
+/// Whether `expression` is an XPath expression this engine can evaluate.
+pub fn check_xpath(expression: &str) -> Result<(), String> {
+    build_xpath(expression).map(|_| ())
+}
+
+/// Applies replacements to an XML body: each target is an XPath expression
+/// whose selected elements get the value as their text, attributes as their
+/// value, and text nodes as their text. A target that selects nothing is an
+/// error (the body would silently keep the old value).
+pub fn xml_replace(xml: &str, replacements: &[(&str, String)]) -> Result<String, String> {
+    use sxd_xpath::nodeset::Node;
+    let body = xml.trim_start_matches('\u{feff}');
+    let package = sxd_document::parser::parse(body).map_err(|err| {
+        let (line, column) = line_column(body, err.location());
+        format!("the XML payload is not well-formed (line {line}, column {column}): {err}")
+    })?;
+    let document = package.as_document();
+    for (target, text) in replacements {
+        let xpath = build_xpath(target)?;
+        let mut context = sxd_xpath::Context::new();
+        let bound = bind_document_prefixes(&document, &mut context);
+        if let Some(prefix) = xpath_prefixes(target)
+            .into_iter()
+            .find(|p| !bound.contains(p))
+        {
+            return Err(format!(
+                "replacement `{target}` uses the namespace prefix `{prefix}`, which the XML payload does not declare"
+            ));
+        }
+        let value = xpath
+            .evaluate(&context, document.root())
+            .map_err(|err| xpath_eval_error(target, &err.to_string()))?;
+        let sxd_xpath::Value::Nodeset(nodes) = value else {
+            return Err(format!(
+                "replacement `{target}` is not a path to elements or attributes of the XML payload"
+            ));
+        };
+        let nodes = nodes.document_order();
+        if nodes.is_empty() {
+            return Err(format!(
+                "replacement `{target}` selects nothing in the XML payload"
+            ));
+        }
+        for node in nodes {
+            match node {
+                Node::Element(e) => {
+                    e.set_text(text);
+                }
+                Node::Attribute(a) => {
+                    if let Some(parent) = a.parent() {
+                        parent.set_attribute_value(a.name(), text);
+                    }
+                }
+                Node::Text(t) => t.set_text(text),
+                _ => {
+                    return Err(format!(
+                        "replacement `{target}` selects something other than an element, attribute or text"
+                    ))
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    sxd_document::writer::Writer::new()
+        .set_single_quotes(false)
+        .format_document(&document, &mut out)
+        .map_err(|e| format!("cannot write the XML payload: {e}"))?;
+    let mut text = String::from_utf8(out).map_err(|e| e.to_string())?;
+    // The writer adds a declaration; keep the payload's own choice.
+    if !body.trim_start().starts_with("<?xml") {
+        if let Some(end) = text.find("?>").filter(|_| text.starts_with("<?xml")) {
+            text = text[end + 2..].to_string();
+        }
+    }
+    Ok(text)
+}
+
 fn build_xpath(expression: &str) -> Result<sxd_xpath::XPath, String> {
     match sxd_xpath::Factory::new().build(expression) {
         Ok(Some(xpath)) => Ok(xpath),

@@ -379,6 +379,19 @@ fn encode_body(b: &CompiledBody, ctx: &dyn Resolve) -> Result<Encoded, BuildErro
             if value.is_object() { "an object" } else { "not a string" }
         )));
     }
+    let value = match (&value, b.xml_replacements.is_empty()) {
+        (Value::String(xml), false) => {
+            let values: Vec<(&str, String)> = b
+                .xml_replacements
+                .iter()
+                .filter_map(|(target, v)| {
+                    v.eval(ctx).map(|v| (target.as_str(), stringify(Some(&v))))
+                })
+                .collect();
+            Value::String(crate::criteria::xml_replace(xml, &values).map_err(BuildError)?)
+        }
+        _ => value,
+    };
     let bytes = match &value {
         // A string payload is the body text itself, whatever the media type.
         Value::String(s) => s.as_bytes().to_vec(),
