@@ -1,7 +1,7 @@
 //! Reading Arazzo documents and the sources they name.
 
 pub mod model;
-mod structure;
+pub(crate) mod structure;
 
 use std::collections::HashMap;
 use std::path::Path;

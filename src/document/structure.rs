@@ -8,16 +8,16 @@
 
 use serde_json::Value;
 
-const ROOT: &[&str] = &[
+pub(crate) const ROOT: &[&str] = &[
     "arazzo",
     "info",
     "sourceDescriptions",
     "workflows",
     "components",
 ];
-const INFO: &[&str] = &["title", "summary", "description", "version"];
-const SOURCE: &[&str] = &["name", "url", "type"];
-const WORKFLOW: &[&str] = &[
+pub(crate) const INFO: &[&str] = &["title", "summary", "description", "version"];
+pub(crate) const SOURCE: &[&str] = &["name", "url", "type"];
+pub(crate) const WORKFLOW: &[&str] = &[
     "workflowId",
     "summary",
     "description",
@@ -29,7 +29,7 @@ const WORKFLOW: &[&str] = &[
     "outputs",
     "parameters",
 ];
-const STEP: &[&str] = &[
+pub(crate) const STEP: &[&str] = &[
     "description",
     "stepId",
     "operationId",
@@ -42,15 +42,15 @@ const STEP: &[&str] = &[
     "onFailure",
     "outputs",
 ];
-const PARAMETER: &[&str] = &["name", "in", "value"];
-const REQUEST_BODY: &[&str] = &["contentType", "payload", "replacements"];
-const REPLACEMENT: &[&str] = &["target", "value"];
+pub(crate) const PARAMETER: &[&str] = &["name", "in", "value"];
+pub(crate) const REQUEST_BODY: &[&str] = &["contentType", "payload", "replacements"];
+pub(crate) const REPLACEMENT: &[&str] = &["target", "value"];
 // `version` beside `type` is the flat form of the Criterion Expression Type
 // Object that documents in the wild use (the model reads it too).
-const CRITERION: &[&str] = &["context", "condition", "type", "version"];
-const EXPRESSION_TYPE: &[&str] = &["type", "version"];
-const SUCCESS_ACTION: &[&str] = &["name", "type", "workflowId", "stepId", "criteria"];
-const FAILURE_ACTION: &[&str] = &[
+pub(crate) const CRITERION: &[&str] = &["context", "condition", "type", "version"];
+pub(crate) const EXPRESSION_TYPE: &[&str] = &["type", "version"];
+pub(crate) const SUCCESS_ACTION: &[&str] = &["name", "type", "workflowId", "stepId", "criteria"];
+pub(crate) const FAILURE_ACTION: &[&str] = &[
     "name",
     "type",
     "workflowId",
@@ -59,7 +59,8 @@ const FAILURE_ACTION: &[&str] = &[
     "retryLimit",
     "criteria",
 ];
-const COMPONENTS: &[&str] = &["inputs", "parameters", "successActions", "failureActions"];
+pub(crate) const COMPONENTS: &[&str] =
+    &["inputs", "parameters", "successActions", "failureActions"];
 
 /// Every structural problem of the document, each as `where: what`.
 pub fn problems(doc: &Value) -> Vec<String> {

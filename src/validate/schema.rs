@@ -13,6 +13,7 @@
 //! drops "unknown" reports of properties that have their own errors, turns "exactly one of
 //! these fields" into one message, and names places as `workflows[0].steps[2]`.
 
+use crate::document::structure;
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
@@ -472,56 +473,19 @@ impl Kind {
             return &["reference", "value"];
         }
         match self {
-            Kind::Root => &[
-                "arazzo",
-                "info",
-                "sourceDescriptions",
-                "workflows",
-                "components",
-            ],
-            Kind::Info => &["title", "summary", "description", "version"],
-            Kind::Source => &["name", "url", "type"],
-            Kind::Workflow => &[
-                "workflowId",
-                "summary",
-                "description",
-                "inputs",
-                "dependsOn",
-                "steps",
-                "successActions",
-                "failureActions",
-                "outputs",
-                "parameters",
-            ],
-            Kind::Step => &[
-                "stepId",
-                "description",
-                "operationId",
-                "operationPath",
-                "workflowId",
-                "parameters",
-                "requestBody",
-                "successCriteria",
-                "onSuccess",
-                "onFailure",
-                "outputs",
-            ],
-            Kind::Parameter => &["name", "in", "value"],
-            Kind::SuccessAction => &["name", "type", "workflowId", "stepId", "criteria"],
-            Kind::FailureAction => &[
-                "name",
-                "type",
-                "workflowId",
-                "stepId",
-                "retryAfter",
-                "retryLimit",
-                "criteria",
-            ],
-            Kind::Criterion => &["context", "condition", "type"],
-            Kind::ExpressionType => &["type", "version"],
-            Kind::RequestBody => &["contentType", "payload", "replacements"],
-            Kind::Replacement => &["target", "value"],
-            Kind::Components => &["inputs", "parameters", "successActions", "failureActions"],
+            Kind::Root => structure::ROOT,
+            Kind::Info => structure::INFO,
+            Kind::Source => structure::SOURCE,
+            Kind::Workflow => structure::WORKFLOW,
+            Kind::Step => structure::STEP,
+            Kind::Parameter => structure::PARAMETER,
+            Kind::SuccessAction => structure::SUCCESS_ACTION,
+            Kind::FailureAction => structure::FAILURE_ACTION,
+            Kind::Criterion => structure::CRITERION,
+            Kind::ExpressionType => structure::EXPRESSION_TYPE,
+            Kind::RequestBody => structure::REQUEST_BODY,
+            Kind::Replacement => structure::REPLACEMENT,
+            Kind::Components => structure::COMPONENTS,
             Kind::Schema | Kind::Other => &[],
         }
     }
