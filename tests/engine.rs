@@ -1350,6 +1350,35 @@ workflows:
 }
 
 #[test]
+fn an_arazzo_document_over_http_may_not_name_local_files() {
+    let case = Case::new();
+    let local = case.write("local-api.yaml", API);
+    let echo = Echo::start();
+    echo.serve(
+        "/flows/wf.yaml",
+        "application/yaml",
+        &format!(
+            r#"arazzo: 1.0.1
+info: {{title: t, version: "1"}}
+sourceDescriptions:
+- name: api
+  url: "file://{}"
+workflows:
+- workflowId: w
+  steps:
+  - {{stepId: get, operationId: getThing, parameters: [{{name: id, in: path, value: x}}]}}
+"#,
+            local.display()
+        ),
+    );
+    let out = exec(arazzo().args(["run", "w", "-f", &echo.url("/flows/wf.yaml")]));
+    out.assert_code(3);
+    out.assert_stderr_has("names a local file");
+    let lines: Vec<String> = echo.requests().iter().map(|r| r.line()).collect();
+    assert_eq!(lines, ["GET /flows/wf.yaml"]);
+}
+
+#[test]
 fn json_arazzo_document_and_json_openapi_work_like_yaml() {
     let case = Case::new();
     let api: Value = json_api_description();
