@@ -18,9 +18,12 @@ use crate::document::{self, display_url};
 use crate::engine::{self, Event, RunOptions};
 use crate::http::ClientOptions;
 use crate::inputs::{self, InputSources};
+use crate::interrupt::Stop;
 use crate::plan;
 use crate::redact::Redactor;
 use crate::report::{RunReport, Status};
+
+mod each;
 
 /// Exit codes, as documented in the README.
 pub mod exit {
@@ -207,7 +210,14 @@ fn first_part(item: &str) -> String {
     }
 }
 
-fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
+fn run_command(mut args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
+    // `--each FILE --resume WORKFLOW`: the optional value took the workflowId.
+    if let (Some(_), None, Some(Some(p))) = (&args.each, &args.workflow, &args.resume) {
+        if !p.exists() {
+            args.workflow = Some(p.display().to_string());
+            args.resume = Some(None);
+        }
+    }
     // Flags first: nothing is loaded or sent when the command line is wrong.
     let cli_inputs: Vec<(String, String)> = parse_pairs(&args.inputs, "-i", "NAME=VALUE")?
         .into_iter()
@@ -226,24 +236,24 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
             })?;
         servers.insert(source.to_string(), parsed);
     }
-    const LONGEST: f64 = 1.0e9;
-    if let Some(d) = args.max_duration {
-        if !(d.is_finite() && d > 0.0 && d <= LONGEST) {
-            return Err(Problem::usage(
-                "--max-duration must be a positive number of seconds (at most 1e9)",
-                None,
-            ));
-        }
-    }
-    if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= LONGEST) {
-        return Err(Problem::usage(
-            "--timeout must be a positive number of seconds (at most 1e9)",
-            None,
-        ));
-    }
+    check_durations(&args)?;
     let file_inputs = match &args.inputs_file {
         Some(path) => Some(read_inputs_file(path)?),
         None => None,
+    };
+    let stop = Stop::listen(Duration::from_secs_f64(args.stopping.grace_period));
+    let prior = match (&args.resume, &args.each) {
+        (Some(Some(path)), None) => Some(read_prior(path)?),
+        (Some(None), None) => {
+            return Err(Problem::usage(
+                "--resume needs the JSON report of the run to continue",
+                Some(
+                    "write `--resume REPORT.json`, the report written by -o json or --report"
+                        .into(),
+                ),
+            ))
+        }
+        _ => None,
     };
 
     let client_opts = ClientOptions {
@@ -255,60 +265,15 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
         crate::http::fetch_client(&client_opts).map_err(|m| Problem::document(m, None))?;
     let rt = runtime()?;
 
-    let (doc_url, workflow_id) = locate(&args)?;
+    let wanted = args
+        .workflow
+        .clone()
+        .or_else(|| prior.as_ref().map(|p| p.workflow_id.clone()));
+    let (doc_url, workflow_id) = locate(args.file.as_deref(), wanted)?;
     let loaded = rt
         .block_on(document::load(doc_url, &fetcher))
         .map_err(|e| Problem::document(e.message, e.help))?;
-    let workflow_id = match workflow_id {
-        Some(id) => id,
-        None => {
-            let ids: Vec<&str> = loaded
-                .entry()
-                .doc
-                .workflows
-                .iter()
-                .map(|w| w.workflow_id.as_str())
-                .collect();
-            match ids.as_slice() {
-                [one] => one.to_string(),
-                _ => {
-                    return Err(Problem::usage(
-                        format!(
-                            "`{}` has {} workflows; name the one to run",
-                            display_url(&loaded.entry().url),
-                            ids.len()
-                        ),
-                        Some(format!(
-                            "arazzo run <WORKFLOW_ID> -f …, one of: {}",
-                            ids.join(", ")
-                        )),
-                    ))
-                }
-            }
-        }
-    };
-    if !loaded
-        .entry()
-        .doc
-        .workflows
-        .iter()
-        .any(|w| w.workflow_id == workflow_id)
-    {
-        let ids: Vec<&str> = loaded
-            .entry()
-            .doc
-            .workflows
-            .iter()
-            .map(|w| w.workflow_id.as_str())
-            .collect();
-        return Err(Problem::usage(
-            format!(
-                "no workflow `{workflow_id}` in `{}`",
-                display_url(&loaded.entry().url)
-            ),
-            Some(format!("the document has: {}", ids.join(", "))),
-        ));
-    }
+    let workflow_id = pick_workflow(&loaded, workflow_id)?;
     let program = compile(&loaded, &workflow_id).map_err(|errors| compile_problem(&errors))?;
     for source in servers.keys() {
         if !program.source_names.iter().any(|s| s == source) {
@@ -323,32 +288,37 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
             ));
         }
     }
-    let wf = program.entry();
+    let opts = RunOptions {
+        servers,
+        max_steps: args.max_steps,
+        max_response_bytes: args.max_response_size,
+        max_duration: args.max_duration.map(Duration::from_secs_f64),
+        max_retry_wait: Duration::from_secs_f64(args.stopping.max_retry_wait),
+        stop,
+    };
 
     if let Some(each) = &args.each {
-        return batch_command(
-            &args,
+        let run = each::BatchRun {
+            args: &args,
             each,
-            &program,
-            &loaded,
-            &cli_inputs,
-            file_inputs,
-            servers,
-            &client,
-            &rt,
-            printer,
-        );
+            program: &program,
+            loaded: &loaded,
+            client: &client,
+            opts: &opts,
+        };
+        return each::command(run, &cli_inputs, file_inputs, &rt, printer);
     }
+    let wf = program.entry();
     let env = |name: &str| std::env::var(name).ok();
-    let inputs = inputs::assemble(
-        &wf.workflow_id,
-        wf.inputs_schema.as_ref(),
-        InputSources {
-            cli: &cli_inputs,
-            file: file_inputs,
-            env: &env,
-        },
-    );
+    let sources = InputSources {
+        cli: &cli_inputs,
+        file: file_inputs,
+        env: &env,
+    };
+    let inputs = match &prior {
+        Some(prior) => resume_inputs(&program, prior, sources),
+        None => inputs::assemble(&wf.workflow_id, wf.inputs_schema.as_ref(), sources),
+    };
     // Secrets are registered before anything else can print an input.
     register_secrets(
         &program,
@@ -357,52 +327,41 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
         &printer.redactor,
     );
     let inputs = inputs.map_err(|e| Problem::usage(e.message, Some(e.help)))?;
-
-    let opts = RunOptions {
-        servers,
-        max_steps: args.max_steps,
-        max_response_bytes: args.max_response_size,
-        max_duration: args.max_duration.map(Duration::from_secs_f64),
+    let resume = match prior {
+        Some(prior) => {
+            let path = args.resume.clone().flatten().unwrap_or_default();
+            match crate::resume::plan(&program, prior, args.resend_uncertain) {
+                Ok(crate::resume::Plan::Done(report)) => {
+                    if !printer.style.quiet {
+                        printer.err(&format!(
+                        "nothing to resume: the run in `{}` succeeded; its report stands and nothing was sent\n",
+                        path.display()
+                    ));
+                    }
+                    return Ok(finish_run(
+                        &args, printer, &program, &report, None, &opts.stop,
+                    ));
+                }
+                Ok(crate::resume::Plan::Continue(c)) => {
+                    announce_resume(printer, &path, &c);
+                    Some(c.resume)
+                }
+                Err(m) => {
+                    return Err(Problem::usage(
+                        format!("cannot resume from `{}`: {m}", path.display()),
+                        Some("nothing was sent".into()),
+                    ))
+                }
+            }
+        }
+        None => None,
     };
+
     // Preflight: what can be known before the first request is checked now, so a
     // run never stops half-way on a mistake that was visible from the start.
     if args.dry_run || !args.no_preflight {
-        let literal = plan::check_literals(&program);
-        if !literal.is_empty() {
-            return Err(Problem::document(
-                format!(
-                    "the document's own values break the operation's schema ({} problem{})",
-                    literal.len(),
-                    if literal.len() == 1 { "" } else { "s" }
-                ),
-                Some(list_problems(&literal)),
-            ));
-        }
-        let planned = plan::plan(&program, &inputs, &opts, &printer.redactor);
-        let problems: Vec<plan::PlanProblem> = planned
-            .iter()
-            .flat_map(|p| p.problems.iter().cloned())
-            .collect();
-        if args.dry_run {
-            print_plan(printer, &wf.workflow_id, &planned, &problems, args.output);
-            return Ok(if problems.is_empty() {
-                exit::SUCCEEDED
-            } else {
-                exit::USAGE
-            });
-        }
-        if !problems.is_empty() {
-            return Err(Problem::usage(
-                format!(
-                    "preflight: {} problem{} found before any request was sent",
-                    problems.len(),
-                    if problems.len() == 1 { "" } else { "s" }
-                ),
-                Some(format!(
-                    "{}\nnothing was sent; fix the inputs (or pass --no-preflight to skip this check)",
-                    list_problems(&problems)
-                )),
-            ));
+        if let Some(code) = preflight(&args, printer, &program, &inputs, &opts)? {
+            return Ok(code);
         }
     }
 
@@ -418,7 +377,9 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
             print_event(printer, &ev)
         }
     };
-    let report = rt.block_on(engine::run(
+    // From here on requests may be in flight: a signal stops the run gracefully.
+    opts.stop.arm();
+    let report = rt.block_on(engine::run_from(
         &program,
         &loaded,
         &inputs,
@@ -426,37 +387,305 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
         &opts,
         &printer.redactor,
         &mut on_event,
+        resume,
     ));
+    Ok(finish_run(
+        &args,
+        printer,
+        &program,
+        &report,
+        Some(&trace),
+        &opts.stop,
+    ))
+}
 
-    match args.output {
-        OutputFormat::Json => {
-            let v = serde_json::to_value(&report).unwrap_or(Value::Null);
-            printer.out_json(v);
+/// Refuses durations out of range (parse_seconds accepts any number).
+fn check_durations(args: &RunArgs) -> Result<(), Problem> {
+    const LONGEST: f64 = 1.0e9;
+    if let Some(d) = args.max_duration {
+        if !(d.is_finite() && d > 0.0 && d <= LONGEST) {
+            return Err(Problem::usage(
+                "--max-duration must be a positive number of seconds (at most 1e9)",
+                None,
+            ));
         }
-        OutputFormat::Human => print_human(printer, &report),
+    }
+    if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= LONGEST) {
+        return Err(Problem::usage(
+            "--timeout must be a positive number of seconds (at most 1e9)",
+            None,
+        ));
+    }
+    check_stopping(&args.stopping)
+}
+
+/// `--grace-period` and `--max-retry-wait`: zero or more seconds, at most 1e9.
+pub(crate) fn check_stopping(args: &crate::cli::StopArgs) -> Result<(), Problem> {
+    for (flag, v) in [
+        ("--grace-period", args.grace_period),
+        ("--max-retry-wait", args.max_retry_wait),
+    ] {
+        if !(v.is_finite() && (0.0..=1.0e9).contains(&v)) {
+            return Err(Problem::usage(
+                format!("{flag} must be zero or more seconds (at most 1e9)"),
+                None,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The workflow to run: the one named, or the document's only one.
+fn pick_workflow(loaded: &document::Loaded, named: Option<String>) -> Result<String, Problem> {
+    let ids: Vec<&str> = loaded
+        .entry()
+        .doc
+        .workflows
+        .iter()
+        .map(|w| w.workflow_id.as_str())
+        .collect();
+    match named {
+        Some(id) if ids.contains(&id.as_str()) => Ok(id),
+        Some(id) => Err(Problem::usage(
+            format!(
+                "no workflow `{id}` in `{}`",
+                display_url(&loaded.entry().url)
+            ),
+            Some(format!("the document has: {}", ids.join(", "))),
+        )),
+        None => match ids.as_slice() {
+            [one] => Ok(one.to_string()),
+            _ => Err(Problem::usage(
+                format!(
+                    "`{}` has {} workflows; name the one to run",
+                    display_url(&loaded.entry().url),
+                    ids.len()
+                ),
+                Some(format!(
+                    "arazzo run <WORKFLOW_ID> -f …, one of: {}",
+                    ids.join(", ")
+                )),
+            )),
+        },
+    }
+}
+
+/// Preflight (and `--dry-run`): `Some(exit code)` when the command ends here.
+fn preflight(
+    args: &RunArgs,
+    printer: &Printer,
+    program: &Program,
+    inputs: &Map<String, Value>,
+    opts: &RunOptions,
+) -> Result<Option<u8>, Problem> {
+    let literal = plan::check_literals(program);
+    if !literal.is_empty() {
+        return Err(Problem::document(
+            format!(
+                "the document's own values break the operation's schema ({} problem{})",
+                literal.len(),
+                if literal.len() == 1 { "" } else { "s" }
+            ),
+            Some(list_problems(&literal)),
+        ));
+    }
+    let planned = plan::plan(program, inputs, opts, &printer.redactor);
+    let problems: Vec<plan::PlanProblem> = planned
+        .iter()
+        .flat_map(|p| p.problems.iter().cloned())
+        .collect();
+    if args.dry_run {
+        let id = &program.entry().workflow_id;
+        print_plan(printer, id, &planned, &problems, args.output);
+        return Ok(Some(if problems.is_empty() {
+            exit::SUCCEEDED
+        } else {
+            exit::USAGE
+        }));
+    }
+    if !problems.is_empty() {
+        return Err(Problem::usage(
+            format!(
+                "preflight: {} problem{} found before any request was sent",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" }
+            ),
+            Some(format!(
+                "{}\nnothing was sent; fix the inputs (or pass --no-preflight to skip this check)",
+                list_problems(&problems)
+            )),
+        ));
+    }
+    Ok(None)
+}
+
+/// Prints the report and writes the report files; returns the exit code.
+fn finish_run(
+    args: &RunArgs,
+    printer: &Printer,
+    program: &Program,
+    report: &RunReport,
+    trace: Option<&crate::reports::Trace>,
+    stop: &Stop,
+) -> u8 {
+    match args.output {
+        OutputFormat::Json => printer.out_json(serde_json::to_value(report).unwrap_or(Value::Null)),
+        OutputFormat::Human => print_human(printer, report, args.report.as_deref()),
     }
     // Report files: a path that cannot be written is reported; a run that
     // succeeded then exits 2, since CI would otherwise miss its report.
     let mut write_failed = false;
+    let mut failed = |m: String| {
+        printer.problem(&Problem::usage(m, None));
+        write_failed = true;
+    };
+    if let Some(path) = &args.report {
+        let mut v = serde_json::to_value(report).unwrap_or(Value::Null);
+        printer.redactor.redact_value(&mut v);
+        let text = serde_json::to_string_pretty(&v).unwrap_or_default() + "\n";
+        if let Err(m) = crate::reports::write_file(path, &text, "--report") {
+            failed(m);
+        }
+    }
     if let Some(path) = &args.junit {
-        if let Err(m) = crate::reports::write_junit(path, &report, &program, &printer.redactor) {
-            printer.problem(&Problem::usage(m, None));
-            write_failed = true;
+        if let Err(m) = crate::reports::write_junit(path, report, program, &printer.redactor) {
+            failed(m);
         }
     }
-    if let Some(path) = &args.trace {
-        if let Err(m) = trace.write(path, &report, &printer.redactor) {
-            printer.problem(&Problem::usage(m, None));
-            write_failed = true;
+    if let (Some(path), Some(trace)) = (&args.trace, trace) {
+        if let Err(m) = trace.write(path, report, &printer.redactor) {
+            failed(m);
         }
     }
-    Ok(if !report.succeeded() {
-        exit::FAILED
-    } else if write_failed {
-        exit::USAGE
-    } else {
-        exit::SUCCEEDED
+    match stop.requested() {
+        Some(signal) if report.interrupted() => signal.exit_code(),
+        _ if !report.succeeded() => exit::FAILED,
+        _ if write_failed => exit::USAGE,
+        _ => exit::SUCCEEDED,
+    }
+}
+
+/// Reads the report `--resume` names.
+fn read_prior(path: &Path) -> Result<RunReport, Problem> {
+    let text = read_capped(path, "--resume")?;
+    crate::resume::parse_report(&text).map_err(|m| {
+        Problem::usage(
+            format!("--resume: `{}` cannot be used: {m}", path.display()),
+            None,
+        )
     })
+}
+
+/// A file named by a flag, read up to a size no report or journal reaches.
+pub(crate) fn read_capped(path: &Path, flag: &str) -> Result<String, Problem> {
+    const MOST: u64 = 256 * 1024 * 1024;
+    let cannot = |e: std::io::Error| {
+        Problem::usage(
+            format!("{flag}: cannot read `{}`: {e}", path.display()),
+            None,
+        )
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(file, MOST + 1), &mut text)
+        .map_err(cannot)?;
+    if text.len() as u64 > MOST {
+        return Err(Problem::usage(
+            format!(
+                "{flag}: `{}` is larger than {} MiB; it is not a report of arazzo",
+                path.display(),
+                MOST >> 20
+            ),
+            None,
+        ));
+    }
+    Ok(text)
+}
+
+/// The inputs of a resumed run: the report's, with the secret ones (which it
+/// leaves out) supplied again from the environment or the flags. A value given
+/// again must be the one the earlier run had.
+fn resume_inputs(
+    program: &Program,
+    prior: &RunReport,
+    sources: InputSources<'_>,
+) -> Result<Map<String, Value>, inputs::InputError> {
+    let wf = program.entry();
+    let schema = wf.inputs_schema.as_ref();
+    let supplied = inputs::gather(&wf.workflow_id, schema, sources)?;
+    let mut merged = prior.inputs.clone();
+    for (name, v) in supplied {
+        match prior.inputs.get(&name) {
+            Some(before) if *before != v => {
+                return Err(inputs::InputError {
+                    message: format!(
+                        "the input `{name}` is given a value other than the one of the run being resumed"
+                    ),
+                    help: "a resumed run continues with the inputs in its report; leave the input out, or start a new run without --resume".into(),
+                })
+            }
+            _ => {
+                merged.insert(name, v);
+            }
+        }
+    }
+    inputs::finish(&wf.workflow_id, schema, merged).map_err(|mut e| {
+        if !prior.secret_inputs.is_empty() {
+            let vars: Vec<String> = prior
+                .secret_inputs
+                .iter()
+                .map(|n| inputs::env_names(n)[0].clone())
+                .collect();
+            e.help = format!(
+                "the report leaves out the secret inputs ({}): give them again, e.g. in {}\n{}",
+                prior.secret_inputs.join(", "),
+                vars.join(", "),
+                e.help
+            );
+        }
+        e
+    })
+}
+
+/// Says where a resumed run starts (stderr, unless -q).
+fn announce_resume(printer: &Printer, path: &Path, c: &crate::resume::Continuation) {
+    if printer.style.quiet {
+        return;
+    }
+    let finished: Vec<&str> = c
+        .resume
+        .carried
+        .iter()
+        .filter(|s| s.status == Status::Succeeded && s.workflow_id.is_none())
+        .map(|s| s.step_id.as_str())
+        .collect();
+    let mut text = match &c.from {
+        Some(step) => format!(
+            "resuming from `{}` at step `{step}`; not sent again: {}\n",
+            path.display(),
+            if finished.is_empty() {
+                "nothing".to_string()
+            } else {
+                finished.join(", ")
+            }
+        ),
+        None => format!(
+            "resuming from `{}`: no step had finished, the run starts at its first step\n",
+            path.display()
+        ),
+    };
+    if let Some(r) = &c.resent {
+        text.push_str(&format!(
+            "{r} was in flight when the earlier run stopped and is sent again\n"
+        ));
+    }
+    if !c.masked.is_empty() {
+        text.push_str(&format!(
+            "warning: the report masked these step outputs (they held a secret), so they are not restored: {}\n",
+            c.masked.join(", ")
+        ));
+    }
+    printer.err(&text);
 }
 
 /// Registers the values of secret inputs. An input is secret when any workflow of
@@ -621,8 +850,8 @@ pub(crate) fn read_inputs_file(path: &Path) -> Result<Map<String, Value>, Proble
 }
 
 /// Finds the document: `-f`, or the file under ./workflows/ that defines the id.
-fn locate(args: &RunArgs) -> Result<(Url, Option<String>), Problem> {
-    if let Some(f) = &args.file {
+fn locate(file: Option<&str>, workflow: Option<String>) -> Result<(Url, Option<String>), Problem> {
+    if let Some(f) = file {
         let url = document::location_to_url(f).map_err(|e| Problem::usage(e.message, e.help))?;
         if url.scheme() == "file" {
             if let Ok(p) = url.to_file_path() {
@@ -634,11 +863,11 @@ fn locate(args: &RunArgs) -> Result<(Url, Option<String>), Problem> {
                 }
             }
         }
-        return Ok((url, args.workflow.clone()));
+        return Ok((url, workflow));
     }
     let dir = PathBuf::from("workflows");
     let found = discover(&dir);
-    let Some(id) = &args.workflow else {
+    let Some(id) = &workflow else {
         let all: Vec<String> = found.iter().flat_map(|(_, ids)| ids.clone()).collect();
         return Err(Problem::usage(
             "name the workflow to run",
@@ -750,7 +979,8 @@ fn print_event(printer: &Printer, ev: &Event<'_>) {
             printer.live.clear();
             let mark = match report.status {
                 Status::Succeeded => style.paint("✓", "32"),
-                Status::Failed => style.paint("✗", "31"),
+                Status::Uncertain => style.paint("?", "33"),
+                Status::Failed | Status::Interrupted => style.paint("✗", "31"),
             };
             let code = report
                 .status_code
@@ -820,85 +1050,145 @@ pub(crate) fn log_event(ev: &Event<'_>) {
     }
 }
 
-fn print_human(printer: &Printer, report: &RunReport) {
+fn print_human(printer: &Printer, report: &RunReport, report_file: Option<&Path>) {
     let mut out = String::new();
     let width = report.outputs.keys().map(|k| k.len()).max().unwrap_or(0);
     for (k, v) in &report.outputs {
-        let text = match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        out.push_str(&format!("{k:<width$}  {text}\n"));
+        out.push_str(&format!("{k:<width$}  {}\n", shown(v)));
     }
-    match &report.error {
+    let Some(e) = &report.error else {
+        if printer.style.quiet {
+            return;
+        }
+        printer.err(&format!(
+            "workflow {} succeeded in {} ms\n",
+            report.workflow_id, report.duration_ms
+        ));
+        printer.out(&out);
+        return;
+    };
+    if !out.is_empty() && !printer.style.quiet {
+        printer.err("outputs known when the run stopped:\n");
+        printer.out(&out);
+    }
+    let (message, mut help) = if report.interrupted() {
+        interrupted_summary(report, e)
+    } else {
+        failed_summary(report, e)
+    };
+    help.push_str(&match report_file {
+        Some(path) => format!(
+            "\nto continue: arazzo run {} --resume {} (no finished step is sent again)",
+            report.workflow_id,
+            path.display()
+        ),
         None => {
-            if printer.style.quiet {
-                return;
-            }
-            printer.err(&format!(
-                "workflow {} succeeded in {} ms\n",
-                report.workflow_id, report.duration_ms
-            ));
-            printer.out(&out);
+            "\nto be able to continue with --resume, write the report with -o json or --report FILE"
+                .to_string()
         }
-        Some(e) => {
-            if !out.is_empty() && !printer.style.quiet {
-                printer.err("outputs known when the run stopped:\n");
-                printer.out(&out);
-            }
-            // The failed step's entry: steps before it completed before the
-            // failure; steps after it ran after it (e.g. cleanup steps).
-            let failed_at = report.steps.iter().rposition(|s| {
-                s.status == Status::Failed
-                    && Some(s.step_id.as_str()) == e.step_id.as_deref()
-                    && s.workflow_id.is_none()
-            });
-            let (before, after) = match failed_at {
-                Some(i) => (&report.steps[..i], &report.steps[i + 1..]),
-                None => (&report.steps[..], &report.steps[..0]),
-            };
-            let names = |steps: &[crate::report::StepReport]| {
-                steps
-                    .iter()
-                    .filter(|s| s.status == Status::Succeeded)
-                    .map(|s| s.step_id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let mut help = match names(before) {
-                n if n.is_empty() => "no step completed before the failure".to_string(),
-                n => format!("steps that completed before the failure: {n}"),
-            };
-            if !after.is_empty() {
-                help.push_str(&format!(
-                    "\nsteps that ran after the failure (onFailure actions): {}",
-                    after
-                        .iter()
-                        .map(|s| format!(
-                            "{} ({})",
-                            s.step_id,
-                            match s.status {
-                                Status::Succeeded => "succeeded",
-                                Status::Failed => "failed",
-                            }
-                        ))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            let message = match &e.step_id {
-                Some(step) => format!(
-                    "workflow {} failed at step `{step}`: {}",
-                    report.workflow_id, e.message
-                ),
-                None => format!("workflow {} failed: {}", report.workflow_id, e.message),
-            };
-            printer.problem(&Problem {
-                message,
-                help: Some(help),
-                exit: exit::FAILED,
-            });
+    });
+    printer.problem(&Problem {
+        message,
+        help: Some(help),
+        exit: exit::FAILED,
+    });
+}
+
+/// A value as the human view shows it: strings as they are, others as JSON.
+fn shown(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The message and help of a failed run: what completed before the failure,
+/// and what ran after it.
+fn failed_summary(report: &RunReport, e: &crate::report::RunError) -> (String, String) {
+    // The failed step's entry: steps before it completed before the
+    // failure; steps after it ran after it (e.g. cleanup steps).
+    let failed_at = report.steps.iter().rposition(|s| {
+        s.status == Status::Failed
+            && Some(s.step_id.as_str()) == e.step_id.as_deref()
+            && s.workflow_id.is_none()
+    });
+    let (before, after) = match failed_at {
+        Some(i) => (&report.steps[..i], &report.steps[i + 1..]),
+        None => (&report.steps[..], &report.steps[..0]),
+    };
+    let names = before
+        .iter()
+        .filter(|s| s.status == Status::Succeeded)
+        .map(|s| s.step_id.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut help = if names.is_empty() {
+        "no step completed before the failure".to_string()
+    } else {
+        format!("steps that completed before the failure: {names}")
+    };
+    if !after.is_empty() {
+        help.push_str(&format!(
+            "\nsteps that ran after the failure (onFailure actions): {}",
+            after
+                .iter()
+                .map(|s| format!("{} ({})", s.step_id, status_word(s.status)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let message = match &e.step_id {
+        Some(step) => format!(
+            "workflow {} failed at step `{step}`: {}",
+            report.workflow_id, e.message
+        ),
+        None => format!("workflow {} failed: {}", report.workflow_id, e.message),
+    };
+    (message, help)
+}
+
+/// The message and help of an interrupted run: every step that completed with
+/// its outputs (the ids of what was created), and the step left uncertain.
+fn interrupted_summary(report: &RunReport, e: &crate::report::RunError) -> (String, String) {
+    let mut help = String::new();
+    let done: Vec<&crate::report::StepReport> = report
+        .steps
+        .iter()
+        .filter(|s| s.status == Status::Succeeded)
+        .collect();
+    if done.is_empty() {
+        help.push_str("no step had completed");
+    } else {
+        help.push_str("steps that completed (what they created is in their outputs):");
+        for s in done {
+            let outputs: Vec<String> = s
+                .outputs
+                .iter()
+                .map(|(k, v)| format!("{k}={}", shown(v)))
+                .collect();
+            help.push_str(&format!("\n  {}  {}", s.step_id, outputs.join(" ")));
         }
+    }
+    for s in report
+        .steps
+        .iter()
+        .filter(|s| s.status == Status::Uncertain)
+    {
+        help.push_str(&format!(
+            "\nstep {} ({} {}) was in flight: the server may have acted on it",
+            s.step_id, s.method, s.url
+        ));
+    }
+    let message = format!("workflow {} {}", report.workflow_id, e.message);
+    (message, help)
+}
+
+fn status_word(status: Status) -> &'static str {
+    match status {
+        Status::Succeeded => "succeeded",
+        Status::Failed => "failed",
+        Status::Interrupted => "interrupted",
+        Status::Uncertain => "uncertain",
     }
 }
 
@@ -1088,26 +1378,7 @@ fn list_command(args: ListArgs, printer: &Printer) -> Result<u8, Problem> {
 }
 
 fn show_command(args: ShowArgs, printer: &Printer) -> Result<u8, Problem> {
-    let run_args = RunArgs {
-        workflow: Some(args.workflow.clone()),
-        file: args.file.clone(),
-        inputs: Vec::new(),
-        inputs_file: None,
-        servers: Vec::new(),
-        output: args.output,
-        timeout: 30.0,
-        max_steps: 1000,
-        max_response_size: crate::engine::DEFAULT_MAX_RESPONSE,
-        max_duration: None,
-        junit: None,
-        trace: None,
-        each: None,
-        concurrency: 4,
-        fail_fast: false,
-        dry_run: false,
-        no_preflight: false,
-    };
-    let (url, _) = locate(&run_args)?;
+    let (url, _) = locate(args.file.as_deref(), Some(args.workflow.clone()))?;
     let fetcher = crate::http::fetch_client(&ClientOptions::default())
         .map_err(|m| Problem::document(m, None))?;
     let rt = runtime()?;
@@ -1229,188 +1500,4 @@ fn show_command(args: ShowArgs, printer: &Printer) -> Result<u8, Problem> {
         }
     }
     Ok(exit::SUCCEEDED)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn batch_command(
-    args: &RunArgs,
-    each: &Path,
-    program: &Program,
-    loaded: &document::Loaded,
-    cli_inputs: &[(String, String)],
-    file_inputs: Option<Map<String, Value>>,
-    servers: HashMap<String, Url>,
-    client: &reqwest::Client,
-    rt: &tokio::runtime::Runtime,
-    printer: &Printer,
-) -> Result<u8, Problem> {
-    if args.dry_run {
-        return Err(Problem::usage(
-            "--each cannot be combined with --dry-run",
-            Some("dry-run a single line without --each".into()),
-        ));
-    }
-    let wf = program.entry();
-    let env = |name: &str| std::env::var(name).ok();
-    let shared = inputs::gather(
-        &wf.workflow_id,
-        wf.inputs_schema.as_ref(),
-        InputSources {
-            cli: cli_inputs,
-            file: file_inputs,
-            env: &env,
-        },
-    );
-    register_secrets(program, cli_inputs, shared.as_ref().ok(), &printer.redactor);
-    let shared = shared.map_err(|e| Problem::usage(e.message, Some(e.help)))?;
-    let opts = RunOptions {
-        servers,
-        max_steps: args.max_steps,
-        max_response_bytes: args.max_response_size,
-        max_duration: args.max_duration.map(Duration::from_secs_f64),
-    };
-    let batch = crate::batch::BatchOptions {
-        concurrency: args.concurrency,
-        fail_fast: args.fail_fast,
-        preflight: !args.no_preflight,
-        keep_runs: args.junit.is_some(),
-        keep_exchanges: args.trace.is_some(),
-    };
-    // JUnit: one testsuite per line; trace: one JSON line per line. Both are
-    // written as the runs complete, so memory stays flat.
-    let mut junit = match &args.junit {
-        Some(p) => {
-            Some(crate::reports::JunitStream::create(p).map_err(|m| Problem::usage(m, None))?)
-        }
-        None => None,
-    };
-    let mut trace = match &args.trace {
-        Some(p) => {
-            Some(crate::reports::TraceStream::create(p).map_err(|m| Problem::usage(m, None))?)
-        }
-        None => None,
-    };
-    let mut report_error: Option<String> = None;
-    let json = args.output == OutputFormat::Json;
-    let style = printer.style;
-    let mut emit = |o: &crate::batch::LineOutcome, s: &crate::batch::Summary| {
-        let name = format!("{} line {}", wf.workflow_id, o.line);
-        if let Some(j) = junit.as_mut() {
-            let suite = match &o.run {
-                Some(run) => crate::reports::junit_suite(run, program, &name),
-                None => crate::reports::junit_error_suite(
-                    &name,
-                    o.report["error"]["kind"].as_str().unwrap_or("error"),
-                    o.report["error"]["message"].as_str().unwrap_or(""),
-                ),
-            };
-            if let Err(m) = j.suite(&suite, &printer.redactor) {
-                report_error.get_or_insert(m);
-            }
-        }
-        if let Some(t) = trace.as_mut() {
-            let entry = serde_json::json!({
-                "line": o.line,
-                "workflowId": wf.workflow_id,
-                "status": o.report["status"],
-                "durationMs": o.report["durationMs"],
-                "exchanges": o.exchanges,
-            });
-            if let Err(m) = t.run(entry, &printer.redactor) {
-                report_error.get_or_insert(m);
-            }
-        }
-        if json {
-            printer.out_json_line(o.report.clone());
-        } else if !style.quiet {
-            printer.live.clear();
-            let mark = if o.succeeded {
-                style.paint("✓", "32")
-            } else {
-                style.paint("✗", "31")
-            };
-            let detail = if o.succeeded {
-                o.report["outputs"]
-                    .as_object()
-                    .map(|m| {
-                        m.iter()
-                            .map(|(k, v)| match v {
-                                Value::String(s) => format!("{k}={s}"),
-                                other => format!("{k}={other}"),
-                            })
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    })
-                    .unwrap_or_default()
-            } else {
-                let e = &o.report["error"];
-                match e["stepId"].as_str() {
-                    Some(step) => format!("step `{step}`: {}", e["message"].as_str().unwrap_or("")),
-                    None => e["message"].as_str().unwrap_or("").to_string(),
-                }
-            };
-            printer.err(&format!("{mark} line {}  {detail}\n", o.line));
-            if style.live {
-                printer
-                    .live
-                    .start(format!("{} runs done, {} failed", s.runs, s.failed));
-            }
-        }
-    };
-    let summary = rt
-        .block_on(crate::batch::run(
-            each,
-            program,
-            loaded,
-            &shared,
-            client,
-            &opts,
-            &printer.redactor,
-            &batch,
-            &mut emit,
-        ))
-        .map_err(|m| Problem::usage(format!("--each: {m}"), None))?;
-    printer.live.clear();
-    if let Some(j) = junit {
-        if let Err(m) = j.finish() {
-            report_error.get_or_insert(m);
-        }
-    }
-    if let Some(t) = trace {
-        if let Err(m) = t.finish() {
-            report_error.get_or_insert(m);
-        }
-    }
-    if !style.quiet || summary.failed > 0 {
-        let mut line = format!(
-            "batch: {} run{}, {} succeeded, {} failed",
-            summary.runs,
-            if summary.runs == 1 { "" } else { "s" },
-            summary.runs - summary.failed,
-            summary.failed
-        );
-        if !summary.failed_lines.is_empty() {
-            let list: Vec<String> = summary.failed_lines.iter().map(|l| l.to_string()).collect();
-            let more = if summary.failed > summary.failed_lines.len() {
-                ", …"
-            } else {
-                ""
-            };
-            line.push_str(&format!(" (lines {}{more})", list.join(", ")));
-        }
-        if summary.stopped_early {
-            line.push_str("; stopped after the first failure (--fail-fast)");
-        }
-        printer.err(&format!("{line}\n"));
-    }
-    if let Some(m) = &report_error {
-        printer.problem(&Problem::usage(m.clone(), None));
-    }
-    Ok(if summary.failed > 0 {
-        exit::FAILED
-    } else if report_error.is_some() {
-        exit::USAGE
-    } else {
-        exit::SUCCEEDED
-    })
 }

@@ -1,7 +1,12 @@
 //! Batch runs: `arazzo run WORKFLOW --each FILE`, one run per line of a JSON Lines
 //! or CSV file, several at once over shared connections, reports written in input
 //! order as they complete. Memory stays flat: lines are read as they are needed
-//! and reports are written and dropped; only a bounded window is held.
+//! (on a thread of their own, so a slow file never holds up the runs) and
+//! reports are written and dropped; only a bounded window is held.
+//!
+//! A batch can be split over machines (`--shard K/N`), and continued after a
+//! failure or an interruption from its journal ([`crate::journal`]): lines that
+//! succeeded are not run again, the others continue where they stopped.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -10,12 +15,24 @@ use std::path::Path;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::{json, Map, Value};
 
+use crate::cli::Shard;
 use crate::compile::Program;
 use crate::document::Loaded;
 use crate::engine::{self, RunOptions};
 use crate::inputs;
+use crate::interrupt::Signal;
+use crate::journal::Journaled;
 use crate::plan;
 use crate::redact::Redactor;
+use crate::report::RunReport;
+
+/// Longest line of a batch file, in bytes. A longer line is an error for that
+/// line; it is skipped without being held in memory.
+pub const MAX_LINE: usize = 1024 * 1024;
+
+/// The most bytes skipped looking for the end of an over-long line before the
+/// rest of the file is given up (a file that is one endless line).
+const MAX_SKIP: u64 = 1024 * 1024 * 1024;
 
 /// How a batch is run.
 pub struct BatchOptions {
@@ -25,6 +42,10 @@ pub struct BatchOptions {
     /// Keep each run's report (for JUnit) and HTTP exchanges (for a trace).
     pub keep_runs: bool,
     pub keep_exchanges: bool,
+    /// Run only the lines of this shard.
+    pub shard: Option<Shard>,
+    /// Resuming: send again a POST/PATCH left uncertain by an interruption.
+    pub resend_uncertain: bool,
 }
 
 /// What one line produced.
@@ -35,9 +56,12 @@ pub struct LineOutcome {
     /// The run report with `line` added (or an inputs/preflight failure).
     pub report: Value,
     /// The run's report, when it ran and [`BatchOptions::keep_runs`] is set.
-    pub run: Option<crate::report::RunReport>,
+    pub run: Option<RunReport>,
     /// The run's HTTP exchanges, when [`BatchOptions::keep_exchanges`] is set.
     pub exchanges: Vec<Value>,
+    /// The line had succeeded in the run the journal records: nothing was
+    /// sent, its report is the journaled one.
+    pub earlier: bool,
 }
 
 /// A line of the batch file: its number and its inputs (`as_text` for CSV cells,
@@ -47,20 +71,34 @@ struct Line {
     inputs: Result<(Map<String, Value>, bool), String>,
 }
 
+/// One line of text read with a length cap.
+enum Read {
+    Text(String),
+    /// Longer than [`MAX_LINE`] (skipped to its end).
+    TooLong,
+    /// Not UTF-8.
+    Binary,
+}
+
 /// Reads the batch file lazily: JSON Lines (`.jsonl`, `.ndjson`, or a first line
 /// starting with `{`) or CSV with a header row.
 struct Lines {
-    reader: Box<dyn BufRead>,
+    reader: Box<dyn BufRead + Send>,
     number: usize,
+    /// Data records seen so far (blank lines and the CSV header not counted).
+    records: usize,
     csv_header: Option<Vec<String>>,
     csv: bool,
+    shard: Option<Shard>,
+    /// Reading stopped for good (an I/O error, an endless line).
+    broken: bool,
 }
 
 impl Lines {
-    fn open(path: &Path) -> Result<Lines, String> {
+    fn open(path: &Path, shard: Option<Shard>) -> Result<Lines, String> {
         let file = std::fs::File::open(path)
             .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-        let mut reader: Box<dyn BufRead> = Box::new(BufReader::new(file));
+        let mut reader: Box<dyn BufRead + Send> = Box::new(BufReader::new(file));
         let ext = path
             .extension()
             .and_then(|e| e.to_str())
@@ -80,21 +118,82 @@ impl Lines {
         Ok(Lines {
             reader,
             number: 0,
+            records: 0,
             csv_header: None,
             csv,
+            shard,
+            broken: false,
         })
     }
 
-    fn next_line(&mut self) -> Option<Result<String, String>> {
-        let mut text = String::new();
-        match self.reader.read_line(&mut text) {
-            Ok(0) => None,
-            Ok(_) => {
-                self.number += 1;
-                Some(Ok(text.trim_end_matches(['\n', '\r']).to_string()))
-            }
-            Err(e) => Some(Err(format!("cannot read line {}: {e}", self.number + 1))),
+    /// The next line, at most [`MAX_LINE`] bytes of it held at once.
+    fn next_line(&mut self) -> Option<Result<Read, String>> {
+        if self.broken {
+            return None;
         }
+        let mut bytes = Vec::new();
+        let mut skipped: u64 = 0;
+        let mut too_long = false;
+        loop {
+            let buf = match self.reader.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.broken = true;
+                    return Some(Err(format!("cannot read line {}: {e}", self.number + 1)));
+                }
+            };
+            if buf.is_empty() {
+                if bytes.is_empty() && !too_long {
+                    return None;
+                }
+                break;
+            }
+            let (chunk, found) = match memchr::memchr(b'\n', buf) {
+                Some(i) => (&buf[..i], Some(i + 1)),
+                None => (buf, None),
+            };
+            if !too_long && bytes.len() + chunk.len() > MAX_LINE {
+                too_long = true;
+                bytes = Vec::new();
+            }
+            if too_long {
+                skipped += chunk.len() as u64;
+            } else {
+                bytes.extend_from_slice(chunk);
+            }
+            let used = found.unwrap_or(buf.len());
+            self.reader.consume(used);
+            if found.is_some() {
+                break;
+            }
+            if skipped > MAX_SKIP {
+                self.broken = true;
+                return Some(Err(format!(
+                    "line {} has no end within {} GiB; the rest of the file is not read",
+                    self.number + 1,
+                    MAX_SKIP >> 30
+                )));
+            }
+        }
+        self.number += 1;
+        if too_long {
+            return Some(Ok(Read::TooLong));
+        }
+        if bytes.last() == Some(&b'\r') {
+            bytes.pop();
+        }
+        Some(Ok(match String::from_utf8(bytes) {
+            Ok(text) => Read::Text(text),
+            Err(_) => Read::Binary,
+        }))
+    }
+
+    /// Whether the next record belongs to this batch's shard (and counts it).
+    fn take_record(&mut self) -> bool {
+        let record = self.records;
+        self.records += 1;
+        self.shard.is_none_or(|s| s.takes(record))
     }
 }
 
@@ -104,7 +203,24 @@ impl Iterator for Lines {
     fn next(&mut self) -> Option<Line> {
         loop {
             let text = match self.next_line()? {
-                Ok(t) => t,
+                Ok(Read::Text(t)) => t,
+                Ok(other) => {
+                    let number = self.number;
+                    if !self.take_record() {
+                        continue;
+                    }
+                    let why = match other {
+                        Read::TooLong => format!(
+                            "line {number} is longer than {} MiB (the most a batch line may hold)",
+                            MAX_LINE >> 20
+                        ),
+                        _ => format!("line {number} is not UTF-8 text"),
+                    };
+                    return Some(Line {
+                        number,
+                        inputs: Err(why),
+                    });
+                }
                 Err(m) => {
                     return Some(Line {
                         number: self.number + 1,
@@ -116,49 +232,58 @@ impl Iterator for Lines {
                 continue;
             }
             let number = self.number;
-            if !self.csv {
-                let inputs = match serde_json::from_str::<Value>(&text) {
+            if self.csv && self.csv_header.is_none() {
+                match split_csv(&text) {
+                    Ok(cells) => {
+                        self.csv_header =
+                            Some(cells.into_iter().map(|c| c.trim().to_string()).collect());
+                        continue;
+                    }
+                    Err(m) => {
+                        self.broken = true;
+                        return Some(Line {
+                            number,
+                            inputs: Err(format!("the CSV header row is unusable: {m}")),
+                        });
+                    }
+                }
+            }
+            if !self.take_record() {
+                continue;
+            }
+            let inputs = if self.csv {
+                self.csv_inputs(&text)
+            } else {
+                match serde_json::from_str::<Value>(&text) {
                     Ok(Value::Object(m)) => Ok((m, false)),
                     Ok(_) => Err("the line is not a JSON object of inputs".to_string()),
                     Err(e) => Err(format!("the line is not valid JSON: {e}")),
-                };
-                return Some(Line { number, inputs });
-            }
-            let cells = match split_csv(&text) {
-                Ok(c) => c,
-                Err(m) => {
-                    return Some(Line {
-                        number,
-                        inputs: Err(m),
-                    })
                 }
             };
-            let Some(header) = &self.csv_header else {
-                self.csv_header = Some(cells.into_iter().map(|c| c.trim().to_string()).collect());
-                continue;
-            };
-            if cells.len() != header.len() {
-                return Some(Line {
-                    number,
-                    inputs: Err(format!(
-                        "the row has {} cells, the header {}",
-                        cells.len(),
-                        header.len()
-                    )),
-                });
-            }
-            // An empty cell means the input is not given.
-            let map = header
-                .iter()
-                .zip(cells)
-                .filter(|(_, v)| !v.is_empty())
-                .map(|(k, v)| (k.clone(), Value::String(v)))
-                .collect();
-            return Some(Line {
-                number,
-                inputs: Ok((map, true)),
-            });
+            return Some(Line { number, inputs });
         }
+    }
+}
+
+impl Lines {
+    fn csv_inputs(&self, text: &str) -> Result<(Map<String, Value>, bool), String> {
+        let header = self.csv_header.as_deref().unwrap_or_default();
+        let cells = split_csv(text)?;
+        if cells.len() != header.len() {
+            return Err(format!(
+                "the row has {} cells, the header {}",
+                cells.len(),
+                header.len()
+            ));
+        }
+        // An empty cell means the input is not given.
+        let map = header
+            .iter()
+            .zip(cells)
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.clone(), Value::String(v)))
+            .collect();
+        Ok((map, true))
     }
 }
 
@@ -196,12 +321,34 @@ fn split_csv(line: &str) -> Result<Vec<String>, String> {
     Ok(cells)
 }
 
+/// Reads the file on a thread of its own, handing lines over as they are
+/// needed (the channel holds a few): a slow or endless file never blocks the
+/// runs, and a stop is noticed while waiting for a line.
+fn spawn_reader(
+    mut lines: Lines,
+    capacity: usize,
+) -> Result<tokio::sync::mpsc::Receiver<Line>, String> {
+    let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
+    std::thread::Builder::new()
+        .name("arazzo-each".into())
+        .spawn(move || {
+            for line in lines.by_ref() {
+                if tx.blocking_send(line).is_err() {
+                    break;
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start reading the file: {e}"))?;
+    Ok(rx)
+}
+
 fn failure(line: usize, workflow_id: &str, kind: &str, message: String) -> LineOutcome {
     LineOutcome {
         line,
         succeeded: false,
         run: None,
         exchanges: Vec::new(),
+        earlier: false,
         report: json!({
             "line": line,
             "workflowId": workflow_id,
@@ -210,22 +357,27 @@ fn failure(line: usize, workflow_id: &str, kind: &str, message: String) -> LineO
             "steps": [],
             "error": {"stepId": null, "kind": kind, "message": message},
             "durationMs": 0,
+            "inputs": {},
         }),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_line(
-    program: &Program,
-    loaded: &Loaded,
-    shared: &Map<String, Value>,
-    line: Line,
-    client: &reqwest::Client,
-    opts: &RunOptions,
-    redactor: &Redactor,
-    batch: &BatchOptions,
-) -> LineOutcome {
-    let preflight = batch.preflight;
+/// What every line of a batch shares.
+pub struct Context<'a> {
+    pub program: &'a Program,
+    pub loaded: &'a Loaded,
+    /// Inputs from `-i`, `--inputs` and the environment.
+    pub shared: &'a Map<String, Value>,
+    pub client: &'a reqwest::Client,
+    pub opts: &'a RunOptions,
+    pub redactor: &'a Redactor,
+    pub batch: &'a BatchOptions,
+    /// What the journal of an earlier batch holds, when resuming.
+    pub earlier: Option<&'a Journaled>,
+}
+
+async fn run_line(cx: &Context<'_>, line: Line) -> LineOutcome {
+    let program = cx.program;
     let wf = program.entry();
     let id = &wf.workflow_id;
     let schema = wf.inputs_schema.as_ref();
@@ -233,14 +385,14 @@ async fn run_line(
         Ok(v) => v,
         Err(m) => return failure(line.number, id, "inputs", m),
     };
-    let merged = match inputs::merge_line(id, schema, shared, values, as_text) {
+    let merged = match inputs::merge_line(id, schema, cx.shared, values, as_text) {
         Ok(m) => m,
         Err(e) => return failure(line.number, id, "inputs", e.message),
     };
     for w in &program.workflows {
         for name in &w.secret_inputs {
             if let Some(v) = merged.get(name) {
-                redactor.add_value(v);
+                cx.redactor.add_value(v);
             }
         }
     }
@@ -248,8 +400,21 @@ async fn run_line(
         Ok(m) => m,
         Err(e) => return failure(line.number, id, "inputs", e.message),
     };
-    if preflight {
-        let problems: Vec<String> = plan::plan(program, &merged, opts, redactor)
+    let prior = match cx.earlier.map(|j| j.report(line.number)) {
+        Some(Ok(Some(prior))) => Some(prior),
+        Some(Ok(None)) | None => None,
+        Some(Err(m)) => return failure(line.number, id, "resume", m),
+    };
+    let resume = match prior {
+        Some(prior) => match continue_line(cx, line.number, &merged, prior) {
+            Ok(Continue::Earlier(outcome)) => return *outcome,
+            Ok(Continue::From(resume)) => resume,
+            Err(m) => return failure(line.number, id, "resume", m),
+        },
+        None => None,
+    };
+    if cx.batch.preflight {
+        let problems: Vec<String> = plan::plan(program, &merged, cx.opts, cx.redactor)
             .into_iter()
             .flat_map(|p| p.problems)
             .map(|p| p.to_string())
@@ -264,35 +429,99 @@ async fn run_line(
         }
     }
     let mut trace = crate::reports::Trace::default();
-    let keep_exchanges = batch.keep_exchanges;
-    let report = engine::run(
+    let keep_exchanges = cx.batch.keep_exchanges;
+    let report = engine::run_from(
         program,
-        loaded,
+        cx.loaded,
         &merged,
-        client,
-        opts,
-        redactor,
+        cx.client,
+        cx.opts,
+        cx.redactor,
         &mut |ev| {
             if keep_exchanges {
                 trace.record(&ev);
             }
         },
+        resume,
     )
     .await;
+    outcome(line.number, report, cx.batch.keep_runs, trace.take(), false)
+}
+
+/// A finished run as a line's outcome.
+fn outcome(
+    line: usize,
+    report: RunReport,
+    keep_run: bool,
+    exchanges: Vec<Value>,
+    earlier: bool,
+) -> LineOutcome {
     let succeeded = report.succeeded();
     let mut v = serde_json::to_value(&report).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {
         let mut with_line = Map::new();
-        with_line.insert("line".into(), Value::from(line.number));
+        with_line.insert("line".into(), Value::from(line));
         with_line.extend(std::mem::take(m));
         *m = with_line;
     }
     LineOutcome {
-        line: line.number,
+        line,
         succeeded,
         report: v,
-        run: batch.keep_runs.then_some(report),
-        exchanges: trace.take(),
+        run: keep_run.then_some(report),
+        exchanges,
+        earlier,
+    }
+}
+
+/// How a line the journal knows continues.
+enum Continue {
+    /// It had succeeded: its journaled report stands.
+    Earlier(Box<LineOutcome>),
+    /// It runs, from where it stopped (`None`: from the start).
+    From(Option<engine::Resume>),
+}
+
+/// Continues a line from its journaled report. The line's inputs must be the
+/// ones journaled: a file edited since would apply one user's progress to
+/// another.
+fn continue_line(
+    cx: &Context<'_>,
+    number: usize,
+    inputs: &Map<String, Value>,
+    prior: RunReport,
+) -> Result<Continue, String> {
+    let changed: Vec<&String> = prior
+        .inputs
+        .iter()
+        .filter(|(k, v)| inputs.get(*k) != Some(*v) && !holds_mask(v))
+        .map(|(k, _)| k)
+        .collect();
+    if !changed.is_empty() {
+        return Err(format!(
+            "the line's inputs are not the ones the journal recorded for it ({} differ); was the file changed? Resume with the file the batch started with, or start afresh with another --journal",
+            changed.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    match crate::resume::plan(cx.program, prior, cx.batch.resend_uncertain)? {
+        crate::resume::Plan::Done(report) => Ok(Continue::Earlier(Box::new(outcome(
+            number,
+            *report,
+            cx.batch.keep_runs,
+            Vec::new(),
+            true,
+        )))),
+        crate::resume::Plan::Continue(c) if c.from.is_none() => Ok(Continue::From(None)),
+        crate::resume::Plan::Continue(c) => Ok(Continue::From(Some(c.resume))),
+    }
+}
+
+fn holds_mask(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains(crate::redact::MASK),
+        Value::Array(items) => items.iter().any(holds_mask),
+        Value::Object(m) => m.values().any(holds_mask),
+        _ => false,
     }
 }
 
@@ -304,64 +533,84 @@ pub struct Summary {
     /// Line numbers of failed runs (the first 50).
     pub failed_lines: Vec<usize>,
     pub stopped_early: bool,
+    /// Lines that had succeeded in the journaled batch (not run again).
+    pub earlier: usize,
+    /// The signal that stopped the batch before every line ran.
+    pub interrupted: Option<Signal>,
 }
 
-/// Runs the batch, handing each outcome to `emit` in input order.
-#[allow(clippy::too_many_arguments)]
+/// Runs the batch, handing each outcome to `finished` as soon as its line
+/// completes (for the journal) and to `emit` in input order.
 pub async fn run(
     path: &Path,
-    program: &Program,
-    loaded: &Loaded,
-    shared: &Map<String, Value>,
-    client: &reqwest::Client,
-    opts: &RunOptions,
-    redactor: &Redactor,
-    batch: &BatchOptions,
+    cx: &Context<'_>,
+    finished: &mut dyn FnMut(&LineOutcome),
     emit: &mut dyn FnMut(&LineOutcome, &Summary),
 ) -> Result<Summary, String> {
-    let mut lines = Lines::open(path)?;
-    let window = batch.concurrency.max(1);
+    let window = cx.batch.concurrency.max(1);
+    let mut lines = spawn_reader(Lines::open(path, cx.batch.shard)?, window)?;
+    let stop = &cx.opts.stop;
     let mut in_flight = FuturesUnordered::new();
     let mut done: BTreeMap<usize, LineOutcome> = BTreeMap::new();
     let mut next_seq = 0usize;
     let mut seq = 0usize;
     let mut summary = Summary::default();
-    let mut stop = false;
+    let mut exhausted = false;
+    let mut stopping = false;
     loop {
+        if in_flight.is_empty() && (exhausted || stopping) {
+            break;
+        }
         // Keep `window` runs going, and never hold more than a bounded number
         // of finished reports waiting for an earlier line.
-        while !stop && in_flight.len() < window && done.len() < 4 * window {
-            let Some(line) = lines.next() else { break };
-            let s = seq;
-            seq += 1;
-            in_flight.push(async move {
-                (
-                    s,
-                    run_line(program, loaded, shared, line, client, opts, redactor, batch).await,
-                )
-            });
-        }
-        let Some((s, outcome)) = in_flight.next().await else {
-            break;
-        };
-        if !outcome.succeeded && batch.fail_fast {
-            stop = true;
-            summary.stopped_early = true;
-        }
-        done.insert(s, outcome);
-        while let Some(o) = done.remove(&next_seq) {
-            next_seq += 1;
-            summary.runs += 1;
-            if !o.succeeded {
-                summary.failed += 1;
-                if summary.failed_lines.len() < 50 {
-                    summary.failed_lines.push(o.line);
+        let can_start =
+            !stopping && !exhausted && in_flight.len() < window && done.len() < 4 * window;
+        tokio::select! {
+            biased;
+            signal = stop.wait(), if !stopping => {
+                stopping = true;
+                summary.interrupted = Some(signal);
+            }
+            Some((s, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
+                let outcome: LineOutcome = outcome;
+                if !outcome.succeeded && cx.batch.fail_fast && !stopping {
+                    stopping = true;
+                    summary.stopped_early = true;
+                }
+                finished(&outcome);
+                done.insert(s, outcome);
+                while let Some(o) = done.remove(&next_seq) {
+                    next_seq += 1;
+                    summary.count(&o);
+                    emit(&o, &summary);
                 }
             }
-            emit(&o, &summary);
+            line = lines.recv(), if can_start => match line {
+                Some(line) => {
+                    let s = seq;
+                    seq += 1;
+                    in_flight.push(async move { (s, run_line(cx, line).await) });
+                }
+                None => exhausted = true,
+            },
         }
     }
     Ok(summary)
+}
+
+impl Summary {
+    fn count(&mut self, o: &LineOutcome) {
+        self.runs += 1;
+        if o.earlier {
+            self.earlier += 1;
+        }
+        if !o.succeeded {
+            self.failed += 1;
+            if self.failed_lines.len() < 50 {
+                self.failed_lines.push(o.line);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -376,5 +625,44 @@ mod tests {
             ["x, y", "say \"hi\"", ""]
         );
         assert!(split_csv("\"open").is_err());
+    }
+
+    fn lines_of(text: &[u8], shard: Option<Shard>) -> Vec<(usize, Result<String, String>)> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.jsonl");
+        std::fs::write(&path, text).unwrap();
+        Lines::open(&path, shard)
+            .unwrap()
+            .map(|l| {
+                (
+                    l.number,
+                    l.inputs.map(|(m, _)| Value::Object(m).to_string()),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_over_long_line_is_an_error_for_that_line_only() {
+        let mut text = b"{\"a\": \"1\"}\n".to_vec();
+        text.extend(std::iter::repeat_n(b'x', MAX_LINE + 10));
+        text.extend_from_slice(b"\n{\"a\": \"3\"}\n");
+        let got = lines_of(&text, None);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0], (1, Ok("{\"a\":\"1\"}".into())));
+        assert_eq!(got[1].0, 2);
+        assert!(got[1].1.as_ref().unwrap_err().contains("longer than 1 MiB"));
+        assert_eq!(got[2], (3, Ok("{\"a\":\"3\"}".into())));
+    }
+
+    #[test]
+    fn shards_count_records_not_blank_lines() {
+        let text = b"{\"i\":0}\n\n{\"i\":1}\n{\"i\":2}\n{\"i\":3}\n";
+        let one = lines_of(text, Some(Shard { index: 1, count: 2 }));
+        let two = lines_of(text, Some(Shard { index: 2, count: 2 }));
+        let numbers =
+            |v: &[(usize, Result<String, String>)]| v.iter().map(|(n, _)| *n).collect::<Vec<_>>();
+        assert_eq!(numbers(&one), [1, 4]);
+        assert_eq!(numbers(&two), [3, 5]);
     }
 }

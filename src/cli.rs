@@ -204,6 +204,90 @@ pub struct RunArgs {
     /// request built from the inputs and checked against its operation's schemas).
     #[arg(long = "no-preflight")]
     pub no_preflight: bool,
+
+    /// Continue an earlier failed or interrupted run from its JSON report (-o
+    /// json or --report): no request is sent again for a step that finished.
+    /// With --each, continue the batch from its journal (--journal, or REPORT).
+    #[arg(long = "resume", value_name = "REPORT", num_args = 0..=1)]
+    pub resume: Option<Option<PathBuf>>,
+
+    /// With --resume: send again a POST or PATCH whose request was in flight
+    /// when the earlier run was interrupted (the server may have acted on it).
+    #[arg(long = "resend-uncertain", requires = "resume")]
+    pub resend_uncertain: bool,
+
+    /// Also write the JSON run report to FILE, whatever -o says (with --each:
+    /// one report per line), so that a failed run can be continued with --resume.
+    #[arg(long = "report", value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// With --each: the journal, where each line's report is appended as soon
+    /// as the line finishes (default: FILE.journal beside the --each FILE).
+    #[arg(long = "journal", value_name = "PATH", requires = "each")]
+    pub journal: Option<PathBuf>,
+
+    /// With --each: run only shard K of N, the lines whose index (counting
+    /// records from 0) modulo N is K-1.
+    #[arg(long = "shard", value_name = "K/N", requires = "each", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+
+    #[command(flatten)]
+    pub stopping: StopArgs,
+}
+
+/// How a run stops: on a signal, and when a server asks it to wait.
+#[derive(Debug, Clone, Args)]
+pub struct StopArgs {
+    /// On SIGINT or SIGTERM: how long a request in flight may take to finish
+    /// before the run stops and writes its reports (seconds, or 500ms, 10s).
+    #[arg(long = "grace-period", value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
+    pub grace_period: f64,
+
+    /// Longest wait before a retry (a server's Retry-After, or retryAfter); a
+    /// longer one fails the step instead of waiting.
+    #[arg(long = "max-retry-wait", value_name = "SECONDS", default_value = "60", value_parser = parse_seconds)]
+    pub max_retry_wait: f64,
+}
+
+impl Default for StopArgs {
+    fn default() -> Self {
+        StopArgs {
+            grace_period: 5.0,
+            max_retry_wait: 60.0,
+        }
+    }
+}
+
+/// `--shard K/N`: the K-th of N shards, 1-based.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// Whether the record at `record` (0-based) belongs to this shard.
+    pub fn takes(&self, record: usize) -> bool {
+        record % self.count == self.index - 1
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// Parses `K/N` with 1 ≤ K ≤ N.
+pub fn parse_shard(text: &str) -> Result<Shard, String> {
+    let bad = || format!("`{text}` is not a shard: write K/N with 1 ≤ K ≤ N, e.g. 3/8");
+    let (k, n) = text.trim().split_once('/').ok_or_else(bad)?;
+    let index: usize = k.trim().parse().map_err(|_| bad())?;
+    let count: usize = n.trim().parse().map_err(|_| bad())?;
+    if index == 0 || count == 0 || index > count {
+        return Err(bad());
+    }
+    Ok(Shard { index, count })
 }
 
 #[derive(Debug, Args)]
@@ -261,6 +345,9 @@ pub struct McpArgs {
     /// Skip the preflight check before each run.
     #[arg(long = "no-preflight")]
     pub no_preflight: bool,
+
+    #[command(flatten)]
+    pub stopping: StopArgs,
 }
 
 /// Parses a duration in seconds: `30`, `2.5`, or with a unit, `500ms`, `10s`,
@@ -345,5 +432,15 @@ mod tests {
         assert!(parse_seconds("0.0000001")
             .unwrap_err()
             .contains("millisecond"));
+    }
+
+    #[test]
+    fn shards() {
+        assert_eq!(parse_shard("3/8"), Ok(Shard { index: 3, count: 8 }));
+        assert!(parse_shard("0/8").is_err());
+        assert!(parse_shard("9/8").is_err());
+        assert!(parse_shard("1").is_err());
+        let s = parse_shard("2/3").unwrap();
+        assert!(s.takes(1) && s.takes(4) && !s.takes(0) && !s.takes(2));
     }
 }

@@ -12,6 +12,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +33,7 @@ use crate::document::{self, Loaded};
 use crate::engine::{self, RunOptions};
 use crate::http::ClientOptions;
 use crate::inputs::{self, InputSources};
+use crate::interrupt::Stop;
 use crate::plan;
 use crate::redact::Redactor;
 use crate::report::RunReport;
@@ -55,6 +57,8 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
     let servers = parse_servers(&args.servers)?;
     check_seconds("--timeout", Some(args.timeout))?;
     check_seconds("--max-duration", args.max_duration)?;
+    app::check_stopping(&args.stopping)?;
+    let stop = Stop::listen(Duration::from_secs_f64(args.stopping.grace_period));
     let file_inputs = match &args.inputs_file {
         Some(path) => Some(app::read_inputs_file(path)?),
         None => None,
@@ -247,8 +251,11 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
         max_steps: args.max_steps,
         max_response_bytes: args.max_response_size,
         max_duration: args.max_duration.map(Duration::from_secs_f64),
+        max_retry_wait: Duration::from_secs_f64(args.stopping.max_retry_wait),
+        stop: stop.clone(),
     };
     let (jobs, queue) = mpsc::unbounded_channel();
+    let activity = Arc::new(Activity::default());
     let handler = Handler {
         tools: Arc::new(tools),
         jobs,
@@ -259,16 +266,65 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
         opts,
         redactor: printer.redactor.clone(),
         preflight: !args.no_preflight,
+        activity: Arc::clone(&activity),
     });
 
+    // From here on tool calls may send requests: a signal drains them.
+    stop.arm();
     let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, async move {
+    let (waiter, drained) = (stop.clone(), Arc::clone(&activity));
+    let served = local.block_on(&rt, async move {
         tokio::task::spawn_local(work(runner, queue));
+        let stopped = async move {
+            waiter.wait().await;
+            drained.drained().await;
+        };
         match &args.http {
-            None => serve_stdio(handler).await,
-            Some(addr) => serve_http(handler, addr, &args.allow_hosts, printer).await,
+            None => serve_stdio(handler, stopped).await,
+            Some(addr) => serve_http(handler, addr, &args.allow_hosts, printer, stopped).await,
         }
+    })?;
+    // Stopped by a signal: the exit code says so when a tool call was cut short.
+    Ok(match stop.requested() {
+        Some(signal) if activity.cut.load(Ordering::SeqCst) > 0 => signal.exit_code(),
+        _ => served,
     })
+}
+
+/// The tool calls running, so that a stop waits for them to be answered.
+#[derive(Default)]
+struct Activity {
+    running: AtomicUsize,
+    /// Calls whose run was interrupted.
+    cut: AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+impl Activity {
+    fn begin(&self) {
+        self.running.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn end(&self) {
+        if self.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// Resolves once no call is running (their answers then being written).
+    async fn drained(&self) {
+        loop {
+            let idle = self.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if self.running.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            idle.await;
+        }
+        // Let the transport write the last answers before it is closed.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 fn parse_servers(items: &[String]) -> Result<HashMap<String, Url>, Problem> {
@@ -492,15 +548,18 @@ struct Runner {
     opts: RunOptions,
     redactor: Redactor,
     preflight: bool,
+    activity: Arc<Activity>,
 }
 
 /// Takes jobs and runs each on its own local task, so calls overlap.
 async fn work(runner: Rc<Runner>, mut queue: mpsc::UnboundedReceiver<Job>) {
     while let Some(job) = queue.recv().await {
         let runner = Rc::clone(&runner);
+        runner.activity.begin();
         tokio::task::spawn_local(async move {
             let result = runner.call(job.tool, job.arguments).await;
             let _ = job.reply.send(result);
+            runner.activity.end();
         });
     }
 }
@@ -508,6 +567,18 @@ async fn work(runner: Rc<Runner>, mut queue: mpsc::UnboundedReceiver<Job>) {
 impl Runner {
     async fn call(&self, index: usize, arguments: Map<String, Value>) -> CallToolResult {
         let s = &self.served[index];
+        if let Some(signal) = self.opts.stop.requested() {
+            let id = &s.program.entry().workflow_id;
+            let message = format!(
+                "the server is stopping ({}); nothing was sent",
+                signal.name()
+            );
+            return self.refused(id, None, "interrupted", message);
+        }
+        self.run_call(s, arguments).await
+    }
+
+    async fn run_call(&self, s: &Served, arguments: Map<String, Value>) -> CallToolResult {
         let wf = s.program.entry();
         let id = wf.workflow_id.as_str();
         let schema = wf.inputs_schema.as_ref();
@@ -583,6 +654,10 @@ impl Runner {
         if report.succeeded() {
             tracing::info!("tool {id}: succeeded in {} ms", report.duration_ms);
             self.succeeded(report)
+        } else if report.interrupted() {
+            tracing::info!("tool {id}: interrupted after {} ms", report.duration_ms);
+            self.activity.cut.fetch_add(1, Ordering::SeqCst);
+            self.failed(report)
         } else {
             tracing::info!("tool {id}: failed after {} ms", report.duration_ms);
             self.failed(report)
@@ -606,15 +681,20 @@ impl Runner {
         let mut v = serde_json::to_value(&report).unwrap_or(Value::Null);
         self.redactor.redact_value(&mut v);
         let error = &v["error"];
+        let verb = if report.interrupted() {
+            "was interrupted"
+        } else {
+            "failed"
+        };
         let mut text = match error["stepId"].as_str() {
             Some(step) => format!(
-                "workflow `{}` failed at step `{step}` ({}): {}",
+                "workflow `{}` {verb} at step `{step}` ({}): {}",
                 report.workflow_id,
                 error["kind"].as_str().unwrap_or(""),
                 error["message"].as_str().unwrap_or("")
             ),
             None => format!(
-                "workflow `{}` failed ({}): {}",
+                "workflow `{}` {verb} ({}): {}",
                 report.workflow_id,
                 error["kind"].as_str().unwrap_or(""),
                 error["message"].as_str().unwrap_or("")
@@ -637,7 +717,7 @@ impl Runner {
         }
         let structured = json!({
             "workflowId": v["workflowId"],
-            "status": "failed",
+            "status": v["status"],
             "error": v["error"],
             "outputs": v["outputs"],
             "steps": v["steps"],
@@ -680,15 +760,23 @@ impl Runner {
 // Transports
 // ---------------------------------------------------------------------------
 
-async fn serve_stdio(handler: Handler) -> Result<u8, Problem> {
+/// Serves over stdin/stdout until the client closes stdin, or until
+/// `stopped` (a signal, once the calls running have been answered).
+async fn serve_stdio(
+    handler: Handler,
+    stopped: impl std::future::Future<Output = ()>,
+) -> Result<u8, Problem> {
     let service = handler
         .serve(rmcp::transport::stdio())
         .await
         .map_err(|e| Problem::usage(format!("the MCP session did not start: {e}"), None))?;
-    service
-        .waiting()
-        .await
-        .map_err(|e| Problem::usage(format!("the MCP session failed: {e}"), None))?;
+    let token = service.cancellation_token();
+    tokio::select! {
+        r = service.waiting() => {
+            r.map_err(|e| Problem::usage(format!("the MCP session failed: {e}"), None))?;
+        }
+        _ = stopped => token.cancel(),
+    }
     Ok(exit::SUCCEEDED)
 }
 
@@ -697,6 +785,7 @@ async fn serve_http(
     addr: &str,
     allow_hosts: &[String],
     printer: &Printer,
+    stopped: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<u8, Problem> {
     use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
     use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
@@ -736,35 +825,12 @@ async fn serve_http(
     }
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
-            shutdown_signal().await;
+            stopped.await;
             stop.cancel();
         })
         .await
         .map_err(|e| Problem::usage(format!("the HTTP server failed: {e}"), None))?;
     Ok(exit::SUCCEEDED)
-}
-
-/// Ctrl-C, or SIGTERM on Unix.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 #[cfg(test)]

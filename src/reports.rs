@@ -97,7 +97,7 @@ impl Trace {
     }
 }
 
-fn write_file(path: &Path, text: &str, flag: &str) -> Result<(), String> {
+pub(crate) fn write_file(path: &Path, text: &str, flag: &str) -> Result<(), String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("{flag}: cannot create `{}`: {e}", dir.display()))?;
@@ -332,39 +332,42 @@ impl JunitStream {
     }
 }
 
-/// A trace written run by run (a batch): JSON Lines, one object per line of
-/// the batch file with its exchanges, secrets masked.
-pub struct TraceStream {
+/// A JSON Lines file written as a batch goes (`--trace`: one object per line
+/// of the batch file with its exchanges; `--report`: one run report per
+/// line), secrets masked, flushed once the batch ends.
+pub struct JsonLinesStream {
     path: std::path::PathBuf,
+    flag: &'static str,
     out: std::io::BufWriter<std::fs::File>,
 }
 
-impl TraceStream {
-    pub fn create(path: &Path) -> Result<TraceStream, String> {
-        write_file(path, "", "--trace")?;
+impl JsonLinesStream {
+    pub fn create(path: &Path, flag: &'static str) -> Result<JsonLinesStream, String> {
+        write_file(path, "", flag)?;
         let file = std::fs::File::create(path)
-            .map_err(|e| format!("--trace: cannot write `{}`: {e}", path.display()))?;
-        Ok(TraceStream {
+            .map_err(|e| format!("{flag}: cannot write `{}`: {e}", path.display()))?;
+        Ok(JsonLinesStream {
             path: path.to_path_buf(),
+            flag,
             out: std::io::BufWriter::new(file),
         })
     }
 
-    pub fn run(&mut self, mut entry: Value, redactor: &Redactor) -> Result<(), String> {
+    pub fn write(&mut self, mut entry: Value, redactor: &Redactor) -> Result<(), String> {
         use std::io::Write;
         redactor.redact_value(&mut entry);
         let mut text = serde_json::to_string(&entry).unwrap_or_default();
         text.push('\n');
         self.out
             .write_all(text.as_bytes())
-            .map_err(|e| format!("--trace: cannot write `{}`: {e}", self.path.display()))
+            .map_err(|e| format!("{}: cannot write `{}`: {e}", self.flag, self.path.display()))
     }
 
     pub fn finish(mut self) -> Result<(), String> {
         use std::io::Write;
         self.out
             .flush()
-            .map_err(|e| format!("--trace: cannot write `{}`: {e}", self.path.display()))
+            .map_err(|e| format!("{}: cannot write `{}`: {e}", self.flag, self.path.display()))
     }
 }
 

@@ -149,7 +149,15 @@ fn fail_fast_stops_starting_new_runs_and_bad_lines_are_reported() {
     assert_eq!(reports[1]["line"], 2);
     assert_eq!(reports[1]["error"]["kind"], "inputs");
     assert!(out.stderr.contains("--fail-fast"), "{}", out.stderr);
-    // Without --fail-fast every line runs.
+    // The journal of that batch stands in the way of running it again by
+    // mistake (it would create what line 1 created a second time).
+    let journal = dir.path().join("users.jsonl.journal");
+    let again = run(&mut batch(&server, &file, &["-o", "json"]));
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert!(again.stderr.contains("--resume"), "{}", again.stderr);
+    assert_eq!(again.stdout, "");
+    // Without --fail-fast (and the journal removed) every line runs.
+    std::fs::remove_file(&journal).unwrap();
     let out = run(&mut batch(&server, &file, &["-o", "json"]));
     assert_eq!(out.stdout.lines().count(), 40);
     // Unknown inputs in a line fail that line only.
@@ -158,6 +166,7 @@ fn fail_fast_stops_starting_new_runs_and_bad_lines_are_reported() {
         "{\"userId\": \"x\", \"serverName\": \"Good\", \"nope\": 1}\n",
     )
     .unwrap();
+    std::fs::remove_file(&journal).unwrap();
     let out = run(&mut batch(&server, &file, &["-o", "json"]));
     let r: Value = serde_json::from_str(out.stdout.lines().next().unwrap()).unwrap();
     assert_eq!(r["error"]["kind"], "inputs");

@@ -20,6 +20,7 @@ use crate::compile::{
 };
 use crate::document::{Loaded, SourceRef};
 use crate::expr::{apply_pointer, Expr, Resolve, WorkflowPart};
+use crate::interrupt::{Signal, Stop};
 use crate::redact::Redactor;
 use crate::report::{ErrorKind, RunError, RunReport, Status, StepReport};
 use request::BuiltRequest;
@@ -38,7 +39,16 @@ pub struct RunOptions {
     pub max_steps: usize,
     /// Longest the whole run may take (`--max-duration`).
     pub max_duration: Option<Duration>,
+    /// Longest wait before a retry (`--max-retry-wait`): a server asking for
+    /// more (`Retry-After`) fails the step instead of hanging the run.
+    pub max_retry_wait: Duration,
+    /// Set by SIGINT/SIGTERM: no new requests, a request in flight gets the
+    /// stop's grace period, then the run ends as interrupted.
+    pub stop: Stop,
 }
+
+/// Default `--max-retry-wait`.
+pub const DEFAULT_MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
 
 /// How deep workflows may call workflows.
 const MAX_NESTING: usize = 32;
@@ -53,6 +63,8 @@ impl Default for RunOptions {
             max_response_bytes: DEFAULT_MAX_RESPONSE,
             max_steps: DEFAULT_MAX_STEPS,
             max_duration: None,
+            max_retry_wait: DEFAULT_MAX_RETRY_WAIT,
+            stop: Stop::default(),
         }
     }
 }
@@ -200,6 +212,26 @@ struct Attempt {
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
+/// The outputs of steps that ran, by stepId.
+pub type StepOutputs = HashMap<String, Map<String, Value>>;
+
+/// Workflows that finished: workflowId → (inputs, outputs).
+pub type FinishedWorkflows = HashMap<String, (Map<String, Value>, Map<String, Value>)>;
+
+/// Where a resumed run starts: the state an earlier run left (see `--resume`).
+#[derive(Debug, Clone, Default)]
+pub struct Resume {
+    /// The index of the entry workflow's step to start at.
+    pub step: usize,
+    /// The outputs of the entry workflow's steps that finished.
+    pub step_outputs: StepOutputs,
+    /// Other workflows that finished (a `dependsOn` workflow among them is not
+    /// run again): id → (inputs, outputs).
+    pub workflows: FinishedWorkflows,
+    /// The earlier run's step reports, put first in this run's report.
+    pub carried: Vec<StepReport>,
+}
+
 /// Runs a compiled program's entry workflow with checked inputs.
 pub async fn run(
     program: &Program,
@@ -209,6 +241,25 @@ pub async fn run(
     opts: &RunOptions,
     redactor: &Redactor,
     on_event: &mut dyn FnMut(Event<'_>),
+) -> RunReport {
+    run_from(
+        program, loaded, inputs, client, opts, redactor, on_event, None,
+    )
+    .await
+}
+
+/// Runs the entry workflow, or continues it where `resume` says an earlier run
+/// stopped: no request is sent for the steps that finished then.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_from(
+    program: &Program,
+    loaded: &Loaded,
+    inputs: &Map<String, Value>,
+    client: &reqwest::Client,
+    opts: &RunOptions,
+    redactor: &Redactor,
+    on_event: &mut dyn FnMut(Event<'_>),
+    resume: Option<Resume>,
 ) -> RunReport {
     let started = Instant::now();
     let source_urls = loaded
@@ -239,20 +290,79 @@ pub async fn run(
         finished: HashMap::new(),
         source_urls,
         doc_urls,
+        interrupted: None,
+        resume_at: None,
     };
+    let mut carried = Vec::new();
+    if let Some(r) = resume {
+        for (id, (inputs, outputs)) in r.workflows {
+            runner.finished.insert(
+                id,
+                Finished {
+                    inputs,
+                    outputs,
+                    succeeded: true,
+                },
+            );
+        }
+        runner.resume_at = Some((r.step, r.step_outputs));
+        carried = r.carried;
+    }
     let run = runner.workflow(0, inputs.clone(), 0).await;
+    let status = if runner.interrupted.is_some() {
+        Status::Interrupted
+    } else if run.succeeded {
+        Status::Succeeded
+    } else {
+        Status::Failed
+    };
+    let secret: std::collections::BTreeSet<&String> = program
+        .workflows
+        .iter()
+        .flat_map(|w| w.secret_inputs.iter())
+        .collect();
+    let entry = &program.entry().workflow_id;
+    let workflows = runner
+        .finished
+        .iter()
+        .filter(|(id, _)| *id != entry)
+        .map(|(id, f)| {
+            let value = serde_json::json!({
+                "status": if f.succeeded { "succeeded" } else { "failed" },
+                "inputs": without(&f.inputs, &secret),
+                "outputs": f.outputs,
+            });
+            (id.clone(), value)
+        })
+        .collect();
+    carried.extend(run.steps);
     RunReport {
-        workflow_id: program.entry().workflow_id.clone(),
-        status: if run.succeeded {
-            Status::Succeeded
-        } else {
-            Status::Failed
-        },
+        workflow_id: entry.clone(),
+        status,
         outputs: run.outputs,
-        steps: run.steps,
+        steps: carried,
         error: run.error,
         duration_ms: started.elapsed().as_millis() as u64,
+        inputs: without(inputs, &secret),
+        secret_inputs: inputs
+            .keys()
+            .filter(|k| secret.contains(k))
+            .cloned()
+            .collect(),
+        workflows,
     }
+}
+
+/// `inputs` without the secret ones.
+fn without(
+    inputs: &Map<String, Value>,
+    secret: &std::collections::BTreeSet<&String>,
+) -> Map<String, Value> {
+    inputs
+        .iter()
+        .filter(|(k, _)| !secret.contains(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 struct Runner<'a, 'e> {
@@ -268,6 +378,11 @@ struct Runner<'a, 'e> {
     finished: HashMap<String, Finished>,
     source_urls: Vec<Vec<(String, String)>>,
     doc_urls: Vec<String>,
+    /// The signal that cut the run short, once a step has seen the stop.
+    interrupted: Option<Signal>,
+    /// Where the entry workflow starts and the outputs it starts with, taken
+    /// (once) by its first run.
+    resume_at: Option<(usize, StepOutputs)>,
 }
 
 /// What the action chosen after an attempt tells the loop to do.
@@ -303,6 +418,60 @@ impl<'a, 'e> Runner<'a, 'e> {
                 "the run reached --max-duration ({:.1} s) {when}",
                 self.opts.max_duration.unwrap_or_default().as_secs_f64()
             ),
+        }
+    }
+
+    /// The error of a run cut short by `signal` at `step_id`, and the note
+    /// that the run was interrupted.
+    fn interrupted_error(&mut self, step_id: &str, signal: Signal, when: &str) -> RunError {
+        self.interrupted.get_or_insert(signal);
+        RunError {
+            step_id: Some(step_id.to_string()),
+            kind: ErrorKind::Interrupted,
+            message: format!("interrupted by {} {when}", signal.name()),
+        }
+    }
+
+    /// Sends a request within `--max-duration`. When a stop is requested
+    /// while it is in flight, it has the grace period to finish; `Err` is the
+    /// signal when it did not (the server may have acted on it).
+    async fn exchange(
+        &self,
+        built: &BuiltRequest,
+    ) -> Result<Result<Received, (ErrorKind, String)>, Signal> {
+        let sent = send::send(
+            built,
+            self.client,
+            self.opts.max_response_bytes,
+            self.redactor,
+        );
+        let remaining = self.remaining();
+        let max_duration = self.opts.max_duration.unwrap_or_default();
+        let sent = async move {
+            match remaining {
+                Some(left) => tokio::time::timeout(left, sent).await.unwrap_or_else(|_| {
+                    Err((
+                        ErrorKind::Timeout,
+                        format!(
+                            "the run reached --max-duration ({:.1} s) while waiting for the response",
+                            max_duration.as_secs_f64()
+                        ),
+                    ))
+                }),
+                None => sent.await,
+            }
+        };
+        tokio::pin!(sent);
+        let stop = &self.opts.stop;
+        tokio::select! {
+            biased;
+            r = &mut sent => Ok(r),
+            signal = stop.wait() => {
+                match tokio::time::timeout(stop.grace(), &mut sent).await {
+                    Ok(r) => Ok(r),
+                    Err(_) => Err(signal),
+                }
+            }
         }
     }
 
@@ -365,6 +534,18 @@ impl<'a, 'e> Runner<'a, 'e> {
                 let dep_inputs = filter_inputs(&inputs, dep_wf);
                 let run = self.workflow(dep, dep_inputs, depth + 1).await;
                 steps_report.extend(run.steps);
+                if let Some(e) = run
+                    .error
+                    .as_ref()
+                    .filter(|e| e.kind == ErrorKind::Interrupted)
+                {
+                    return WorkflowRun {
+                        succeeded: false,
+                        outputs: Map::new(),
+                        steps: steps_report,
+                        error: Some(e.clone()),
+                    };
+                }
                 if !run.succeeded {
                     let why = run.error.map(|e| e.message).unwrap_or_default();
                     return WorkflowRun {
@@ -404,18 +585,31 @@ impl<'a, 'e> Runner<'a, 'e> {
         depth: usize,
     ) -> WorkflowRun {
         let wf = &self.program.workflows[index];
-        let mut step_outputs: HashMap<String, Map<String, Value>> = HashMap::new();
+        let (mut pc, mut step_outputs) = match self.resume_at.take() {
+            Some(at) if index == 0 && depth == 0 => at,
+            other => {
+                self.resume_at = other;
+                (0, HashMap::new())
+            }
+        };
         let mut reports: Vec<StepReport> = Vec::new();
         // The failure of each step whose latest execution failed, in step order.
         let mut failures: Vec<(usize, RunError)> = Vec::new();
         let mut stop_error: Option<RunError> = None;
         let mut transfer: Option<WorkflowRun> = None;
-        let mut pc = 0;
         'steps: while pc < wf.steps.len() {
             let step = &wf.steps[pc];
             let mut retries = vec![0u32; step.on_failure.len()];
             let mut attempts = 0u32;
             loop {
+                if let Some(signal) = self.opts.stop.requested() {
+                    stop_error = Some(self.interrupted_error(
+                        &step.step_id,
+                        signal,
+                        "before the step started",
+                    ));
+                    break 'steps;
+                }
                 if self.out_of_time() {
                     stop_error =
                         Some(self.timeout_error(&step.step_id, "before the step could start"));
@@ -450,6 +644,18 @@ impl<'a, 'e> Runner<'a, 'e> {
                     depth,
                 });
                 step_outputs.insert(step.step_id.clone(), attempt.report.outputs.clone());
+                // Cut short by a signal: no action runs (a cleanup path would
+                // send new requests); the run ends here.
+                if let Some(e) = attempt
+                    .error
+                    .as_ref()
+                    .filter(|e| e.kind == ErrorKind::Interrupted)
+                {
+                    stop_error = Some(e.clone());
+                    reports.append(&mut attempt.nested);
+                    reports.push(attempt.report);
+                    break 'steps;
+                }
                 let succeeded = attempt.error.is_none();
                 let next = {
                     let ctx = self.ctx(inputs, &step_outputs, wf.doc, Some(&attempt));
@@ -527,13 +733,27 @@ impl<'a, 'e> Runner<'a, 'e> {
                         else {
                             break 'steps;
                         };
-                        let wait = attempt
+                        let asked = attempt
                             .response
                             .as_ref()
-                            .and_then(|r| header(&r.headers, "retry-after"))
-                            .and_then(parse_retry_after)
-                            .or(after.map(Duration::from_secs_f64));
-                        if let Some(w) = wait {
+                            .and_then(|r| header(&r.headers, "retry-after"));
+                        let from_header = asked.and_then(parse_retry_after);
+                        if let (Some(text), None) = (asked, from_header) {
+                            tracing::info!(
+                                "step {}: ignoring Retry-After `{}` (neither seconds nor an HTTP date)",
+                                step.step_id,
+                                text.chars().take(64).collect::<String>()
+                            );
+                        }
+                        let wait = from_header
+                            .map(|w| (w, "the server's Retry-After header"))
+                            .or(after.map(|a| {
+                                (
+                                    Duration::try_from_secs_f64(a).unwrap_or(Duration::MAX),
+                                    "the retry action's retryAfter",
+                                )
+                            }));
+                        if let Some((w, source)) = wait {
                             if self.remaining().is_some_and(|r| r < w) {
                                 reports.push(attempt.report.clone());
                                 stop_error = Some(self.timeout_error(
@@ -542,7 +762,41 @@ impl<'a, 'e> Runner<'a, 'e> {
                                 ));
                                 break 'steps;
                             }
-                            tokio::time::sleep(w).await;
+                            if w > self.opts.max_retry_wait {
+                                let mut e = last_error.unwrap_or_else(|| RunError {
+                                    step_id: Some(step.step_id.clone()),
+                                    kind: ErrorKind::Response,
+                                    message: String::new(),
+                                });
+                                e.message.push_str(&format!(
+                                    "; not retried: {source} asks to wait {}, more than --max-retry-wait ({})",
+                                    crate::interrupt::describe(w),
+                                    crate::interrupt::describe(self.opts.max_retry_wait)
+                                ));
+                                reports.push(attempt.report.clone());
+                                stop_error = Some(e);
+                                break 'steps;
+                            }
+                            tracing::info!(
+                                "step {}: waiting {} before retry {} ({source})",
+                                step.step_id,
+                                crate::interrupt::describe(w),
+                                retries[ri]
+                            );
+                            let stop = self.opts.stop.clone();
+                            let cut = tokio::select! {
+                                _ = tokio::time::sleep(w) => None,
+                                signal = stop.wait() => Some(signal),
+                            };
+                            if let Some(signal) = cut {
+                                reports.push(attempt.report.clone());
+                                stop_error = Some(self.interrupted_error(
+                                    &step.step_id,
+                                    signal,
+                                    "while waiting to retry the step",
+                                ));
+                                break 'steps;
+                            }
                         }
                         match then {
                             Some(Jump::Step(s)) => {
@@ -583,6 +837,13 @@ impl<'a, 'e> Runner<'a, 'e> {
             // A goto to a workflow is a one-way transfer: its result is this
             // workflow's result, with this workflow's outputs evaluated after it.
             reports.extend(run.steps);
+            if let Some(e) = run
+                .error
+                .as_ref()
+                .filter(|e| e.kind == ErrorKind::Interrupted)
+            {
+                stop_error.get_or_insert(e.clone());
+            }
             if !run.succeeded && failures.is_empty() {
                 if let Some(e) = run.error {
                     failures.push((usize::MAX, e));
@@ -637,6 +898,7 @@ impl<'a, 'e> Runner<'a, 'e> {
                 duration_ms: 0,
                 method,
                 url: String::new(),
+                resumed: false,
             },
             error: None,
             request: None,
@@ -669,24 +931,37 @@ impl<'a, 'e> Runner<'a, 'e> {
                 }
                 attempt.report.url = built.url.clone();
                 let sent_at = Instant::now();
-                let sent = send::send(
-                    &built,
-                    self.client,
-                    self.opts.max_response_bytes,
-                    self.redactor,
-                );
-                let sent = match self.remaining() {
-                    Some(left) => match tokio::time::timeout(left, sent).await {
-                        Ok(r) => r,
-                        Err(_) => Err((
-                            ErrorKind::Timeout,
-                            format!(
-                                "the run reached --max-duration ({:.1} s) while waiting for the response",
-                                self.opts.max_duration.unwrap_or_default().as_secs_f64()
+                let stop = self.opts.stop.clone();
+                let sent = self.exchange(&built).await;
+                let sent = match sent {
+                    Ok(r) => r,
+                    Err(signal) => {
+                        let e = self.interrupted_error(
+                            &step.step_id,
+                            signal,
+                            &format!(
+                                "while {} {} was waiting for its response (the grace period of {} passed); the server may have acted on the request",
+                                built.method,
+                                call.operation.path,
+                                crate::interrupt::describe(stop.grace())
                             ),
-                        )),
-                    },
-                    None => sent.await,
+                        );
+                        attempt.report.status = Status::Uncertain;
+                        (self.on_event)(Event::Exchange {
+                            workflow_id: &self.program.workflows[wf_index].workflow_id,
+                            step_id: &step.step_id,
+                            attempt: attempt.report.attempts,
+                            request: &built,
+                            response: None,
+                            error: Some(&e.message),
+                            started_ms: sent_at.duration_since(self.started).as_millis() as u64,
+                            duration_ms: sent_at.elapsed().as_millis() as u64,
+                        });
+                        attempt.error = Some(e);
+                        attempt.request = Some(built);
+                        attempt.report.duration_ms = started.elapsed().as_millis() as u64;
+                        return attempt;
+                    }
                 };
                 match sent {
                     Ok(r) => {
@@ -755,7 +1030,24 @@ impl<'a, 'e> Runner<'a, 'e> {
                 } else {
                     let run = self.workflow(*workflow, child_inputs, depth + 1).await;
                     attempt.nested = run.steps;
-                    if !run.succeeded {
+                    let cut = run
+                        .error
+                        .as_ref()
+                        .filter(|e| e.kind == ErrorKind::Interrupted);
+                    if let Some(e) = cut {
+                        if attempt.nested.iter().any(|s| s.status == Status::Uncertain) {
+                            attempt.report.status = Status::Uncertain;
+                        }
+                        attempt.error = Some(step_error(
+                            ErrorKind::Interrupted,
+                            format!(
+                                "workflow `{}` was {} at step `{}`",
+                                child.workflow_id,
+                                e.message,
+                                e.step_id.as_deref().unwrap_or_default()
+                            ),
+                        ));
+                    } else if !run.succeeded {
                         let why = run.error.map(|e| {
                             format!("at step `{}`: {}", e.step_id.unwrap_or_default(), e.message)
                         });
@@ -878,11 +1170,12 @@ fn filter_inputs(inputs: &Map<String, Value>, wf: &CompiledWorkflow) -> Map<Stri
         .collect()
 }
 
-/// `Retry-After`: delta-seconds or an HTTP-date.
+/// `Retry-After`: delta-seconds (a value too large for a duration is the
+/// longest one) or an HTTP-date.
 fn parse_retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(v.parse::<u64>().unwrap_or(u64::MAX)));
     }
     let when = httpdate::parse_http_date(v).ok()?;
     Some(

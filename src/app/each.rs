@@ -1,0 +1,326 @@
+//! `arazzo run WORKFLOW --each FILE`: a batch, its journal, its reports and
+//! its summary.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use super::{exit, register_secrets, Printer, Problem};
+use crate::batch::{BatchOptions, Context, LineOutcome, Summary};
+use crate::cli::{OutputFormat, RunArgs};
+use crate::compile::Program;
+use crate::document;
+use crate::engine::RunOptions;
+use crate::inputs::{self, InputSources};
+use crate::journal::{Header, Journal};
+use crate::reports::{JsonLinesStream, JunitStream};
+
+/// What a batch runs.
+pub(super) struct BatchRun<'a> {
+    pub args: &'a RunArgs,
+    pub each: &'a Path,
+    pub program: &'a Program,
+    pub loaded: &'a document::Loaded,
+    pub client: &'a reqwest::Client,
+    pub opts: &'a RunOptions,
+}
+
+/// The report files a batch writes as it goes, and the first problem
+/// writing them.
+struct Files {
+    junit: Option<JunitStream>,
+    trace: Option<JsonLinesStream>,
+    report: Option<JsonLinesStream>,
+    error: Option<String>,
+}
+
+pub(super) fn command(
+    run: BatchRun<'_>,
+    cli_inputs: &[(String, String)],
+    file_inputs: Option<Map<String, Value>>,
+    rt: &tokio::runtime::Runtime,
+    printer: &Printer,
+) -> Result<u8, Problem> {
+    let args = run.args;
+    if args.dry_run {
+        return Err(Problem::usage(
+            "--each cannot be combined with --dry-run",
+            Some("dry-run a single line without --each".into()),
+        ));
+    }
+    let wf = run.program.entry();
+    let env = |name: &str| std::env::var(name).ok();
+    let shared = inputs::gather(
+        &wf.workflow_id,
+        wf.inputs_schema.as_ref(),
+        InputSources {
+            cli: cli_inputs,
+            file: file_inputs,
+            env: &env,
+        },
+    );
+    register_secrets(
+        run.program,
+        cli_inputs,
+        shared.as_ref().ok(),
+        &printer.redactor,
+    );
+    let shared = shared.map_err(|e| Problem::usage(e.message, Some(e.help)))?;
+    let resuming = args.resume.is_some();
+    let journal_path = args
+        .journal
+        .clone()
+        .or_else(|| args.resume.clone().flatten())
+        .unwrap_or_else(|| crate::journal::default_path(run.each, args.shard));
+    let header = Header {
+        workflow_id: &wf.workflow_id,
+        each: run.each,
+        shard: args.shard,
+    };
+    let (mut journal, earlier) =
+        Journal::open(&journal_path, &header, resuming).map_err(|m| Problem::usage(m, None))?;
+    if resuming && !printer.style.quiet {
+        printer.err(&match &earlier {
+            Some(j) => format!(
+                "resuming the batch from `{}`: {} line{} journaled{}\n",
+                journal_path.display(),
+                j.len(),
+                if j.len() == 1 { "" } else { "s" },
+                if j.unreadable > 0 {
+                    format!(" ({} unreadable record(s) ignored)", j.unreadable)
+                } else {
+                    String::new()
+                }
+            ),
+            None => format!(
+                "no journal at `{}` yet: the batch starts from its first line\n",
+                journal_path.display()
+            ),
+        });
+    }
+    let batch = BatchOptions {
+        concurrency: args.concurrency,
+        fail_fast: args.fail_fast,
+        preflight: !args.no_preflight,
+        keep_runs: args.junit.is_some(),
+        keep_exchanges: args.trace.is_some(),
+        shard: args.shard,
+        resend_uncertain: args.resend_uncertain,
+    };
+    let create = |p: &Option<std::path::PathBuf>, flag| {
+        p.as_deref()
+            .map(|p| JsonLinesStream::create(p, flag))
+            .transpose()
+            .map_err(|m| Problem::usage(m, None))
+    };
+    let mut files = Files {
+        junit: args
+            .junit
+            .as_deref()
+            .map(JunitStream::create)
+            .transpose()
+            .map_err(|m| Problem::usage(m, None))?,
+        trace: create(&args.trace, "--trace")?,
+        report: create(&args.report, "--report")?,
+        error: None,
+    };
+    let cx = Context {
+        program: run.program,
+        loaded: run.loaded,
+        shared: &shared,
+        client: run.client,
+        opts: run.opts,
+        redactor: &printer.redactor,
+        batch: &batch,
+        earlier: earlier.as_ref(),
+    };
+    // A line is journaled as soon as it finishes, before anything else.
+    let mut journal_error = None;
+    let mut finished = |o: &LineOutcome| {
+        if !o.earlier {
+            if let Err(m) = journal.append(&o.report, &printer.redactor) {
+                journal_error.get_or_insert(m);
+            }
+        }
+    };
+    let mut emit = |o: &LineOutcome, s: &Summary| emit_line(&run, &mut files, printer, o, s);
+    run.opts.stop.arm();
+    let summary = rt
+        .block_on(crate::batch::run(run.each, &cx, &mut finished, &mut emit))
+        .map_err(|m| Problem::usage(format!("--each: {m}"), None))?;
+    printer.live.clear();
+    if let Some(m) = journal_error {
+        files.error.get_or_insert(m);
+    }
+    if let Err(m) = journal.finish() {
+        files.error.get_or_insert(m);
+    }
+    files.finish();
+    print_summary(printer, &summary, args, &journal_path);
+    if let Some(m) = &files.error {
+        printer.problem(&Problem::usage(m.clone(), None));
+    }
+    Ok(match summary.interrupted {
+        Some(signal) => signal.exit_code(),
+        None if summary.failed > 0 => exit::FAILED,
+        None if files.error.is_some() => exit::USAGE,
+        None => exit::SUCCEEDED,
+    })
+}
+
+impl Files {
+    fn keep(&mut self, r: Result<(), String>) {
+        if let Err(m) = r {
+            self.error.get_or_insert(m);
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(j) = self.junit.take() {
+            let r = j.finish();
+            self.keep(r);
+        }
+        for s in [self.trace.take(), self.report.take()]
+            .into_iter()
+            .flatten()
+        {
+            let r = s.finish();
+            self.keep(r);
+        }
+    }
+}
+
+/// A line's outcome, in input order: its reports, and its line on the screen.
+fn emit_line(
+    run: &BatchRun<'_>,
+    files: &mut Files,
+    printer: &Printer,
+    o: &LineOutcome,
+    s: &Summary,
+) {
+    let wf = run.program.entry();
+    let redactor = &printer.redactor;
+    let name = format!("{} line {}", wf.workflow_id, o.line);
+    if let Some(j) = files.junit.as_mut() {
+        let suite = match &o.run {
+            Some(r) => crate::reports::junit_suite(r, run.program, &name),
+            None => crate::reports::junit_error_suite(
+                &name,
+                o.report["error"]["kind"].as_str().unwrap_or("error"),
+                o.report["error"]["message"].as_str().unwrap_or(""),
+            ),
+        };
+        let r = j.suite(&suite, redactor);
+        files.keep(r);
+    }
+    if let Some(t) = files.trace.as_mut() {
+        let entry = serde_json::json!({
+            "line": o.line,
+            "workflowId": wf.workflow_id,
+            "status": o.report["status"],
+            "durationMs": o.report["durationMs"],
+            "exchanges": o.exchanges,
+        });
+        let r = t.write(entry, redactor);
+        files.keep(r);
+    }
+    if let Some(f) = files.report.as_mut() {
+        let r = f.write(o.report.clone(), redactor);
+        files.keep(r);
+    }
+    let style = printer.style;
+    if run.args.output == OutputFormat::Json {
+        printer.out_json_line(o.report.clone());
+        return;
+    }
+    if style.quiet {
+        return;
+    }
+    printer.live.clear();
+    let mark = match o.report["status"].as_str() {
+        Some("succeeded") => style.paint("✓", "32"),
+        Some("interrupted") => style.paint("?", "33"),
+        _ => style.paint("✗", "31"),
+    };
+    let detail = if o.succeeded {
+        let outputs = o.report["outputs"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| match v {
+                        Value::String(s) => format!("{k}={s}"),
+                        other => format!("{k}={other}"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        if o.earlier {
+            format!("{outputs}  (succeeded earlier; not run again)")
+        } else {
+            outputs
+        }
+    } else {
+        let e = &o.report["error"];
+        match e["stepId"].as_str() {
+            Some(step) => format!("step `{step}`: {}", e["message"].as_str().unwrap_or("")),
+            None => e["message"].as_str().unwrap_or("").to_string(),
+        }
+    };
+    printer.err(&format!("{mark} line {}  {detail}\n", o.line));
+    if style.live {
+        printer
+            .live
+            .start(format!("{} runs done, {} failed", s.runs, s.failed));
+    }
+}
+
+/// `batch: 300 runs, 297 succeeded, 3 failed (lines 5, 17, 102)`, and how it
+/// ended when it did not run every line.
+fn print_summary(printer: &Printer, summary: &Summary, args: &RunArgs, journal: &Path) {
+    if printer.style.quiet && summary.failed == 0 && summary.interrupted.is_none() {
+        return;
+    }
+    let shard = args
+        .shard
+        .map(|s| format!(" (shard {s})"))
+        .unwrap_or_default();
+    let mut line = format!(
+        "batch{shard}: {} run{}, {} succeeded, {} failed",
+        summary.runs,
+        if summary.runs == 1 { "" } else { "s" },
+        summary.runs - summary.failed,
+        summary.failed
+    );
+    if !summary.failed_lines.is_empty() {
+        let list: Vec<String> = summary.failed_lines.iter().map(|l| l.to_string()).collect();
+        let more = if summary.failed > summary.failed_lines.len() {
+            ", …"
+        } else {
+            ""
+        };
+        line.push_str(&format!(" (lines {}{more})", list.join(", ")));
+    }
+    if summary.earlier > 0 {
+        line.push_str(&format!(
+            "; {} had succeeded before and were not run again",
+            summary.earlier
+        ));
+    }
+    if summary.stopped_early {
+        line.push_str("; stopped after the first failure (--fail-fast)");
+    }
+    if let Some(signal) = summary.interrupted {
+        line.push_str(&format!(
+            "; interrupted by {}: lines not started were not run",
+            signal.name()
+        ));
+    }
+    if summary.failed > 0 || summary.interrupted.is_some() {
+        line.push_str(&format!(
+            "\njournal: {} (continue with --resume; lines that succeeded are not run again)",
+            journal.display()
+        ));
+    }
+    printer.err(&format!("{line}\n"));
+}

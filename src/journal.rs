@@ -1,0 +1,367 @@
+//! The batch journal: each line's report, appended the moment the line
+//! finishes, so that a batch killed half-way (even by SIGKILL) loses nothing
+//! that had finished, and `--each FILE --resume` knows what not to run again.
+//!
+//! The journal is JSON Lines: a header `{"arazzoJournal": 1, "workflowId",
+//! "each", "shard"}`, then one run report per finished line (as `-o json`
+//! writes them, with `line`), secrets masked. A line may appear more than once
+//! (a resumed line is journaled again); the last record wins. Each record is
+//! one `write` of a whole line on a file opened for appending: a process that
+//! dies leaves at most a torn last line, which reading ignores.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde_json::{json, Value};
+
+use crate::cli::Shard;
+use crate::redact::Redactor;
+use crate::report::RunReport;
+
+/// The longest journal record read back (a report with large outputs).
+const MAX_RECORD: usize = 64 * 1024 * 1024;
+
+/// The journal beside the batch file when `--journal` is not given:
+/// `users.jsonl.journal`, or `users.jsonl.shard-2-of-8.journal` for a shard.
+pub fn default_path(each: &Path, shard: Option<Shard>) -> PathBuf {
+    let mut name = each.as_os_str().to_owned();
+    if let Some(s) = shard {
+        name.push(format!(".shard-{}-of-{}", s.index, s.count));
+    }
+    name.push(".journal");
+    PathBuf::from(name)
+}
+
+/// What identifies a batch in its journal.
+pub struct Header<'a> {
+    pub workflow_id: &'a str,
+    pub each: &'a Path,
+    pub shard: Option<Shard>,
+}
+
+/// A journal open for appending.
+pub struct Journal {
+    file: File,
+    path: PathBuf,
+}
+
+/// The records of an earlier batch: where each line's last report is.
+pub struct Journaled {
+    file: Mutex<File>,
+    path: PathBuf,
+    /// Line number → (offset, length) of its last record.
+    entries: HashMap<usize, (u64, usize)>,
+    /// Records that could not be read (a torn last line, say).
+    pub unreadable: usize,
+}
+
+impl Journal {
+    /// Opens the journal at `path`. Resuming, an existing journal is read and
+    /// then appended to. Otherwise a journal that records finished lines is
+    /// refused (running them again would create everything twice), and a new
+    /// one is started.
+    pub fn open(
+        path: &Path,
+        header: &Header<'_>,
+        resume: bool,
+    ) -> Result<(Journal, Option<Journaled>), String> {
+        let exists = path.metadata().is_ok_and(|m| m.len() > 0);
+        let earlier = if exists {
+            Some(Journaled::read(path, header)?)
+        } else {
+            None
+        };
+        if let Some(j) = &earlier {
+            if !resume && !j.entries.is_empty() {
+                return Err(format!(
+                    "the journal `{}` records {} finished line{} of an earlier batch; pass --resume to continue it (lines that succeeded are not run again), or remove it or pass another --journal PATH to start afresh",
+                    path.display(),
+                    j.entries.len(),
+                    if j.entries.len() == 1 { "" } else { "s" }
+                ));
+            }
+        }
+        let earlier = earlier.filter(|_| resume);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| cannot(path, e))?;
+        }
+        let mut file = if earlier.is_some() {
+            OpenOptions::new().append(true).open(path)
+        } else {
+            File::create(path)
+        }
+        .map_err(|e| cannot(path, e))?;
+        if earlier.is_some() {
+            // A torn last record: start the next one on a line of its own.
+            if !ends_with_newline(path) {
+                file.write_all(b"\n").map_err(|e| cannot(path, e))?;
+            }
+        } else {
+            let head = json!({
+                "arazzoJournal": 1,
+                "workflowId": header.workflow_id,
+                "each": header.each.display().to_string(),
+                "shard": header.shard.map(|s| s.to_string()),
+            });
+            file.write_all(format!("{head}\n").as_bytes())
+                .map_err(|e| cannot(path, e))?;
+        }
+        Ok((
+            Journal {
+                file,
+                path: path.to_path_buf(),
+            },
+            earlier,
+        ))
+    }
+
+    /// Appends a line's report, secrets masked, in one write.
+    pub fn append(&mut self, report: &Value, redactor: &Redactor) -> Result<(), String> {
+        let mut v = report.clone();
+        redactor.redact_value(&mut v);
+        let mut text = serde_json::to_string(&v).unwrap_or_default();
+        text.push('\n');
+        self.file
+            .write_all(text.as_bytes())
+            .map_err(|e| cannot(&self.path, e))
+    }
+
+    /// Flushes the journal to the disk.
+    pub fn finish(self) -> Result<(), String> {
+        self.file.sync_data().map_err(|e| cannot(&self.path, e))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Journaled {
+    fn read(path: &Path, header: &Header<'_>) -> Result<Journaled, String> {
+        let file = File::open(path).map_err(|e| cannot(path, e))?;
+        let mut reader = BufReader::new(file.try_clone().map_err(|e| cannot(path, e))?);
+        let mut entries = HashMap::new();
+        let mut unreadable = 0;
+        let mut offset = 0u64;
+        let mut seen_header = false;
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            let n = (&mut reader)
+                .take(MAX_RECORD as u64 + 1)
+                .read_until(b'\n', &mut buf)
+                .map_err(|e| cannot(path, e))?;
+            if n == 0 {
+                break;
+            }
+            let at = offset;
+            offset += n as u64;
+            if n > MAX_RECORD {
+                unreadable += 1;
+                skip_line(&mut reader, &mut offset).map_err(|e| cannot(path, e))?;
+                continue;
+            }
+            let Ok(v) = serde_json::from_slice::<Value>(&buf) else {
+                unreadable += 1;
+                continue;
+            };
+            if v.get("arazzoJournal").is_some() {
+                check_header(path, &v, header)?;
+                seen_header = true;
+                continue;
+            }
+            match v.get("line").and_then(Value::as_u64) {
+                Some(line) if seen_header => {
+                    entries.insert(line as usize, (at, n));
+                }
+                _ => unreadable += 1,
+            }
+        }
+        if !seen_header && (unreadable > 0 || !entries.is_empty()) {
+            return Err(format!(
+                "`{}` is not a journal of arazzo (it has no journal header); pass another --journal PATH",
+                path.display()
+            ));
+        }
+        Ok(Journaled {
+            file: Mutex::new(file),
+            path: path.to_path_buf(),
+            entries,
+            unreadable,
+        })
+    }
+
+    /// The journaled report of `line`, if the journal has one.
+    pub fn report(&self, line: usize) -> Result<Option<RunReport>, String> {
+        let Some(&(offset, len)) = self.entries.get(&line) else {
+            return Ok(None);
+        };
+        let mut bytes = vec![0; len];
+        {
+            let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+            file.seek(SeekFrom::Start(offset))
+                .and_then(|_| file.read_exact(&mut bytes))
+                .map_err(|e| cannot(&self.path, e))?;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        crate::resume::parse_report(&text)
+            .map(Some)
+            .map_err(|m| format!("the journal's record of line {line} cannot be used: {m}"))
+    }
+
+    /// How many lines the journal records.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+fn check_header(path: &Path, v: &Value, header: &Header<'_>) -> Result<(), String> {
+    if v["workflowId"] != header.workflow_id {
+        return Err(format!(
+            "the journal `{}` is of a batch of workflow `{}`, not `{}`",
+            path.display(),
+            v["workflowId"].as_str().unwrap_or("?"),
+            header.workflow_id
+        ));
+    }
+    let shard = header.shard.map(|s| s.to_string());
+    if v["shard"].as_str() != shard.as_deref() {
+        return Err(format!(
+            "the journal `{}` was written by {}, and this batch is {}; resume each shard with its own journal",
+            path.display(),
+            v["shard"]
+                .as_str()
+                .map_or("a batch without --shard".to_string(), |s| format!(
+                    "--shard {s}"
+                )),
+            shard.map_or("not sharded".to_string(), |s| format!("--shard {s}"))
+        ));
+    }
+    Ok(())
+}
+
+/// Skips the rest of an over-long record.
+fn skip_line(reader: &mut impl BufRead, offset: &mut u64) -> std::io::Result<()> {
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let (used, done) = match memchr::memchr(b'\n', buf) {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        reader.consume(used);
+        *offset += used as u64;
+        if done {
+            return Ok(());
+        }
+    }
+}
+
+fn ends_with_newline(path: &Path) -> bool {
+    let Ok(mut f) = File::open(path) else {
+        return true;
+    };
+    let mut last = [0u8; 1];
+    f.seek(SeekFrom::End(-1)).is_err() || (f.read_exact(&mut last).is_ok() && last[0] == b'\n')
+}
+
+fn cannot(path: &Path, e: std::io::Error) -> String {
+    format!("--journal: cannot write `{}`: {e}", path.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(each: &Path) -> Header<'_> {
+        Header {
+            workflow_id: "w",
+            each,
+            shard: None,
+        }
+    }
+
+    #[test]
+    fn records_are_read_back_and_the_last_one_of_a_line_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.journal");
+        let each = dir.path().join("each.jsonl");
+        let r = Redactor::new();
+        let report = |line: usize, status: &str| {
+            json!({"line": line, "workflowId": "w", "status": status, "outputs": {},
+                   "steps": [], "error": null, "durationMs": 1, "inputs": {"u": line}})
+        };
+        let (mut j, earlier) = Journal::open(&path, &header(&each), false).unwrap();
+        assert!(earlier.is_none());
+        j.append(&report(1, "failed"), &r).unwrap();
+        j.append(&report(2, "succeeded"), &r).unwrap();
+        j.append(&report(1, "succeeded"), &r).unwrap();
+        j.finish().unwrap();
+        // A torn record at the end, as a killed process may leave.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"line\": 3, \"sta")
+            .unwrap();
+
+        let refused = Journal::open(&path, &header(&each), false).err().unwrap();
+        assert!(refused.contains("pass --resume"), "{refused}");
+
+        let (mut j, earlier) = Journal::open(&path, &header(&each), true).unwrap();
+        let earlier = earlier.unwrap();
+        assert_eq!(earlier.len(), 2);
+        assert_eq!(earlier.unreadable, 1);
+        assert!(earlier.report(1).unwrap().unwrap().succeeded());
+        assert!(earlier.report(3).unwrap().is_none());
+        j.append(&report(3, "succeeded"), &r).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with("\"sta\n{\"line\":3,\"workflowId\":\"w\",\"status\":\"succeeded\",\"outputs\":{},\"steps\":[],\"error\":null,\"durationMs\":1,\"inputs\":{\"u\":3}}\n"), "{text}");
+    }
+
+    #[test]
+    fn another_workflow_or_shard_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.journal");
+        let each = dir.path().join("each.jsonl");
+        let (j, _) = Journal::open(&path, &header(&each), false).unwrap();
+        drop(j);
+        let other = Header {
+            workflow_id: "v",
+            each: &each,
+            shard: None,
+        };
+        assert!(Journal::open(&path, &other, true)
+            .err()
+            .unwrap()
+            .contains("of workflow `w`"));
+        let sharded = Header {
+            workflow_id: "w",
+            each: &each,
+            shard: Some(Shard { index: 1, count: 2 }),
+        };
+        assert!(Journal::open(&path, &sharded, true)
+            .err()
+            .unwrap()
+            .contains("--shard 1/2"));
+    }
+
+    #[test]
+    fn default_paths_sit_beside_the_batch_file() {
+        let p = Path::new("data/users.jsonl");
+        assert_eq!(default_path(p, None), Path::new("data/users.jsonl.journal"));
+        assert_eq!(
+            default_path(p, Some(Shard { index: 2, count: 8 })),
+            Path::new("data/users.jsonl.shard-2-of-8.journal")
+        );
+    }
+}

@@ -1,0 +1,265 @@
+//! `--resume`: continue a run from the JSON report of an earlier one that
+//! failed or was interrupted, without sending again a request whose step
+//! finished.
+//!
+//! The report holds what a continuation needs: the inputs (secret ones left
+//! out, to be supplied again), each step execution with its status and
+//! outputs, and the outputs of the other workflows that finished. The run
+//! continues at the step the report's error names, with the outputs of the
+//! steps that finished. Where continuing could repeat or contradict what the
+//! earlier run did, the plan is refused with the reason, before anything is
+//! sent.
+
+use serde_json::Value;
+
+use crate::compile::{Program, StepTarget};
+use crate::engine::{FinishedWorkflows, Resume, StepOutputs};
+use crate::redact::MASK;
+use crate::report::{ErrorKind, RunReport, Status, StepReport};
+
+/// What a resumed run does.
+#[derive(Debug)]
+pub enum Plan {
+    /// The earlier run succeeded: nothing is sent, its report stands.
+    Done(Box<RunReport>),
+    /// Continue at a step.
+    Continue(Continuation),
+}
+
+#[derive(Debug)]
+pub struct Continuation {
+    pub resume: Resume,
+    /// The step the run continues at (`None`: from the start, nothing had
+    /// finished).
+    pub from: Option<String>,
+    /// Step outputs that were masked in the report (they held a secret) and
+    /// so are not restored, as `step.output`.
+    pub masked: Vec<String>,
+    /// The step whose request was in flight when the earlier run stopped,
+    /// sent again: `METHOD path`.
+    pub resent: Option<String>,
+}
+
+/// Methods that a server applies at most once however often they are sent
+/// (RFC 9110 §9.2.2), so an uncertain one may simply be sent again.
+const IDEMPOTENT: &[&str] = &["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"];
+
+/// Reads a report: one JSON object (`-o json` or `--report` output).
+pub fn parse_report(text: &str) -> Result<RunReport, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err("it is empty".into());
+    }
+    let value: Value = serde_json::from_str(trimmed).map_err(|e| {
+        let lines: Vec<&str> = trimmed.lines().filter(|l| !l.trim().is_empty()).collect();
+        if lines.len() > 1 && lines.iter().all(|l| serde_json::from_str::<Value>(l).is_ok()) {
+            format!(
+                "it holds {} JSON lines (a batch's output or journal); resume a batch with --each FILE --resume",
+                lines.len()
+            )
+        } else {
+            format!("it is not JSON ({e})")
+        }
+    })?;
+    if !value.is_object() || value.get("dryRun").is_some() {
+        return Err("it is not a run report (write one with -o json or --report FILE)".into());
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        format!(
+            "it is not a run report of arazzo: at `{}`: {}",
+            e.path(),
+            e.inner()
+        )
+    })
+}
+
+/// How to continue `prior` (a report of the program's entry workflow).
+pub fn plan(program: &Program, prior: RunReport, resend_uncertain: bool) -> Result<Plan, String> {
+    let wf = program.entry();
+    if prior.workflow_id != wf.workflow_id {
+        return Err(format!(
+            "the report is of workflow `{}`, not `{}`",
+            prior.workflow_id, wf.workflow_id
+        ));
+    }
+    if prior.status == Status::Succeeded {
+        return Ok(Plan::Done(Box::new(prior)));
+    }
+    let error = prior.error.clone().ok_or(
+        "the report says the run did not succeed but names no error; it cannot be continued",
+    )?;
+    let workflows = finished_workflows(&prior);
+    let from = match error.step_id.as_deref() {
+        Some(s) => s,
+        None => {
+            // Stopped before the workflow's first step (inputs, a dependsOn
+            // workflow): start again, unless a step had finished somewhere.
+            if let Some(done) = prior.steps.iter().find(|s| s.status == Status::Succeeded) {
+                return Err(format!(
+                    "the run stopped in workflow `{}` (a dependsOn workflow) after its step `{}` had finished; only the steps of the workflow that was run can be continued",
+                    done.workflow_id.as_deref().unwrap_or(&prior.workflow_id),
+                    done.step_id
+                ));
+            }
+            return Ok(Plan::Continue(Continuation {
+                resume: Resume {
+                    workflows,
+                    ..Resume::default()
+                },
+                from: None,
+                masked: Vec::new(),
+                resent: None,
+            }));
+        }
+    };
+    let index = wf
+        .steps
+        .iter()
+        .position(|s| s.step_id == from)
+        .ok_or_else(|| {
+            format!(
+                "the report stops at step `{from}`, which workflow `{}` does not have (it stopped in a workflow reached by a goto, which cannot be continued)",
+                wf.workflow_id
+            )
+        })?;
+    let top: Vec<usize> = (0..prior.steps.len())
+        .filter(|&i| prior.steps[i].workflow_id.is_none())
+        .collect();
+    // The entry of the stopping step: the last one of the workflow, when it
+    // is that step (a run interrupted before the step started has none).
+    let stop_entry = top
+        .last()
+        .copied()
+        .filter(|&i| prior.steps[i].step_id == from && prior.steps[i].status != Status::Succeeded);
+    if stop_entry.is_none() && error.kind != ErrorKind::Interrupted {
+        let after: Vec<&str> = top
+            .iter()
+            .rev()
+            .map(|&i| prior.steps[i].step_id.as_str())
+            .take_while(|s| *s != from)
+            .collect();
+        return Err(format!(
+            "after step `{from}` failed, the run went on (onFailure actions ran: {}); continuing at `{from}` would ignore what they did. Start a new run instead",
+            after.into_iter().rev().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let before = stop_entry.unwrap_or(prior.steps.len());
+    check_no_failure_path(&prior.steps[..before], from)?;
+    let first_inner = top
+        .iter()
+        .rev()
+        .find(|&&i| i < before)
+        .map_or(0, |&i| i + 1);
+    if stop_entry.is_some() {
+        if let Some(done) = prior.steps[first_inner..before]
+            .iter()
+            .find(|s| s.status == Status::Succeeded)
+        {
+            let called = match &wf.steps[index].target {
+                StepTarget::Workflow { workflow, .. } => {
+                    program.workflows[*workflow].workflow_id.as_str()
+                }
+                StepTarget::Operation(_) => done.workflow_id.as_deref().unwrap_or_default(),
+            };
+            return Err(format!(
+                "step `{from}` calls workflow `{called}`, which stopped after its step `{}` had finished; continuing would send that step's request again",
+                done.step_id
+            ));
+        }
+    }
+    let mut resent = None;
+    if let Some(i) = stop_entry {
+        let entry = &prior.steps[i];
+        let in_flight = std::iter::once(entry)
+            .chain(prior.steps[first_inner..i].iter())
+            .find(|s| s.status == Status::Uncertain && s.method != "CALL");
+        if let Some(u) = in_flight {
+            let what = format!("{} {}", u.method, u.url);
+            if !IDEMPOTENT.contains(&u.method.to_ascii_uppercase().as_str()) && !resend_uncertain {
+                return Err(format!(
+                    "step `{}` ({what}) was in flight when the run was interrupted: the server may have acted on it (created what it asks for). Check, then pass --resend-uncertain to send it again, or start a new run",
+                    u.step_id
+                ));
+            }
+            resent = Some(format!("step `{}` ({what})", u.step_id));
+        }
+    }
+    let mut step_outputs = StepOutputs::new();
+    let mut masked = Vec::new();
+    for &i in top.iter().filter(|&&i| i < before) {
+        let s = &prior.steps[i];
+        if s.status != Status::Succeeded {
+            continue;
+        }
+        let mut outputs = s.outputs.clone();
+        outputs.retain(|name, v| {
+            let hidden = holds_mask(v);
+            if hidden {
+                masked.push(format!("{}.{name}", s.step_id));
+            }
+            !hidden
+        });
+        step_outputs.insert(s.step_id.clone(), outputs);
+    }
+    masked.sort();
+    masked.dedup();
+    let carried = prior.steps[..before]
+        .iter()
+        .cloned()
+        .map(|mut s| {
+            s.resumed = true;
+            s
+        })
+        .collect();
+    Ok(Plan::Continue(Continuation {
+        resume: Resume {
+            step: index,
+            step_outputs,
+            workflows,
+            carried,
+        },
+        from: Some(from.to_string()),
+        masked,
+        resent,
+    }))
+}
+
+/// Refuses a report in which a step of the workflow failed for good before
+/// `from`: the run then took a failure path (a cleanup, say) whose effects a
+/// continuation would ignore.
+fn check_no_failure_path(steps: &[StepReport], from: &str) -> Result<(), String> {
+    let mut last: Vec<(&str, Status)> = Vec::new();
+    for s in steps.iter().filter(|s| s.workflow_id.is_none()) {
+        last.retain(|(id, _)| *id != s.step_id);
+        last.push((&s.step_id, s.status));
+    }
+    match last.iter().find(|(_, status)| *status != Status::Succeeded) {
+        Some((failed, _)) => Err(format!(
+            "step `{failed}` had failed before the run reached `{from}`, and the run went on along its onFailure actions; continuing would ignore what they did. Start a new run instead"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The other workflows the earlier run finished, for `$workflows.<id>.…`.
+fn finished_workflows(prior: &RunReport) -> FinishedWorkflows {
+    prior
+        .workflows
+        .iter()
+        .filter(|(_, w)| w["status"] == "succeeded")
+        .map(|(id, w)| {
+            let map = |v: &Value| v.as_object().cloned().unwrap_or_default();
+            (id.clone(), (map(&w["inputs"]), map(&w["outputs"])))
+        })
+        .collect()
+}
+
+/// Whether a value held a secret that the report masked.
+fn holds_mask(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains(MASK),
+        Value::Array(items) => items.iter().any(holds_mask),
+        Value::Object(m) => m.values().any(holds_mask),
+        _ => false,
+    }
+}
