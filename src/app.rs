@@ -274,6 +274,18 @@ fn run_command(mut args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
         .block_on(document::load(doc_url, &fetcher))
         .map_err(|e| Problem::document(e.message, e.help))?;
     let workflow_id = pick_workflow(&loaded, workflow_id)?;
+    if let Some(prior) = prior.as_ref().filter(|p| p.workflow_id != workflow_id) {
+        return Err(Problem::usage(
+            format!(
+                "--resume: the report is of workflow `{}`, not `{workflow_id}`",
+                prior.workflow_id
+            ),
+            Some(format!(
+                "continue it with `arazzo run {} --resume …`",
+                prior.workflow_id
+            )),
+        ));
+    }
     let program = compile(&loaded, &workflow_id).map_err(|errors| compile_problem(&errors))?;
     for source in servers.keys() {
         if !program.source_names.iter().any(|s| s == source) {
@@ -1179,7 +1191,15 @@ fn interrupted_summary(report: &RunReport, e: &crate::report::RunError) -> (Stri
             s.step_id, s.method, s.url
         ));
     }
-    let message = format!("workflow {} {}", report.workflow_id, e.message);
+    let at = e
+        .step_id
+        .as_deref()
+        .map(|s| format!(" at step `{s}`"))
+        .unwrap_or_default();
+    let message = format!(
+        "workflow {} was stopped{at}: {}",
+        report.workflow_id, e.message
+    );
     (message, help)
 }
 

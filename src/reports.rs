@@ -183,6 +183,7 @@ pub fn junit_suite(report: &RunReport, program: &Program, name: &str) -> JunitSu
     let secs = |ms: u64| format!("{:.3}", ms as f64 / 1000.0);
     let mut cases = String::new();
     let mut failures = 0;
+    let mut errors = 0;
     let mut ran: BTreeSet<&str> = BTreeSet::new();
     let error_step = report.error.as_ref().and_then(|e| e.step_id.as_deref());
     let mut error_used = false;
@@ -197,6 +198,23 @@ pub fn junit_suite(report: &RunReport, program: &Program, name: &str) -> JunitSu
             xml_escape(class),
             secs(s.duration_ms)
         ));
+        if s.status == Status::Uncertain {
+            errors += 1;
+            let message = report
+                .error
+                .as_ref()
+                .filter(|e| e.kind == crate::report::ErrorKind::Interrupted)
+                .map_or(
+                    "the run was interrupted while the step's request was in flight",
+                    |e| e.message.as_str(),
+                );
+            cases.push_str(&format!(
+                "      <error type=\"interrupted\" message=\"{}\">{} {}</error>\n",
+                xml_escape(message),
+                xml_escape(&s.method),
+                xml_escape(&s.url),
+            ));
+        }
         if s.status == Status::Failed {
             failures += 1;
             let (kind, message) = match &report.error {
@@ -240,10 +258,9 @@ pub fn junit_suite(report: &RunReport, program: &Program, name: &str) -> JunitSu
         }
     }
     // A failure that belongs to no step (a failed dependency) is an error of the suite.
-    let mut errors = 0;
     if let Some(e) = &report.error {
         if e.step_id.is_none() {
-            errors = 1;
+            errors += 1;
             cases.push_str(&format!(
                 "    <testcase name=\"(workflow)\" classname=\"{}\" time=\"0.000\">\n      <error type=\"{}\" message=\"{}\"/>\n    </testcase>\n",
                 xml_escape(&report.workflow_id),
@@ -252,7 +269,9 @@ pub fn junit_suite(report: &RunReport, program: &Program, name: &str) -> JunitSu
             ));
         }
     }
-    let tests = report.steps.len() + skipped + errors;
+    let tests = report.steps.len()
+        + skipped
+        + usize::from(report.error.as_ref().is_some_and(|e| e.step_id.is_none()));
     JunitSuite {
         xml: format!(
             "  <testsuite name=\"{name}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{t}\">\n{cases}  </testsuite>\n",

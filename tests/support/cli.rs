@@ -6,7 +6,14 @@ use serde_json::Value;
 /// `arazzo` in the crate root, with none of the caller's `ARAZZO_*`,
 /// `NO_COLOR`, `RUST_LOG` or `SSL_CERT_*` variables inherited.
 pub fn arazzo() -> Command {
-    let mut cmd = Command::cargo_bin("arazzo").expect("the arazzo binary is built");
+    Command::from_std(arazzo_std())
+}
+
+/// The same as [`arazzo`], as a `std::process::Command` (for a process that
+/// runs in the background, see [`Running`]).
+pub fn arazzo_std() -> std::process::Command {
+    use assert_cmd::cargo::CommandCargoExt;
+    let mut cmd = std::process::Command::cargo_bin("arazzo").expect("the arazzo binary is built");
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
     for (name, _) in std::env::vars() {
         if name.starts_with("ARAZZO_")
@@ -20,10 +27,112 @@ pub fn arazzo() -> Command {
     cmd
 }
 
+/// `arazzo` running in the background, its output collected, so that a test
+/// can signal it half-way. Killed if the test drops it.
+pub struct Running {
+    child: Option<std::process::Child>,
+    out: Option<std::thread::JoinHandle<Vec<u8>>>,
+    err: Option<std::thread::JoinHandle<Vec<u8>>>,
+}
+
+impl Running {
+    pub fn start(mut cmd: std::process::Command) -> Running {
+        use std::process::Stdio;
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start arazzo");
+        let drain = |mut r: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let _ = r.read_to_end(&mut buf);
+                buf
+            })
+        };
+        let out = drain(Box::new(child.stdout.take().unwrap()));
+        let err = drain(Box::new(child.stderr.take().unwrap()));
+        Running {
+            child: Some(child),
+            out: Some(out),
+            err: Some(err),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Sends `signal` (`INT`, `TERM`, `KILL`) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let ok = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .expect("run kill")
+            .success();
+        assert!(ok, "kill -{signal} failed");
+    }
+
+    /// Waits for the exit (at most `limit`, then kills it and fails the test).
+    pub fn finish(mut self, limit: std::time::Duration) -> Out {
+        let mut child = self.child.take().unwrap();
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait for arazzo") {
+                break status;
+            }
+            if started.elapsed() > limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("arazzo did not exit within {limit:?}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let text = |h: Option<std::thread::JoinHandle<Vec<u8>>>| {
+            String::from_utf8_lossy(&h.unwrap().join().unwrap()).into_owned()
+        };
+        use std::os::unix::process::ExitStatusExt;
+        Out {
+            code: status
+                .code()
+                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
+            stdout: text(self.out.take()),
+            stderr: text(self.err.take()),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Polls `ready` every 10 ms for up to 30 s; fails the test naming `what`.
+pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !ready() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "timed out waiting until {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// `arazzo run provision-mcp-server` as a user types it, against the Composio
 /// stand-in at `base`, with `key` in `ARAZZO_INPUT_API_KEY`, then `extra`.
 pub fn provision(base: &str, key: &str, extra: &[&str]) -> Command {
-    let mut cmd = arazzo();
+    Command::from_std(provision_std(base, key, extra))
+}
+
+/// [`provision`] as a `std::process::Command`.
+pub fn provision_std(base: &str, key: &str, extra: &[&str]) -> std::process::Command {
+    let mut cmd = arazzo_std();
     cmd.env("ARAZZO_INPUT_API_KEY", key).args([
         "run",
         "provision-mcp-server",

@@ -115,10 +115,18 @@ struct Fault {
     body: Value,
 }
 
+/// A request held before it is answered (a slow server).
+struct Hold {
+    method: String,
+    path_prefix: String,
+    delay: std::time::Duration,
+}
+
 #[derive(Default)]
 struct Inner {
     requests: Vec<Recorded>,
     faults: VecDeque<Fault>,
+    holds: VecDeque<Hold>,
     auth_configs: Vec<AuthConfig>,
     servers: Vec<Server>,
     next_request: u64,
@@ -265,6 +273,20 @@ impl StandIn {
     }
 }
 
+impl StandIn {
+    /// The next `method` request whose path starts with `path_prefix` is
+    /// recorded at once, then held for `delay` before it is handled (and
+    /// changes the state) as usual: a slow answer, or, with a long delay, a
+    /// request that hangs.
+    pub fn hold_next(&self, method: &str, path_prefix: &str, delay: std::time::Duration) {
+        self.shared.lock().holds.push_back(Hold {
+            method: method.to_ascii_uppercase(),
+            path_prefix: path_prefix.to_string(),
+            delay,
+        });
+    }
+}
+
 impl Drop for StandIn {
     fn drop(&mut self) {
         if let Some(rt) = self.runtime.take() {
@@ -337,15 +359,27 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         Some(serde_json::from_slice(&bytes).map_err(|_| ()))
     };
 
+    // Recorded on arrival; a held request is handled after its delay.
+    let hold = {
+        let mut inner = shared.lock();
+        inner.requests.push(Recorded {
+            method: method.clone(),
+            path: path.clone(),
+            query: query.clone(),
+            headers: headers.clone(),
+            body: parsed.clone().and_then(Result::ok),
+            raw_body,
+        });
+        let pos = inner
+            .holds
+            .iter()
+            .position(|h| path.starts_with(&h.path_prefix) && h.method == method);
+        pos.and_then(|p| inner.holds.remove(p))
+    };
+    if let Some(hold) = hold {
+        tokio::time::sleep(hold.delay).await;
+    }
     let mut inner = shared.lock();
-    inner.requests.push(Recorded {
-        method: method.clone(),
-        path: path.clone(),
-        query: query.clone(),
-        headers: headers.clone(),
-        body: parsed.clone().and_then(Result::ok),
-        raw_body,
-    });
     inner.next_request += 1;
     let request_id = format!("req_{}", inner.next_request);
 
