@@ -707,3 +707,71 @@ fn http_refuses_foreign_host_headers() {
     assert_eq!(post("evil.example"), 403);
     assert_eq!(post(&authority), 200);
 }
+
+/// SIGTERM while a tool call runs: the call is answered (interrupted, with
+/// what was created), then the server exits 143. An idle server exits 0.
+#[test]
+fn sigterm_answers_the_call_in_flight_then_stops() {
+    let api = StandIn::start(KEY);
+    api.hold_next(
+        "POST",
+        "/api/v3/mcp/servers/",
+        Duration::from_secs(60),
+    );
+    let mut server = HttpServer::start(served(&api, &["--grace-period", "300ms"]));
+    let rt = runtime();
+    let result = rt.block_on(async {
+        let client = connect_http(&server.url).await;
+        let pid = server.child.id();
+        let kill = async {
+            while api.requests().len() < 4 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let ok = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok);
+        };
+        let (r, ()) = tokio::join!(
+            call(&client, "provision-mcp-server", provision_args("Linear Bot", "ivy")),
+            kill
+        );
+        r
+    });
+    assert_eq!(result.is_error, Some(true));
+    let structured = result.structured_content.clone().unwrap();
+    assert_eq!(structured["status"], "interrupted", "{structured}");
+    assert_eq!(structured["error"]["kind"], "interrupted");
+    let server_id = api.state().servers[0].clone();
+    assert_eq!(structured["outputs"]["serverId"], server_id.as_str());
+    let text = text_of(&result);
+    assert!(text.contains("was interrupted"), "{text}");
+    assert!(text.contains(&server_id), "{text}");
+    let status = wait_exit(&mut server.child, Duration::from_secs(15));
+    assert_eq!(status.code(), Some(143), "{}", server.stderr.text());
+    assert_eq!(api.requests().len(), 4, "nothing sent after the signal");
+    assert!(!server.stderr.text().contains(KEY));
+
+    let mut idle = HttpServer::start(served(&api, &[]));
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &idle.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let status = wait_exit(&mut idle.child, Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0), "{}", idle.stderr.text());
+}
+
+fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(started.elapsed() < limit, "the server did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
