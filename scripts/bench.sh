@@ -119,6 +119,9 @@ BATCH_LINES=${BATCH_LINES:-10000}
 BATCH_RUNS=${BATCH_RUNS:-5}
 awk -v n="$BATCH_LINES" 'BEGIN { for (i = 1; i <= n; i++) printf "{\"userId\":\"user-%05d\"}\n", i }' >"$WORK/users.jsonl"
 BATCH="$ARAZZO $COMMON_ARGS --each $WORK/users.jsonl --concurrency 64 -o json -f $WORK/shipped.arazzo.yaml"
+# Each batch starts afresh: the journal of the one before would otherwise be
+# refused (it records finished lines).
+BATCH_PREP="rm -f $WORK/users.jsonl.journal"
 H="-H 'x-api-key: $KEY'"
 J="-H 'content-type: application/json'"
 CURL4="curl -sS --fail -o /dev/null $H $J --data-binary '{\"toolkit\":{\"slug\":\"linear\"},\"auth_config\":{\"type\":\"use_composio_managed_auth\"}}' $BASE/api/v3/auth_configs \
@@ -146,6 +149,7 @@ RUN_REAL="$ARAZZO $RUN_ARGS -f $WORK/real.arazzo.yaml"
 for c in "$VALIDATE" "$JQ" "$RUN_SHIPPED" "$RUN_REAL" "$CURL4" "$CURL1" "$CURL201"; do
   check "$c"
 done
+eval "$BATCH_PREP"
 check "$BATCH"
 reports=$(grep -c '"status": *"succeeded"' "$WORK/check.out" || true)
 if [ "$reports" != "$BATCH_LINES" ]; then
@@ -165,7 +169,7 @@ hyperfine --shell=none --warmup "$WARMUP" --runs "$RUNS" --export-json "$WORK/ti
 }
 echo "timing the batch ($BATCH_RUNS runs of $BATCH_LINES lines after 1 warm-up run)…" >&2
 hyperfine --shell=none --warmup 1 --runs "$BATCH_RUNS" --export-json "$WORK/batch.json" \
-  -n batch "$BATCH" >>"$LOG" 2>&1 || {
+  --prepare "$BATCH_PREP" -n batch "$BATCH" >>"$LOG" 2>&1 || {
   cat "$LOG" >&2
   exit 1
 }
@@ -178,6 +182,7 @@ echo "measuring peak RSS ($RSS_RUNS runs per command)…" >&2
 peak_rss() {
   local i
   for i in $(seq "$RSS_RUNS"); do
+    if [ -n "${PREP:-}" ]; then eval "$PREP"; fi
     eval "/usr/bin/time -f '%M' -o '$WORK/rss' $1" >/dev/null 2>&1
     tail -n1 "$WORK/rss"
   done | sort -n | awk '{ v[NR] = $1 } END {
@@ -190,7 +195,7 @@ RSS[jq]=$(peak_rss "$JQ")
 RSS[run-shipped]=$(peak_rss "$RUN_SHIPPED")
 RSS[run-real]=$(peak_rss "$RUN_REAL")
 RSS[curl4]=$(peak_rss "$CURL4")
-RSS[batch]=$(RSS_RUNS=3 peak_rss "$BATCH")
+RSS[batch]=$(RSS_RUNS=3 PREP="$BATCH_PREP" peak_rss "$BATCH")
 
 # --- Report -------------------------------------------------------------------------
 MISSED=0
