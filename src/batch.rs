@@ -536,6 +536,8 @@ pub struct Summary {
     pub stopped_early: bool,
     /// Lines that had succeeded in the journaled batch (not run again).
     pub earlier: usize,
+    /// Lines stopped by the signal (not counted as failed).
+    pub cut: usize,
     /// The signal that stopped the batch before every line ran.
     pub interrupted: Option<Signal>,
 }
@@ -605,7 +607,9 @@ impl Summary {
         if o.earlier {
             self.earlier += 1;
         }
-        if !o.succeeded {
+        if o.report["status"] == "interrupted" {
+            self.cut += 1;
+        } else if !o.succeeded {
             self.failed += 1;
             if self.failed_lines.len() < 50 {
                 self.failed_lines.push(o.line);

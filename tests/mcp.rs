@@ -713,11 +713,7 @@ fn http_refuses_foreign_host_headers() {
 #[test]
 fn sigterm_answers_the_call_in_flight_then_stops() {
     let api = StandIn::start(KEY);
-    api.hold_next(
-        "POST",
-        "/api/v3/mcp/servers/",
-        Duration::from_secs(60),
-    );
+    api.hold_next("POST", "/api/v3/mcp/servers/", Duration::from_secs(60));
     let mut server = HttpServer::start(served(&api, &["--grace-period", "300ms"]));
     let rt = runtime();
     let result = rt.block_on(async {
@@ -735,7 +731,11 @@ fn sigterm_answers_the_call_in_flight_then_stops() {
             assert!(ok);
         };
         let (r, ()) = tokio::join!(
-            call(&client, "provision-mcp-server", provision_args("Linear Bot", "ivy")),
+            call(
+                &client,
+                "provision-mcp-server",
+                provision_args("Linear Bot", "ivy")
+            ),
             kill
         );
         r

@@ -289,9 +289,12 @@ fn print_summary(printer: &Printer, summary: &Summary, args: &RunArgs, journal: 
         "batch{shard}: {} run{}, {} succeeded, {} failed",
         summary.runs,
         if summary.runs == 1 { "" } else { "s" },
-        summary.runs - summary.failed,
+        summary.runs - summary.failed - summary.cut,
         summary.failed
     );
+    if summary.cut > 0 {
+        line.push_str(&format!(", {} interrupted", summary.cut));
+    }
     if !summary.failed_lines.is_empty() {
         let list: Vec<String> = summary.failed_lines.iter().map(|l| l.to_string()).collect();
         let more = if summary.failed > summary.failed_lines.len() {

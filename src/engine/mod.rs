@@ -432,6 +432,75 @@ impl<'a, 'e> Runner<'a, 'e> {
         }
     }
 
+    /// Waits before retry number `retry` of a step: the server's `Retry-After`
+    /// (else the action's `retryAfter`). A wait beyond `--max-retry-wait` or
+    /// `--max-duration`, or a signal during it, ends the run with the error.
+    async fn retry_wait(
+        &mut self,
+        step: &CompiledStep,
+        attempt: &Attempt,
+        after: Option<f64>,
+        retry: u32,
+        failure: Option<RunError>,
+    ) -> Result<(), RunError> {
+        let asked = attempt
+            .response
+            .as_ref()
+            .and_then(|r| header(&r.headers, "retry-after"));
+        let from_header = asked.and_then(parse_retry_after);
+        if let (Some(text), None) = (asked, from_header) {
+            tracing::info!(
+                "step {}: ignoring Retry-After `{}` (neither seconds nor an HTTP date)",
+                step.step_id,
+                text.chars().take(64).collect::<String>()
+            );
+        }
+        let wait = from_header
+            .map(|w| (w, "the server's Retry-After header"))
+            .or(after.map(|a| {
+                (
+                    Duration::try_from_secs_f64(a).unwrap_or(Duration::MAX),
+                    "the retry action's retryAfter",
+                )
+            }));
+        let Some((w, source)) = wait else {
+            return Ok(());
+        };
+        if self.remaining().is_some_and(|r| r < w) {
+            return Err(self.timeout_error(
+                &step.step_id,
+                &format!("before the retry wait of {:.1} s", w.as_secs_f64()),
+            ));
+        }
+        if w > self.opts.max_retry_wait {
+            let mut e = failure.unwrap_or_else(|| RunError {
+                step_id: Some(step.step_id.clone()),
+                kind: ErrorKind::Response,
+                message: String::new(),
+            });
+            e.message.push_str(&format!(
+                "; not retried: {source} asks to wait {}, more than --max-retry-wait ({})",
+                crate::interrupt::describe(w),
+                crate::interrupt::describe(self.opts.max_retry_wait)
+            ));
+            return Err(e);
+        }
+        tracing::info!(
+            "step {}: waiting {} before retry {retry} ({source})",
+            step.step_id,
+            crate::interrupt::describe(w),
+        );
+        let stop = self.opts.stop.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(w) => Ok(()),
+            signal = stop.wait() => Err(self.interrupted_error(
+                &step.step_id,
+                signal,
+                "while waiting to retry the step",
+            )),
+        }
+    }
+
     /// Sends a request within `--max-duration`. When a stop is requested
     /// while it is in flight, it has the grace period to finish; `Err` is the
     /// signal when it did not (the server may have acted on it).
@@ -733,70 +802,13 @@ impl<'a, 'e> Runner<'a, 'e> {
                         else {
                             break 'steps;
                         };
-                        let asked = attempt
-                            .response
-                            .as_ref()
-                            .and_then(|r| header(&r.headers, "retry-after"));
-                        let from_header = asked.and_then(parse_retry_after);
-                        if let (Some(text), None) = (asked, from_header) {
-                            tracing::info!(
-                                "step {}: ignoring Retry-After `{}` (neither seconds nor an HTTP date)",
-                                step.step_id,
-                                text.chars().take(64).collect::<String>()
-                            );
-                        }
-                        let wait = from_header
-                            .map(|w| (w, "the server's Retry-After header"))
-                            .or(after.map(|a| {
-                                (
-                                    Duration::try_from_secs_f64(a).unwrap_or(Duration::MAX),
-                                    "the retry action's retryAfter",
-                                )
-                            }));
-                        if let Some((w, source)) = wait {
-                            if self.remaining().is_some_and(|r| r < w) {
-                                reports.push(attempt.report.clone());
-                                stop_error = Some(self.timeout_error(
-                                    &step.step_id,
-                                    &format!("before the retry wait of {:.1} s", w.as_secs_f64()),
-                                ));
-                                break 'steps;
-                            }
-                            if w > self.opts.max_retry_wait {
-                                let mut e = last_error.unwrap_or_else(|| RunError {
-                                    step_id: Some(step.step_id.clone()),
-                                    kind: ErrorKind::Response,
-                                    message: String::new(),
-                                });
-                                e.message.push_str(&format!(
-                                    "; not retried: {source} asks to wait {}, more than --max-retry-wait ({})",
-                                    crate::interrupt::describe(w),
-                                    crate::interrupt::describe(self.opts.max_retry_wait)
-                                ));
-                                reports.push(attempt.report.clone());
-                                stop_error = Some(e);
-                                break 'steps;
-                            }
-                            tracing::info!(
-                                "step {}: waiting {} before retry {} ({source})",
-                                step.step_id,
-                                crate::interrupt::describe(w),
-                                retries[ri]
-                            );
-                            let stop = self.opts.stop.clone();
-                            let cut = tokio::select! {
-                                _ = tokio::time::sleep(w) => None,
-                                signal = stop.wait() => Some(signal),
-                            };
-                            if let Some(signal) = cut {
-                                reports.push(attempt.report.clone());
-                                stop_error = Some(self.interrupted_error(
-                                    &step.step_id,
-                                    signal,
-                                    "while waiting to retry the step",
-                                ));
-                                break 'steps;
-                            }
+                        if let Err(e) = self
+                            .retry_wait(step, &attempt, *after, retries[ri], last_error)
+                            .await
+                        {
+                            reports.push(attempt.report.clone());
+                            stop_error = Some(e);
+                            break 'steps;
                         }
                         match then {
                             Some(Jump::Step(s)) => {
