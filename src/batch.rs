@@ -21,7 +21,7 @@ use crate::document::Loaded;
 use crate::engine::{self, RunOptions};
 use crate::inputs;
 use crate::interrupt::Signal;
-use crate::journal::Journaled;
+use crate::journal::{Earlier, Journal, Journaled};
 use crate::plan;
 use crate::redact::Redactor;
 use crate::report::RunReport;
@@ -62,6 +62,10 @@ pub struct LineOutcome {
     /// The line had succeeded in the run the journal records: nothing was
     /// sent, its report is the journaled one.
     pub earlier: bool,
+    /// The journal's record of the line stands: this outcome is not appended
+    /// (a line that succeeded before, or one refused before it ran, whose
+    /// journaled progress must not be replaced by a report without steps).
+    pub keep_journal: bool,
 }
 
 /// A line of the batch file: its number and its inputs (`as_text` for CSV cells,
@@ -350,6 +354,7 @@ fn failure(line: usize, workflow_id: &str, kind: &str, message: String) -> LineO
         run: None,
         exchanges: Vec::new(),
         earlier: false,
+        keep_journal: false,
         report: json!({
             "line": line,
             "workflowId": workflow_id,
@@ -375,9 +380,23 @@ pub struct Context<'a> {
     pub batch: &'a BatchOptions,
     /// What the journal of an earlier batch holds, when resuming.
     pub earlier: Option<&'a Journaled>,
+    /// The journal the lines' progress is written to as they run.
+    pub journal: Option<&'a std::cell::RefCell<Journal>>,
 }
 
 async fn run_line(cx: &Context<'_>, line: Line) -> LineOutcome {
+    let number = line.number;
+    let known = cx.earlier.is_some_and(|j| j.knows(number));
+    let mut outcome = run_or_refuse(cx, line).await;
+    // Refused before it ran (inputs, preflight, resume): what the journal
+    // knows of the line still stands.
+    if known && outcome.run.is_none() && outcome.report["steps"] == json!([]) {
+        outcome.keep_journal = true;
+    }
+    outcome
+}
+
+async fn run_or_refuse(cx: &Context<'_>, line: Line) -> LineOutcome {
     let program = cx.program;
     let wf = program.entry();
     let id = &wf.workflow_id;
@@ -401,13 +420,13 @@ async fn run_line(cx: &Context<'_>, line: Line) -> LineOutcome {
         Ok(m) => m,
         Err(e) => return failure(line.number, id, "inputs", e.message),
     };
-    let prior = match cx.earlier.map(|j| j.report(line.number)) {
-        Some(Ok(Some(prior))) => Some(prior),
-        Some(Ok(None)) | None => None,
+    let earlier = match cx.earlier.map(|j| j.earlier(line.number)) {
+        Some(Ok(earlier)) => earlier,
+        None => None,
         Some(Err(m)) => return failure(line.number, id, "resume", m),
     };
-    let resume = match prior {
-        Some(prior) => match continue_line(cx, line.number, &merged, prior) {
+    let resume = match earlier {
+        Some(earlier) => match continue_line(cx, line.number, &merged, earlier) {
             Ok(Continue::Earlier(outcome)) => return *outcome,
             Ok(Continue::From(resume)) => resume,
             Err(m) => return failure(line.number, id, "resume", m),
@@ -431,6 +450,14 @@ async fn run_line(cx: &Context<'_>, line: Line) -> LineOutcome {
     }
     let mut trace = crate::reports::Trace::default();
     let keep_exchanges = cx.batch.keep_exchanges;
+    if let Some(j) = cx.journal {
+        let (from, carried) = resume
+            .as_ref()
+            .map_or((0, &[][..]), |r| (r.step, &r.carried[..]));
+        let shown = without_secrets(program, &merged);
+        j.borrow_mut()
+            .begin(line.number, &shown, from, carried, cx.redactor);
+    }
     let report = engine::run_from(
         program,
         cx.loaded,
@@ -441,6 +468,9 @@ async fn run_line(cx: &Context<'_>, line: Line) -> LineOutcome {
         &mut |ev| {
             if keep_exchanges {
                 trace.record(&ev);
+            }
+            if let Some(j) = cx.journal {
+                j.borrow_mut().progress(line.number, &ev, cx.redactor);
             }
         },
         resume,
@@ -472,7 +502,23 @@ fn outcome(
         run: keep_run.then_some(report),
         exchanges,
         earlier,
+        keep_journal: earlier,
     }
+}
+
+/// The inputs without the secret ones, as a report holds them.
+fn without_secrets(program: &Program, inputs: &Map<String, Value>) -> Map<String, Value> {
+    let secret = |k: &String| {
+        program
+            .workflows
+            .iter()
+            .any(|w| w.secret_inputs.contains(k))
+    };
+    inputs
+        .iter()
+        .filter(|(k, _)| !secret(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// How a line the journal knows continues.
@@ -490,10 +536,13 @@ fn continue_line(
     cx: &Context<'_>,
     number: usize,
     inputs: &Map<String, Value>,
-    prior: RunReport,
+    earlier: Earlier,
 ) -> Result<Continue, String> {
-    let changed: Vec<&String> = prior
-        .inputs
+    let journaled = match &earlier {
+        Earlier::Report(r) => &r.inputs,
+        Earlier::Killed(p) => &p.inputs,
+    };
+    let changed: Vec<&String> = journaled
         .iter()
         .filter(|(k, v)| inputs.get(*k) != Some(*v) && !holds_mask(v))
         .map(|(k, _)| k)
@@ -504,7 +553,15 @@ fn continue_line(
             changed.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
         ));
     }
-    match crate::resume::plan(cx.program, prior, cx.batch.resend_uncertain)? {
+    let plan = match earlier {
+        Earlier::Report(prior) => {
+            crate::resume::plan(cx.program, prior, cx.batch.resend_uncertain)?
+        }
+        Earlier::Killed(progress) => {
+            crate::resume::plan_killed(cx.program, progress, cx.batch.resend_uncertain)?
+        }
+    };
+    match plan {
         crate::resume::Plan::Done(report) => Ok(Continue::Earlier(Box::new(outcome(
             number,
             *report,
@@ -512,7 +569,6 @@ fn continue_line(
             Vec::new(),
             true,
         )))),
-        crate::resume::Plan::Continue(c) if c.from.is_none() => Ok(Continue::From(None)),
         crate::resume::Plan::Continue(c) => Ok(Continue::From(Some(c.resume))),
     }
 }

@@ -8,6 +8,14 @@
 //! (a resumed line is journaled again); the last record wins. Each record is
 //! one `write` of a whole line on a file opened for appending: a process that
 //! dies leaves at most a torn last line, which reading ignores.
+//!
+//! While a line runs, its progress is journaled too, so that a batch killed
+//! outright (SIGKILL, an out-of-memory kill) knows how far each running line
+//! got: `{"line", "progress": "begin", "inputs", "carried"}` when it starts
+//! (`carried`: the steps a resumed line brings along), then
+//! `{"line", "progress": "started", "stepId", "method", "path", "depth"}`
+//! before each step's request and `{"line", "progress": "finished", "depth",
+//! "report"}` after it. The line's final report supersedes them.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -46,14 +54,52 @@ pub struct Header<'a> {
 pub struct Journal {
     file: File,
     path: PathBuf,
+    /// The first write that failed (later ones are not attempted).
+    error: Option<String>,
+}
+
+/// Where a record is in the journal file: (offset, length).
+type Span = (u64, usize);
+
+/// What the journal knows of a line.
+#[derive(Default)]
+struct Entry {
+    /// Its last final report.
+    report: Option<Span>,
+    /// The progress records written since (a run that did not finish).
+    progress: Vec<Span>,
+}
+
+/// What an earlier batch left of a line.
+pub enum Earlier {
+    /// Its report: it finished (succeeded, failed or was interrupted).
+    Report(RunReport),
+    /// It was running when the batch was killed: how far it got.
+    Killed(Progress),
+}
+
+/// The journaled progress of a line that never finished.
+pub struct Progress {
+    /// The line's inputs (secret ones masked).
+    pub inputs: serde_json::Map<String, Value>,
+    /// The index of the step the run started at.
+    pub from: usize,
+    /// The steps a resumed run brought along, then the steps that finished.
+    pub steps: Vec<crate::report::StepReport>,
+    /// The step whose request was (or was about to be) in flight:
+    /// (stepId, method, path, depth).
+    pub in_flight: Option<(String, String, String, u64)>,
+    /// Whether a step of a workflow called by a step (depth > 0) had begun
+    /// or finished after the last step of the workflow that was run.
+    pub inside_call: bool,
 }
 
 /// The records of an earlier batch: where each line's last report is.
 pub struct Journaled {
     file: Mutex<File>,
     path: PathBuf,
-    /// Line number → (offset, length) of its last record.
-    entries: HashMap<usize, (u64, usize)>,
+    /// Line number → what is journaled of it.
+    entries: HashMap<usize, Entry>,
     /// Records that could not be read (a torn last line, say).
     pub unreadable: usize,
 }
@@ -77,7 +123,7 @@ impl Journal {
         if let Some(j) = &earlier {
             if !resume && !j.entries.is_empty() {
                 return Err(format!(
-                    "the journal `{}` records {} finished line{} of an earlier batch; pass --resume to continue it (lines that succeeded are not run again), or remove it or pass another --journal PATH to start afresh",
+                    "the journal `{}` records {} line{} of an earlier batch; pass --resume to continue it (lines that succeeded are not run again), or remove it or pass another --journal PATH to start afresh",
                     path.display(),
                     j.entries.len(),
                     if j.entries.len() == 1 { "" } else { "s" }
@@ -113,24 +159,66 @@ impl Journal {
             Journal {
                 file,
                 path: path.to_path_buf(),
+                error: None,
             },
             earlier,
         ))
     }
 
-    /// Appends a line's report, secrets masked, in one write.
-    pub fn append(&mut self, report: &Value, redactor: &Redactor) -> Result<(), String> {
-        let mut v = report.clone();
+    /// Appends a record (a line's report, or its progress), secrets masked,
+    /// in one write.
+    pub fn append(&mut self, record: &Value, redactor: &Redactor) {
+        if self.error.is_some() {
+            return;
+        }
+        let mut v = record.clone();
         redactor.redact_value(&mut v);
         let mut text = serde_json::to_string(&v).unwrap_or_default();
         text.push('\n');
-        self.file
-            .write_all(text.as_bytes())
-            .map_err(|e| cannot(&self.path, e))
+        if let Err(e) = self.file.write_all(text.as_bytes()) {
+            self.error = Some(cannot(&self.path, e));
+        }
     }
 
-    /// Flushes the journal to the disk.
+    /// A line starts running (at the entry workflow's step `from`): its
+    /// inputs and the steps it brings along.
+    pub fn begin(
+        &mut self,
+        line: usize,
+        inputs: &serde_json::Map<String, Value>,
+        from: usize,
+        carried: &[crate::report::StepReport],
+        redactor: &Redactor,
+    ) {
+        let record = json!({"line": line, "progress": "begin", "inputs": inputs,
+                            "from": from, "carried": carried});
+        self.append(&record, redactor);
+    }
+
+    /// A step of a running line starts or finishes.
+    pub fn progress(&mut self, line: usize, event: &crate::engine::Event<'_>, redactor: &Redactor) {
+        use crate::engine::Event;
+        let record = match event {
+            Event::StepStarted {
+                step_id,
+                method,
+                path,
+                depth,
+            } => json!({"line": line, "progress": "started", "stepId": step_id,
+                        "method": method, "path": path, "depth": depth}),
+            Event::StepFinished { report, depth } => {
+                json!({"line": line, "progress": "finished", "depth": depth, "report": report})
+            }
+            Event::Exchange { .. } => return,
+        };
+        self.append(&record, redactor);
+    }
+
+    /// Flushes the journal to the disk; the first write that failed, if one did.
     pub fn finish(self) -> Result<(), String> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
         self.file.sync_data().map_err(|e| cannot(&self.path, e))
     }
 
@@ -175,7 +263,15 @@ impl Journaled {
             }
             match v.get("line").and_then(Value::as_u64) {
                 Some(line) if seen_header => {
-                    entries.insert(line as usize, (at, n));
+                    let entry: &mut Entry = entries.entry(line as usize).or_default();
+                    match v.get("progress").and_then(Value::as_str) {
+                        Some("begin") => entry.progress = vec![(at, n)],
+                        Some(_) => entry.progress.push((at, n)),
+                        None => {
+                            entry.report = Some((at, n));
+                            entry.progress.clear();
+                        }
+                    }
                 }
                 _ => unreadable += 1,
             }
@@ -194,22 +290,48 @@ impl Journaled {
         })
     }
 
-    /// The journaled report of `line`, if the journal has one.
-    pub fn report(&self, line: usize) -> Result<Option<RunReport>, String> {
-        let Some(&(offset, len)) = self.entries.get(&line) else {
+    /// What the earlier batch left of `line`, if it journaled anything.
+    pub fn earlier(&self, line: usize) -> Result<Option<Earlier>, String> {
+        let Some(entry) = self.entries.get(&line) else {
             return Ok(None);
         };
-        let mut bytes = vec![0; len];
-        {
-            let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-            file.seek(SeekFrom::Start(offset))
-                .and_then(|_| file.read_exact(&mut bytes))
-                .map_err(|e| cannot(&self.path, e))?;
+        let unusable =
+            |m: String| format!("the journal's record of line {line} cannot be used: {m}");
+        if entry.progress.is_empty() {
+            let Some(span) = entry.report else {
+                return Ok(None);
+            };
+            let text = self.read_span(span)?;
+            let report = crate::resume::parse_report(&text).map_err(unusable)?;
+            return Ok(Some(Earlier::Report(report)));
         }
-        let text = String::from_utf8_lossy(&bytes);
-        crate::resume::parse_report(&text)
-            .map(Some)
-            .map_err(|m| format!("the journal's record of line {line} cannot be used: {m}"))
+        let mut progress = Progress {
+            from: 0,
+            inputs: serde_json::Map::new(),
+            steps: Vec::new(),
+            in_flight: None,
+            inside_call: false,
+        };
+        for &span in &entry.progress {
+            let text = self.read_span(span)?;
+            let v: Value = serde_json::from_str(&text).map_err(|e| unusable(e.to_string()))?;
+            progress.add(v).map_err(unusable)?;
+        }
+        Ok(Some(Earlier::Killed(progress)))
+    }
+
+    fn read_span(&self, (offset, len): Span) -> Result<String, String> {
+        let mut bytes = vec![0; len];
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        file.seek(SeekFrom::Start(offset))
+            .and_then(|_| file.read_exact(&mut bytes))
+            .map_err(|e| cannot(&self.path, e))?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// Whether the journal records anything of `line`.
+    pub fn knows(&self, line: usize) -> bool {
+        self.entries.contains_key(&line)
     }
 
     /// How many lines the journal records.
@@ -219,6 +341,35 @@ impl Journaled {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+impl Progress {
+    /// Folds one progress record in.
+    fn add(&mut self, v: Value) -> Result<(), String> {
+        let depth = v["depth"].as_u64().unwrap_or(0);
+        match v["progress"].as_str() {
+            Some("begin") => {
+                self.inputs = v["inputs"].as_object().cloned().unwrap_or_default();
+                self.from = v["from"].as_u64().unwrap_or(0) as usize;
+                self.steps = serde_json::from_value(v["carried"].clone())
+                    .map_err(|e| format!("its carried steps: {e}"))?;
+            }
+            Some("started") => {
+                let text = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+                self.in_flight = Some((text("stepId"), text("method"), text("path"), depth));
+                self.inside_call = depth > 0;
+            }
+            Some("finished") => {
+                let report = serde_json::from_value(v["report"].clone())
+                    .map_err(|e| format!("a finished step: {e}"))?;
+                self.steps.push(report);
+                self.in_flight = None;
+                self.inside_call = depth > 0;
+            }
+            other => return Err(format!("an unknown progress record {other:?}")),
+        }
+        Ok(())
     }
 }
 
@@ -302,9 +453,9 @@ mod tests {
         };
         let (mut j, earlier) = Journal::open(&path, &header(&each), false).unwrap();
         assert!(earlier.is_none());
-        j.append(&report(1, "failed"), &r).unwrap();
-        j.append(&report(2, "succeeded"), &r).unwrap();
-        j.append(&report(1, "succeeded"), &r).unwrap();
+        j.append(&report(1, "failed"), &r);
+        j.append(&report(2, "succeeded"), &r);
+        j.append(&report(1, "succeeded"), &r);
         j.finish().unwrap();
         // A torn record at the end, as a killed process may leave.
         std::fs::OpenOptions::new()
@@ -321,9 +472,13 @@ mod tests {
         let earlier = earlier.unwrap();
         assert_eq!(earlier.len(), 2);
         assert_eq!(earlier.unreadable, 1);
-        assert!(earlier.report(1).unwrap().unwrap().succeeded());
-        assert!(earlier.report(3).unwrap().is_none());
-        j.append(&report(3, "succeeded"), &r).unwrap();
+        let succeeded = |line| match earlier.earlier(line).unwrap() {
+            Some(Earlier::Report(r)) => r.succeeded(),
+            _ => false,
+        };
+        assert!(succeeded(1) && succeeded(2));
+        assert!(earlier.earlier(3).unwrap().is_none());
+        j.append(&report(3, "succeeded"), &r);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.ends_with("\"sta\n{\"line\":3,\"workflowId\":\"w\",\"status\":\"succeeded\",\"outputs\":{},\"steps\":[],\"error\":null,\"durationMs\":1,\"inputs\":{\"u\":3}}\n"), "{text}");
     }

@@ -224,6 +224,103 @@ pub fn plan(program: &Program, prior: RunReport, resend_uncertain: bool) -> Resu
     }))
 }
 
+/// How to continue a batch line that was running when its batch was killed,
+/// from its journaled progress: at the step that was in flight (an uncertain
+/// one, sent again as an uncertain step of a report is), else after the last
+/// step that finished.
+pub fn plan_killed(
+    program: &Program,
+    p: crate::journal::Progress,
+    resend_uncertain: bool,
+) -> Result<Plan, String> {
+    let wf = program.entry();
+    if p.inside_call {
+        return Err("the batch was killed while the line ran a workflow called by a step; continuing would send that workflow's finished steps again".into());
+    }
+    if !wf.depends_on.is_empty() && p.steps.iter().any(|s| s.workflow_id.is_some()) {
+        return Err("the batch was killed while the line ran; its dependsOn workflows had run and cannot be carried over from the journal".into());
+    }
+    let position = |id: &str| wf.steps.iter().position(|s| s.step_id == id);
+    let last = p.steps.iter().rev().find(|s| s.workflow_id.is_none());
+    let (start, resent) = match (&p.in_flight, last) {
+        (Some((id, method, path, _)), _) => {
+            let what = format!("{method} {path}");
+            if !IDEMPOTENT.contains(&method.to_ascii_uppercase().as_str()) && !resend_uncertain {
+                return Err(format!(
+                    "step `{id}` ({what}) was in flight when the batch was killed: the server may have acted on it. Check, then pass --resend-uncertain to send it again"
+                ));
+            }
+            let i = position(id).ok_or_else(|| {
+                format!("the journal names a step `{id}` the workflow does not have")
+            })?;
+            (i, Some(format!("step `{id}` ({what})")))
+        }
+        (None, None) => (p.from, None),
+        (None, Some(a)) if a.status != Status::Succeeded => {
+            let i = position(&a.step_id).ok_or_else(|| {
+                format!(
+                    "the journal names a step `{}` the workflow does not have",
+                    a.step_id
+                )
+            })?;
+            (i, None)
+        }
+        (None, Some(a)) => {
+            let i = position(&a.step_id).ok_or_else(|| {
+                format!(
+                    "the journal names a step `{}` the workflow does not have",
+                    a.step_id
+                )
+            })?;
+            if !wf.steps[i].on_success.is_empty() {
+                return Err(format!(
+                    "the batch was killed after step `{}`, whose onSuccess actions decide what runs next; that cannot be known without its response",
+                    a.step_id
+                ));
+            }
+            (i + 1, None)
+        }
+    };
+    let from = wf.steps.get(start).map(|s| s.step_id.clone());
+    check_no_failure_path(&p.steps, from.as_deref().unwrap_or("the end"))?;
+    let mut step_outputs = StepOutputs::new();
+    let mut masked = Vec::new();
+    for s in p
+        .steps
+        .iter()
+        .filter(|s| s.workflow_id.is_none() && s.status == Status::Succeeded)
+    {
+        let mut outputs = s.outputs.clone();
+        outputs.retain(|name, v| {
+            let hidden = holds_mask(v);
+            if hidden {
+                masked.push(format!("{}.{name}", s.step_id));
+            }
+            !hidden
+        });
+        step_outputs.insert(s.step_id.clone(), outputs);
+    }
+    let carried = p
+        .steps
+        .into_iter()
+        .map(|mut s| {
+            s.resumed = true;
+            s
+        })
+        .collect();
+    Ok(Plan::Continue(Continuation {
+        resume: Resume {
+            step: start,
+            step_outputs,
+            workflows: FinishedWorkflows::new(),
+            carried,
+        },
+        from,
+        masked,
+        resent,
+    }))
+}
+
 /// Refuses a report in which a step of the workflow failed for good before
 /// `from`: the run then took a failure path (a cleanup, say) whose effects a
 /// continuation would ignore.
@@ -233,7 +330,10 @@ fn check_no_failure_path(steps: &[StepReport], from: &str) -> Result<(), String>
         last.retain(|(id, _)| *id != s.step_id);
         last.push((&s.step_id, s.status));
     }
-    match last.iter().find(|(_, status)| *status != Status::Succeeded) {
+    match last
+        .iter()
+        .find(|(id, status)| *status != Status::Succeeded && *id != from)
+    {
         Some((failed, _)) => Err(format!(
             "step `{failed}` had failed before the run reached `{from}`, and the run went on along its onFailure actions; continuing would ignore what they did. Start a new run instead"
         )),

@@ -47,7 +47,8 @@ fn json_lines(text: &str) -> Vec<Value> {
         .collect()
 }
 
-/// The journal's records (header left out), by line: the last one wins.
+/// The journal's reports (header and progress records left out), by line:
+/// the last one wins.
 fn journal(path: &Path) -> BTreeMap<u64, Value> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut records = BTreeMap::new();
@@ -55,7 +56,7 @@ fn journal(path: &Path) -> BTreeMap<u64, Value> {
         let Ok(v) = serde_json::from_str::<Value>(l) else {
             continue;
         };
-        if let Some(line) = v["line"].as_u64() {
+        if let (Some(line), None) = (v["line"].as_u64(), v.get("progress")) {
             records.insert(line, v);
         }
     }
@@ -64,7 +65,11 @@ fn journal(path: &Path) -> BTreeMap<u64, Value> {
 
 fn journal_count(path: &Path) -> usize {
     std::fs::read_to_string(path)
-        .map(|t| t.lines().filter(|l| l.contains("\"line\"")).count())
+        .map(|t| {
+            t.lines()
+                .filter(|l| l.contains("\"line\"") && !l.contains("\"progress\""))
+                .count()
+        })
         .unwrap_or(0)
 }
 
@@ -185,38 +190,70 @@ fn sigint_during_a_batch_of_thousands_of_lines_then_resume_completes_it_once() {
     }
 }
 
+/// SIGKILL cannot be caught: what had finished is in the journal, and so is
+/// how far each running line got. Here the kill lands while line L's
+/// createInstance (a POST) hangs: resuming continues every line where it
+/// stopped, sends nothing for the finished ones, and refuses to send the
+/// uncertain POST again until told to.
 #[test]
-fn a_killed_batch_resumes_without_a_request_for_finished_lines() {
+fn a_killed_batch_resumes_without_a_request_for_finished_steps() {
     let api = StandIn::start(KEY);
     let dir = tempfile::tempdir().unwrap();
-    let n = 800;
+    let n = 300;
     let file = users(dir.path(), n);
     let journal_path = dir.path().join("users.jsonl.journal");
-    let run = Running::start(batch(&api, &file, &["-o", "json", "--concurrency", "8"]));
+    let run = Running::start(batch(&api, &file, &["-o", "json", "--concurrency", "1"]));
     wait_until("100 lines are journaled", || {
         journal_count(&journal_path) >= 100
+    });
+    api.hold_next("POST", "/api/v3/mcp/servers/", Duration::from_secs(300));
+    // The next createInstance hangs: wait until nothing more arrives.
+    wait_until("a createInstance hangs", || {
+        let before = api.requests().len();
+        std::thread::sleep(Duration::from_millis(300));
+        let requests = api.requests();
+        requests.len() == before
+            && requests
+                .last()
+                .is_some_and(|r| r.path.ends_with("/instances"))
     });
     run.signal("KILL");
     let out = run.finish(Duration::from_secs(20));
     assert_eq!(out.code, 137);
+    let last = api.requests().last().unwrap().body.clone().unwrap();
+    let cut_user = last["user_id"].as_str().unwrap().to_string();
+    let cut_line: usize = cut_user.trim_start_matches("user-").parse().unwrap();
     let finished: BTreeSet<u64> = journal(&journal_path)
         .into_iter()
         .filter(|(_, r)| r["status"] == "succeeded")
         .map(|(line, _)| line)
         .collect();
-    assert!(finished.len() >= 100);
+    assert_eq!(finished.len(), cut_line - 1);
     let sent_before = api.requests().len();
 
+    // Without --resend-uncertain: line L is refused (its POST may have been
+    // acted on), every other line runs; nothing is sent for finished lines.
     let resumed = exec(&mut assert_cmd::Command::from_std(batch(
         &api,
         &file,
         &["-o", "json", "--resume"],
     )));
-    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
-    // No request after the kill names a finished line's server or user.
+    assert_eq!(resumed.code, 1, "{}", resumed.stderr);
+    let reports = json_lines(&resumed.stdout);
+    assert_eq!(reports.len(), n);
+    let cut = &reports[cut_line - 1];
+    assert_eq!(cut["error"]["kind"], "resume", "{cut}");
+    let message = cut["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("createInstance") && message.contains("--resend-uncertain"),
+        "{message}"
+    );
+    for r in reports.iter().filter(|r| r["line"] != cut_line) {
+        assert_eq!(r["status"], "succeeded", "{r}");
+    }
     for r in &api.requests()[sent_before..] {
         let body = r.body.clone().unwrap_or(Value::Null);
-        for line in &finished {
+        for line in finished.iter().chain(std::iter::once(&(cut_line as u64))) {
             assert_ne!(
                 body["name"],
                 format!("Server {line}"),
@@ -231,15 +268,66 @@ fn a_killed_batch_resumes_without_a_request_for_finished_lines() {
             );
         }
     }
-    let all = json_lines(&resumed.stdout);
+
+    // With it: line L sends its createInstance again, and only that.
+    let sent = api.requests().len();
+    let again = exec(&mut assert_cmd::Command::from_std(batch(
+        &api,
+        &file,
+        &["-o", "json", "--resume", "--resend-uncertain"],
+    )));
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let new: Vec<String> = api.requests()[sent..]
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert!(new[0].ends_with("/instances"), "{new:?}");
+    let all = json_lines(&again.stdout);
     let lines: Vec<u64> = all.iter().map(|r| r["line"].as_u64().unwrap()).collect();
     assert!(
         lines.iter().copied().eq(1..=n as u64),
         "every line once, in order"
     );
     assert!(all.iter().all(|r| r["status"] == "succeeded"));
-    let journaled = journal(&journal_path);
-    assert_eq!(journaled.len(), n);
+    assert_eq!(all[cut_line - 1]["outputs"]["instanceId"], cut_user);
+    for (name, count) in servers_created(&api) {
+        assert_eq!(count, 1, "{name} created {count} times");
+    }
+}
+
+/// A kill while a GET is in flight: resuming sends the GET again by itself.
+#[test]
+fn a_batch_killed_during_a_get_resumes_on_its_own() {
+    let api = StandIn::start(KEY);
+    let dir = tempfile::tempdir().unwrap();
+    let file = users(dir.path(), 5);
+    api.hold_next("GET", "/api/v3/mcp/", Duration::from_secs(300));
+    let run = Running::start(batch(&api, &file, &["-o", "json", "--concurrency", "1"]));
+    wait_until("getServer of line 1 hangs", || api.requests().len() == 3);
+    std::thread::sleep(Duration::from_millis(100));
+    run.signal("KILL");
+    assert_eq!(run.finish(Duration::from_secs(20)).code, 137);
+    let resumed = exec(&mut assert_cmd::Command::from_std(batch(
+        &api,
+        &file,
+        &["-o", "json", "--resume", "--concurrency", "1"],
+    )));
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let sent: Vec<String> = api.requests()[3..]
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(sent[0].starts_with("GET /api/v3/mcp/"), "{sent:?}");
+    assert!(sent[1].ends_with("/instances"), "{sent:?}");
+    assert_eq!(
+        api.state().auth_configs.len(),
+        5,
+        "no second auth config for line 1"
+    );
+    let r = &json_lines(&resumed.stdout)[0];
+    assert_eq!(r["steps"][0]["resumed"], true);
+    assert_eq!(r["outputs"]["instanceId"], "user-1");
 }
 
 #[test]
@@ -262,6 +350,15 @@ fn a_failed_line_resumes_at_its_failed_step() {
     let reports = json_lines(&first.stdout);
     assert_eq!(reports[0]["error"]["stepId"], "createServer");
     assert_eq!(api.state().auth_configs.len(), 6);
+
+    // Resumed without the key: every line is refused before it runs, and
+    // the journal keeps what it knew of them.
+    let mut keyless = batch(&api, &file, &["-o", "json", "--resume"]);
+    keyless.env_remove("ARAZZO_INPUT_API_KEY");
+    let refused = exec(&mut assert_cmd::Command::from_std(keyless));
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    let r = &json_lines(&refused.stdout)[0];
+    assert_eq!(r["error"]["kind"], "inputs", "{r}");
 
     let sent = api.requests().len();
     let resumed = exec(&mut assert_cmd::Command::from_std(batch(

@@ -77,7 +77,7 @@ pub(super) fn command(
         each: run.each,
         shard: args.shard,
     };
-    let (mut journal, earlier) =
+    let (journal, earlier) =
         Journal::open(&journal_path, &header, resuming).map_err(|m| Problem::usage(m, None))?;
     if resuming && !printer.style.quiet {
         printer.err(&match &earlier {
@@ -124,6 +124,7 @@ pub(super) fn command(
         report: create(&args.report, "--report")?,
         error: None,
     };
+    let journal = std::cell::RefCell::new(journal);
     let cx = Context {
         program: run.program,
         loaded: run.loaded,
@@ -133,14 +134,12 @@ pub(super) fn command(
         redactor: &printer.redactor,
         batch: &batch,
         earlier: earlier.as_ref(),
+        journal: Some(&journal),
     };
     // A line is journaled as soon as it finishes, before anything else.
-    let mut journal_error = None;
     let mut finished = |o: &LineOutcome| {
-        if !o.earlier {
-            if let Err(m) = journal.append(&o.report, &printer.redactor) {
-                journal_error.get_or_insert(m);
-            }
+        if !o.keep_journal {
+            journal.borrow_mut().append(&o.report, &printer.redactor);
         }
     };
     let mut emit = |o: &LineOutcome, s: &Summary| emit_line(&run, &mut files, printer, o, s);
@@ -149,10 +148,7 @@ pub(super) fn command(
         .block_on(crate::batch::run(run.each, &cx, &mut finished, &mut emit))
         .map_err(|m| Problem::usage(format!("--each: {m}"), None))?;
     printer.live.clear();
-    if let Some(m) = journal_error {
-        files.error.get_or_insert(m);
-    }
-    if let Err(m) = journal.finish() {
+    if let Err(m) = journal.into_inner().finish() {
         files.error.get_or_insert(m);
     }
     files.finish();
