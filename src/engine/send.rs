@@ -133,7 +133,7 @@ pub async fn send(
                 url = next;
                 continue;
             }
-            _ => return read(resp, status, max_bytes).await,
+            _ => return read(resp, status, max_bytes, redactor).await,
         }
     }
     Err((
@@ -162,6 +162,7 @@ async fn read(
     mut resp: reqwest::Response,
     status: u16,
     max_bytes: usize,
+    redactor: &crate::redact::Redactor,
 ) -> Result<Received, SendError> {
     let headers: Vec<(String, String)> = resp
         .headers()
@@ -209,19 +210,29 @@ async fn read(
         }
     }
     let content_type = header(&headers, "content-type").unwrap_or("");
-    let body = parse_body(content_type, &bytes);
+    let (body, body_error) = parse_body(content_type, &bytes, redactor);
     Ok(Received {
         status,
         headers,
         body,
+        body_error,
     })
 }
 
+/// How much of an unreadable body a message shows.
+const SHOWN_BAD_BODY: usize = 200;
+
 /// JSON media types (and bodies without a media type that parse as JSON) become a
-/// JSON tree; anything else is kept as text.
-pub fn parse_body(content_type: &str, bytes: &[u8]) -> Value {
+/// JSON tree; anything else is kept as text. A body declared as JSON that does not
+/// parse is kept as text too, with the reason it could not be read: expressions
+/// into it are then errors, not undefined values.
+pub fn parse_body(
+    content_type: &str,
+    bytes: &[u8],
+    redactor: &crate::redact::Redactor,
+) -> (Value, Option<String>) {
     if bytes.is_empty() {
-        return Value::Null;
+        return (Value::Null, None);
     }
     let ct = content_type
         .split(';')
@@ -229,11 +240,39 @@ pub fn parse_body(content_type: &str, bytes: &[u8]) -> Value {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let jsonish = ct == "application/json" || ct.ends_with("+json") || ct.is_empty();
-    if jsonish {
-        if let Ok(v) = serde_json::from_slice::<Value>(bytes) {
-            return v;
+    let declared = ct == "application/json" || ct.ends_with("+json");
+    let text = || String::from_utf8_lossy(bytes).into_owned();
+    if !declared && !ct.is_empty() {
+        return (Value::String(text()), None);
+    }
+    // serde_json stops at 128 levels of nesting, so a hostile body never
+    // builds a value deep enough to overflow the stack.
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(v) => (v, None),
+        Err(_) if !declared => (Value::String(text()), None),
+        Err(e) => {
+            let text = text();
+            let why = if e.to_string().starts_with("recursion limit exceeded") {
+                format!(
+                    "is nested more than 128 levels deep (at line {} column {}), deeper than arazzo reads",
+                    e.line(),
+                    e.column()
+                )
+            } else if e.is_eof() {
+                format!("is cut off: not valid JSON ({e}), though its content type is `{ct}`")
+            } else {
+                format!("is not valid JSON ({e}), though its content type is `{ct}`")
+            };
+            let shown = redactor.redact(text.trim_start()).into_owned();
+            let mut excerpt: String = shown.chars().take(SHOWN_BAD_BODY).collect();
+            if excerpt.len() < shown.len() {
+                excerpt.push('…');
+            }
+            let error = format!(
+                "the response body {why}: {}",
+                excerpt.replace(['\n', '\r'], " ")
+            );
+            (Value::String(text), Some(error))
         }
     }
-    Value::String(String::from_utf8_lossy(bytes).into_owned())
 }

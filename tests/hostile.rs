@@ -1,0 +1,456 @@
+//! Runs that survive hostile servers (issue 13): nothing lost, nothing silent,
+//! nothing unbounded. Every test drives the `arazzo` binary against a server it
+//! starts on 127.0.0.1 and checks what the user sees and what the server got.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use support::cli::{arazzo, exec, Out};
+use support::composio::StandIn;
+use support::echo::{Echo, Reply};
+
+const KEY: &str = "sk_live_Zx81-secret-KEY";
+
+/// A temporary folder with an OpenAPI description `api.yaml` and an Arazzo
+/// document `wf.arazzo.yaml` whose source `api` is that description.
+struct Case {
+    _dir: tempfile::TempDir,
+    doc: PathBuf,
+}
+
+impl Case {
+    fn new(workflows: &str) -> Case {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("api.yaml"), API).unwrap();
+        let doc = dir.path().join("wf.arazzo.yaml");
+        std::fs::write(
+            &doc,
+            format!(
+                "arazzo: 1.0.1\ninfo:\n  title: hostile\n  version: 1.0.0\nsourceDescriptions:\n- name: api\n  url: ./api.yaml\n  type: openapi\nworkflows:\n{workflows}"
+            ),
+        )
+        .unwrap();
+        Case { _dir: dir, doc }
+    }
+
+    /// `arazzo run <wf> -f <doc> --server api=<echo> -o json <extra>`.
+    fn run(&self, wf: &str, echo: &Echo, extra: &[&str]) -> Out {
+        run_doc(&self.doc, wf, echo, extra)
+    }
+}
+
+fn run_doc(doc: &Path, wf: &str, echo: &Echo, extra: &[&str]) -> Out {
+    exec(
+        arazzo()
+            .args(["run", wf, "-f"])
+            .arg(doc)
+            .args(["--server", &format!("api={}", echo.base_url())])
+            .args(["-o", "json"])
+            .args(extra),
+    )
+}
+
+const API: &str = r#"openapi: 3.0.3
+info:
+  title: Hostile API
+  version: "1"
+servers:
+  - url: http://127.0.0.1:1
+paths:
+  /items:
+    post:
+      operationId: createItem
+      requestBody:
+        content:
+          application/json:
+            schema: {type: object}
+      responses:
+        "201": {description: created}
+  /items/{id}:
+    get:
+      operationId: getItem
+      parameters:
+        - name: id
+          in: path
+          required: true
+          schema: {type: string}
+        - name: q
+          in: query
+          schema: {type: string}
+      responses:
+        "200": {description: ok}
+  /labels/{id}:
+    get:
+      operationId: getLabel
+      parameters:
+        - name: id
+          in: path
+          required: true
+          style: label
+          schema: {type: string}
+      responses:
+        "200": {description: ok}
+  /xml:
+    get:
+      operationId: getXml
+      responses:
+        "200": {description: ok}
+"#;
+
+fn error_of(out: &Out) -> (String, String, String) {
+    let report = out.json();
+    let e = &report["error"];
+    (
+        e["stepId"].as_str().unwrap_or_default().to_string(),
+        e["kind"].as_str().unwrap_or_default().to_string(),
+        e["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Point 4: a request that needs a value that is not there is not sent.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn provisioning_stops_when_the_server_answers_201_without_the_auth_config_id() {
+    let server = StandIn::start(KEY);
+    // The auth config is "created", but the answer has no `auth_config.id`:
+    // before, createServer was sent with `auth_config_ids: []`.
+    server.fail_next(
+        "/api/v3/auth_configs",
+        201,
+        json!({"auth_config": {"name": "x"}}),
+    );
+    let out = exec(&mut support::cli::provision(
+        &server.base_url(),
+        KEY,
+        &["-o", "json"],
+    ));
+    out.assert_code(1);
+    let (step, kind, msg) = error_of(&out);
+    assert_eq!(
+        (step.as_str(), kind.as_str()),
+        ("createServer", "request"),
+        "{msg}"
+    );
+    for part in [
+        "`$steps.createAuthConfig.outputs.authConfigId` is undefined",
+        "step `createAuthConfig` answered 201",
+        "output `authConfigId` (`$response.body#/auth_config/id`) found nothing at `/auth_config/id`",
+    ] {
+        assert!(msg.contains(part), "`{part}` not in: {msg}");
+    }
+    out.assert_no(KEY);
+    // Only the auth config request reached the server.
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    assert!(reqs[0].path.ends_with("/auth_configs"), "{reqs:?}");
+}
+
+#[test]
+fn provisioning_stops_when_the_server_answers_201_without_the_server_id() {
+    let server = StandIn::start(KEY);
+    server.fail_next("/api/v3/mcp/servers", 201, json!({"name": "Linear Bot"}));
+    let out = exec(&mut support::cli::provision(
+        &server.base_url(),
+        KEY,
+        &["-o", "json"],
+    ));
+    out.assert_code(1);
+    let (step, kind, msg) = error_of(&out);
+    assert_eq!(
+        (step.as_str(), kind.as_str()),
+        ("getServer", "request"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("`$steps.createServer.outputs.serverId` is undefined: step `createServer` answered 201 but its output `serverId` (`$response.body#/id`) found nothing at `/id`"),
+        "{msg}"
+    );
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2, "{reqs:?}");
+    for r in &reqs {
+        assert!(!r.path.ends_with('/') && !r.path.contains("//"), "{r:?}");
+    }
+}
+
+#[test]
+fn a_missing_value_at_any_depth_of_a_payload_or_in_a_template_stops_the_request() {
+    let case = Case::new(
+        r#"- workflowId: w
+  inputs:
+    type: object
+    properties:
+      where: {type: string}
+      opt: {type: string}
+  steps:
+  - stepId: first
+    operationId: createItem
+    requestBody:
+      payload: {}
+    successCriteria:
+    - condition: $statusCode == 200
+    outputs:
+      id: $response.body#/data/id
+  - stepId: second
+    operationId: createItem
+    requestBody:
+      payload:
+        optional: $inputs.opt
+        label: "item {$inputs.opt}"
+        deep:
+          list:
+          - ref: "$steps.first.outputs.id"
+    successCriteria:
+    - condition: $statusCode == 200
+  - stepId: third
+    operationId: getItem
+    parameters:
+    - name: id
+      in: path
+      value: "x"
+    - name: q
+      in: query
+      value: "id={$steps.first.outputs.id}"
+"#,
+    );
+    let echo = Echo::start();
+    // `data` exists but has no `id`.
+    echo.reply_on("POST /items", Reply::json(200, &json!({"data": {}})));
+    let out = case.run("w", &echo, &[]);
+    out.assert_code(1);
+    let (step, kind, msg) = error_of(&out);
+    assert_eq!(
+        (step.as_str(), kind.as_str()),
+        ("second", "request"),
+        "{msg}"
+    );
+    assert!(msg.contains("request body"), "{msg}");
+    assert!(
+        msg.contains("`$steps.first.outputs.id` is undefined: step `first` answered 200 but its output `id` (`$response.body#/data/id`) found nothing at `/data/id`"),
+        "{msg}"
+    );
+    assert_eq!(echo.requests().len(), 1);
+
+    // The same value in a `{$…}` template of a query parameter.
+    let case = Case::new(
+        r#"- workflowId: w
+  steps:
+  - stepId: first
+    operationId: createItem
+    outputs:
+      id: $response.body#/id
+  - stepId: third
+    operationId: getItem
+    parameters:
+    - name: id
+      in: path
+      value: "x"
+    - name: q
+      in: query
+      value: "id={$steps.first.outputs.id}"
+"#,
+    );
+    let echo = Echo::start();
+    echo.reply_on("POST /items", Reply::json(200, &json!({"other": 1})));
+    let out = case.run("w", &echo, &[]);
+    out.assert_code(1);
+    let (step, kind, msg) = error_of(&out);
+    assert_eq!(
+        (step.as_str(), kind.as_str()),
+        ("third", "request"),
+        "{msg}"
+    );
+    assert!(msg.contains("query parameter `q`"), "{msg}");
+    assert!(msg.contains("found nothing at `/id`"), "{msg}");
+    assert_eq!(echo.requests().len(), 1);
+}
+
+#[test]
+fn only_an_optional_input_that_was_not_given_drops_its_field() {
+    let case = Case::new(
+        r#"- workflowId: w
+  inputs:
+    type: object
+    properties:
+      opt: {type: string}
+      obj: {type: object}
+  steps:
+  - stepId: only
+    operationId: createItem
+    requestBody:
+      payload:
+        optional: $inputs.opt
+        text: "[{$inputs.opt}]"
+        inner: $inputs.obj#/a/b
+"#,
+    );
+    let echo = Echo::start();
+    // Not given at all: the member is left out and the template renders empty.
+    let out = case.run("w", &echo, &[]);
+    out.assert_code(0);
+    assert_eq!(echo.requests()[0].json(), json!({"text": "[]"}));
+
+    // Given, but without `/a/b`: an error naming the pointer; nothing is sent.
+    // Preflight finds it before the run (exit 2); without preflight the step
+    // fails with kind `request`.
+    let echo = Echo::start();
+    let out = case.run("w", &echo, &["-i", r#"obj={"a": {"c": 1}}"#]);
+    out.assert_code(2);
+    out.assert_stderr_has("`$inputs.obj#/a/b` is undefined");
+    let out = case.run(
+        "w",
+        &echo,
+        &["-i", r#"obj={"a": {"c": 1}}"#, "--no-preflight"],
+    );
+    out.assert_code(1);
+    let (_, kind, msg) = error_of(&out);
+    assert_eq!(kind, "request", "{msg}");
+    assert!(
+        msg.contains("`$inputs.obj#/a/b` is undefined") && msg.contains("`/a/b`"),
+        "{msg}"
+    );
+    assert!(echo.requests().is_empty());
+    // A dry run of the same says so without sending anything.
+    let out = case.run("w", &echo, &["-i", r#"obj={"a": {"c": 1}}"#, "--dry-run"]);
+    out.assert_code(2);
+    assert!(
+        out.stdout.contains("`$inputs.obj#/a/b` is undefined"),
+        "{}",
+        out.stdout
+    );
+    assert!(echo.requests().is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// Point 4: a body that does not parse as its content type is an error to read.
+// ---------------------------------------------------------------------------
+
+fn body_case() -> Case {
+    Case::new(
+        r#"- workflowId: w
+  steps:
+  - stepId: first
+    operationId: createItem
+    successCriteria:
+    - condition: $statusCode == 201
+    outputs:
+      id: $response.body#/id
+  - stepId: second
+    operationId: getItem
+    parameters:
+    - name: id
+      in: path
+      value: $steps.first.outputs.id
+- workflowId: crit
+  steps:
+  - stepId: first
+    operationId: createItem
+    successCriteria:
+    - condition: $statusCode == 201
+    - condition: $response.body#/ok == true
+"#,
+    )
+}
+
+#[test]
+fn invalid_json_declared_as_json_fails_the_step_that_reads_it() {
+    for (body, says) in [
+        ("{\"id\": \"a1\",", "is cut off"),
+        ("{id: a1}", "is not valid JSON"),
+        ("<html><body>Bad gateway</body></html>", "is not valid JSON"),
+    ] {
+        let case = body_case();
+        let echo = Echo::start();
+        echo.reply_on("POST /items", Reply::text(201, "application/json", body));
+        let out = case.run("w", &echo, &[]);
+        out.assert_code(1);
+        let (step, kind, msg) = error_of(&out);
+        assert_eq!(
+            (step.as_str(), kind.as_str()),
+            ("first", "response"),
+            "{msg}"
+        );
+        assert!(msg.contains("output `id` reads the response body"), "{msg}");
+        assert!(
+            msg.contains(says) && msg.contains("application/json"),
+            "{msg}"
+        );
+        // The excerpt shows what came.
+        assert!(msg.contains(&body[..8]), "{msg}");
+        assert_eq!(echo.requests().len(), 1, "nothing sent after it");
+
+        // In a criterion: it fails with that reason.
+        let echo = Echo::start();
+        echo.reply_on("POST /items", Reply::text(201, "application/json", body));
+        let out = case.run("crit", &echo, &[]);
+        out.assert_code(1);
+        let (_, kind, msg) = error_of(&out);
+        assert_eq!(kind, "criteria", "{msg}");
+        assert!(
+            msg.contains("successCriteria `$response.body#/ok == true` could not be evaluated (the response body"),
+            "{msg}"
+        );
+        assert!(msg.contains(says), "{msg}");
+    }
+}
+
+#[test]
+fn html_where_json_is_declared_keeps_status_and_headers_readable() {
+    let case = Case::new(
+        r#"- workflowId: w
+  steps:
+  - stepId: first
+    operationId: createItem
+    successCriteria:
+    - condition: $statusCode == 201
+    - condition: $response.header.X-Id == 'h1'
+    outputs:
+      id: $response.header.X-Id
+      code: $statusCode
+  outputs:
+    id: $steps.first.outputs.id
+    code: $steps.first.outputs.code
+"#,
+    );
+    let echo = Echo::start();
+    echo.reply_on(
+        "POST /items",
+        Reply::text(201, "application/json", "<html>oops</html>").header("x-id", "h1"),
+    );
+    let out = case.run("w", &echo, &[]);
+    out.assert_code(0);
+    assert_eq!(out.json()["outputs"], json!({"id": "h1", "code": 201}));
+}
+
+#[test]
+fn text_and_untyped_bodies_stay_text() {
+    let case = Case::new(
+        r#"- workflowId: w
+  steps:
+  - stepId: first
+    operationId: createItem
+    successCriteria:
+    - context: $response.body
+      condition: "^hello"
+      type: regex
+    outputs:
+      text: $response.body
+  outputs:
+    text: $steps.first.outputs.text
+"#,
+    );
+    for reply in [
+        Reply::text(200, "text/plain", "hello {not json"),
+        Reply::new(200).body("hello {not json"),
+        Reply::text(200, "application/xml", "hello {not json"),
+    ] {
+        let echo = Echo::start();
+        echo.reply_on("POST /items", reply);
+        let out = case.run("w", &echo, &[]);
+        out.assert_code(0);
+        assert_eq!(out.json()["outputs"]["text"], "hello {not json");
+    }
+}
