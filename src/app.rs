@@ -795,6 +795,7 @@ pub(crate) fn log_event(ev: &Event<'_>) {
             request,
             response,
             error,
+            redirects,
             duration_ms,
             ..
         } => {
@@ -804,6 +805,9 @@ pub(crate) fn log_event(ev: &Event<'_>) {
             }
             if let Some(b) = &request.body_bytes {
                 tracing::trace!("{step_id}: > {}", String::from_utf8_lossy(b));
+            }
+            for h in redirects.iter() {
+                tracing::debug!("{step_id}: < {} redirect to {}", h.status, h.url);
             }
             match (response, error) {
                 (Some(r), _) => {

@@ -454,3 +454,325 @@ fn text_and_untyped_bodies_stay_text() {
         assert_eq!(out.json()["outputs"]["text"], "hello {not json");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Point 5: path parameters that would climb out of their path.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn an_id_of_dot_or_dot_dot_is_never_sent_as_a_path_segment() {
+    let case = Case::new(
+        r#"- workflowId: w
+  steps:
+  - stepId: create
+    operationId: createItem
+    outputs:
+      id: $response.body#/id
+  - stepId: get
+    operationId: getItem
+    parameters:
+    - name: id
+      in: path
+      value: $steps.create.outputs.id
+- workflowId: label
+  steps:
+  - stepId: create
+    operationId: createItem
+    outputs:
+      id: $response.body#/id
+  - stepId: get
+    operationId: getLabel
+    parameters:
+    - name: id
+      in: path
+      value: $steps.create.outputs.id
+"#,
+    );
+    for (wf, id) in [
+        ("w", ".."),
+        ("w", "."),
+        ("w", "%2e%2E"),
+        ("w", ".%2E"),
+        ("w", "%2e"),
+        ("w", "%252e%252e"),
+        // The label style prefixes a `.`: the value `.` makes the segment `..`.
+        ("label", "."),
+        ("label", ""),
+    ] {
+        let echo = Echo::start();
+        echo.reply_on("POST /items", Reply::json(201, &json!({"id": id})));
+        let out = case.run(wf, &echo, &[]);
+        out.assert_code(1);
+        let (step, kind, msg) = error_of(&out);
+        assert_eq!(
+            (step.as_str(), kind.as_str()),
+            ("get", "request"),
+            "{id}: {msg}"
+        );
+        assert!(msg.contains("path parameter `id`"), "{msg}");
+        assert!(msg.contains("arazzo does not send it"), "{msg}");
+        let reqs = echo.requests();
+        assert_eq!(reqs.len(), 1, "{id}: {reqs:?}");
+    }
+    // Dots inside a value are fine.
+    let echo = Echo::start();
+    echo.reply_on("POST /items", Reply::json(201, &json!({"id": "v1.2..3"})));
+    let out = case.run("w", &echo, &[]);
+    out.assert_code(0);
+    assert_eq!(echo.requests()[1].path, "/items/v1.2..3");
+}
+
+#[test]
+fn a_dot_dot_input_is_refused_by_preflight_and_the_dry_run() {
+    let case = Case::new(
+        r#"- workflowId: w
+  inputs:
+    type: object
+    properties:
+      id: {type: string}
+  steps:
+  - stepId: get
+    operationId: getItem
+    parameters:
+    - name: id
+      in: path
+      value: $inputs.id
+"#,
+    );
+    let echo = Echo::start();
+    let out = case.run("w", &echo, &["-i", "id=.."]);
+    out.assert_code(2);
+    out.assert_stderr_has("path parameter `id`");
+    let out = case.run("w", &echo, &["-i", "id=..", "--no-preflight"]);
+    out.assert_code(1);
+    assert_eq!(error_of(&out).1, "request");
+    assert!(echo.requests().is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// Point 5: redirects.
+// ---------------------------------------------------------------------------
+
+fn redirect_case() -> Case {
+    Case::new(
+        r#"- workflowId: w
+  steps:
+  - stepId: get
+    operationId: getItem
+    parameters:
+    - name: id
+      in: path
+      value: a
+"#,
+    )
+}
+
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn a_failing_redirect_names_its_host_and_every_hop_is_traced() {
+    let case = redirect_case();
+    let echo = Echo::start();
+    let dead = closed_port();
+    echo.reply_on(
+        "GET /items/a",
+        Reply::new(302).header("location", "/items/b"),
+    );
+    echo.reply_on(
+        "GET /items/b",
+        Reply::new(307).header("location", &format!("http://127.0.0.1:{dead}/gone")),
+    );
+    let trace = case._dir.path().join("trace.json");
+    let out = case.run("w", &echo, &["--trace", trace.to_str().unwrap()]);
+    out.assert_code(1);
+    let (_, kind, msg) = error_of(&out);
+    assert_eq!(kind, "transport", "{msg}");
+    assert!(
+        msg.contains(&format!("following a redirect (307) to 127.0.0.1:{dead}")),
+        "{msg}"
+    );
+    let trace: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    let hops = &trace["exchanges"][0]["redirects"];
+    assert_eq!(
+        hops,
+        &json!([
+            {"status": 302, "location": "/items/b", "url": format!("{}/items/b", echo.base_url())},
+            {"status": 307, "location": format!("http://127.0.0.1:{dead}/gone"),
+             "url": format!("http://127.0.0.1:{dead}/gone")},
+        ])
+    );
+    assert_eq!(echo.requests().len(), 2);
+
+    // A redirect that ends well is traced too.
+    let echo = Echo::start();
+    echo.reply_on(
+        "GET /items/a",
+        Reply::new(301).header("location", "/items/c"),
+    );
+    let trace = case._dir.path().join("trace2.json");
+    let out = case.run("w", &echo, &["--trace", trace.to_str().unwrap()]);
+    out.assert_code(0);
+    let trace: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    assert_eq!(trace["exchanges"][0]["redirects"][0]["status"], 301);
+    assert_eq!(trace["exchanges"][0]["response"]["status"], 200);
+}
+
+#[test]
+fn redirects_to_link_local_addresses_are_refused() {
+    let case = redirect_case();
+    for target in [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://169.254.0.1:8080/",
+        "http://[fe80::1]/",
+        "http://[febf::1]/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://[::ffff:a9fe:a9fe]/",
+        "http://[64:ff9b::169.254.169.254]/",
+        "http://2852039166/",
+        "http://0xA9FEA9FE/",
+        "http://0251.0376.0251.0376/",
+        "http://169.254.43518/",
+    ] {
+        let echo = Echo::start();
+        echo.reply_on("GET /items/a", Reply::new(302).header("location", target));
+        // Should the refusal ever break, the request goes to the local server
+        // acting as a proxy, never to the network.
+        let out = exec(
+            arazzo()
+                .env("http_proxy", echo.base_url())
+                .env("HTTP_PROXY", echo.base_url())
+                .env_remove("NO_PROXY")
+                .env_remove("no_proxy")
+                .args(["run", "w", "-f"])
+                .arg(&case.doc)
+                .args(["--server", &format!("api={}", echo.base_url())])
+                .args(["-o", "json", "-vv"]),
+        );
+        out.assert_code(1);
+        let (_, kind, msg) = error_of(&out);
+        assert_eq!(kind, "response", "{target}: {msg}");
+        assert!(msg.contains("link-local address"), "{target}: {msg}");
+        assert_eq!(echo.requests().len(), 1);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Point 5: deep and wide bodies, and criteria bounded by --max-duration.
+// ---------------------------------------------------------------------------
+
+fn criteria_case() -> Case {
+    Case::new(
+        r#"- workflowId: json
+  steps:
+  - stepId: get
+    operationId: getXml
+    successCriteria:
+    - context: $response.body
+      condition: $..x
+      type: jsonpath
+- workflowId: jsonout
+  steps:
+  - stepId: get
+    operationId: getXml
+    outputs:
+      x: $response.body#/0
+- workflowId: xpath
+  steps:
+  - stepId: get
+    operationId: getXml
+    successCriteria:
+    - context: $response.body
+      condition: count(//i) > 0
+      type: xpath
+- workflowId: slow
+  steps:
+  - stepId: get
+    operationId: getXml
+    successCriteria:
+    - context: $response.body
+      condition: count(//i[. = //i/following::i]) > 0
+      type: xpath
+"#,
+    )
+}
+
+#[test]
+fn a_20000_deep_json_body_fails_with_a_clear_message() {
+    let case = criteria_case();
+    let deep = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
+    for wf in ["json", "jsonout"] {
+        let echo = Echo::start();
+        echo.reply_on("GET /xml", Reply::text(200, "application/json", &deep));
+        let out = case.run(wf, &echo, &[]);
+        out.assert_code(1);
+        let (_, kind, msg) = error_of(&out);
+        assert!(
+            msg.contains("nested more than 128 levels deep"),
+            "{wf}: {msg}"
+        );
+        assert_eq!(kind, if wf == "json" { "criteria" } else { "response" });
+    }
+    // Untyped, it stays text: a JSONPath on it parses it and says why it cannot.
+    let echo = Echo::start();
+    echo.reply_on("GET /xml", Reply::new(200).body(&deep));
+    let out = case.run("json", &echo, &[]);
+    out.assert_code(1);
+    let (_, kind, msg) = error_of(&out);
+    assert_eq!(kind, "criteria", "{msg}");
+    assert!(msg.contains("recursion limit"), "{msg}");
+}
+
+#[test]
+fn a_20000_deep_xml_body_fails_the_criterion_with_a_clear_message() {
+    let case = criteria_case();
+    let deep = format!("{}{}", "<i>".repeat(20_000), "</i>".repeat(20_000));
+    let echo = Echo::start();
+    echo.reply_on("GET /xml", Reply::text(200, "application/xml", &deep));
+    let out = case.run("xpath", &echo, &[]);
+    out.assert_code(1);
+    let (_, kind, msg) = error_of(&out);
+    assert_eq!(kind, "criteria", "{msg}");
+    assert!(msg.contains("more than 256 levels deep"), "{msg}");
+}
+
+#[test]
+fn an_8_mb_wide_xml_body_is_refused_or_evaluated() {
+    let case = criteria_case();
+    // 8 MB of tiny elements: more tags than the XPath engine is given.
+    let wide = format!("<r>{}</r>", "<i>1</i>".repeat(1_000_000));
+    let echo = Echo::start();
+    echo.reply_on("GET /xml", Reply::text(200, "application/xml", &wide));
+    let out = case.run("xpath", &echo, &[]);
+    out.assert_code(1);
+    let (_, kind, msg) = error_of(&out);
+    assert_eq!(kind, "criteria", "{msg}");
+    assert!(msg.contains("more than 200000 XML tags"), "{msg}");
+    // 8 MB in fewer, larger elements is evaluated.
+    let wide = format!(
+        "<r>{}</r>",
+        format!("<i>{}</i>", "x".repeat(100)).repeat(75_000)
+    );
+    let echo = Echo::start();
+    echo.reply_on("GET /xml", Reply::text(200, "application/xml", &wide));
+    let out = case.run("xpath", &echo, &[]);
+    out.assert_code(0);
+}
+
+#[test]
+fn a_criterion_that_would_run_for_ages_is_abandoned_at_max_duration() {
+    let case = criteria_case();
+    // Quadratic in the number of elements: hours, not milliseconds.
+    let wide = format!("<r>{}</r>", "<i>1</i>".repeat(50_000));
+    let echo = Echo::start();
+    echo.reply_on("GET /xml", Reply::text(200, "application/xml", &wide));
+    let out = case.run("slow", &echo, &["--max-duration", "2s"]);
+    out.assert_code(1);
+    let (_, kind, msg) = error_of(&out);
+    assert_eq!(kind, "timeout", "{msg}");
+    assert!(msg.contains("--max-duration"), "{msg}");
+}

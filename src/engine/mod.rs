@@ -3,7 +3,7 @@
 //! prints; it reports through [`Event`]s and returns a [`RunReport`].
 
 pub mod request;
-mod send;
+pub mod send;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -79,6 +79,8 @@ pub enum Event<'a> {
         request: &'a BuiltRequest,
         response: Option<&'a Received>,
         error: Option<&'a str>,
+        /// The redirects followed (or refused), in order.
+        redirects: &'a [send::Hop],
         /// When the request was sent, from the start of the run.
         started_ms: u64,
         duration_ms: u64,
@@ -805,11 +807,13 @@ impl<'a, 'e> Runner<'a, 'e> {
                 }
                 attempt.report.url = built.url.clone();
                 let sent_at = Instant::now();
+                let mut hops = Vec::new();
                 let sent = send::send(
                     &built,
                     self.client,
                     self.opts.max_response_bytes,
                     self.redactor,
+                    &mut hops,
                 );
                 let sent = match self.remaining() {
                     Some(left) => match tokio::time::timeout(left, sent).await {
@@ -856,6 +860,7 @@ impl<'a, 'e> Runner<'a, 'e> {
                     request: &built,
                     response: attempt.response.as_ref(),
                     error: attempt.error.as_ref().map(|e| e.message.as_str()),
+                    redirects: &hops,
                     started_ms: sent_at.duration_since(self.started).as_millis() as u64,
                     duration_ms: sent_at.elapsed().as_millis() as u64,
                 });
@@ -1076,7 +1081,7 @@ fn output_reason(step: &CompiledStep, name: &str, expr: &ValueExpr, ctx: &Ctx<'_
 /// What a user should check after a transport error.
 fn what_to_check(kind: ErrorKind, message: &str, source: &str) -> String {
     let m = message.to_ascii_lowercase();
-    let hint = if kind == ErrorKind::Timeout {
+    let hint = if kind == ErrorKind::Timeout || m.starts_with("following a redirect") {
         return String::new();
     } else if m.contains("timed out") {
         "; check that the host is reachable and answers, or raise --timeout".to_string()

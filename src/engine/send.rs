@@ -18,6 +18,50 @@ const ALWAYS_SECRET: &[&str] = &["authorization", "proxy-authorization", "cookie
 
 type SendError = (ErrorKind, String);
 
+/// One redirect followed (or refused) while sending a request, for traces.
+#[derive(Debug, Clone)]
+pub struct Hop {
+    /// The redirect status (301, 302, 303, 307, 308).
+    pub status: u16,
+    /// The `Location` header as the server sent it.
+    pub location: String,
+    /// The absolute URL it resolves to (empty when it does not resolve).
+    pub url: String,
+}
+
+/// `host` or `host:port` of a URL, for messages.
+fn host_port(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    }
+}
+
+/// A link-local address (169.254.0.0/16, fe80::/10, and the IPv4 ones inside
+/// IPv6 forms: `::ffff:a.b.c.d`, `::a.b.c.d`, `64:ff9b::a.b.c.d`), where
+/// cloud metadata services answer. The URL parser has already turned hosts
+/// written as decimal, hex or octal integers into IPv4 addresses.
+pub(crate) fn is_link_local(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_link_local(),
+        Some(url::Host::Ipv6(ip)) => {
+            let seg = ip.segments();
+            let nat64 = seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
+            let embedded = if nat64 {
+                let [a, b, c, d] = ip.octets()[12..] else {
+                    return false;
+                };
+                Some(std::net::Ipv4Addr::new(a, b, c, d))
+            } else {
+                ip.to_ipv4()
+            };
+            (seg[0] & 0xffc0) == 0xfe80 || embedded.is_some_and(|v4| v4.is_link_local())
+        }
+        _ => false,
+    }
+}
+
 /// Sends `req`, following redirects. A redirect to another origin (scheme, host,
 /// port) drops `Authorization`, cookies, every header named by a security scheme
 /// and every header whose value holds a secret; a redirect from https to http is
@@ -27,6 +71,7 @@ pub async fn send(
     client: &reqwest::Client,
     max_bytes: usize,
     redactor: &crate::redact::Redactor,
+    hops: &mut Vec<Hop>,
 ) -> Result<Received, SendError> {
     let mut method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|_| {
         (
@@ -61,10 +106,20 @@ pub async fn send(
         if let Some(b) = &body {
             rb = rb.body(b.clone());
         }
-        let resp = rb
-            .send()
-            .await
-            .map_err(|e| (ErrorKind::Transport, crate::http::describe_error(&e)))?;
+        let resp = rb.send().await.map_err(|e| {
+            let why = crate::http::describe_error(&e);
+            match hops.last() {
+                Some(h) => (
+                    ErrorKind::Transport,
+                    format!(
+                        "following a redirect ({}) to {}: {why}",
+                        h.status,
+                        host_port(&url)
+                    ),
+                ),
+                None => (ErrorKind::Transport, why),
+            }
+        })?;
         let status = resp.status().as_u16();
         let location = resp
             .headers()
@@ -74,12 +129,27 @@ pub async fn send(
         let redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
         match (redirect, location) {
             (true, Some(loc)) if hop < MAX_REDIRECTS => {
-                let next = url.join(&loc).map_err(|e| {
+                let next = url.join(&loc);
+                hops.push(Hop {
+                    status,
+                    location: loc.clone(),
+                    url: next.as_ref().map(|u| u.to_string()).unwrap_or_default(),
+                });
+                let next = next.map_err(|e| {
                     (
                         ErrorKind::Response,
-                        format!("the server redirected to an invalid URL: {e}"),
+                        format!("the server redirected ({status}) to an invalid URL: {e}"),
                     )
                 })?;
+                if is_link_local(&next) {
+                    return Err((
+                        ErrorKind::Response,
+                        format!(
+                            "the server redirected ({status}) to {}, a link-local address (where cloud metadata services answer); arazzo does not follow redirects there",
+                            host_port(&next)
+                        ),
+                    ));
+                }
                 if url.scheme() == "https" && next.scheme() != "https" {
                     return Err((
                         ErrorKind::Response,
@@ -138,7 +208,10 @@ pub async fn send(
     }
     Err((
         ErrorKind::Response,
-        format!("more than {MAX_REDIRECTS} redirects"),
+        format!(
+            "more than {MAX_REDIRECTS} redirects (the last to {})",
+            host_port(&url)
+        ),
     ))
 }
 
