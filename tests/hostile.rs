@@ -776,3 +776,264 @@ fn a_criterion_that_would_run_for_ages_is_abandoned_at_max_duration() {
     assert_eq!(kind, "timeout", "{msg}");
     assert!(msg.contains("--max-duration"), "{msg}");
 }
+
+// ---------------------------------------------------------------------------
+// Point 7: a key echoed back in every encoding is in no byte written.
+// ---------------------------------------------------------------------------
+
+const KEYED_API: &str = r#"openapi: 3.0.3
+info: {title: Keyed, version: "1"}
+servers: [{url: "http://127.0.0.1:1"}]
+components:
+  securitySchemes:
+    key: {type: apiKey, in: header, name: X-Api-Key}
+security: [{key: []}]
+paths:
+  /things:
+    post:
+      operationId: createThing
+      parameters:
+        - {name: X-Api-Key, in: header, required: true, schema: {type: string}}
+      requestBody:
+        content:
+          application/json:
+            schema: {type: object}
+      responses:
+        "201": {description: created}
+"#;
+
+const KEYED_DOC: &str = r#"arazzo: 1.0.1
+info: {title: keyed, version: 1.0.0}
+sourceDescriptions:
+- {name: api, url: ./api.yaml, type: openapi}
+workflows:
+- workflowId: w
+  inputs:
+    type: object
+    properties:
+      apiKey: {type: string}
+  steps:
+  - stepId: create
+    operationId: createThing
+    parameters:
+    - {name: X-Api-Key, in: header, value: $inputs.apiKey}
+    requestBody:
+      payload: {key: $inputs.apiKey}
+    successCriteria:
+    - condition: $statusCode == 201
+    outputs:
+      echoed: $response.body#/plain
+  outputs:
+    echoed: $steps.create.outputs.echoed
+"#;
+
+const SECRET_KEY: &str = "sk_live/Zx81+q=ab cd&e~f";
+
+fn b64(bytes: &[u8], url_safe: bool, pad: bool) -> String {
+    const STD: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(STD[(n >> (18 - 6 * k) & 63) as usize] as char);
+            } else if pad {
+                out.push('=');
+            }
+        }
+    }
+    if url_safe {
+        out = out.replace('+', "-").replace('/', "_");
+    }
+    out
+}
+
+/// The key as a server may echo it: plain, percent-encoded (upper, lower and
+/// mixed case, partially, as a form), JSON-escaped, and in base64 alone and as
+/// HTTP Basic credentials, in both alphabets, padded or not.
+fn encodings(key: &str) -> Vec<(&'static str, String)> {
+    let pct = |lower: bool, keep: &str, plus: bool| {
+        key.bytes()
+            .map(|b| {
+                let c = b as char;
+                if c.is_ascii_alphanumeric() || keep.contains(c) {
+                    c.to_string()
+                } else if c == ' ' && plus {
+                    "+".to_string()
+                } else if lower {
+                    format!("%{b:02x}")
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect::<String>()
+    };
+    // Escapes alternate between `%2F`, `%2f` and `%2F` again.
+    let mixed: String = key
+        .bytes()
+        .enumerate()
+        .map(|(i, b)| match (b.is_ascii_alphanumeric(), i % 2) {
+            (true, _) => (b as char).to_string(),
+            (false, 0) => format!("%{b:02x}"),
+            (false, _) => format!("%{b:02X}"),
+        })
+        .collect();
+    let json = serde_json::to_string(key).unwrap();
+    let mut out = vec![
+        ("plain", key.to_string()),
+        ("percent upper", pct(false, "", false)),
+        ("percent lower", pct(true, "", false)),
+        ("percent mixed case", mixed),
+        ("percent partial", pct(false, "/+_~", false)),
+        ("form", pct(false, "_~", true)),
+        ("json", json[1..json.len() - 1].to_string()),
+        ("json with \\/", json[1..json.len() - 1].replace('/', "\\/")),
+    ];
+    for user in ["", "user:", "alice:", "ab:"] {
+        let plain = format!("{user}{key}");
+        for (url_safe, pad) in [(false, true), (false, false), (true, true), (true, false)] {
+            out.push(("base64", b64(plain.as_bytes(), url_safe, pad)));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_key_echoed_in_every_encoding_is_in_no_byte_written() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("api.yaml"), KEYED_API).unwrap();
+    let doc = dir.path().join("wf.arazzo.yaml");
+    std::fs::write(&doc, KEYED_DOC).unwrap();
+    let forms = encodings(SECRET_KEY);
+    let body: serde_json::Map<String, serde_json::Value> = forms
+        .iter()
+        .enumerate()
+        .map(|(i, (what, v))| (format!("{i} {what}"), json!(v)))
+        .chain([("plain".to_string(), json!(SECRET_KEY))])
+        .collect();
+    let body = serde_json::Value::Object(body).to_string();
+    let reply = || {
+        let mut r = Reply::text(401, "application/json", &body);
+        for (i, (_, v)) in forms.iter().enumerate().filter(|(_, (w, _))| *w != "plain") {
+            r = r.header(&format!("x-echo-{i}"), v);
+        }
+        r.header(
+            "www-authenticate",
+            &format!(
+                "Basic {}",
+                b64(format!("user:{SECRET_KEY}").as_bytes(), false, true)
+            ),
+        )
+    };
+    for output in ["json", "human"] {
+        let echo = Echo::start();
+        echo.reply_on("POST /things", reply());
+        let junit = dir.path().join(format!("{output}.xml"));
+        let trace = dir.path().join(format!("{output}.trace.json"));
+        let out = exec(
+            arazzo()
+                .env("ARAZZO_INPUT_API_KEY", SECRET_KEY)
+                .args(["run", "w", "-f"])
+                .arg(&doc)
+                .args(["--server", &format!("api={}", echo.base_url())])
+                .args(["-o", output, "-vvv", "--junit"])
+                .arg(&junit)
+                .arg("--trace")
+                .arg(&trace),
+        );
+        out.assert_code(1);
+        // The key was sent, so the run is real.
+        assert_eq!(
+            echo.requests()[0].header("x-api-key"),
+            Some(SECRET_KEY),
+            "{}",
+            out.context()
+        );
+        let junit = std::fs::read_to_string(&junit).unwrap();
+        let trace = std::fs::read_to_string(&trace).unwrap();
+        // The echoed body and headers did reach the outputs (masked).
+        assert!(trace.contains("x-echo-3"), "{trace}");
+        assert!(out.stderr.contains("x-echo-3"), "{}", out.stderr);
+        for (name, text) in [
+            ("stdout", &out.stdout),
+            ("stderr", &out.stderr),
+            ("junit", &junit),
+            ("trace", &trace),
+        ] {
+            for (what, form) in &forms {
+                assert!(
+                    !text.contains(form.as_str()),
+                    "-o {output}: the key ({what}: `{form}`) is in {name}:\n{text}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn malformed_flags_and_server_passwords_are_not_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("api.yaml"), KEYED_API).unwrap();
+    let doc = dir.path().join("wf.arazzo.yaml");
+    std::fs::write(&doc, KEYED_DOC).unwrap();
+    for cmd in ["run", "mcp"] {
+        let base = |extra: &[&str]| {
+            let mut c = arazzo();
+            c.arg(cmd);
+            if cmd == "run" {
+                c.args(["w", "-f"]).arg(&doc);
+            } else {
+                c.arg(&doc);
+            }
+            c.args(extra);
+            exec(&mut c)
+        };
+        let out = base(&["-i", "sk_live_abc123XYZ"]);
+        out.assert_code(2);
+        out.assert_no("sk_live");
+        out.assert_no("abc123");
+        out.assert_stderr_has("missing `=`");
+        let out = base(&["--server", "sk_live_abc123XYZ"]);
+        out.assert_code(2);
+        out.assert_no("abc123");
+        for url in [
+            "http://user:hunter2pass@127.0.0.1:1:99999/",
+            "ftp://user:hunter2pass@127.0.0.1/",
+            "http://user:hunter2pass@[::1/",
+        ] {
+            let out = base(&["--server", &format!("api={url}")]);
+            out.assert_code(2);
+            out.assert_no("hunter2pass");
+            out.assert_stderr_has("--server api=");
+        }
+    }
+    // A password in a --server URL is masked in every message and log.
+    let echo = Echo::start();
+    echo.reply_on("POST /things", Reply::text(500, "text/plain", "no"));
+    let url = echo
+        .base_url()
+        .replace("http://", "http://user:hunter2pass@");
+    let trace = dir.path().join("pw.trace.json");
+    let out = exec(
+        arazzo()
+            .env("ARAZZO_INPUT_API_KEY", SECRET_KEY)
+            .args(["run", "w", "-f"])
+            .arg(&doc)
+            .args([
+                "--server",
+                &format!("api={url}"),
+                "-vvv",
+                "-o",
+                "json",
+                "--trace",
+            ])
+            .arg(&trace),
+    );
+    out.assert_code(1);
+    out.assert_no("hunter2pass");
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    assert!(!trace.contains("hunter2pass"), "{trace}");
+    assert_eq!(echo.requests().len(), 1);
+}
