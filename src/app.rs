@@ -189,10 +189,15 @@ pub(crate) fn parse_pairs<'a>(
 ) -> Result<Vec<(&'a str, &'a str)>, Problem> {
     items
         .iter()
-        .map(|item| {
+        .enumerate()
+        .map(|(i, item)| {
             item.split_once('=').ok_or_else(|| {
                 Problem::usage(
-                    format!("`{flag} {}` is missing `=`", first_part(item)),
+                    format!(
+                        "the {} `{flag}` argument is missing `=` ({}; it is not shown, as it may be a secret)",
+                        ordinal(i + 1),
+                        first_part(item)
+                    ),
                     Some(format!("write `{flag} {what}`")),
                 )
             })
@@ -200,13 +205,77 @@ pub(crate) fn parse_pairs<'a>(
         .collect()
 }
 
-/// The part of a malformed argument safe to echo (never a possible value).
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, r) if r != 11 => "st",
+        (2, r) if r != 12 => "nd",
+        (3, r) if r != 13 => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// What can be said of a malformed argument without echoing any of it: it may
+/// be a secret typed without its name (`-i sk_live_…`).
 fn first_part(item: &str) -> String {
-    let s: String = item.chars().take(40).collect();
-    if s.contains(char::is_whitespace) {
-        "…".into()
-    } else {
-        s
+    match item.chars().count() {
+        0 => "it is empty".to_string(),
+        1 => "1 character".to_string(),
+        n => format!("{n} characters"),
+    }
+}
+
+/// The URL of `--server SOURCE=URL`: an http(s) URL with a host. Messages never
+/// echo it whole (it may hold a password); a password it holds is a secret.
+pub(crate) fn parse_server_url(source: &str, text: &str) -> Result<Url, Problem> {
+    let help = || {
+        Some(format!(
+            "write e.g. --server {source}=http://127.0.0.1:8080"
+        ))
+    };
+    let parsed = Url::parse(text).map_err(|e| {
+        Problem::usage(
+            format!("--server {source}=…: the URL does not parse ({e}); it is not shown, as it may hold a password"),
+            help(),
+        )
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(Problem::usage(
+            format!(
+                "--server {source}=…: `{}` is not an http(s) URL with a host",
+                masked_url(&parsed)
+            ),
+            help(),
+        ));
+    }
+    Ok(parsed)
+}
+
+/// A URL for messages: its password (and the user name, which may be a token
+/// too) masked.
+pub(crate) fn masked_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    if !url.username().is_empty() || url.password().is_some() {
+        let _ = shown.set_username(crate::redact::MASK);
+        let _ = shown.set_password(None);
+    }
+    let text = shown.to_string();
+    text.replace("%2A%2A%2A@", "***@")
+}
+
+/// Registers the password a `--server` URL holds as a secret, as written and
+/// percent-decoded; without a password, the user name (a token used as the
+/// user name, as some APIs take their key).
+pub(crate) fn register_url_secrets(servers: &HashMap<String, Url>, redactor: &Redactor) {
+    for url in servers.values() {
+        let secret = match url.password() {
+            Some(p) if !p.is_empty() => p,
+            _ => url.username(),
+        };
+        if !secret.is_empty() {
+            redactor.add(secret);
+            redactor.add(&percent_encoding::percent_decode_str(secret).decode_utf8_lossy());
+        }
     }
 }
 
@@ -225,17 +294,9 @@ fn run_command(mut args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
         .collect();
     let mut servers: HashMap<String, Url> = HashMap::new();
     for (source, url) in parse_pairs(&args.servers, "--server", "SOURCE=URL")? {
-        let parsed = Url::parse(url)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-            .ok_or_else(|| {
-                Problem::usage(
-                    format!("--server {source}=…: `{url}` is not an http(s) URL"),
-                    Some("write e.g. --server composioApi=http://127.0.0.1:8080".into()),
-                )
-            })?;
-        servers.insert(source.to_string(), parsed);
+        servers.insert(source.to_string(), parse_server_url(source, url)?);
     }
+    register_url_secrets(&servers, &printer.redactor);
     check_durations(&args)?;
     let file_inputs = match &args.inputs_file {
         Some(path) => Some(read_inputs_file(path)?),
@@ -1037,6 +1098,7 @@ pub(crate) fn log_event(ev: &Event<'_>) {
             request,
             response,
             error,
+            redirects,
             duration_ms,
             ..
         } => {
@@ -1046,6 +1108,9 @@ pub(crate) fn log_event(ev: &Event<'_>) {
             }
             if let Some(b) = &request.body_bytes {
                 tracing::trace!("{step_id}: > {}", String::from_utf8_lossy(b));
+            }
+            for h in redirects.iter() {
+                tracing::debug!("{step_id}: < {} redirect to {}", h.status, h.url);
             }
             match (response, error) {
                 (Some(r), _) => {

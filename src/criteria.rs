@@ -60,8 +60,17 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
+use std::time::Instant;
 
 use serde_json::Value;
+
+/// Deepest element nesting of an XML document given to the XPath engine (its
+/// parser is recursive: a hostile document must not overflow the stack).
+pub const MAX_XML_DEPTH: usize = 256;
+
+/// Most elements, attributes and other markup of an XML document given to the XPath engine,
+/// which keeps parsing and evaluation to a fraction of a second.
+pub const MAX_XML_NODES: usize = 200_000;
 
 /// Longest `condition` accepted, in bytes. Conditions are short expressions; anything far
 /// beyond this is a mistake (or an attempt to make compilation slow).
@@ -219,6 +228,42 @@ impl Check {
             Check::JsonPath(check) => check.eval(context),
             Check::XPath(check) => check.eval(context),
         })
+    }
+
+    /// [`Check::eval`], abandoned at `deadline` (`--max-duration`): with a
+    /// deadline the evaluation runs on a thread of its own that the run stops
+    /// waiting for when time is up (the engines cannot be interrupted; their
+    /// inputs are bounded, so such a thread ends on its own).
+    pub fn eval_until(
+        &self,
+        context: Option<&Value>,
+        deadline: Option<Instant>,
+    ) -> Result<bool, String> {
+        let Some(deadline) = deadline else {
+            return self.eval(context);
+        };
+        let abandoned = || {
+            format!(
+                "the {} criterion was abandoned: the run reached --max-duration",
+                self.type_name()
+            )
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(abandoned());
+        }
+        let check = self.clone();
+        let value = context.cloned();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("arazzo-criterion".into())
+            .spawn(move || {
+                let _ = tx.send(check.eval(value.as_ref()));
+            });
+        if spawned.is_err() {
+            return self.eval(context);
+        }
+        rx.recv_timeout(left).unwrap_or_else(|_| Err(abandoned()))
     }
 
     /// The criterion type: `regex`, `jsonpath` or `xpath`.
@@ -617,6 +662,7 @@ pub fn check_xpath(expression: &str) -> Result<(), String> {
 pub fn xml_replace(xml: &str, replacements: &[(&str, String)]) -> Result<String, String> {
     use sxd_xpath::nodeset::Node;
     let body = xml.trim_start_matches('\u{feff}');
+    xml_within_limits(body, "the XML payload")?;
     let package = sxd_document::parser::parse(body).map_err(|err| {
         let (line, column) = line_column(body, err.location());
         format!("the XML payload is not well-formed (line {line}, column {column}): {err}")
@@ -682,6 +728,75 @@ pub fn xml_replace(xml: &str, replacements: &[(&str, String)]) -> Result<String,
     Ok(text)
 }
 
+/// Refuses XML that is nested deeper than [`MAX_XML_DEPTH`] or has more than
+/// [`MAX_XML_NODES`] pieces of markup, by a linear scan before any parser sees it.
+/// The scan counts tags (`<a>`, `</a>`, `<a/>`), skipping comments, CDATA,
+/// processing instructions and declarations, and quoted attribute values.
+fn xml_within_limits(xml: &str, what: &str) -> Result<(), String> {
+    let bytes = xml.as_bytes();
+    let (mut depth, mut nodes, mut i) = (0usize, 0usize, 0usize);
+    let skip_to = |from: usize, end: &str| {
+        memchr::memmem::find(&bytes[from..], end.as_bytes())
+            .map_or(bytes.len(), |j| from + j + end.len())
+    };
+    while let Some(j) = memchr::memchr(b'<', &bytes[i..]) {
+        i += j;
+        let rest = &bytes[i..];
+        if rest.starts_with(b"<!--") {
+            i = skip_to(i + 4, "-->");
+            continue;
+        }
+        if rest.starts_with(b"<![CDATA[") {
+            i = skip_to(i + 9, "]]>");
+            continue;
+        }
+        if rest.starts_with(b"<?") {
+            i = skip_to(i + 2, "?>");
+            continue;
+        }
+        nodes += 1;
+        if nodes > MAX_XML_NODES {
+            return Err(format!(
+                "{what} has more than {MAX_XML_NODES} XML tags, more than arazzo evaluates XPath on: \
+                 check a smaller part of the response (e.g. with a regex criterion) or ask the API for less"
+            ));
+        }
+        let closing = rest.get(1) == Some(&b'/');
+        let declaration = rest.get(1) == Some(&b'!');
+        // Find the end of the tag, skipping quoted attribute values.
+        let mut k = i + 1;
+        let mut quote: Option<u8> = None;
+        while k < bytes.len() {
+            let c = bytes[k];
+            match quote {
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None if c == b'"' || c == b'\'' => quote = Some(c),
+                None if c == b'>' => break,
+                None => {}
+            }
+            k += 1;
+        }
+        let self_closing = k > i + 1 && bytes.get(k - 1) == Some(&b'/');
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else if !declaration && !self_closing {
+            depth += 1;
+            if depth > MAX_XML_DEPTH {
+                return Err(format!(
+                    "{what} nests XML elements more than {MAX_XML_DEPTH} levels deep, deeper than arazzo \
+                     parses: such a document is refused rather than risk the run"
+                ));
+            }
+        }
+        i = k + 1;
+        if i >= bytes.len() {
+            break;
+        }
+    }
+    Ok(())
+}
+
 fn build_xpath(expression: &str) -> Result<sxd_xpath::XPath, String> {
     match sxd_xpath::Factory::new().build(expression) {
         Ok(Some(xpath)) => Ok(xpath),
@@ -709,6 +824,7 @@ impl XPathCheck {
         if xml.is_empty() {
             return Err("the context is empty text, not an XML document".to_string());
         }
+        xml_within_limits(xml, "the context")?;
         let package = sxd_document::parser::parse(xml).map_err(|err| {
             let (line, column) = line_column(xml, err.location());
             format!("the context is not well-formed XML (line {line}, column {column}): {err}")

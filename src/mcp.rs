@@ -55,6 +55,7 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let servers = parse_servers(&args.servers)?;
+    app::register_url_secrets(&servers, &printer.redactor);
     check_seconds("--timeout", Some(args.timeout))?;
     check_seconds("--max-duration", args.max_duration)?;
     app::check_stopping(&args.stopping)?;
@@ -330,16 +331,7 @@ impl Activity {
 fn parse_servers(items: &[String]) -> Result<HashMap<String, Url>, Problem> {
     let mut servers = HashMap::new();
     for (source, url) in app::parse_pairs(items, "--server", "SOURCE=URL")? {
-        let parsed = Url::parse(url)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-            .ok_or_else(|| {
-                Problem::usage(
-                    format!("--server {source}=…: `{url}` is not an http(s) URL"),
-                    Some("write e.g. --server composioApi=http://127.0.0.1:8080".into()),
-                )
-            })?;
-        servers.insert(source.to_string(), parsed);
+        servers.insert(source.to_string(), app::parse_server_url(source, url)?);
     }
     Ok(servers)
 }

@@ -42,6 +42,23 @@ impl Resolve for DryCtx<'_> {
             }
         }
     }
+
+    fn missing(&self, e: &Expr) -> Option<String> {
+        match e {
+            // Not given at all: an optional input, which drops its field.
+            Expr::Inputs { name, .. } if !self.inputs.contains_key(name) => None,
+            Expr::Inputs { name, pointer } => {
+                let at = pointer
+                    .as_ref()
+                    .and_then(|p| p.first_missing(&self.inputs[name]))
+                    .unwrap_or_default();
+                Some(format!(
+                    "`{e}` is undefined: input `{name}` has nothing at `{at}`"
+                ))
+            }
+            other => Some(format!("`{other}` is undefined")),
+        }
+    }
 }
 
 /// Where a problem is.
@@ -180,10 +197,22 @@ fn plan_workflow(
                 inputs: params,
             } => {
                 let child = &program.workflows[*workflow];
-                let child_inputs: Map<String, Value> = params
-                    .iter()
-                    .filter_map(|(k, v)| v.eval(&ctx).map(|v| (k.clone(), v)))
-                    .collect();
+                let mut problems = Vec::new();
+                let mut child_inputs = Map::new();
+                for (k, v) in params {
+                    match v.eval_required(&ctx) {
+                        Ok(Some(v)) => {
+                            child_inputs.insert(k.clone(), v);
+                        }
+                        Ok(None) => {}
+                        Err(why) => problems.push(PlanProblem {
+                            workflow_id: wf.workflow_id.clone(),
+                            step_id: step.step_id.clone(),
+                            field: format!("input `{k}`"),
+                            rule: why,
+                        }),
+                    }
+                }
                 out.push(PlannedStep {
                     workflow_id: wf.workflow_id.clone(),
                     step_id: step.step_id.clone(),
@@ -192,7 +221,7 @@ fn plan_workflow(
                     url: format!("workflow:{}", child.workflow_id),
                     headers: Vec::new(),
                     body: Some(Value::Object(child_inputs.clone())),
-                    problems: Vec::new(),
+                    problems,
                 });
                 if depth < 8 {
                     plan_workflow(

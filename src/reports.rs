@@ -42,6 +42,7 @@ impl Trace {
             request,
             response,
             error,
+            redirects,
             started_ms,
             duration_ms,
         } = ev
@@ -64,6 +65,11 @@ impl Trace {
                 "headers": headers_json(&request.headers),
                 "body": body,
             },
+            "redirects": redirects.iter().map(|h| json!({
+                "status": h.status,
+                "location": h.location,
+                "url": h.url,
+            })).collect::<Vec<_>>(),
             "response": response.map(|r| json!({
                 "status": r.status,
                 "headers": headers_json(&r.headers),

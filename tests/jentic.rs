@@ -1066,6 +1066,17 @@ fn bnpl() {
             "/workflows/0/steps/6/requestBody/payload",
             json!({"status": "Completed"}),
         );
+        // The transaction's payload names both kinds of customer,
+        // `{$inputs.customer.uri}` (an enrolled one) and the created one, and
+        // relies on the missing one rendering as empty text. arazzo refuses to
+        // send a value that resolved to nothing (here an input given without
+        // `/uri`), so the repaired document keeps only the new customer, which
+        // is this case's.
+        set(
+            doc,
+            "/workflows/0/steps/3/requestBody/payload",
+            json!("{\n  \"newCustomer\": \"{$steps.createCustomer.outputs.customer}\",\n  \"products\": \"{$steps.checkLoanCanBeProvided.outputs.eligibleProducts}\"\n}\n"),
+        );
     });
     // The first step's first onSuccess action, `existingCustomerNotEligible` (type
     // `end`), has criteria `$statusCode == 200` and

@@ -3,7 +3,7 @@
 //! prints; it reports through [`Event`]s and returns a [`RunReport`].
 
 pub mod request;
-mod send;
+pub mod send;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -19,7 +19,7 @@ use crate::compile::{
     OperationCall, Program, StepTarget,
 };
 use crate::document::{Loaded, SourceRef};
-use crate::expr::{apply_pointer, Expr, Resolve, WorkflowPart};
+use crate::expr::{apply_pointer, Expr, Resolve, ValueExpr, WorkflowPart};
 use crate::interrupt::{Signal, Stop};
 use crate::redact::Redactor;
 use crate::report::{ErrorKind, RunError, RunReport, Status, StepReport};
@@ -91,6 +91,8 @@ pub enum Event<'a> {
         request: &'a BuiltRequest,
         response: Option<&'a Received>,
         error: Option<&'a str>,
+        /// The redirects followed (or refused), in order.
+        redirects: &'a [send::Hop],
         /// When the request was sent, from the start of the run.
         started_ms: u64,
         duration_ms: u64,
@@ -102,7 +104,12 @@ pub enum Event<'a> {
 pub struct Received {
     pub status: u16,
     pub headers: Vec<(String, String)>,
+    /// The body as JSON, or as text when it is not JSON.
     pub body: Value,
+    /// Why the body could not be read as its content type says (invalid JSON,
+    /// HTML where JSON was declared, …): every expression into the body is then
+    /// an error with this reason rather than an undefined value.
+    pub body_error: Option<String>,
 }
 
 /// What a finished workflow leaves for `$workflows.<id>.…` expressions.
@@ -126,6 +133,102 @@ struct Ctx<'a> {
     response: Option<&'a Received>,
     doc_url: &'a str,
     source_urls: &'a [(String, String)],
+    /// Why each step output that resolved to nothing did, by step and output.
+    unresolved: &'a HashMap<String, HashMap<String, String>>,
+    /// When `--max-duration` runs out.
+    deadline: Option<Instant>,
+}
+
+impl Ctx<'_> {
+    /// Why `expr` resolved to nothing here, as a phrase that follows the
+    /// expression (`found nothing at `/id``).
+    fn why_nothing(&self, expr: &Expr) -> String {
+        let at = |v: &Value, p: &Option<crate::expr::Pointer>| match p
+            .as_ref()
+            .and_then(|p| p.first_missing(v))
+        {
+            Some(prefix) => format!("found nothing at `{prefix}`"),
+            None => "found nothing".to_string(),
+        };
+        let no_response = "has no response to read (the step sent no request or got no answer)";
+        match expr {
+            Expr::ResponseBody(p) => match self.response {
+                None => no_response.to_string(),
+                Some(r) => match &r.body_error {
+                    Some(e) => format!("cannot be read: {e}"),
+                    None if r.body.is_null() => "found an empty response body".to_string(),
+                    None => at(&r.body, p),
+                },
+            },
+            Expr::ResponseHeader(h) => match self.response {
+                None => no_response.to_string(),
+                Some(_) => format!("found no `{h}` header in the response"),
+            },
+            Expr::StatusCode => no_response.to_string(),
+            Expr::Url
+            | Expr::Method
+            | Expr::RequestHeader(_)
+            | Expr::RequestQuery(_)
+            | Expr::RequestPath(_) => match self.request {
+                None => "has no request to read (the step sent none)".to_string(),
+                Some(_) => "found nothing in the request".to_string(),
+            },
+            Expr::RequestBody(p) => match self.request.and_then(|r| r.body.as_ref()) {
+                None => "found no request body".to_string(),
+                Some(b) => at(b, p),
+            },
+            Expr::Inputs { name, pointer } => match self.inputs.get(name) {
+                None => format!("found no input `{name}` (it was not given)"),
+                Some(v) => at(v, pointer),
+            },
+            Expr::Outputs { name, pointer } => match self.outputs.and_then(|o| o.get(name)) {
+                None => format!("found no output `{name}`"),
+                Some(v) => at(v, pointer),
+            },
+            Expr::Steps {
+                step,
+                output,
+                pointer,
+            } => match self.step_outputs.get(step) {
+                None => format!("reads step `{step}`, which has not run"),
+                Some(outs) => match outs.get(output) {
+                    Some(v) => at(v, pointer),
+                    None => format!("reads output `{output}`, which step `{step}` did not produce"),
+                },
+            },
+            Expr::Workflows {
+                workflow,
+                part,
+                name,
+                pointer,
+            } => match self.finished.get(workflow) {
+                None => format!("reads workflow `{workflow}`, which has not finished in this run"),
+                Some(f) => {
+                    let map = match part {
+                        WorkflowPart::Inputs => &f.inputs,
+                        WorkflowPart::Outputs => &f.outputs,
+                    };
+                    match map.get(name) {
+                        Some(v) => at(v, pointer),
+                        None => {
+                            format!("reads `{name}`, which workflow `{workflow}` does not have")
+                        }
+                    }
+                }
+            },
+            Expr::SourceDescriptions { .. } | Expr::Components { .. } => {
+                "has no value at run time".to_string()
+            }
+        }
+    }
+
+    /// The body error of the response, when `exprs` read its body.
+    fn body_error<'e>(&self, mut exprs: impl Iterator<Item = &'e Expr>) -> Option<&str> {
+        let e = self.response?.body_error.as_deref()?;
+        exprs
+            .any(|x| matches!(x, Expr::ResponseBody(_)))
+            .then_some(e)
+    }
 }
 
 fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
@@ -151,7 +254,13 @@ impl Resolve for Ctx<'_> {
             Expr::ResponseHeader(h) => owned(Value::String(
                 header(&self.response?.headers, h)?.to_string(),
             )),
-            Expr::ResponseBody(p) => apply_pointer(&self.response?.body, p),
+            Expr::ResponseBody(p) => {
+                let r = self.response?;
+                if r.body_error.is_some() {
+                    return None;
+                }
+                apply_pointer(&r.body, p)
+            }
             Expr::Inputs { name, pointer } => apply_pointer(self.inputs.get(name)?, pointer),
             Expr::Outputs { name, pointer } => apply_pointer(self.outputs?.get(name)?, pointer),
             Expr::Steps {
@@ -187,6 +296,28 @@ impl Resolve for Ctx<'_> {
             }
             Expr::Components { .. } => None,
         }
+    }
+
+    fn missing(&self, expr: &Expr) -> Option<String> {
+        // Only an optional input that was not given at all may drop a field.
+        if let Expr::Inputs { name, .. } = expr {
+            if !self.inputs.contains_key(name) {
+                return None;
+            }
+        }
+        // A step output that resolved to nothing: say why it did.
+        if let Expr::Steps { step, output, .. } = expr {
+            let outs = self.step_outputs.get(step);
+            if outs.is_some_and(|o| !o.contains_key(output)) {
+                if let Some(why) = self.unresolved.get(step).and_then(|m| m.get(output)) {
+                    return Some(format!("`{expr}` is undefined: {why}"));
+                }
+            }
+        }
+        Some(format!(
+            "`{expr}` is undefined: it {}",
+            self.why_nothing(expr)
+        ))
     }
 }
 
@@ -292,6 +423,7 @@ pub async fn run_from(
         doc_urls,
         interrupted: None,
         resume_at: None,
+        unresolved: vec![HashMap::new(); program.workflows.len()],
     };
     let mut carried = Vec::new();
     if let Some(r) = resume {
@@ -383,6 +515,9 @@ struct Runner<'a, 'e> {
     /// Where the entry workflow starts and the outputs it starts with, taken
     /// (once) by its first run.
     resume_at: Option<(usize, StepOutputs)>,
+    /// Per workflow: why the step outputs that resolved to nothing did, from
+    /// each step's latest attempt (see [`Ctx::missing`]).
+    unresolved: Vec<HashMap<String, HashMap<String, String>>>,
 }
 
 /// What the action chosen after an attempt tells the loop to do.
@@ -507,12 +642,14 @@ impl<'a, 'e> Runner<'a, 'e> {
     async fn exchange(
         &self,
         built: &BuiltRequest,
+        hops: &mut Vec<send::Hop>,
     ) -> Result<Result<Received, (ErrorKind, String)>, Signal> {
         let sent = send::send(
             built,
             self.client,
             self.opts.max_response_bytes,
             self.redactor,
+            hops,
         );
         let remaining = self.remaining();
         let max_duration = self.opts.max_duration.unwrap_or_default();
@@ -548,10 +685,13 @@ impl<'a, 'e> Runner<'a, 'e> {
         &'c self,
         inputs: &'c Map<String, Value>,
         step_outputs: &'c HashMap<String, Map<String, Value>>,
-        doc: usize,
+        wf: usize,
         attempt: Option<&'c Attempt>,
     ) -> Ctx<'c> {
+        let doc = self.program.workflows[wf].doc;
         Ctx {
+            unresolved: &self.unresolved[wf],
+            deadline: self.opts.max_duration.map(|d| self.started + d),
             inputs,
             step_outputs,
             finished: &self.finished,
@@ -727,7 +867,7 @@ impl<'a, 'e> Runner<'a, 'e> {
                 }
                 let succeeded = attempt.error.is_none();
                 let next = {
-                    let ctx = self.ctx(inputs, &step_outputs, wf.doc, Some(&attempt));
+                    let ctx = self.ctx(inputs, &step_outputs, index, Some(&attempt));
                     if succeeded {
                         match step
                             .on_success
@@ -864,7 +1004,7 @@ impl<'a, 'e> Runner<'a, 'e> {
         }
         let error = stop_error.or_else(|| failures.first().map(|(_, e)| e.clone()));
         let succeeded = error.is_none();
-        let ctx = self.ctx(inputs, &step_outputs, wf.doc, None);
+        let ctx = self.ctx(inputs, &step_outputs, index, None);
         let mut outputs = Map::new();
         for (name, expr) in &wf.outputs {
             match expr.eval(&ctx) {
@@ -896,7 +1036,6 @@ impl<'a, 'e> Runner<'a, 'e> {
         depth: usize,
     ) -> Attempt {
         let started = Instant::now();
-        let doc = self.program.workflows[wf_index].doc;
         let (method, _) = step.describe(self.program);
         let mut attempt = Attempt {
             report: StepReport {
@@ -918,6 +1057,7 @@ impl<'a, 'e> Runner<'a, 'e> {
             called_outputs: None,
             nested: Vec::new(),
         };
+        let mut unresolved: HashMap<String, String> = HashMap::new();
         let step_error = |kind, message: String| RunError {
             step_id: Some(step.step_id.clone()),
             kind,
@@ -926,7 +1066,7 @@ impl<'a, 'e> Runner<'a, 'e> {
         match &step.target {
             StepTarget::Operation(call) => {
                 let built = {
-                    let ctx = self.ctx(inputs, step_outputs, doc, None);
+                    let ctx = self.ctx(inputs, step_outputs, wf_index, None);
                     base_url(call, self.opts)
                         .and_then(|base| request::build(call, &base, &ctx).map_err(|e| e.0))
                 };
@@ -944,7 +1084,8 @@ impl<'a, 'e> Runner<'a, 'e> {
                 attempt.report.url = built.url.clone();
                 let sent_at = Instant::now();
                 let stop = self.opts.stop.clone();
-                let sent = self.exchange(&built).await;
+                let mut hops = Vec::new();
+                let sent = self.exchange(&built, &mut hops).await;
                 let sent = match sent {
                     Ok(r) => r,
                     Err(signal) => {
@@ -966,6 +1107,7 @@ impl<'a, 'e> Runner<'a, 'e> {
                             request: &built,
                             response: None,
                             error: Some(&e.message),
+                            redirects: &hops,
                             started_ms: sent_at.duration_since(self.started).as_millis() as u64,
                             duration_ms: sent_at.elapsed().as_millis() as u64,
                         });
@@ -1007,6 +1149,7 @@ impl<'a, 'e> Runner<'a, 'e> {
                     request: &built,
                     response: attempt.response.as_ref(),
                     error: attempt.error.as_ref().map(|e| e.message.as_str()),
+                    redirects: &hops,
                     started_ms: sent_at.duration_since(self.started).as_millis() as u64,
                     duration_ms: sent_at.elapsed().as_millis() as u64,
                 });
@@ -1023,62 +1166,82 @@ impl<'a, 'e> Runner<'a, 'e> {
                 inputs: params,
             } => {
                 let child = &self.program.workflows[*workflow];
-                let child_inputs: Map<String, Value> = {
-                    let ctx = self.ctx(inputs, step_outputs, doc, None);
+                let child_inputs: Result<Map<String, Value>, String> = {
+                    let ctx = self.ctx(inputs, step_outputs, wf_index, None);
+                    let mut map = Map::new();
                     params
                         .iter()
-                        .filter_map(|(k, v)| v.eval(&ctx).map(|v| (k.clone(), v)))
-                        .collect()
+                        .try_for_each(|(k, v)| {
+                            if let Some(v) = v.eval_required(&ctx).map_err(|why| {
+                                format!(
+                                    "input `{k}` of workflow `{}` cannot be built: {why}",
+                                    child.workflow_id
+                                )
+                            })? {
+                                map.insert(k.clone(), v);
+                            }
+                            Ok::<(), String>(())
+                        })
+                        .map(|_| map)
                 };
                 attempt.report.url = format!("workflow:{}", child.workflow_id);
-                if let Err(m) = crate::inputs::check(child.inputs_schema.as_ref(), &child_inputs) {
-                    attempt.error = Some(step_error(
-                        ErrorKind::Request,
-                        format!(
-                            "the inputs for workflow `{}` are invalid: {m}",
-                            child.workflow_id
-                        ),
-                    ));
-                } else {
-                    let run = self.workflow(*workflow, child_inputs, depth + 1).await;
-                    attempt.nested = run.steps;
-                    let cut = run
-                        .error
-                        .as_ref()
-                        .filter(|e| e.kind == ErrorKind::Interrupted);
-                    if let Some(e) = cut {
-                        if attempt.nested.iter().any(|s| s.status == Status::Uncertain) {
-                            attempt.report.status = Status::Uncertain;
+                let checked = child_inputs.and_then(|c| {
+                    crate::inputs::check(child.inputs_schema.as_ref(), &c)
+                        .map(|_| c)
+                        .map_err(|m| {
+                            format!(
+                                "the inputs for workflow `{}` are invalid: {m}",
+                                child.workflow_id
+                            )
+                        })
+                });
+                match checked {
+                    Err(m) => attempt.error = Some(step_error(ErrorKind::Request, m)),
+                    Ok(child_inputs) => {
+                        let run = self.workflow(*workflow, child_inputs, depth + 1).await;
+                        attempt.nested = run.steps;
+                        let cut = run
+                            .error
+                            .as_ref()
+                            .filter(|e| e.kind == ErrorKind::Interrupted);
+                        if let Some(e) = cut {
+                            if attempt.nested.iter().any(|s| s.status == Status::Uncertain) {
+                                attempt.report.status = Status::Uncertain;
+                            }
+                            attempt.error = Some(step_error(
+                                ErrorKind::Interrupted,
+                                format!(
+                                    "workflow `{}` was {} at step `{}`",
+                                    child.workflow_id,
+                                    e.message,
+                                    e.step_id.as_deref().unwrap_or_default()
+                                ),
+                            ));
+                        } else if !run.succeeded {
+                            let why = run.error.map(|e| {
+                                format!(
+                                    "at step `{}`: {}",
+                                    e.step_id.unwrap_or_default(),
+                                    e.message
+                                )
+                            });
+                            attempt.error = Some(step_error(
+                                ErrorKind::Workflow,
+                                format!(
+                                    "workflow `{}` failed {}",
+                                    child.workflow_id,
+                                    why.unwrap_or_default()
+                                ),
+                            ));
                         }
-                        attempt.error = Some(step_error(
-                            ErrorKind::Interrupted,
-                            format!(
-                                "workflow `{}` was {} at step `{}`",
-                                child.workflow_id,
-                                e.message,
-                                e.step_id.as_deref().unwrap_or_default()
-                            ),
-                        ));
-                    } else if !run.succeeded {
-                        let why = run.error.map(|e| {
-                            format!("at step `{}`: {}", e.step_id.unwrap_or_default(), e.message)
-                        });
-                        attempt.error = Some(step_error(
-                            ErrorKind::Workflow,
-                            format!(
-                                "workflow `{}` failed {}",
-                                child.workflow_id,
-                                why.unwrap_or_default()
-                            ),
-                        ));
+                        attempt.called_outputs = Some(run.outputs);
                     }
-                    attempt.called_outputs = Some(run.outputs);
                 }
             }
         }
 
         if attempt.error.is_none() || attempt.called_outputs.is_some() {
-            let ctx = self.ctx(inputs, step_outputs, doc, Some(&attempt));
+            let ctx = self.ctx(inputs, step_outputs, wf_index, Some(&attempt));
             let failed = if attempt.error.is_some() {
                 None
             } else if step.success_criteria.is_empty() {
@@ -1101,13 +1264,65 @@ impl<'a, 'e> Runner<'a, 'e> {
                     })
             };
             let mut outputs = Map::new();
+            // An output that reads a body that could not be read fails the step.
+            let mut unreadable: Option<String> = None;
             for (name, expr) in &step.outputs {
-                if let Some(v) = expr.eval(&ctx) {
-                    outputs.insert(name.clone(), v);
+                if let Some(e) = ctx.body_error(expr.expressions().into_iter()) {
+                    unreadable.get_or_insert_with(|| {
+                        format!("output `{name}` reads the response body: {e}")
+                    });
+                    unresolved.insert(
+                        name.clone(),
+                        format!(
+                            "step `{}` answered {} but its output `{name}` could not be read: {e}",
+                            step.step_id,
+                            attempt.report.status_code.unwrap_or_default()
+                        ),
+                    );
+                    continue;
+                }
+                match expr.eval(&ctx) {
+                    Some(v) => {
+                        outputs.insert(name.clone(), v);
+                    }
+                    None => {
+                        unresolved.insert(name.clone(), output_reason(step, name, expr, &ctx));
+                    }
                 }
             }
+            if failed.is_none() && unreadable.is_none() {
+                // An action that would read an unreadable body cannot be chosen.
+                unreadable = step.on_success.iter().find_map(|a| {
+                    let exprs = a.criteria.iter().flat_map(|c| c.expressions());
+                    ctx.body_error(exprs).map(|e| {
+                        format!("onSuccess action `{}` reads the response body: {e}", a.name)
+                    })
+                });
+            }
             attempt.report.outputs = outputs;
-            if let Some(why) = failed {
+            let timed_out = failed.is_some() && self.out_of_time();
+            if let (None, Some(why), Some(req), Some(resp)) =
+                (&failed, unreadable, &attempt.request, &attempt.response)
+            {
+                attempt.error = Some(step_error(
+                    ErrorKind::Response,
+                    format!(
+                        "{} {} answered {}, but {why}",
+                        req.method,
+                        request_path(step),
+                        resp.status
+                    ),
+                ));
+            }
+            if let (true, Some(why)) = (timed_out, &failed) {
+                attempt.error = Some(step_error(
+                    ErrorKind::Timeout,
+                    format!(
+                        "the run reached --max-duration ({:.1} s) while evaluating the step's criteria ({why})",
+                        self.opts.max_duration.unwrap_or_default().as_secs_f64()
+                    ),
+                ));
+            } else if let Some(why) = failed {
                 let message = match (&attempt.request, &attempt.response) {
                     (Some(req), Some(resp)) => format!(
                         "{why}: {} {} answered {}{}",
@@ -1124,15 +1339,55 @@ impl<'a, 'e> Runner<'a, 'e> {
         if attempt.error.is_none() {
             attempt.report.status = Status::Succeeded;
         }
+        // Why each output that is not there is not, for the requests that need it.
+        for (name, _) in &step.outputs {
+            if !attempt.report.outputs.contains_key(name) && !unresolved.contains_key(name) {
+                let kind = attempt
+                    .error
+                    .as_ref()
+                    .map(|e| format!("{:?}", e.kind).to_lowercase())
+                    .unwrap_or_default();
+                unresolved.insert(
+                    name.clone(),
+                    format!(
+                        "step `{}` failed ({kind}) before its output `{name}` was evaluated",
+                        step.step_id
+                    ),
+                );
+            }
+        }
+        self.unresolved[wf_index].insert(step.step_id.clone(), unresolved);
         attempt.report.duration_ms = started.elapsed().as_millis() as u64;
         attempt
     }
 }
 
+/// Why step output `name` (`expr`) resolved to nothing, for the requests that
+/// would have used it.
+fn output_reason(step: &CompiledStep, name: &str, expr: &ValueExpr, ctx: &Ctx<'_>) -> String {
+    let first = expr
+        .expressions()
+        .into_iter()
+        .find(|e| ctx.resolve(e).is_none());
+    let (shown, why) = match first {
+        Some(e) => (e.to_string(), ctx.why_nothing(e)),
+        None => (String::new(), "is undefined".to_string()),
+    };
+    let what = match (ctx.response, ctx.outputs) {
+        (Some(r), _) => format!("answered {}", r.status),
+        (None, Some(_)) => "finished its workflow call".to_string(),
+        (None, None) => "ran".to_string(),
+    };
+    format!(
+        "step `{}` {what} but its output `{name}` (`{shown}`) {why}",
+        step.step_id
+    )
+}
+
 /// What a user should check after a transport error.
 fn what_to_check(kind: ErrorKind, message: &str, source: &str) -> String {
     let m = message.to_ascii_lowercase();
-    let hint = if kind == ErrorKind::Timeout {
+    let hint = if kind == ErrorKind::Timeout || m.starts_with("following a redirect") {
         return String::new();
     } else if m.contains("timed out") {
         "; check that the host is reachable and answers, or raise --timeout".to_string()
@@ -1162,9 +1417,14 @@ fn request_path(step: &CompiledStep) -> String {
 /// Whether a criterion holds; `Err` carries why it could not be evaluated (which
 /// counts as not holding).
 fn criterion_holds(c: &CompiledCriterion, ctx: &Ctx<'_>) -> Result<bool, String> {
+    if let Some(e) = ctx.body_error(c.expressions().into_iter()) {
+        return Err(e.to_string());
+    }
     match &c.check {
         CriterionCheck::Simple(cond) => Ok(cond.eval(ctx)),
-        CriterionCheck::Typed { context, check } => check.eval(context.eval(ctx).as_ref()),
+        CriterionCheck::Typed { context, check } => {
+            check.eval_until(context.eval(ctx).as_ref(), ctx.deadline)
+        }
     }
 }
 

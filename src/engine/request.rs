@@ -74,30 +74,32 @@ pub fn build(
     let mut secret_headers = Vec::new();
 
     for p in &step.parameters {
-        let value = p.value.eval(ctx);
+        let value = p.value.eval_required(ctx).map_err(|why| {
+            BuildError(format!(
+                "{} parameter `{}` cannot be built: {why}",
+                p.location.as_str(),
+                p.name
+            ))
+        })?;
+        // Only an optional input that was not given leaves a parameter without
+        // a value; a path or required parameter still needs one.
         let Some(value) = value else {
+            let exprs: Vec<String> = p
+                .value
+                .expressions()
+                .iter()
+                .map(|e| format!("`{e}`"))
+                .collect();
             if p.location == ParamIn::Path {
-                let exprs: Vec<String> = p
-                    .value
-                    .expressions()
-                    .iter()
-                    .map(|e| e.to_string())
-                    .collect();
                 return Err(BuildError(format!(
-                    "path parameter `{}` has no value: {} is undefined",
+                    "path parameter `{}` has no value: {} was not given",
                     p.name,
                     exprs.join(", ")
                 )));
             }
             if p.spec.as_ref().is_some_and(|s| s.required) {
-                let exprs: Vec<String> = p
-                    .value
-                    .expressions()
-                    .iter()
-                    .map(|e| e.to_string())
-                    .collect();
                 return Err(BuildError(format!(
-                    "required {} parameter `{}` has no value: {} is undefined",
+                    "required {} parameter `{}` has no value: {} was not given",
                     p.location.as_str(),
                     p.name,
                     exprs.join(", ")
@@ -159,6 +161,7 @@ pub fn build(
     if !cookies.is_empty() {
         headers.push(("Cookie".to_string(), cookies.join("; ")));
     }
+    refuse_dot_segments(&op.path, &path, step)?;
 
     let mut url = base_url.trim_end_matches('/').to_string();
     url.push_str(&path);
@@ -192,6 +195,65 @@ pub fn build(
         secrets,
         secret_headers,
     })
+}
+
+/// Refuses a path whose parameter made a segment `.` or `..` (in any percent-
+/// encoding, decoded as often as a server might): URL resolution and many
+/// servers would move such a request to the current or parent path.
+fn refuse_dot_segments(
+    template: &str,
+    built: &str,
+    step: &OperationCall,
+) -> Result<(), BuildError> {
+    let templ: Vec<&str> = template.split('/').collect();
+    let segs: Vec<&str> = built.split('/').collect();
+    for (i, seg) in segs.iter().enumerate() {
+        if !is_dot_segment(seg) {
+            continue;
+        }
+        // Parameter values are percent-encoded (a `/` in one is `%2F`), so the
+        // segments line up with the template's.
+        let from = templ.get(i).filter(|_| templ.len() == segs.len());
+        let names: Vec<String> = step
+            .parameters
+            .iter()
+            .filter(|p| p.location == ParamIn::Path)
+            .filter(|p| from.is_none_or(|t| t.contains(&format!("{{{}}}", p.name))))
+            .map(|p| format!("`{}`", p.name))
+            .collect();
+        if names.is_empty() {
+            continue;
+        }
+        return Err(BuildError(format!(
+            "path parameter {} makes the path segment `{seg}`, which a server reads as {} \
+             path: arazzo does not send it (check the value, e.g. an id an earlier response returned)",
+            names.join(", "),
+            if is_dot_segment_exact(seg, "..") { "the parent" } else { "the current" }
+        )));
+    }
+    Ok(())
+}
+
+fn is_dot_segment(seg: &str) -> bool {
+    is_dot_segment_exact(seg, ".") || is_dot_segment_exact(seg, "..")
+}
+
+/// `seg` is `dots` once percent-escapes are decoded, up to a few times over.
+fn is_dot_segment_exact(seg: &str, dots: &str) -> bool {
+    let mut cur = seg.to_string();
+    for _ in 0..4 {
+        if cur == dots {
+            return true;
+        }
+        let next = percent_encoding::percent_decode_str(&cur)
+            .decode_utf8_lossy()
+            .into_owned();
+        if next == cur {
+            return false;
+        }
+        cur = next;
+    }
+    cur == dots
 }
 
 /// OpenAPI `simple` style: scalars as text, arrays comma-joined, objects as
@@ -343,11 +405,19 @@ type Encoded = (Option<Value>, Option<Vec<u8>>, String);
 
 fn encode_body(b: &CompiledBody, ctx: &dyn Resolve) -> Result<Encoded, BuildError> {
     let mut value = match &b.payload {
-        Some(p) => p.eval(ctx),
+        Some(p) => p
+            .eval_required(ctx)
+            .map_err(|why| BuildError(format!("the request body cannot be built: {why}")))?,
         None => None,
     };
     for (target, replacement) in &b.replacements {
-        let Some(v) = replacement.eval(ctx) else {
+        let v = replacement.eval_required(ctx).map_err(|why| {
+            BuildError(format!(
+                "replacement `{}` cannot be built: {why}",
+                target.as_str()
+            ))
+        })?;
+        let Some(v) = v else {
             continue;
         };
         let root = value.get_or_insert_with(|| Value::Object(Map::new()));
@@ -381,13 +451,15 @@ fn encode_body(b: &CompiledBody, ctx: &dyn Resolve) -> Result<Encoded, BuildErro
     }
     let value = match (&value, b.xml_replacements.is_empty()) {
         (Value::String(xml), false) => {
-            let values: Vec<(&str, String)> = b
-                .xml_replacements
-                .iter()
-                .filter_map(|(target, v)| {
-                    v.eval(ctx).map(|v| (target.as_str(), stringify(Some(&v))))
-                })
-                .collect();
+            let mut values: Vec<(&str, String)> = Vec::new();
+            for (target, v) in &b.xml_replacements {
+                let v = v.eval_required(ctx).map_err(|why| {
+                    BuildError(format!("replacement `{target}` cannot be built: {why}"))
+                })?;
+                if let Some(v) = v {
+                    values.push((target.as_str(), stringify(Some(&v))));
+                }
+            }
             Value::String(crate::criteria::xml_replace(xml, &values).map_err(BuildError)?)
         }
         _ => value,
@@ -564,6 +636,16 @@ mod tests {
             query_pairs("f", &json!({"x": 1}), "deepObject", true, COMPONENT),
             vec!["f%5Bx%5D=1"]
         );
+    }
+
+    #[test]
+    fn dot_segments_in_any_encoding() {
+        for seg in [".", "..", "%2e", "%2E%2e", ".%2E", "%252e%252E", "%25252e"] {
+            assert!(is_dot_segment(seg), "{seg}");
+        }
+        for seg in ["...", "a..", "%2e%2e%2e", "", ".a", "%2f.."] {
+            assert!(!is_dot_segment(seg), "{seg}");
+        }
     }
 
     #[test]

@@ -18,6 +18,50 @@ const ALWAYS_SECRET: &[&str] = &["authorization", "proxy-authorization", "cookie
 
 type SendError = (ErrorKind, String);
 
+/// One redirect followed (or refused) while sending a request, for traces.
+#[derive(Debug, Clone)]
+pub struct Hop {
+    /// The redirect status (301, 302, 303, 307, 308).
+    pub status: u16,
+    /// The `Location` header as the server sent it.
+    pub location: String,
+    /// The absolute URL it resolves to (empty when it does not resolve).
+    pub url: String,
+}
+
+/// `host` or `host:port` of a URL, for messages.
+fn host_port(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    }
+}
+
+/// A link-local address (169.254.0.0/16, fe80::/10, and the IPv4 ones inside
+/// IPv6 forms: `::ffff:a.b.c.d`, `::a.b.c.d`, `64:ff9b::a.b.c.d`), where
+/// cloud metadata services answer. The URL parser has already turned hosts
+/// written as decimal, hex or octal integers into IPv4 addresses.
+pub(crate) fn is_link_local(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_link_local(),
+        Some(url::Host::Ipv6(ip)) => {
+            let seg = ip.segments();
+            let nat64 = seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
+            let embedded = if nat64 {
+                let [a, b, c, d] = ip.octets()[12..] else {
+                    return false;
+                };
+                Some(std::net::Ipv4Addr::new(a, b, c, d))
+            } else {
+                ip.to_ipv4()
+            };
+            (seg[0] & 0xffc0) == 0xfe80 || embedded.is_some_and(|v4| v4.is_link_local())
+        }
+        _ => false,
+    }
+}
+
 /// Sends `req`, following redirects. A redirect to another origin (scheme, host,
 /// port) drops `Authorization`, cookies, every header named by a security scheme
 /// and every header whose value holds a secret; a redirect from https to http is
@@ -27,6 +71,7 @@ pub async fn send(
     client: &reqwest::Client,
     max_bytes: usize,
     redactor: &crate::redact::Redactor,
+    hops: &mut Vec<Hop>,
 ) -> Result<Received, SendError> {
     let mut method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|_| {
         (
@@ -61,10 +106,20 @@ pub async fn send(
         if let Some(b) = &body {
             rb = rb.body(b.clone());
         }
-        let resp = rb
-            .send()
-            .await
-            .map_err(|e| (ErrorKind::Transport, crate::http::describe_error(&e)))?;
+        let resp = rb.send().await.map_err(|e| {
+            let why = crate::http::describe_error(&e);
+            match hops.last() {
+                Some(h) => (
+                    ErrorKind::Transport,
+                    format!(
+                        "following a redirect ({}) to {}: {why}",
+                        h.status,
+                        host_port(&url)
+                    ),
+                ),
+                None => (ErrorKind::Transport, why),
+            }
+        })?;
         let status = resp.status().as_u16();
         let location = resp
             .headers()
@@ -74,12 +129,27 @@ pub async fn send(
         let redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
         match (redirect, location) {
             (true, Some(loc)) if hop < MAX_REDIRECTS => {
-                let next = url.join(&loc).map_err(|e| {
+                let next = url.join(&loc);
+                hops.push(Hop {
+                    status,
+                    location: loc.clone(),
+                    url: next.as_ref().map(|u| u.to_string()).unwrap_or_default(),
+                });
+                let next = next.map_err(|e| {
                     (
                         ErrorKind::Response,
-                        format!("the server redirected to an invalid URL: {e}"),
+                        format!("the server redirected ({status}) to an invalid URL: {e}"),
                     )
                 })?;
+                if is_link_local(&next) {
+                    return Err((
+                        ErrorKind::Response,
+                        format!(
+                            "the server redirected ({status}) to {}, a link-local address (where cloud metadata services answer); arazzo does not follow redirects there",
+                            host_port(&next)
+                        ),
+                    ));
+                }
                 if url.scheme() == "https" && next.scheme() != "https" {
                     return Err((
                         ErrorKind::Response,
@@ -133,12 +203,15 @@ pub async fn send(
                 url = next;
                 continue;
             }
-            _ => return read(resp, status, max_bytes).await,
+            _ => return read(resp, status, max_bytes, redactor).await,
         }
     }
     Err((
         ErrorKind::Response,
-        format!("more than {MAX_REDIRECTS} redirects"),
+        format!(
+            "more than {MAX_REDIRECTS} redirects (the last to {})",
+            host_port(&url)
+        ),
     ))
 }
 
@@ -162,6 +235,7 @@ async fn read(
     mut resp: reqwest::Response,
     status: u16,
     max_bytes: usize,
+    redactor: &crate::redact::Redactor,
 ) -> Result<Received, SendError> {
     let headers: Vec<(String, String)> = resp
         .headers()
@@ -209,19 +283,29 @@ async fn read(
         }
     }
     let content_type = header(&headers, "content-type").unwrap_or("");
-    let body = parse_body(content_type, &bytes);
+    let (body, body_error) = parse_body(content_type, &bytes, redactor);
     Ok(Received {
         status,
         headers,
         body,
+        body_error,
     })
 }
 
+/// How much of an unreadable body a message shows.
+const SHOWN_BAD_BODY: usize = 200;
+
 /// JSON media types (and bodies without a media type that parse as JSON) become a
-/// JSON tree; anything else is kept as text.
-pub fn parse_body(content_type: &str, bytes: &[u8]) -> Value {
+/// JSON tree; anything else is kept as text. A body declared as JSON that does not
+/// parse is kept as text too, with the reason it could not be read: expressions
+/// into it are then errors, not undefined values.
+pub fn parse_body(
+    content_type: &str,
+    bytes: &[u8],
+    redactor: &crate::redact::Redactor,
+) -> (Value, Option<String>) {
     if bytes.is_empty() {
-        return Value::Null;
+        return (Value::Null, None);
     }
     let ct = content_type
         .split(';')
@@ -229,11 +313,39 @@ pub fn parse_body(content_type: &str, bytes: &[u8]) -> Value {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let jsonish = ct == "application/json" || ct.ends_with("+json") || ct.is_empty();
-    if jsonish {
-        if let Ok(v) = serde_json::from_slice::<Value>(bytes) {
-            return v;
+    let declared = ct == "application/json" || ct.ends_with("+json");
+    let text = || String::from_utf8_lossy(bytes).into_owned();
+    if !declared && !ct.is_empty() {
+        return (Value::String(text()), None);
+    }
+    // serde_json stops at 128 levels of nesting, so a hostile body never
+    // builds a value deep enough to overflow the stack.
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(v) => (v, None),
+        Err(_) if !declared => (Value::String(text()), None),
+        Err(e) => {
+            let text = text();
+            let why = if e.to_string().starts_with("recursion limit exceeded") {
+                format!(
+                    "is nested more than 128 levels deep (at line {} column {}), deeper than arazzo reads",
+                    e.line(),
+                    e.column()
+                )
+            } else if e.is_eof() {
+                format!("is cut off: not valid JSON ({e}), though its content type is `{ct}`")
+            } else {
+                format!("is not valid JSON ({e}), though its content type is `{ct}`")
+            };
+            let shown = redactor.redact(text.trim_start()).into_owned();
+            let mut excerpt: String = shown.chars().take(SHOWN_BAD_BODY).collect();
+            if excerpt.len() < shown.len() {
+                excerpt.push('…');
+            }
+            let error = format!(
+                "the response body {why}: {}",
+                excerpt.replace(['\n', '\r'], " ")
+            );
+            (Value::String(text), Some(error))
         }
     }
-    Value::String(String::from_utf8_lossy(bytes).into_owned())
 }

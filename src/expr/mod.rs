@@ -87,6 +87,29 @@ impl Pointer {
         }
         Some(cur)
     }
+
+    /// The shortest prefix of this pointer that selects nothing in `value`, as
+    /// pointer text (`/data/id` when `/data` exists but has no `id`); `None`
+    /// when the whole pointer selects something.
+    pub fn first_missing(&self, value: &Value) -> Option<String> {
+        let mut cur = value;
+        let mut text = String::new();
+        for tok in &self.tokens {
+            text.push('/');
+            text.push_str(&tok.replace('~', "~0").replace('/', "~1"));
+            let next = match cur {
+                Value::Object(map) => map.get(tok.as_str()),
+                Value::Array(items) if tok.len() > 1 && tok.starts_with('0') => None,
+                Value::Array(items) => tok.parse::<usize>().ok().and_then(|i| items.get(i)),
+                _ => None,
+            };
+            match next {
+                Some(v) => cur = v,
+                None => return Some(text),
+            }
+        }
+        None
+    }
 }
 
 /// Which data of another workflow a `$workflows.<id>.…` expression reads.
@@ -208,6 +231,15 @@ pub trait Resolve {
     /// response body is never copied to be compared or navigated), or `None`
     /// when it is undefined.
     fn resolve(&self, expr: &Expr) -> Option<Cow<'_, Value>>;
+
+    /// Why `expr` resolved to nothing, for a request that needs its value.
+    /// `None` means the absence is allowed and simply drops the field: only an
+    /// optional input that was not given at all. `Some(reason)` stops the
+    /// request from being sent; the reason names the expression and, where the
+    /// context knows it, what found nothing.
+    fn missing(&self, expr: &Expr) -> Option<String> {
+        Some(format!("`{expr}` is undefined"))
+    }
 }
 
 /// Applies an optional pointer to a value of the context.
@@ -248,6 +280,16 @@ mod tests {
         assert_eq!(Pointer::parse("/a~1b/c~0d/01").unwrap().select(&v), None);
         assert!(Pointer::parse("/a~2").is_err());
         assert!(Pointer::parse("a").is_err());
+        let p = Pointer::parse("/a~1b/c~0d/5/x").unwrap();
+        assert_eq!(p.first_missing(&v).as_deref(), Some("/a~1b/c~0d/5"));
+        assert_eq!(Pointer::parse("/a~1b").unwrap().first_missing(&v), None);
+        assert_eq!(
+            Pointer::parse("/id")
+                .unwrap()
+                .first_missing(&json!({}))
+                .as_deref(),
+            Some("/id")
+        );
     }
 
     #[test]

@@ -111,6 +111,27 @@ impl Template {
         }
         out
     }
+
+    /// Renders for a request: an embedded expression that resolved to nothing is
+    /// an error (the reason from [`Resolve::missing`]), except an optional input
+    /// that was not given, which renders as empty text.
+    pub fn render_required(&self, ctx: &dyn Resolve) -> Result<String, String> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Expr(e) => match ctx.resolve(e) {
+                    Some(v) => out.push_str(&stringify(Some(&v))),
+                    None => {
+                        if let Some(why) = ctx.missing(e) {
+                            return Err(why);
+                        }
+                    }
+                },
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// A JSON value compiled for evaluation.
@@ -195,6 +216,44 @@ impl ValueExpr {
         }
     }
 
+    /// Evaluates a value a request needs (a parameter, a payload, a replacement).
+    /// Nothing may be silently lost: an expression anywhere inside that resolves
+    /// to nothing is an error, with the reason from [`Resolve::missing`]. The one
+    /// exception is an optional input that was not given: it drops the member or
+    /// item that holds it (`Ok(None)` when it is the whole value) and renders as
+    /// empty text inside a string.
+    pub fn eval_required(&self, ctx: &dyn Resolve) -> Result<Option<Value>, String> {
+        Ok(match self {
+            ValueExpr::Literal(v) => Some(v.clone()),
+            ValueExpr::Expr(e) => match ctx.resolve(e) {
+                Some(v) => Some(v.into_owned()),
+                None => match ctx.missing(e) {
+                    Some(why) => return Err(why),
+                    None => None,
+                },
+            },
+            ValueExpr::Template(t) => Some(Value::String(t.render_required(ctx)?)),
+            ValueExpr::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for i in items {
+                    if let Some(v) = i.eval_required(ctx)? {
+                        out.push(v);
+                    }
+                }
+                Some(Value::Array(out))
+            }
+            ValueExpr::Object(members) => {
+                let mut map = Map::with_capacity(members.len());
+                for (k, v) in members {
+                    if let Some(v) = v.eval_required(ctx)? {
+                        map.insert(k.clone(), v);
+                    }
+                }
+                Some(Value::Object(map))
+            }
+        })
+    }
+
     /// Every expression inside, in document order.
     pub fn expressions(&self) -> Vec<&Expr> {
         let mut out = Vec::new();
@@ -255,6 +314,50 @@ mod tests {
                 "lit": "price $5 {not} {$100}"
             })
         );
+    }
+
+    #[test]
+    fn required_values_refuse_what_is_missing_but_omitted_inputs() {
+        struct Strict;
+        impl Resolve for Strict {
+            fn resolve(&self, e: &Expr) -> Option<Cow<'_, Value>> {
+                Ctx.resolve(e).map(|v| Cow::Owned(v.into_owned()))
+            }
+            fn missing(&self, e: &Expr) -> Option<String> {
+                match e {
+                    Expr::Inputs { name, .. } if name == "missing" => None,
+                    other => Some(format!("`{other}` is gone")),
+                }
+            }
+        }
+        let v = ValueExpr::compile(&json!({
+            "n": "$inputs.n",
+            "gone": "$inputs.missing",
+            "text": "none={$inputs.missing}",
+            "deep": [{"s": "$inputs.s"}, "$inputs.missing"]
+        }))
+        .unwrap();
+        assert_eq!(
+            v.eval_required(&Strict).unwrap(),
+            Some(json!({"n": 3, "text": "none=", "deep": [{"s": "x"}]}))
+        );
+        assert_eq!(
+            ValueExpr::compile(&json!("$inputs.missing"))
+                .unwrap()
+                .eval_required(&Strict),
+            Ok(None)
+        );
+        for bad in [
+            json!({"a": {"b": ["$steps.s.outputs.id"]}}),
+            json!("id={$steps.s.outputs.id}"),
+            json!("$steps.s.outputs.id"),
+        ] {
+            assert_eq!(
+                ValueExpr::compile(&bad).unwrap().eval_required(&Strict),
+                Err("`$steps.s.outputs.id` is gone".to_string()),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
