@@ -167,14 +167,18 @@ impl Journal {
 
     /// Appends a record (a line's report, or its progress), secrets masked,
     /// in one write.
-    pub fn append(&mut self, record: &Value, redactor: &Redactor) {
+    pub fn append(&mut self, mut record: Value, redactor: &Redactor) {
         if self.error.is_some() {
             return;
         }
-        let mut v = record.clone();
-        redactor.redact_value(&mut v);
-        let mut text = serde_json::to_string(&v).unwrap_or_default();
+        redactor.redact_value(&mut record);
+        let mut text = serde_json::to_string(&record).unwrap_or_default();
         text.push('\n');
+        self.write_line(&text);
+    }
+
+    /// Writes one whole record in one `write`.
+    fn write_line(&mut self, text: &str) {
         if let Err(e) = self.file.write_all(text.as_bytes()) {
             self.error = Some(cannot(&self.path, e));
         }
@@ -192,26 +196,59 @@ impl Journal {
     ) {
         let record = json!({"line": line, "progress": "begin", "inputs": inputs,
                             "from": from, "carried": carried});
-        self.append(&record, redactor);
+        self.append(record, redactor);
     }
 
     /// A step of a running line starts or finishes.
     pub fn progress(&mut self, line: usize, event: &crate::engine::Event<'_>, redactor: &Redactor) {
         use crate::engine::Event;
-        let record = match event {
+        if self.error.is_some() {
+            return;
+        }
+        match event {
+            // Names from the document (the path is its template, as
+            // `/servers/{id}`), which hold no secret: written as they are.
             Event::StepStarted {
                 step_id,
                 method,
                 path,
                 depth,
-            } => json!({"line": line, "progress": "started", "stepId": step_id,
-                        "method": method, "path": path, "depth": depth}),
-            Event::StepFinished { report, depth } => {
-                json!({"line": line, "progress": "finished", "depth": depth, "report": report})
+            } => {
+                let text = |s: &str| serde_json::to_string(s).unwrap_or_default();
+                self.write_line(&format!(
+                    "{{\"line\":{line},\"progress\":\"started\",\"stepId\":{},\"method\":{},\"path\":{},\"depth\":{depth}}}\n",
+                    text(step_id),
+                    text(method),
+                    text(path)
+                ));
             }
-            Event::Exchange { .. } => return,
-        };
-        self.append(&record, redactor);
+            // Its URL and outputs are what may hold a secret.
+            Event::StepFinished { report, depth } => {
+                let mut report = (*report).clone();
+                report.url = redactor.redact(&report.url).into_owned();
+                report
+                    .outputs
+                    .values_mut()
+                    .for_each(|v| redactor.redact_value(v));
+                #[derive(serde::Serialize)]
+                struct Finished<'a> {
+                    line: usize,
+                    progress: &'static str,
+                    depth: usize,
+                    report: &'a crate::report::StepReport,
+                }
+                let record = Finished {
+                    line,
+                    progress: "finished",
+                    depth: *depth,
+                    report: &report,
+                };
+                let mut text = serde_json::to_string(&record).unwrap_or_default();
+                text.push('\n');
+                self.write_line(&text);
+            }
+            Event::Exchange { .. } => {}
+        }
     }
 
     /// Flushes the journal to the disk; the first write that failed, if one did.
@@ -453,9 +490,9 @@ mod tests {
         };
         let (mut j, earlier) = Journal::open(&path, &header(&each), false).unwrap();
         assert!(earlier.is_none());
-        j.append(&report(1, "failed"), &r);
-        j.append(&report(2, "succeeded"), &r);
-        j.append(&report(1, "succeeded"), &r);
+        j.append(report(1, "failed"), &r);
+        j.append(report(2, "succeeded"), &r);
+        j.append(report(1, "succeeded"), &r);
         j.finish().unwrap();
         // A torn record at the end, as a killed process may leave.
         std::fs::OpenOptions::new()
@@ -478,7 +515,7 @@ mod tests {
         };
         assert!(succeeded(1) && succeeded(2));
         assert!(earlier.earlier(3).unwrap().is_none());
-        j.append(&report(3, "succeeded"), &r);
+        j.append(report(3, "succeeded"), &r);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.ends_with("\"sta\n{\"line\":3,\"workflowId\":\"w\",\"status\":\"succeeded\",\"outputs\":{},\"steps\":[],\"error\":null,\"durationMs\":1,\"inputs\":{\"u\":3}}\n"), "{text}");
     }

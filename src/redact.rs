@@ -81,6 +81,23 @@ struct Form {
     bytes: Box<[u8]>,
     /// From a secret shorter than [`SHORT`]: masked only as a whole word.
     whole_word: bool,
+    /// The searcher of a form searched with `memmem` (one of the first
+    /// [`FEW_FORMS`], or one shorter than 4 bytes), built once: building it
+    /// costs more than searching a short text with it.
+    finder: Option<memchr::memmem::Finder<'static>>,
+}
+
+impl Form {
+    fn find_iter<'v>(&'v self, view: &'v [u8]) -> impl Iterator<Item = usize> + 'v {
+        let (built, ad_hoc) = match &self.finder {
+            Some(f) => (Some(f.find_iter(view)), None),
+            None => (None, Some(memchr::memmem::find_iter(view, &self.bytes[..]))),
+        };
+        built
+            .into_iter()
+            .flatten()
+            .chain(ad_hoc.into_iter().flatten())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -111,7 +128,13 @@ impl Index {
         }
         let bytes: Box<[u8]> = bytes.into();
         self.known.insert(bytes.clone());
-        self.forms.push(Form { bytes, whole_word });
+        let finder = (bytes.len() < 4 || (id as usize) < FEW_FORMS)
+            .then(|| memchr::memmem::Finder::new(&bytes[..]).into_owned());
+        self.forms.push(Form {
+            bytes,
+            whole_word,
+            finder,
+        });
     }
 
     /// Every match in `view`, as `(start, end)`, not overlapping: at each
@@ -126,7 +149,7 @@ impl Index {
         };
         if self.forms.len() <= FEW_FORMS {
             for form in &self.forms {
-                for start in memchr::memmem::find_iter(view, &form.bytes[..]) {
+                for start in form.find_iter(view) {
                     if accept(form, start) {
                         found.push((start, start + form.bytes.len()));
                     }
@@ -135,7 +158,7 @@ impl Index {
         } else {
             for &id in &self.tiny {
                 let form = &self.forms[id as usize];
-                for start in memchr::memmem::find_iter(view, &form.bytes[..]) {
+                for start in form.find_iter(view) {
                     if accept(form, start) {
                         found.push((start, start + form.bytes.len()));
                     }

@@ -139,7 +139,9 @@ pub(super) fn command(
     // A line is journaled as soon as it finishes, before anything else.
     let mut finished = |o: &LineOutcome| {
         if !o.keep_journal {
-            journal.borrow_mut().append(&o.report, &printer.redactor);
+            journal
+                .borrow_mut()
+                .append(o.report.clone(), &printer.redactor);
         }
     };
     let mut emit = |o: &LineOutcome, s: &Summary| emit_line(&run, &mut files, printer, o, s);

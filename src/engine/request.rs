@@ -235,7 +235,13 @@ fn refuse_dot_segments(
 }
 
 fn is_dot_segment(seg: &str) -> bool {
-    is_dot_segment_exact(seg, ".") || is_dot_segment_exact(seg, "..")
+    // Only dots, `%` and hex digits can decode to `.` or `..`: most segments
+    // (ids, names) are ruled out without decoding.
+    let candidate = !seg.is_empty()
+        && seg
+            .bytes()
+            .all(|b| b == b'.' || b == b'%' || b.is_ascii_hexdigit());
+    candidate && (is_dot_segment_exact(seg, ".") || is_dot_segment_exact(seg, ".."))
 }
 
 /// `seg` is `dots` once percent-escapes are decoded, up to a few times over.
