@@ -274,6 +274,7 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
     stop.arm();
     let local = tokio::task::LocalSet::new();
     let (waiter, drained) = (stop.clone(), Arc::clone(&activity));
+    let stop_for_stdio = stop.clone();
     let served = local.block_on(&rt, async move {
         tokio::task::spawn_local(work(runner, queue));
         let stopped = async move {
@@ -281,10 +282,13 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
             drained.drained().await;
         };
         match &args.http {
-            None => serve_stdio(handler, stopped).await,
+            None => serve_stdio(handler, &stop_for_stdio, stopped).await,
             Some(addr) => serve_http(handler, addr, &args.allow_hosts, printer, stopped).await,
         }
     })?;
+    // A stdin reader blocked on a client that keeps the pipe open must not
+    // hold the exit.
+    rt.shutdown_background();
     // Stopped by a signal: the exit code says so when a tool call was cut short.
     Ok(match stop.requested() {
         Some(signal) if activity.cut.load(Ordering::SeqCst) > 0 => signal.exit_code(),
@@ -756,18 +760,28 @@ impl Runner {
 /// `stopped` (a signal, once the calls running have been answered).
 async fn serve_stdio(
     handler: Handler,
+    stop: &Stop,
     stopped: impl std::future::Future<Output = ()>,
 ) -> Result<u8, Problem> {
-    let service = handler
-        .serve(rmcp::transport::stdio())
-        .await
-        .map_err(|e| Problem::usage(format!("the MCP session did not start: {e}"), None))?;
+    tokio::pin!(stopped);
+    // A signal during the handshake stops the server too.
+    let service = tokio::select! {
+        s = handler.serve(rmcp::transport::stdio()) => match s {
+            Ok(s) => s,
+            // The client went away as the server was stopping.
+            Err(_) if stop.requested().is_some() => return Ok(exit::SUCCEEDED),
+            Err(e) => {
+                return Err(Problem::usage(format!("the MCP session did not start: {e}"), None))
+            }
+        },
+        _ = &mut stopped => return Ok(exit::SUCCEEDED),
+    };
     let token = service.cancellation_token();
     tokio::select! {
         r = service.waiting() => {
             r.map_err(|e| Problem::usage(format!("the MCP session failed: {e}"), None))?;
         }
-        _ = stopped => token.cancel(),
+        _ = &mut stopped => token.cancel(),
     }
     Ok(exit::SUCCEEDED)
 }

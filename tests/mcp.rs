@@ -775,3 +775,65 @@ fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::process::
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Over stdio as well: SIGINT while a tool call runs answers it (interrupted)
+/// on stdout, then the server exits 130.
+#[test]
+fn sigint_over_stdio_answers_the_call_in_flight() {
+    use std::io::Write as _;
+    let api = StandIn::start(KEY);
+    api.hold_next("POST", "/api/v3/auth_configs", Duration::from_secs(60));
+    let mut child = served(&api, &["--grace-period", "200ms"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut send = |v: Value| {
+        writeln!(stdin, "{v}").unwrap();
+        stdin.flush().unwrap();
+    };
+    send(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "1"}}}),
+    );
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.contains("\"id\":1"), "{line}");
+    send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    send(
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "provision-mcp-server", "arguments": provision_args("Linear Bot", "jo")}}),
+    );
+    let started = std::time::Instant::now();
+    while api.requests().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let ok = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    line.clear();
+    stdout.read_line(&mut line).unwrap();
+    let answer: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(answer["id"], 2, "{answer}");
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    assert_eq!(
+        answer["result"]["structuredContent"]["status"],
+        "interrupted"
+    );
+    assert_eq!(
+        answer["result"]["structuredContent"]["steps"][0]["status"],
+        "uncertain"
+    );
+    let status = wait_exit(&mut child, Duration::from_secs(15));
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(api.requests().len(), 1);
+    assert!(!line.contains(KEY));
+}
