@@ -210,25 +210,37 @@ pub async fn validate_file(path: &Path, client: &reqwest::Client) -> (Vec<Diagno
 
 fn syntax(file: &SourceFile) -> Result<serde_json::Value, Box<Diagnostic>> {
     let text = file.text.trim_start_matches('\u{feff}');
+    let too_deep = |line: usize, column: usize, m: String| {
+        Box::new(file.at_line(
+            line,
+            column,
+            "document/too-deep",
+            format!("the document is not usable: {m}"),
+            Some(document::TOO_DEEP_HELP.into()),
+        ))
+    };
     let (line, column, code, message) = if text.trim_start().starts_with('{') {
         match serde_json::from_str(text) {
             Ok(v) => return Ok(v),
-            Err(e) => (
-                e.line(),
-                e.column(),
-                "syntax/json",
-                format!("not valid JSON: {e}"),
-            ),
+            Err(e) => {
+                if let Some(m) = document::too_deep(&e) {
+                    return Err(too_deep(e.line(), e.column(), m));
+                }
+                (
+                    e.line(),
+                    e.column(),
+                    "syntax/json",
+                    format!("not valid JSON: {e}"),
+                )
+            }
         }
     } else {
         if let Err(m) = document::check_yaml_nesting(text) {
-            return Err(Box::new(file.at_line(
-                1,
-                1,
-                "syntax/yaml",
-                format!("not usable YAML: {m}"),
-                None,
-            )));
+            let line = m
+                .rsplit_once("(line ")
+                .and_then(|(_, n)| n.trim_end_matches(')').parse().ok())
+                .unwrap_or(1);
+            return Err(too_deep(line, 1, m));
         }
         match serde_yaml_ng::from_str(text) {
             Ok(v) => return Ok(v),
@@ -237,6 +249,9 @@ fn syntax(file: &SourceFile) -> Result<serde_json::Value, Box<Diagnostic>> {
                     .location()
                     .map(|l| (l.line(), l.column()))
                     .unwrap_or((1, 1));
+                if let Some(m) = document::too_deep(&e) {
+                    return Err(too_deep(l, c, m));
+                }
                 (l, c, "syntax/yaml", format!("not valid YAML: {e}"))
             }
         }

@@ -1023,8 +1023,11 @@ impl<'a> Compiler<'a> {
         };
 
         let mut success_criteria = Vec::new();
-        for c in &step.success_criteria {
-            success_criteria.push(compile_criterion(&at.to_string(), c)?);
+        for (i, c) in step.success_criteria.iter().enumerate() {
+            success_criteria.push(
+                compile_criterion(&at.to_string(), c)
+                    .map_err(|e| e.at(&format!("{}/successCriteria/{i}/condition", at.pointer)))?,
+            );
         }
         // A broken action list is reported, and the rest of the step still checked.
         let mut on_success = self
@@ -1619,25 +1622,39 @@ fn compile_criterion(place: &str, c: &Criterion) -> Result<CompiledCriterion, Co
     };
     let Some(kind) = kind else {
         let cond = Condition::parse(&c.condition).map_err(|e| CompileError {
-            code: "criteria/syntax",
+            code: if e.too_deep {
+                "expr/too-deep"
+            } else {
+                "criteria/syntax"
+            },
             pointer: None,
             message: format!(
                 "{place}: the condition `{}` is invalid: {}",
-                c.condition, e.message
+                shorten(&c.condition),
+                e.message
             ),
-            help: Some(
-                "conditions look like `$statusCode == 201 && $response.body#/id != null`".into(),
-            ),
+            help: Some(if e.too_deep {
+                too_deep_help()
+            } else {
+                "conditions look like `$statusCode == 201 && $response.body#/id != null`".into()
+            }),
         })?;
         return Ok(CompiledCriterion {
             text: c.condition.clone(),
             check: CriterionCheck::Simple(cond),
         });
     };
+    if let Some(m) = crate::criteria::too_deep(&kind, &c.condition) {
+        return fail(
+            "expr/too-deep",
+            format!("{place}: criterion `{}`: {m}", shorten(&c.condition)),
+            Some(too_deep_help()),
+        );
+    }
     let check = crate::criteria::Check::compile(&kind, &c.condition).map_err(|m| CompileError {
         code: "criteria/invalid",
         pointer: None,
-        message: format!("{place}: criterion `{}`: {m}", c.condition),
+        message: format!("{place}: criterion `{}`: {m}", shorten(&c.condition)),
         help: None,
     })?;
     let Some(context) = &c.context else {
@@ -1656,6 +1673,22 @@ fn compile_criterion(place: &str, c: &Criterion) -> Result<CompiledCriterion, Co
         text: c.condition.clone(),
         check: CriterionCheck::Typed { context, check },
     })
+}
+
+/// A condition as quoted in a message: whole when short, else its start.
+fn shorten(text: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 120;
+    match text.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}…", &text[..at]).into(),
+        None => text.into(),
+    }
+}
+
+fn too_deep_help() -> String {
+    format!(
+        "nesting is limited to {} levels; split the condition into several criteria (all of them must hold) or drop redundant parentheses",
+        crate::expr::MAX_NESTING
+    )
 }
 
 fn names_in(op: &Operation, loc: ParamIn) -> String {

@@ -67,6 +67,19 @@ use serde_json::Value;
 /// beyond this is a mistake (or an attempt to make compilation slow).
 pub const MAX_CONDITION_LEN: usize = 16 * 1024;
 
+/// Deepest `[` nesting in a JSONPath expression: the parser backtracks through
+/// nested filters, and its time grows about twofold with each level.
+pub const MAX_JSONPATH_BRACKETS: usize = 8;
+
+/// Most operators in one XPath or JSONPath expression: their parsers build and
+/// walk an operator chain recursively.
+pub const MAX_OPERATORS: usize = 256;
+
+/// Deepest element nesting of an XML context or payload. The XML reader looks up
+/// namespaces through every ancestor of every element, so time grows with depth
+/// times size.
+pub const MAX_XML_DEPTH: usize = 256;
+
 /// Backtracking steps a regex may take on one context value before it is abandoned (the
 /// criterion then fails with a reason instead of hanging the run).
 pub const REGEX_BACKTRACK_LIMIT: usize = 1_000_000;
@@ -187,6 +200,9 @@ impl Check {
                 condition.len()
             ));
         }
+        if let Some(problem) = nesting_problem(&kind, condition) {
+            return Err(problem);
+        }
         guarded(|| match kind {
             Kind::Regex => compile_regex(condition).map(Check::Regex),
             Kind::JsonPath(version) => compile_jsonpath(condition, version).map(Check::JsonPath),
@@ -256,6 +272,179 @@ impl fmt::Display for Check {
             None => write!(f, "{} `{}`", self.type_name(), self.condition()),
         }
     }
+}
+
+/// Why `condition` nests too deep for its engine to parse safely, if it does.
+/// `validate` reports this as `expr/too-deep`.
+pub fn too_deep(kind: &Value, condition: &str) -> Option<String> {
+    nesting_problem(&parse_kind(kind).ok()?, condition)
+}
+
+fn nesting_problem(kind: &Kind, condition: &str) -> Option<String> {
+    let syntax = match kind {
+        Kind::Regex => Syntax::Regex,
+        Kind::JsonPath(_) => Syntax::JsonPath,
+        Kind::XPath(_) => Syntax::XPath,
+    };
+    let n = measure(condition, syntax);
+    let max = crate::expr::MAX_NESTING;
+    let what = match syntax {
+        Syntax::Regex => "regex pattern",
+        Syntax::JsonPath => "JSONPath expression",
+        Syntax::XPath => "XPath expression",
+    };
+    if n.depth > max {
+        return Some(format!(
+            "the {what} nests brackets more than {max} levels deep: write it with fewer levels"
+        ));
+    }
+    if syntax == Syntax::JsonPath && n.square > MAX_JSONPATH_BRACKETS {
+        return Some(format!(
+            "the {what} nests `[` more than {MAX_JSONPATH_BRACKETS} levels deep: write it with fewer nested filters"
+        ));
+    }
+    if syntax != Syntax::Regex && n.operators > MAX_OPERATORS {
+        return Some(format!(
+            "the {what} has more than {MAX_OPERATORS} operators: split it into several criteria"
+        ));
+    }
+    None
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Syntax {
+    Regex,
+    JsonPath,
+    XPath,
+}
+
+#[derive(Default)]
+struct Measure {
+    /// Deepest nesting of `(`, `[` and `{`.
+    depth: usize,
+    /// Deepest nesting of `[` alone.
+    square: usize,
+    /// Operator characters and words (`or`, `and`, `div`, `mod`).
+    operators: usize,
+}
+
+/// Measures the nesting of an expression outside its string literals (and, in a
+/// regex, outside escapes and character classes, where brackets are literal).
+/// Closing brackets without an opener are ignored: the engine reports them.
+fn measure(text: &str, syntax: Syntax) -> Measure {
+    let mut m = Measure::default();
+    let (mut depth, mut square) = (0usize, 0usize);
+    let mut stack: Vec<u8> = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut in_class = false;
+    let mut word = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if let Some(q) = quote {
+            // JSONPath strings have backslash escapes; XPath strings have none.
+            if c == '\\' && syntax == Syntax::JsonPath {
+                chars.next();
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        if syntax == Syntax::Regex {
+            if c == '\\' {
+                chars.next();
+                continue;
+            }
+            if in_class {
+                in_class = c != ']';
+                continue;
+            }
+            if c == '[' {
+                in_class = true;
+                continue;
+            }
+        }
+        if c.is_alphanumeric() || c == '_' {
+            word.push(c);
+            continue;
+        }
+        if matches!(word.as_str(), "or" | "and" | "div" | "mod") {
+            m.operators += 1;
+        }
+        word.clear();
+        match c {
+            '\'' | '"' if syntax != Syntax::Regex => quote = Some(c),
+            '(' | '[' | '{' => {
+                depth += 1;
+                m.depth = m.depth.max(depth);
+                if c == '[' {
+                    square += 1;
+                    m.square = m.square.max(square);
+                }
+                stack.push(c as u8);
+            }
+            ')' | ']' | '}' => {
+                if let Some(open) = stack.pop() {
+                    depth -= 1;
+                    if open == b'[' {
+                        square -= 1;
+                    }
+                }
+            }
+            '+' | '-' | '*' | '|' | '&' | '=' | '<' | '>' | '!' => m.operators += 1,
+            _ => {}
+        }
+    }
+    m
+}
+
+/// Refuses XML nested deeper than [`MAX_XML_DEPTH`] before it is parsed: a
+/// scan of its tags (comments, CDATA, declarations and quoted attribute values
+/// skipped).
+fn check_xml_depth(xml: &str, what: &str) -> Result<(), String> {
+    let b = xml.as_bytes();
+    let (mut i, mut depth) = (0usize, 0usize);
+    let skip_to = |from: usize, end: &[u8]| {
+        memchr::memmem::find(&b[from..], end).map_or(b.len(), |at| from + at + end.len())
+    };
+    while let Some(at) = memchr::memchr(b'<', &b[i..]) {
+        i += at + 1;
+        match b.get(i) {
+            Some(b'/') => {
+                depth = depth.saturating_sub(1);
+                i = skip_to(i, b">");
+            }
+            Some(b'?') => i = skip_to(i, b"?>"),
+            Some(b'!') if b[i..].starts_with(b"!--") => i = skip_to(i, b"-->"),
+            Some(b'!') if b[i..].starts_with(b"![CDATA[") => i = skip_to(i, b"]]>"),
+            Some(b'!') => i = skip_to(i, b">"),
+            _ => {
+                let mut quote = None;
+                let mut closed_self = false;
+                while let Some(&c) = b.get(i) {
+                    i += 1;
+                    match (quote, c) {
+                        (Some(q), c) if c == q => quote = None,
+                        (Some(_), _) => {}
+                        (None, b'"' | b'\'') => quote = Some(c),
+                        (None, b'>') => {
+                            closed_self = b[i - 2] == b'/';
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                if !closed_self {
+                    depth += 1;
+                    if depth > MAX_XML_DEPTH {
+                        return Err(format!(
+                            "{what} nests elements more than {MAX_XML_DEPTH} levels deep, so it is not read"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs `f`, turning a panic inside a third-party engine into an error.
@@ -617,6 +806,7 @@ pub fn check_xpath(expression: &str) -> Result<(), String> {
 pub fn xml_replace(xml: &str, replacements: &[(&str, String)]) -> Result<String, String> {
     use sxd_xpath::nodeset::Node;
     let body = xml.trim_start_matches('\u{feff}');
+    check_xml_depth(body, "the XML payload")?;
     let package = sxd_document::parser::parse(body).map_err(|err| {
         let (line, column) = line_column(body, err.location());
         format!("the XML payload is not well-formed (line {line}, column {column}): {err}")
@@ -683,6 +873,9 @@ pub fn xml_replace(xml: &str, replacements: &[(&str, String)]) -> Result<String,
 }
 
 fn build_xpath(expression: &str) -> Result<sxd_xpath::XPath, String> {
+    if let Some(problem) = nesting_problem(&Kind::XPath(XPathVersion::V3_1), expression) {
+        return Err(problem);
+    }
     match sxd_xpath::Factory::new().build(expression) {
         Ok(Some(xpath)) => Ok(xpath),
         Ok(None) => Err(format!(
@@ -709,6 +902,7 @@ impl XPathCheck {
         if xml.is_empty() {
             return Err("the context is empty text, not an XML document".to_string());
         }
+        check_xml_depth(xml, "the context")?;
         let package = sxd_document::parser::parse(xml).map_err(|err| {
             let (line, column) = line_column(xml, err.location());
             format!("the context is not well-formed XML (line {line}, column {column}): {err}")

@@ -149,18 +149,34 @@ pub async fn fetch(url: &Url, client: &reqwest::Client) -> Result<String, LoadEr
     }
 }
 
-/// Deepest nesting accepted in YAML (the YAML scanner slows down sharply on
-/// pathological nesting long before its own limit).
-const MAX_YAML_NESTING: usize = 256;
+/// Deepest nesting of arrays and objects in a document (Arazzo, OpenAPI, an
+/// inputs file): the JSON and YAML parsers' own recursion limit, which every
+/// later pass over the tree relies on.
+pub const MAX_DEPTH: usize = 128;
 
-/// Refuses YAML nested deeper than any real document: flow brackets outside
-/// quotes and comments, and indentation.
+/// The message for a document that nests deeper than [`MAX_DEPTH`], when
+/// `error` (from serde_json or serde_yaml_ng) says so.
+pub fn too_deep(error: &dyn std::fmt::Display) -> Option<String> {
+    let text = error.to_string();
+    let at = text.strip_prefix("recursion limit exceeded")?;
+    Some(format!(
+        "it nests arrays and objects more than {MAX_DEPTH} levels deep{at}"
+    ))
+}
+
+/// The help line for a document that nests too deep.
+pub const TOO_DEEP_HELP: &str =
+    "real documents nest far less; flatten the structure (for a schema, move parts to `components` and `$ref` them)";
+
+/// Refuses YAML nested deeper than any real document before the YAML parser
+/// sees it (its scanner slows down sharply on pathological nesting): flow
+/// brackets outside quotes and comments, and indentation.
 pub fn check_yaml_nesting(text: &str) -> Result<(), String> {
     let mut depth = 0usize;
     for (n, line) in text.lines().enumerate() {
         let indent = line.len() - line.trim_start_matches(' ').len();
-        if indent > MAX_YAML_NESTING * 4 {
-            return Err(format!("line {} is indented {indent} columns deep; documents nest at most {MAX_YAML_NESTING} levels", n + 1));
+        if indent > MAX_DEPTH * 8 {
+            return Err(format!("line {} is indented {indent} columns deep; documents nest at most {MAX_DEPTH} levels", n + 1));
         }
         let mut quote: Option<char> = None;
         let mut prev = ' ';
@@ -171,9 +187,9 @@ pub fn check_yaml_nesting(text: &str) -> Result<(), String> {
                 (Some(q), c) if c == q => quote = None,
                 (None, '[' | '{') => {
                     depth += 1;
-                    if depth > MAX_YAML_NESTING {
+                    if depth > MAX_DEPTH {
                         return Err(format!(
-                            "nested more than {MAX_YAML_NESTING} levels deep (line {})",
+                            "it nests arrays and objects more than {MAX_DEPTH} levels deep (line {})",
                             n + 1
                         ));
                     }
@@ -198,19 +214,36 @@ pub fn parse_tree(text: &str, what: &str) -> Result<Value, LoadError> {
             return Ok(v);
         }
     }
-    if trimmed.starts_with('{') {
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
         // Invalid JSON: report JSON's own error (it names line and column).
         if let Err(e) = serde_json::from_str::<Value>(body) {
-            return Err(LoadError::new(
-                format!("{what} is not valid JSON: {e}"),
-                None,
-            ));
+            if let Some(m) = too_deep(&e) {
+                return Err(LoadError::new(
+                    format!("{what} is not usable: {m}"),
+                    Some(TOO_DEEP_HELP.into()),
+                ));
+            }
+            if trimmed.starts_with('{') {
+                return Err(LoadError::new(
+                    format!("{what} is not valid JSON: {e}"),
+                    None,
+                ));
+            }
         }
     }
-    check_yaml_nesting(body)
-        .map_err(|m| LoadError::new(format!("{what} is not usable YAML: {m}"), None))?;
-    serde_yaml_ng::from_str::<Value>(body)
-        .map_err(|e| LoadError::new(format!("{what} is not valid YAML: {e}"), None))
+    check_yaml_nesting(body).map_err(|m| {
+        LoadError::new(
+            format!("{what} is not usable: {m}"),
+            Some(TOO_DEEP_HELP.into()),
+        )
+    })?;
+    serde_yaml_ng::from_str::<Value>(body).map_err(|e| match too_deep(&e) {
+        Some(m) => LoadError::new(
+            format!("{what} is not usable: {m}"),
+            Some(TOO_DEEP_HELP.into()),
+        ),
+        None => LoadError::new(format!("{what} is not valid YAML: {e}"), None),
+    })
 }
 
 /// Parses an Arazzo document from text.
