@@ -242,12 +242,13 @@ fn run_command(args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
         ));
     }
     let file_inputs = match &args.inputs_file {
-        Some(path) => Some(read_inputs_file(path)?),
+        Some(path) => Some(read_inputs_file(path, args.documents.max_document_size)?),
         None => None,
     };
 
     let client_opts = ClientOptions {
         timeout: Duration::from_secs_f64(args.timeout),
+        max_document_size: args.documents.max_document_size,
         ..ClientOptions::default()
     };
     let client = crate::http::client(&client_opts).map_err(|m| Problem::document(m, None))?;
@@ -599,13 +600,16 @@ pub(crate) fn compile_problem(errors: &[crate::compile::CompileError]) -> Proble
     )
 }
 
-pub(crate) fn read_inputs_file(path: &Path) -> Result<Map<String, Value>, Problem> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Problem::usage(
-            format!("cannot read the inputs file `{}`: {e}", path.display()),
-            None,
-        )
-    })?;
+pub(crate) fn read_inputs_file(
+    path: &Path,
+    max_size: usize,
+) -> Result<Map<String, Value>, Problem> {
+    let text = document::read_file(
+        path,
+        max_size,
+        &format!("the inputs file `{}`", path.display()),
+    )
+    .map_err(|e| Problem::usage(e.message, e.help))?;
     let tree = document::parse_tree(&text, &format!("the inputs file `{}`", path.display()))
         .map_err(|e| Problem::usage(e.message, e.help))?;
     match tree {
@@ -637,7 +641,7 @@ fn locate(args: &RunArgs) -> Result<(Url, Option<String>), Problem> {
         return Ok((url, args.workflow.clone()));
     }
     let dir = PathBuf::from("workflows");
-    let found = discover(&dir);
+    let found = discover(&dir, args.documents.max_document_size);
     let Some(id) = &args.workflow else {
         let all: Vec<String> = found.iter().flat_map(|(_, ids)| ids.clone()).collect();
         return Err(Problem::usage(
@@ -691,8 +695,9 @@ fn locate(args: &RunArgs) -> Result<(Url, Option<String>), Problem> {
     }
 }
 
-/// Arazzo documents directly under `dir`, with their workflowIds, sorted by path.
-fn discover(dir: &Path) -> Vec<(PathBuf, Vec<String>)> {
+/// Arazzo documents directly under `dir`, with their workflowIds, sorted by
+/// path. A file over the size limit is not read (`-f` names it, and says so).
+fn discover(dir: &Path, max_size: usize) -> Vec<(PathBuf, Vec<String>)> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -710,7 +715,7 @@ fn discover(dir: &Path) -> Vec<(PathBuf, Vec<String>)> {
     paths
         .into_iter()
         .filter_map(|p| {
-            let text = std::fs::read_to_string(&p).ok()?;
+            let text = document::read_file(&p, max_size, "").ok()?;
             let tree = document::parse_tree(&text, "").ok()?;
             tree.get("arazzo")?;
             let ids = tree
@@ -911,7 +916,8 @@ fn default_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 fn validate_command(args: ValidateArgs, printer: &Printer) -> Result<u8, Problem> {
-    let files = crate::check::expand_paths(&default_paths(&args.paths)).map_err(|m| {
+    let limit = args.documents.max_document_size;
+    let files = crate::check::expand_paths(&default_paths(&args.paths), limit).map_err(|m| {
         Problem::usage(
             m,
             Some("pass Arazzo documents or directories holding them".into()),
@@ -923,8 +929,7 @@ fn validate_command(args: ValidateArgs, printer: &Printer) -> Result<u8, Problem
             Some("pass a file, or a directory holding `*.arazzo.yaml` documents".into()),
         ));
     }
-    let fetcher = crate::http::fetch_client(&ClientOptions::default())
-        .map_err(|m| Problem::document(m, None))?;
+    let fetcher = document_fetcher(limit)?;
     let rt = runtime()?;
     let mut all = Vec::new();
     let mut sources = Vec::new();
@@ -961,10 +966,19 @@ fn validate_command(args: ValidateArgs, printer: &Printer) -> Result<u8, Problem
     })
 }
 
+/// The fetcher of `validate`, `list` and `show`, with their size limit.
+fn document_fetcher(max_document_size: usize) -> Result<crate::http::Fetcher, Problem> {
+    crate::http::fetch_client(&ClientOptions {
+        max_document_size,
+        ..ClientOptions::default()
+    })
+    .map_err(|m| Problem::document(m, None))
+}
+
 /// Loads a document for `list`/`show`, mapping failures to exit code 3.
 fn load_for_listing(
     rt: &tokio::runtime::Runtime,
-    fetcher: &reqwest::Client,
+    fetcher: &crate::http::Fetcher,
     path: &Path,
 ) -> Result<document::Loaded, Problem> {
     let url = document::location_to_url(&path.to_string_lossy())
@@ -974,10 +988,10 @@ fn load_for_listing(
 }
 
 fn list_command(args: ListArgs, printer: &Printer) -> Result<u8, Problem> {
-    let files = crate::check::expand_paths(&default_paths(&args.paths))
+    let limit = args.documents.max_document_size;
+    let files = crate::check::expand_paths(&default_paths(&args.paths), limit)
         .map_err(|m| Problem::usage(m, None))?;
-    let fetcher = crate::http::fetch_client(&ClientOptions::default())
-        .map_err(|m| Problem::document(m, None))?;
+    let fetcher = document_fetcher(limit)?;
     let rt = runtime()?;
     let mut listed = Vec::new();
     for f in &files {
@@ -1091,6 +1105,7 @@ fn show_command(args: ShowArgs, printer: &Printer) -> Result<u8, Problem> {
     let run_args = RunArgs {
         workflow: Some(args.workflow.clone()),
         file: args.file.clone(),
+        documents: args.documents.clone(),
         inputs: Vec::new(),
         inputs_file: None,
         servers: Vec::new(),
@@ -1108,8 +1123,7 @@ fn show_command(args: ShowArgs, printer: &Printer) -> Result<u8, Problem> {
         no_preflight: false,
     };
     let (url, _) = locate(&run_args)?;
-    let fetcher = crate::http::fetch_client(&ClientOptions::default())
-        .map_err(|m| Problem::document(m, None))?;
+    let fetcher = document_fetcher(args.documents.max_document_size)?;
     let rt = runtime()?;
     let loaded = rt
         .block_on(document::load(url, &fetcher))

@@ -406,3 +406,205 @@ fn a_deeply_nested_xml_response_fails_the_xpath_criterion_with_a_reason() {
         out.context()
     );
 }
+
+/// A document of `size` bytes that parses: YAML with a long comment.
+fn padded_doc(size: usize) -> String {
+    let body = doc("");
+    format!("{body}# {}\n", "x".repeat(size - body.len() - 3))
+}
+
+#[test]
+fn a_document_over_the_size_limit_is_refused_before_it_is_parsed() {
+    let dir = setup(API, &padded_doc(300_000));
+    let limit = ["--max-document-size", "256KiB"];
+    for cmd in [
+        vec!["run", "w", "-f", "flow.arazzo.yaml"],
+        vec!["list", "flow.arazzo.yaml"],
+        vec!["show", "w", "-f", "flow.arazzo.yaml"],
+        vec!["mcp", "flow.arazzo.yaml"],
+    ] {
+        let out = exec(arazzo().current_dir(dir.path()).args(&cmd).args(limit));
+        assert_eq!(out.code, 3, "{cmd:?}: {}", out.context());
+        assert!(
+            out.stderr.contains("`flow.arazzo.yaml` is 300000 bytes")
+                || out.stderr.contains("flow.arazzo.yaml` is 300000 bytes"),
+            "{cmd:?}: {}",
+            out.context()
+        );
+        assert!(out.stderr.contains("256.0 KiB") || out.stderr.contains("262144 bytes"));
+        assert!(
+            out.stderr.contains("--max-document-size"),
+            "{}",
+            out.context()
+        );
+    }
+    let out = exec(
+        arazzo()
+            .current_dir(dir.path())
+            .args(["validate", "flow.arazzo.yaml", "--format", "json"])
+            .args(limit),
+    );
+    assert_eq!(out.code, 3, "{}", out.context());
+    let d = &out.json()[0];
+    assert_eq!(d["code"], "document/too-large", "{d}");
+    assert!(d["help"].as_str().unwrap().contains("--max-document-size"));
+
+    // Under a higher limit the same document is fine.
+    let out = exec(arazzo().current_dir(dir.path()).args([
+        "validate",
+        "flow.arazzo.yaml",
+        "--max-document-size",
+        "1MiB",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.context());
+}
+
+#[test]
+fn sources_and_inputs_files_over_the_limit_are_refused() {
+    let big_api = API.replace(
+        r#""info": {"#,
+        &format!(r#""x-pad": "{}", "info": {{"#, "x".repeat(100_000)),
+    );
+    let dir = setup(&big_api, &doc(""));
+    let limit = ["--max-document-size", "64KiB"];
+    let out = exec(
+        arazzo()
+            .current_dir(dir.path())
+            .args(["validate", "flow.arazzo.yaml", "--format", "json"])
+            .args(limit),
+    );
+    assert_eq!(out.code, 3, "{}", out.context());
+    let d = &out.json()[0];
+    assert_eq!(d["code"], "source/too-large", "{d}");
+    assert_eq!(d["pointer"], "/sourceDescriptions/0/url", "{d}");
+    assert!(d["message"].as_str().unwrap().contains("api.json"), "{d}");
+    let out = run_with(dir.path(), &limit);
+    assert_eq!(out.code, 3, "{}", out.context());
+    assert!(
+        out.stderr.contains("source description `api`"),
+        "{}",
+        out.context()
+    );
+
+    let dir = setup(API, &doc(""));
+    write(
+        dir.path(),
+        "inputs.yaml",
+        &format!("x: {}\n", "y".repeat(100_000)),
+    );
+    let out = run_with(
+        dir.path(),
+        &["--inputs", "inputs.yaml", "--max-document-size", "64KiB"],
+    );
+    assert_eq!(out.code, 2, "{}", out.context());
+    assert!(
+        out.stderr
+            .contains("the inputs file `inputs.yaml` is 100004 bytes"),
+        "{}",
+        out.context()
+    );
+}
+
+fn run_with(dir: &Path, extra: &[&str]) -> Out {
+    exec(
+        arazzo()
+            .current_dir(dir)
+            .args(["run", "w", "-f", "flow.arazzo.yaml"])
+            .args(extra),
+    )
+}
+
+#[test]
+fn an_external_ref_file_over_the_limit_is_named_when_needed() {
+    let api = API.replace(
+        r##""schema": {"$ref": "#/components/schemas/Body"}"##,
+        r##""schema": {"$ref": "./big.json#/Body"}"##,
+    );
+    let dir = setup(&api, &doc("    requestBody:\n      payload: {a: 1}\n"));
+    write(
+        dir.path(),
+        "big.json",
+        &format!(
+            r#"{{"Body": {{"type": "object"}}, "pad": "{}"}}"#,
+            "x".repeat(100_000)
+        ),
+    );
+    let out = run_with(dir.path(), &["--max-document-size", "64KiB"]);
+    assert_eq!(out.code, 3, "{}", out.context());
+    assert!(out.stderr.contains("big.json"), "{}", out.context());
+    assert!(
+        out.stderr.contains("over the document size limit"),
+        "{}",
+        out.context()
+    );
+}
+
+/// Serves one GET with `head` and then `body`, written in pieces; with
+/// `endless`, pieces keep coming until the client goes away.
+fn raw_server(head: &'static str, endless: bool) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/flow.arazzo.yaml", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = conn.read(&mut buf);
+        if conn.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        let piece = format!("{:x}\r\n# {}\n\r\n", 8192 + 3, "x".repeat(8192));
+        // At most 64 MiB, so the test ends even if the client kept reading.
+        for _ in 0..(if endless { 8192 } else { 1 }) {
+            if conn.write_all(piece.as_bytes()).is_err() {
+                return;
+            }
+        }
+        let _ = conn.write_all(b"0\r\n\r\n");
+    });
+    (url, handle)
+}
+
+#[test]
+fn documents_fetched_over_http_are_capped_by_length_and_by_what_streams() {
+    // A Content-Length over the limit is refused without reading the body.
+    let (url, server) = raw_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/yaml\r\ncontent-length: 999999999\r\n\r\n",
+        false,
+    );
+    let out = exec(arazzo().args(["run", "w", "-f", &url, "--max-document-size", "1MiB"]));
+    assert_eq!(out.code, 3, "{}", out.context());
+    assert!(
+        out.stderr
+            .contains("is 953.7 MiB (999999999 bytes), over the document size limit"),
+        "{}",
+        out.context()
+    );
+    server.join().unwrap();
+
+    // A body without a length that never ends is cut at the limit.
+    let (url, server) = raw_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/yaml\r\ntransfer-encoding: chunked\r\n\r\n",
+        true,
+    );
+    let out = exec(arazzo().args(["run", "w", "-f", &url, "--max-document-size", "1MiB"]));
+    assert_eq!(out.code, 3, "{}", out.context());
+    assert!(
+        out.stderr
+            .contains("is larger than the document size limit of 1.0 MiB"),
+        "{}",
+        out.context()
+    );
+    server.join().unwrap();
+}
+
+#[test]
+fn an_endless_local_file_is_read_no_further_than_the_limit() {
+    let out = exec(arazzo().args(["run", "w", "-f", "/dev/zero", "--max-document-size", "1MiB"]));
+    assert_eq!(out.code, 3, "{}", out.context());
+    assert!(
+        out.stderr
+            .contains("`/dev/zero` is larger than the document size limit"),
+        "{}",
+        out.context()
+    );
+}
