@@ -57,7 +57,9 @@ impl Problem {
     }
 }
 
-/// Every byte the tool writes goes through here, secrets masked.
+/// Every byte the tool writes goes through here: secrets masked, control
+/// characters escaped ([`crate::sanitize`]), then the tool's own styling
+/// turned into colours.
 pub struct Printer {
     pub redactor: Redactor,
     pub style: crate::term::Style,
@@ -65,45 +67,53 @@ pub struct Printer {
 }
 
 impl Printer {
+    /// Text as the terminal may show it: masked, escaped, styled.
+    fn shown<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        let masked = self.redactor.redact(text);
+        let safe = crate::sanitize::escape(&masked);
+        crate::term::apply_styles(&safe).into_owned().into()
+    }
+
     pub fn out(&self, text: &str) {
         let mut o = std::io::stdout().lock();
-        let _ = o.write_all(self.redactor.redact(text).as_bytes());
+        let _ = o.write_all(self.shown(text).as_bytes());
         let _ = o.flush();
     }
-    /// Prints a JSON document: secrets are masked in its string values, and the
-    /// serialized text is not touched again (it stays valid JSON).
+    /// Prints a JSON document: secrets are masked in its string values, and
+    /// the serialized text stays valid JSON (control characters serde writes
+    /// as they are become `\uXXXX` escapes).
     pub fn out_json(&self, mut v: Value) {
         self.redactor.redact_value(&mut v);
         let text = serde_json::to_string_pretty(&v).unwrap_or_default();
         let mut o = std::io::stdout().lock();
-        let _ = o.write_all(text.as_bytes());
+        let _ = o.write_all(crate::sanitize::escape_json(&text).as_bytes());
         let _ = o.write_all(b"\n");
         let _ = o.flush();
     }
 
-    /// Prints a JSON document on one line (JSON Lines), secrets masked.
+    /// Prints a JSON document on one line (JSON Lines), as [`Printer::out_json`].
     pub fn out_json_line(&self, mut v: Value) {
         self.redactor.redact_value(&mut v);
         let text = serde_json::to_string(&v).unwrap_or_default();
         let mut o = std::io::stdout().lock();
-        let _ = o.write_all(text.as_bytes());
+        let _ = o.write_all(crate::sanitize::escape_json(&text).as_bytes());
         let _ = o.write_all(b"\n");
     }
 
     pub fn err(&self, text: &str) {
         let mut e = std::io::stderr().lock();
-        let _ = e.write_all(self.redactor.redact(text).as_bytes());
+        let _ = e.write_all(self.shown(text).as_bytes());
         let _ = e.flush();
     }
-    /// Renders a problem with miette. Secrets are masked before rendering, since
-    /// line wrapping could otherwise split a secret where no mask would find it.
+    /// Renders a problem with miette. Secrets are masked and control
+    /// characters escaped before rendering, since line wrapping could
+    /// otherwise split a secret where no mask would find it, and miette's own
+    /// colours must stay.
     pub fn problem(&self, p: &Problem) {
+        let safe = |t: &str| crate::sanitize::escape(&self.redactor.redact(t)).into_owned();
         let masked = Problem {
-            message: self.redactor.redact(&p.message).into_owned(),
-            help: p
-                .help
-                .as_deref()
-                .map(|h| self.redactor.redact(h).into_owned()),
+            message: safe(&p.message),
+            help: p.help.as_deref().map(safe),
             exit: p.exit,
         };
         let mut text = String::new();
@@ -116,7 +126,9 @@ impl Printer {
         if handler.render_report(&mut text, &masked).is_err() {
             text = format!("Error: {}\n", masked.message);
         }
-        self.err(&text);
+        let mut e = std::io::stderr().lock();
+        let _ = e.write_all(text.as_bytes());
+        let _ = e.flush();
     }
 }
 
@@ -1038,10 +1050,7 @@ fn list_command(args: ListArgs, printer: &Printer) -> Result<u8, Problem> {
         }
     }
     match args.output {
-        OutputFormat::Json => printer.out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&listed).unwrap_or_default()
-        )),
+        OutputFormat::Json => printer.out_json(Value::Array(listed)),
         OutputFormat::Human => {
             let mut out = String::new();
             for w in &listed {
@@ -1183,16 +1192,12 @@ fn show_command(args: ShowArgs, printer: &Printer) -> Result<u8, Problem> {
         })
         .collect();
     match args.output {
-        OutputFormat::Json => printer.out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "workflowId": wf.workflow_id,
-                "summary": wf.summary,
-                "steps": steps,
-                "outputs": wf.outputs.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-            }))
-            .unwrap_or_default()
-        )),
+        OutputFormat::Json => printer.out_json(serde_json::json!({
+            "workflowId": wf.workflow_id,
+            "summary": wf.summary,
+            "steps": steps,
+            "outputs": wf.outputs.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+        })),
         OutputFormat::Human => {
             let mut out = format!("{}\n", wf.workflow_id);
             if let Some(s) = &wf.summary {

@@ -25,6 +25,7 @@ pub mod plan;
 pub mod redact;
 pub mod report;
 pub mod reports;
+pub mod sanitize;
 pub mod schema;
 pub mod term;
 pub mod validate;
