@@ -537,12 +537,13 @@ impl<'a> Compiler<'a> {
         };
         let inputs_schema = match &wf.inputs {
             Some(s) => {
-                let mut schema = inline_refs(&d.doc.raw, s, 0).map_err(|m| CompileError {
-                    code: "ref/inputs-schema",
-                    pointer: Some(format!("{wf_ptr}/inputs")),
-                    message: format!("workflow `{wid}` inputs: {m}"),
-                    help: None,
-                })?;
+                let mut schema =
+                    inline_refs(&d.doc.raw, s, 0, &mut 0).map_err(|m| CompileError {
+                        code: "ref/inputs-schema",
+                        pointer: Some(format!("{wf_ptr}/inputs")),
+                        message: format!("workflow `{wid}` inputs: {m}"),
+                        help: None,
+                    })?;
                 lift_all_of(&mut schema, 0);
                 Some(schema)
             }
@@ -1752,10 +1753,21 @@ fn lift_all_of(schema: &mut Value, depth: usize) {
     }
 }
 
-/// Inlines `$ref`s that point into this document (`#/components/inputs/x`).
-fn inline_refs(doc: &Value, v: &Value, depth: usize) -> Result<Value, String> {
+/// Most nodes an inputs schema may have once its `$ref`s are inlined: `$ref`s
+/// that name one component many times, at many levels, multiply.
+const MAX_INLINED_NODES: usize = 100_000;
+
+/// Inlines `$ref`s that point into this document (`#/components/inputs/x`);
+/// `nodes` counts what was made so far.
+fn inline_refs(doc: &Value, v: &Value, depth: usize, nodes: &mut usize) -> Result<Value, String> {
     if depth > 32 {
         return Err("`$ref`s nest more than 32 deep (a cycle?)".into());
+    }
+    *nodes += 1;
+    if *nodes > MAX_INLINED_NODES {
+        return Err(format!(
+            "the schema grows past {MAX_INLINED_NODES} nodes once its `$ref`s are inlined; name each component fewer times"
+        ));
     }
     Ok(match v {
         Value::Object(map) => {
@@ -1768,18 +1780,18 @@ fn inline_refs(doc: &Value, v: &Value, depth: usize) -> Result<Value, String> {
                 let target = doc
                     .pointer(ptr)
                     .ok_or_else(|| format!("`$ref: {r}` points at nothing"))?;
-                let mut resolved = inline_refs(doc, target, depth + 1)?;
+                let mut resolved = inline_refs(doc, target, depth + 1, nodes)?;
                 // Sibling keywords next to `$ref` apply too (JSON Schema 2020-12).
                 if let Value::Object(rm) = &mut resolved {
                     for (k, sib) in map.iter().filter(|(k, _)| *k != "$ref") {
-                        rm.insert(k.clone(), inline_refs(doc, sib, depth + 1)?);
+                        rm.insert(k.clone(), inline_refs(doc, sib, depth + 1, nodes)?);
                     }
                 }
                 resolved
             } else {
                 let mut out = Map::with_capacity(map.len());
                 for (k, x) in map {
-                    out.insert(k.clone(), inline_refs(doc, x, depth + 1)?);
+                    out.insert(k.clone(), inline_refs(doc, x, depth + 1, nodes)?);
                 }
                 Value::Object(out)
             }
@@ -1787,7 +1799,7 @@ fn inline_refs(doc: &Value, v: &Value, depth: usize) -> Result<Value, String> {
         Value::Array(items) => Value::Array(
             items
                 .iter()
-                .map(|i| inline_refs(doc, i, depth + 1))
+                .map(|i| inline_refs(doc, i, depth + 1, nodes))
                 .collect::<Result<_, _>>()?,
         ),
         other => other.clone(),

@@ -987,8 +987,19 @@ fn bind_document_prefixes(
 /// ignoring string literals and axis separators (`child::`).
 fn xpath_prefixes(expression: &str) -> Vec<String> {
     let chars: Vec<char> = expression.chars().collect();
-    let is_start = |c: char| c.is_alphabetic() || c == '_';
-    let is_name = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | '.');
+    // XML's NameStartChar and NameChar, as the XPath engine reads names.
+    let is_start = |c: char| {
+        matches!(c, 'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}'
+            | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}'
+            | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}'
+            | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
+            | '\u{10000}'..='\u{EFFFF}')
+    };
+    let is_name = |c: char| {
+        is_start(c)
+            || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}'
+                | '\u{203F}'..='\u{2040}')
+    };
     let mut prefixes: Vec<String> = Vec::new();
     let mut i = 0;
     while i < chars.len() {

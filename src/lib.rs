@@ -16,6 +16,8 @@ pub mod diagnostics;
 pub mod document;
 pub mod engine;
 pub mod expr;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod inputs;
 pub mod lint;

@@ -552,8 +552,12 @@ fn split_operand(token: &str) -> Result<Operand, String> {
         .unwrap_or(body.len());
     let root = &body[..root_len];
     let after_root = 1 + root_len;
+    // Whether a `.` follows the root (anything else, such as a non-ASCII
+    // letter, leaves the token to the expression parser, which says why).
+    let dotted = token[after_root..].starts_with('.');
     // Index in `token` where navigation starts.
     let nav_start = match root {
+        "inputs" | "outputs" | "steps" | "workflows" if !dotted => token.len(),
         "url" | "method" | "statusCode" | "self" => after_root,
         "request" | "response" => {
             let rest = &token[after_root..];
