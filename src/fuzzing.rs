@@ -11,8 +11,11 @@ use url::Url;
 
 use crate::expr::{parse_expression, Condition, Expr, Resolve, Template, ValueExpr};
 
-/// The fuzz targets, by name: each takes any bytes.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// What a fuzz target runs: it takes any bytes.
+pub type Target = fn(&[u8]);
+
+/// The fuzz targets, by name.
+pub const TARGETS: &[(&str, Target)] = &[
     ("expression", expression),
     ("condition", condition),
     ("template", template),
