@@ -68,10 +68,10 @@ pub struct Printer {
 
 impl Printer {
     /// Text as the terminal may show it: masked, escaped, styled.
-    fn shown<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+    fn shown(&self, text: &str) -> String {
         let masked = self.redactor.redact(text);
         let safe = crate::sanitize::escape(&masked);
-        crate::term::apply_styles(&safe).into_owned().into()
+        crate::term::apply_styles(&safe).into_owned()
     }
 
     pub fn out(&self, text: &str) {

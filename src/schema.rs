@@ -473,3 +473,42 @@ mod tests {
         assert!(violations(&s, &json!({"name": 5}), &skip).is_empty());
     }
 }
+#[cfg(test)]
+mod small_stack {
+    use super::*;
+    use serde_json::json;
+    use url::Url;
+
+    #[test]
+    fn a_recursive_schema_checks_the_deepest_document_on_a_small_stack() {
+        let api = OpenApi::from_value(
+            Url::parse("file:///x.json").unwrap(),
+            json!({"openapi": "3.1.0", "paths": {}, "components": {"schemas": {
+                "N": {"type": "object", "properties": {
+                    "c": {"$ref": "#/components/schemas/N"},
+                    "l": {"type": "array", "items": {"$ref": "#/components/schemas/N"}},
+                    "n": {"type": "integer"}}}
+            }}}),
+        )
+        .unwrap();
+        // As deep as a parsed document can be, alternating objects and arrays.
+        let mut v = json!({"n": "not a number"});
+        for i in 0..crate::document::MAX_DEPTH / 2 - 1 {
+            v = if i % 2 == 0 {
+                json!({"c": v})
+            } else {
+                json!({"l": [v]})
+            };
+        }
+        let found = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let c = Checker::new(&api, &json!({"$ref": "#/components/schemas/N"}));
+                c.violations(&v, &|_, _| false).len()
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(found, 1);
+    }
+}
