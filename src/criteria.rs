@@ -1061,6 +1061,34 @@ mod tests {
         }
     }
 
+    #[test]
+    fn nesting_is_measured_outside_strings_and_classes() {
+        let deep = "(".repeat(70);
+        // Brackets inside string literals and regex classes do not nest.
+        assert!(too_deep(&json!("xpath"), &format!("contains(., '{deep}')")).is_none());
+        assert!(too_deep(&json!("jsonpath"), &format!("$[?@.a == \"{deep}\"]")).is_none());
+        assert!(too_deep(&json!("regex"), &format!("[{deep}]x\\(")).is_none());
+        assert!(too_deep(&json!("regex"), &format!("{deep}x{}", ")".repeat(70))).is_some());
+        // An escaped quote does not end a JSONPath string; XPath has no escapes.
+        assert!(too_deep(&json!("jsonpath"), &format!("$[?@.a == 'x\\'{deep}']")).is_none());
+        assert!(too_deep(&json!("xpath"), &format!("'x\\'{deep}")).is_some());
+        assert!(too_deep(&json!("xpath"), &vec!["1"; 258].join(" or ")).is_some());
+        assert!(too_deep(&json!("xpath"), &vec!["1"; 200].join(" or ")).is_none());
+    }
+
+    #[test]
+    fn xml_depth_skips_what_is_not_an_element() {
+        let xml =
+            "<?xml version='1.0'?><!DOCTYPE r><!-- <a><a> --><r a='>'><b/><![CDATA[<c><c>]]></r>";
+        assert!(check_xml_depth(xml, "x").is_ok());
+        let deep = format!("{}{}", "<a>".repeat(257), "</a>".repeat(257));
+        assert!(check_xml_depth(&deep, "the context")
+            .unwrap_err()
+            .contains("more than 256 levels"));
+        let ok = format!("{}{}", "<a x=\"1\">".repeat(256), "</a>".repeat(256));
+        assert!(check_xml_depth(&ok, "x").is_ok());
+    }
+
     fn regex_on(pattern: &str, context: Value) -> Result<bool, String> {
         check(json!("regex"), pattern).eval(Some(&context))
     }

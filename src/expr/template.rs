@@ -279,6 +279,17 @@ mod tests {
     }
 
     #[test]
+    fn values_nested_past_the_limit_are_refused() {
+        let mut v = json!("$inputs.s");
+        for _ in 0..crate::expr::MAX_VALUE_DEPTH {
+            v = json!([v]);
+        }
+        assert!(ValueExpr::compile(&v).is_ok());
+        let e = ValueExpr::compile(&json!({ "a": [v] })).unwrap_err();
+        assert!(e.message.contains("more than 256 levels"), "{e}");
+    }
+
+    #[test]
     fn typos_are_errors() {
         assert!(ValueExpr::compile(&json!("$steps.a.output.b")).is_err());
         assert!(ValueExpr::compile(&json!("id={$steps.a.output.b}")).is_err());
