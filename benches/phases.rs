@@ -199,7 +199,8 @@ fn child_experiment(name: &str, workflow: &Path) {
         // JSON Schema and compiled one by one (as `check_literals` does).
         "request-schemas" => {
             let rt = runtime();
-            let client = arazzo::http::client(&arazzo::http::ClientOptions::default()).unwrap();
+            let client =
+                arazzo::http::fetch_client(&arazzo::http::ClientOptions::default()).unwrap();
             let loaded = rt
                 .block_on(document::load(
                     Url::from_file_path(workflow).unwrap(),

@@ -106,7 +106,12 @@ fn client() -> reqwest::Client {
     arazzo::http::client(&arazzo::http::ClientOptions::default()).expect("an HTTP client")
 }
 
-fn load_workflow(rt: &tokio::runtime::Runtime, client: &reqwest::Client) -> Loaded {
+/// The client that reads documents, as the commands build it.
+fn fetcher() -> arazzo::http::Fetcher {
+    arazzo::http::fetch_client(&arazzo::http::ClientOptions::default()).expect("an HTTP client")
+}
+
+fn load_workflow(rt: &tokio::runtime::Runtime, client: &arazzo::http::Fetcher) -> Loaded {
     let url = Url::from_file_path(workflow_path()).expect("an absolute path");
     rt.block_on(document::load(url, client))
         .expect("the workflow loads")
@@ -223,7 +228,7 @@ mod load {
     #[divan::bench]
     fn load_document(bencher: Bencher) {
         let rt = runtime();
-        let client = client();
+        let client = fetcher();
         bencher.bench_local(|| load_workflow(&rt, &client));
     }
 }
@@ -239,14 +244,14 @@ mod compiling {
     /// `compile`: operations resolved, expressions and conditions parsed.
     #[divan::bench]
     fn compile_workflow(bencher: Bencher) {
-        let loaded = load_workflow(&runtime(), &client());
+        let loaded = load_workflow(&runtime(), &fetcher());
         bencher.bench_local(|| program_of(black_box(&loaded)));
     }
 
     /// `check_document`: every workflow of the document, as `validate` does.
     #[divan::bench]
     fn check_whole_document(bencher: Bencher) {
-        let loaded = load_workflow(&runtime(), &client());
+        let loaded = load_workflow(&runtime(), &fetcher());
         bencher.bench_local(|| check_document(black_box(&loaded)).unwrap());
     }
 
@@ -254,14 +259,14 @@ mod compiling {
     /// (OpenAPI schema → JSON Schema → a compiled `jsonschema` validator each).
     #[divan::bench]
     fn check_literals(bencher: Bencher) {
-        let program = program_of(&load_workflow(&runtime(), &client()));
+        let program = program_of(&load_workflow(&runtime(), &fetcher()));
         bencher.bench_local(|| arazzo::plan::check_literals(black_box(&program)));
     }
 
     /// Preflight: every request built from the inputs and checked.
     #[divan::bench]
     fn preflight_plan(bencher: Bencher) {
-        let program = program_of(&load_workflow(&runtime(), &client()));
+        let program = program_of(&load_workflow(&runtime(), &fetcher()));
         let inputs = inputs();
         let opts = run_options();
         let redactor = Redactor::new();
@@ -272,7 +277,7 @@ mod compiling {
     #[divan::bench(sample_count = 10)]
     fn validate_file(bencher: Bencher) {
         let rt = runtime();
-        let client = client();
+        let client = fetcher();
         let path = workflow_path();
         bencher.bench_local(|| rt.block_on(arazzo::check::validate_file(path, &client)));
     }
@@ -473,7 +478,7 @@ mod run {
     fn workflow_warm_client(bencher: Bencher) {
         let rt = runtime();
         let client = client();
-        let loaded = load_workflow(&rt, &client);
+        let loaded = load_workflow(&rt, &fetcher());
         let program = program_of(&loaded);
         let (inputs, opts) = (inputs(), run_options());
         bencher.bench_local(|| run_once(&rt, &program, &loaded, &inputs, &client, &opts));
@@ -483,7 +488,7 @@ mod run {
     #[divan::bench]
     fn workflow_new_client(bencher: Bencher) {
         let rt = runtime();
-        let loaded = load_workflow(&rt, &client());
+        let loaded = load_workflow(&rt, &fetcher());
         let program = program_of(&loaded);
         let (inputs, opts) = (inputs(), run_options());
         bencher.bench_local(|| run_once(&rt, &program, &loaded, &inputs, &client(), &opts));

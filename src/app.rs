@@ -60,7 +60,9 @@ impl Problem {
     }
 }
 
-/// Every byte the tool writes goes through here, secrets masked.
+/// Every byte the tool writes goes through here: secrets masked, control
+/// characters escaped ([`crate::sanitize`]), then the tool's own styling
+/// turned into colours.
 pub struct Printer {
     pub redactor: Redactor,
     pub style: crate::term::Style,
@@ -68,45 +70,53 @@ pub struct Printer {
 }
 
 impl Printer {
+    /// Text as the terminal may show it: masked, escaped, styled.
+    fn shown(&self, text: &str) -> String {
+        let masked = self.redactor.redact(text);
+        let safe = crate::sanitize::escape(&masked);
+        crate::term::apply_styles(&safe).into_owned()
+    }
+
     pub fn out(&self, text: &str) {
         let mut o = std::io::stdout().lock();
-        let _ = o.write_all(self.redactor.redact(text).as_bytes());
+        let _ = o.write_all(self.shown(text).as_bytes());
         let _ = o.flush();
     }
-    /// Prints a JSON document: secrets are masked in its string values, and the
-    /// serialized text is not touched again (it stays valid JSON).
+    /// Prints a JSON document: secrets are masked in its string values, and
+    /// the serialized text stays valid JSON (control characters serde writes
+    /// as they are become `\uXXXX` escapes).
     pub fn out_json(&self, mut v: Value) {
         self.redactor.redact_value(&mut v);
         let text = serde_json::to_string_pretty(&v).unwrap_or_default();
         let mut o = std::io::stdout().lock();
-        let _ = o.write_all(text.as_bytes());
+        let _ = o.write_all(crate::sanitize::escape_json(&text).as_bytes());
         let _ = o.write_all(b"\n");
         let _ = o.flush();
     }
 
-    /// Prints a JSON document on one line (JSON Lines), secrets masked.
+    /// Prints a JSON document on one line (JSON Lines), as [`Printer::out_json`].
     pub fn out_json_line(&self, mut v: Value) {
         self.redactor.redact_value(&mut v);
         let text = serde_json::to_string(&v).unwrap_or_default();
         let mut o = std::io::stdout().lock();
-        let _ = o.write_all(text.as_bytes());
+        let _ = o.write_all(crate::sanitize::escape_json(&text).as_bytes());
         let _ = o.write_all(b"\n");
     }
 
     pub fn err(&self, text: &str) {
         let mut e = std::io::stderr().lock();
-        let _ = e.write_all(self.redactor.redact(text).as_bytes());
+        let _ = e.write_all(self.shown(text).as_bytes());
         let _ = e.flush();
     }
-    /// Renders a problem with miette. Secrets are masked before rendering, since
-    /// line wrapping could otherwise split a secret where no mask would find it.
+    /// Renders a problem with miette. Secrets are masked and control
+    /// characters escaped before rendering, since line wrapping could
+    /// otherwise split a secret where no mask would find it, and miette's own
+    /// colours must stay.
     pub fn problem(&self, p: &Problem) {
+        let safe = |t: &str| crate::sanitize::escape(&self.redactor.redact(t)).into_owned();
         let masked = Problem {
-            message: self.redactor.redact(&p.message).into_owned(),
-            help: p
-                .help
-                .as_deref()
-                .map(|h| self.redactor.redact(h).into_owned()),
+            message: safe(&p.message),
+            help: p.help.as_deref().map(safe),
             exit: p.exit,
         };
         let mut text = String::new();
@@ -119,7 +129,9 @@ impl Printer {
         if handler.render_report(&mut text, &masked).is_err() {
             text = format!("Error: {}\n", masked.message);
         }
-        self.err(&text);
+        let mut e = std::io::stderr().lock();
+        let _ = e.write_all(text.as_bytes());
+        let _ = e.flush();
     }
 }
 
@@ -299,7 +311,7 @@ fn run_command(mut args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
     register_url_secrets(&servers, &printer.redactor);
     check_durations(&args)?;
     let file_inputs = match &args.inputs_file {
-        Some(path) => Some(read_inputs_file(path)?),
+        Some(path) => Some(read_inputs_file(path, args.documents.max_document_size)?),
         None => None,
     };
     let stop = Stop::listen(Duration::from_secs_f64(args.stopping.grace_period));
@@ -319,6 +331,7 @@ fn run_command(mut args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
 
     let client_opts = ClientOptions {
         timeout: Duration::from_secs_f64(args.timeout),
+        max_document_size: args.documents.max_document_size,
         ..ClientOptions::default()
     };
     let client = crate::http::client(&client_opts).map_err(|m| Problem::document(m, None))?;
@@ -330,7 +343,11 @@ fn run_command(mut args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
         .workflow
         .clone()
         .or_else(|| prior.as_ref().map(|p| p.workflow_id.clone()));
-    let (doc_url, workflow_id) = locate(args.file.as_deref(), wanted)?;
+    let (doc_url, workflow_id) = locate(
+        args.file.as_deref(),
+        wanted,
+        args.documents.max_document_size,
+    )?;
     let loaded = rt
         .block_on(document::load(doc_url, &fetcher))
         .map_err(|e| Problem::document(e.message, e.help))?;
@@ -901,13 +918,16 @@ pub(crate) fn compile_problem(errors: &[crate::compile::CompileError]) -> Proble
     )
 }
 
-pub(crate) fn read_inputs_file(path: &Path) -> Result<Map<String, Value>, Problem> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Problem::usage(
-            format!("cannot read the inputs file `{}`: {e}", path.display()),
-            None,
-        )
-    })?;
+pub(crate) fn read_inputs_file(
+    path: &Path,
+    max_size: usize,
+) -> Result<Map<String, Value>, Problem> {
+    let text = document::read_file(
+        path,
+        max_size,
+        &format!("the inputs file `{}`", path.display()),
+    )
+    .map_err(|e| Problem::usage(e.message, e.help))?;
     let tree = document::parse_tree(&text, &format!("the inputs file `{}`", path.display()))
         .map_err(|e| Problem::usage(e.message, e.help))?;
     match tree {
@@ -923,7 +943,11 @@ pub(crate) fn read_inputs_file(path: &Path) -> Result<Map<String, Value>, Proble
 }
 
 /// Finds the document: `-f`, or the file under ./workflows/ that defines the id.
-fn locate(file: Option<&str>, workflow: Option<String>) -> Result<(Url, Option<String>), Problem> {
+fn locate(
+    file: Option<&str>,
+    workflow: Option<String>,
+    max_document_size: usize,
+) -> Result<(Url, Option<String>), Problem> {
     if let Some(f) = file {
         let url = document::location_to_url(f).map_err(|e| Problem::usage(e.message, e.help))?;
         if url.scheme() == "file" {
@@ -939,7 +963,7 @@ fn locate(file: Option<&str>, workflow: Option<String>) -> Result<(Url, Option<S
         return Ok((url, workflow));
     }
     let dir = PathBuf::from("workflows");
-    let found = discover(&dir);
+    let found = discover(&dir, max_document_size);
     let Some(id) = &workflow else {
         let all: Vec<String> = found.iter().flat_map(|(_, ids)| ids.clone()).collect();
         return Err(Problem::usage(
@@ -993,8 +1017,9 @@ fn locate(file: Option<&str>, workflow: Option<String>) -> Result<(Url, Option<S
     }
 }
 
-/// Arazzo documents directly under `dir`, with their workflowIds, sorted by path.
-fn discover(dir: &Path) -> Vec<(PathBuf, Vec<String>)> {
+/// Arazzo documents directly under `dir`, with their workflowIds, sorted by
+/// path. A file over the size limit is not read (`-f` names it, and says so).
+fn discover(dir: &Path, max_size: usize) -> Vec<(PathBuf, Vec<String>)> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -1012,7 +1037,7 @@ fn discover(dir: &Path) -> Vec<(PathBuf, Vec<String>)> {
     paths
         .into_iter()
         .filter_map(|p| {
-            let text = std::fs::read_to_string(&p).ok()?;
+            let text = document::read_file(&p, max_size, "").ok()?;
             let tree = document::parse_tree(&text, "").ok()?;
             tree.get("arazzo")?;
             let ids = tree
@@ -1286,7 +1311,8 @@ fn default_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 fn validate_command(args: ValidateArgs, printer: &Printer) -> Result<u8, Problem> {
-    let files = crate::check::expand_paths(&default_paths(&args.paths)).map_err(|m| {
+    let limit = args.documents.max_document_size;
+    let files = crate::check::expand_paths(&default_paths(&args.paths), limit).map_err(|m| {
         Problem::usage(
             m,
             Some("pass Arazzo documents or directories holding them".into()),
@@ -1298,8 +1324,7 @@ fn validate_command(args: ValidateArgs, printer: &Printer) -> Result<u8, Problem
             Some("pass a file, or a directory holding `*.arazzo.yaml` documents".into()),
         ));
     }
-    let fetcher = crate::http::fetch_client(&ClientOptions::default())
-        .map_err(|m| Problem::document(m, None))?;
+    let fetcher = document_fetcher(limit)?;
     let rt = runtime()?;
     let mut all = Vec::new();
     let mut sources = Vec::new();
@@ -1336,10 +1361,19 @@ fn validate_command(args: ValidateArgs, printer: &Printer) -> Result<u8, Problem
     })
 }
 
+/// The fetcher of `validate`, `list` and `show`, with their size limit.
+fn document_fetcher(max_document_size: usize) -> Result<crate::http::Fetcher, Problem> {
+    crate::http::fetch_client(&ClientOptions {
+        max_document_size,
+        ..ClientOptions::default()
+    })
+    .map_err(|m| Problem::document(m, None))
+}
+
 /// Loads a document for `list`/`show`, mapping failures to exit code 3.
 fn load_for_listing(
     rt: &tokio::runtime::Runtime,
-    fetcher: &reqwest::Client,
+    fetcher: &crate::http::Fetcher,
     path: &Path,
 ) -> Result<document::Loaded, Problem> {
     let url = document::location_to_url(&path.to_string_lossy())
@@ -1349,10 +1383,10 @@ fn load_for_listing(
 }
 
 fn list_command(args: ListArgs, printer: &Printer) -> Result<u8, Problem> {
-    let files = crate::check::expand_paths(&default_paths(&args.paths))
+    let limit = args.documents.max_document_size;
+    let files = crate::check::expand_paths(&default_paths(&args.paths), limit)
         .map_err(|m| Problem::usage(m, None))?;
-    let fetcher = crate::http::fetch_client(&ClientOptions::default())
-        .map_err(|m| Problem::document(m, None))?;
+    let fetcher = document_fetcher(limit)?;
     let rt = runtime()?;
     let mut listed = Vec::new();
     for f in &files {
@@ -1399,10 +1433,7 @@ fn list_command(args: ListArgs, printer: &Printer) -> Result<u8, Problem> {
         }
     }
     match args.output {
-        OutputFormat::Json => printer.out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&listed).unwrap_or_default()
-        )),
+        OutputFormat::Json => printer.out_json(Value::Array(listed)),
         OutputFormat::Human => {
             let mut out = String::new();
             for w in &listed {
@@ -1463,9 +1494,12 @@ fn list_command(args: ListArgs, printer: &Printer) -> Result<u8, Problem> {
 }
 
 fn show_command(args: ShowArgs, printer: &Printer) -> Result<u8, Problem> {
-    let (url, _) = locate(args.file.as_deref(), Some(args.workflow.clone()))?;
-    let fetcher = crate::http::fetch_client(&ClientOptions::default())
-        .map_err(|m| Problem::document(m, None))?;
+    let (url, _) = locate(
+        args.file.as_deref(),
+        Some(args.workflow.clone()),
+        args.documents.max_document_size,
+    )?;
+    let fetcher = document_fetcher(args.documents.max_document_size)?;
     let rt = runtime()?;
     let loaded = rt
         .block_on(document::load(url, &fetcher))
@@ -1525,16 +1559,12 @@ fn show_command(args: ShowArgs, printer: &Printer) -> Result<u8, Problem> {
         })
         .collect();
     match args.output {
-        OutputFormat::Json => printer.out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "workflowId": wf.workflow_id,
-                "summary": wf.summary,
-                "steps": steps,
-                "outputs": wf.outputs.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-            }))
-            .unwrap_or_default()
-        )),
+        OutputFormat::Json => printer.out_json(serde_json::json!({
+            "workflowId": wf.workflow_id,
+            "summary": wf.summary,
+            "steps": steps,
+            "outputs": wf.outputs.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+        })),
         OutputFormat::Human => {
             let mut out = format!("{}\n", wf.workflow_id);
             if let Some(s) = &wf.summary {

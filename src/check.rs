@@ -12,7 +12,7 @@ use crate::validate::schema;
 
 /// Expands the command-line paths: files as given, directories to the Arazzo
 /// documents directly inside them (by an `arazzo` field at the top).
-pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+pub fn expand_paths(paths: &[PathBuf], max_size: usize) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -25,7 +25,7 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
                             f.extension().and_then(|e| e.to_str()),
                             Some("yaml" | "yml" | "json")
                         )
-                        && looks_like_arazzo(f)
+                        && looks_like_arazzo(f, max_size)
                 })
                 .collect();
             found.sort();
@@ -42,12 +42,13 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 /// An Arazzo document by its name (`*.arazzo.yaml`, …) or its `arazzo` field.
 /// A file that does not parse but mentions `arazzo` at the top level is taken
 /// too, so that its syntax error is reported rather than skipped.
-fn looks_like_arazzo(path: &Path) -> bool {
+/// A file over the size limit is not read, so it counts only by its name.
+fn looks_like_arazzo(path: &Path, max_size: usize) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if name.contains(".arazzo.") || name.starts_with("arazzo.") {
         return true;
     }
-    let Ok(text) = std::fs::read_to_string(path) else {
+    let Ok(text) = document::read_file(path, max_size, "") else {
         return false;
     };
     match document::parse_tree(&text, "") {
@@ -60,19 +61,22 @@ fn looks_like_arazzo(path: &Path) -> bool {
 }
 
 /// Validates one document and its sources.
-pub async fn validate_file(path: &Path, client: &reqwest::Client) -> (Vec<Diagnostic>, SourceFile) {
+pub async fn validate_file(
+    path: &Path,
+    client: &crate::http::Fetcher,
+) -> (Vec<Diagnostic>, SourceFile) {
     let name = path.display().to_string();
-    let text = match std::fs::read_to_string(path) {
+    let text = match document::read_file(path, client.max_document_size, &format!("`{name}`")) {
         Ok(t) => t,
         Err(e) => {
             let file = SourceFile::new(name.clone(), String::new());
+            let code = if e.too_large {
+                "document/too-large"
+            } else {
+                "io/read"
+            };
             return (
-                vec![Diagnostic::file_level(
-                    &name,
-                    "io/read",
-                    format!("cannot read `{name}`: {e}"),
-                    None,
-                )],
+                vec![Diagnostic::file_level(&name, code, e.message, e.help)],
                 file,
             );
         }
@@ -143,7 +147,11 @@ pub async fn validate_file(path: &Path, client: &reqwest::Client) -> (Vec<Diagno
             let pointer = source_pointer(&tree, &e.message);
             diags.push(file.at(
                 pointer.as_deref(),
-                "source/load",
+                if e.too_large {
+                    "source/too-large"
+                } else {
+                    "source/load"
+                },
                 Severity::Error,
                 e.message,
                 e.help,
@@ -210,25 +218,37 @@ pub async fn validate_file(path: &Path, client: &reqwest::Client) -> (Vec<Diagno
 
 fn syntax(file: &SourceFile) -> Result<serde_json::Value, Box<Diagnostic>> {
     let text = file.text.trim_start_matches('\u{feff}');
+    let too_deep = |line: usize, column: usize, m: String| {
+        Box::new(file.at_line(
+            line,
+            column,
+            "document/too-deep",
+            format!("the document is not usable: {m}"),
+            Some(document::TOO_DEEP_HELP.into()),
+        ))
+    };
     let (line, column, code, message) = if text.trim_start().starts_with('{') {
         match serde_json::from_str(text) {
             Ok(v) => return Ok(v),
-            Err(e) => (
-                e.line(),
-                e.column(),
-                "syntax/json",
-                format!("not valid JSON: {e}"),
-            ),
+            Err(e) => {
+                if let Some(m) = document::too_deep(&e) {
+                    return Err(too_deep(e.line(), e.column(), m));
+                }
+                (
+                    e.line(),
+                    e.column(),
+                    "syntax/json",
+                    format!("not valid JSON: {e}"),
+                )
+            }
         }
     } else {
         if let Err(m) = document::check_yaml_nesting(text) {
-            return Err(Box::new(file.at_line(
-                1,
-                1,
-                "syntax/yaml",
-                format!("not usable YAML: {m}"),
-                None,
-            )));
+            let line = m
+                .rsplit_once("(line ")
+                .and_then(|(_, n)| n.trim_end_matches(')').parse().ok())
+                .unwrap_or(1);
+            return Err(too_deep(line, 1, m));
         }
         match serde_yaml_ng::from_str(text) {
             Ok(v) => return Ok(v),
@@ -237,6 +257,9 @@ fn syntax(file: &SourceFile) -> Result<serde_json::Value, Box<Diagnostic>> {
                     .location()
                     .map(|l| (l.line(), l.column()))
                     .unwrap_or((1, 1));
+                if let Some(m) = document::too_deep(&e) {
+                    return Err(too_deep(l, c, m));
+                }
                 (l, c, "syntax/yaml", format!("not valid YAML: {e}"))
             }
         }

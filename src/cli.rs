@@ -78,11 +78,32 @@ pub enum DiagnosticFormat {
     Json,
 }
 
+/// The size limit on documents, for every command that loads them.
+#[derive(Debug, Clone, Args)]
+pub struct DocumentLimit {
+    /// Largest document read, in bytes (suffixes KiB, MiB, GiB, KB, MB, GB
+    /// allowed): the Arazzo document, each source description, each file a
+    /// `$ref` names, and the --inputs file.
+    #[arg(long = "max-document-size", value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_document_size: usize,
+}
+
+impl Default for DocumentLimit {
+    fn default() -> Self {
+        DocumentLimit {
+            max_document_size: crate::http::DEFAULT_MAX_DOCUMENT_SIZE,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// Arazzo documents, or directories holding them (default ./workflows).
     #[arg(value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub documents: DocumentLimit,
 
     /// Output format of the diagnostics.
     #[arg(long = "format", value_enum, default_value_t = DiagnosticFormat::Human)]
@@ -94,6 +115,9 @@ pub struct ListArgs {
     /// Arazzo documents, or directories holding them (default ./workflows).
     #[arg(value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub documents: DocumentLimit,
 
     /// Output format: `human` (a block per workflow) or `json` (an array).
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Human, hide_possible_values = true)]
@@ -109,6 +133,9 @@ pub struct ShowArgs {
     /// The Arazzo document (default: found under ./workflows/ by the workflowId).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<String>,
+
+    #[command(flatten)]
+    pub documents: DocumentLimit,
 
     /// Output format: `human` (the steps, one block each) or `json`.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Human, hide_possible_values = true)]
@@ -133,6 +160,9 @@ pub struct RunArgs {
     /// ./workflows/ by the workflowId.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<String>,
+
+    #[command(flatten)]
+    pub documents: DocumentLimit,
 
     /// A workflow input, NAME=VALUE. String inputs take the text as written; array,
     /// object, number and boolean inputs take JSON. Repeatable; overrides --inputs.
@@ -295,6 +325,9 @@ pub struct McpArgs {
     /// Arazzo documents, or directories holding them (default ./workflows).
     #[arg(value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub documents: DocumentLimit,
 
     /// An input the server fills in, NAME=VALUE (typed as for `run -i`), for every
     /// served workflow that declares it. It is removed from the tools' input

@@ -537,12 +537,13 @@ impl<'a> Compiler<'a> {
         };
         let inputs_schema = match &wf.inputs {
             Some(s) => {
-                let mut schema = inline_refs(&d.doc.raw, s, 0).map_err(|m| CompileError {
-                    code: "ref/inputs-schema",
-                    pointer: Some(format!("{wf_ptr}/inputs")),
-                    message: format!("workflow `{wid}` inputs: {m}"),
-                    help: None,
-                })?;
+                let mut schema =
+                    inline_refs(&d.doc.raw, s, 0, &mut 0).map_err(|m| CompileError {
+                        code: "ref/inputs-schema",
+                        pointer: Some(format!("{wf_ptr}/inputs")),
+                        message: format!("workflow `{wid}` inputs: {m}"),
+                        help: None,
+                    })?;
                 lift_all_of(&mut schema, 0);
                 Some(schema)
             }
@@ -1023,8 +1024,11 @@ impl<'a> Compiler<'a> {
         };
 
         let mut success_criteria = Vec::new();
-        for c in &step.success_criteria {
-            success_criteria.push(compile_criterion(&at.to_string(), c)?);
+        for (i, c) in step.success_criteria.iter().enumerate() {
+            success_criteria.push(
+                compile_criterion(&at.to_string(), c)
+                    .map_err(|e| e.at(&format!("{}/successCriteria/{i}/condition", at.pointer)))?,
+            );
         }
         // A broken action list is reported, and the rest of the step still checked.
         let mut on_success = self
@@ -1619,25 +1623,39 @@ fn compile_criterion(place: &str, c: &Criterion) -> Result<CompiledCriterion, Co
     };
     let Some(kind) = kind else {
         let cond = Condition::parse(&c.condition).map_err(|e| CompileError {
-            code: "criteria/syntax",
+            code: if e.too_deep {
+                "expr/too-deep"
+            } else {
+                "criteria/syntax"
+            },
             pointer: None,
             message: format!(
                 "{place}: the condition `{}` is invalid: {}",
-                c.condition, e.message
+                shorten(&c.condition),
+                e.message
             ),
-            help: Some(
-                "conditions look like `$statusCode == 201 && $response.body#/id != null`".into(),
-            ),
+            help: Some(if e.too_deep {
+                too_deep_help()
+            } else {
+                "conditions look like `$statusCode == 201 && $response.body#/id != null`".into()
+            }),
         })?;
         return Ok(CompiledCriterion {
             text: c.condition.clone(),
             check: CriterionCheck::Simple(cond),
         });
     };
+    if let Some(m) = crate::criteria::too_deep(&kind, &c.condition) {
+        return fail(
+            "expr/too-deep",
+            format!("{place}: criterion `{}`: {m}", shorten(&c.condition)),
+            Some(too_deep_help()),
+        );
+    }
     let check = crate::criteria::Check::compile(&kind, &c.condition).map_err(|m| CompileError {
         code: "criteria/invalid",
         pointer: None,
-        message: format!("{place}: criterion `{}`: {m}", c.condition),
+        message: format!("{place}: criterion `{}`: {m}", shorten(&c.condition)),
         help: None,
     })?;
     let Some(context) = &c.context else {
@@ -1656,6 +1674,22 @@ fn compile_criterion(place: &str, c: &Criterion) -> Result<CompiledCriterion, Co
         text: c.condition.clone(),
         check: CriterionCheck::Typed { context, check },
     })
+}
+
+/// A condition as quoted in a message: whole when short, else its start.
+fn shorten(text: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 120;
+    match text.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}…", &text[..at]).into(),
+        None => text.into(),
+    }
+}
+
+fn too_deep_help() -> String {
+    format!(
+        "nesting is limited to {} levels; split the condition into several criteria (all of them must hold) or drop redundant parentheses",
+        crate::expr::MAX_NESTING
+    )
 }
 
 fn names_in(op: &Operation, loc: ParamIn) -> String {
@@ -1719,10 +1753,21 @@ fn lift_all_of(schema: &mut Value, depth: usize) {
     }
 }
 
-/// Inlines `$ref`s that point into this document (`#/components/inputs/x`).
-fn inline_refs(doc: &Value, v: &Value, depth: usize) -> Result<Value, String> {
+/// Most nodes an inputs schema may have once its `$ref`s are inlined: `$ref`s
+/// that name one component many times, at many levels, multiply.
+const MAX_INLINED_NODES: usize = 100_000;
+
+/// Inlines `$ref`s that point into this document (`#/components/inputs/x`);
+/// `nodes` counts what was made so far.
+fn inline_refs(doc: &Value, v: &Value, depth: usize, nodes: &mut usize) -> Result<Value, String> {
     if depth > 32 {
         return Err("`$ref`s nest more than 32 deep (a cycle?)".into());
+    }
+    *nodes += 1;
+    if *nodes > MAX_INLINED_NODES {
+        return Err(format!(
+            "the schema grows past {MAX_INLINED_NODES} nodes once its `$ref`s are inlined; name each component fewer times"
+        ));
     }
     Ok(match v {
         Value::Object(map) => {
@@ -1735,18 +1780,18 @@ fn inline_refs(doc: &Value, v: &Value, depth: usize) -> Result<Value, String> {
                 let target = doc
                     .pointer(ptr)
                     .ok_or_else(|| format!("`$ref: {r}` points at nothing"))?;
-                let mut resolved = inline_refs(doc, target, depth + 1)?;
+                let mut resolved = inline_refs(doc, target, depth + 1, nodes)?;
                 // Sibling keywords next to `$ref` apply too (JSON Schema 2020-12).
                 if let Value::Object(rm) = &mut resolved {
                     for (k, sib) in map.iter().filter(|(k, _)| *k != "$ref") {
-                        rm.insert(k.clone(), inline_refs(doc, sib, depth + 1)?);
+                        rm.insert(k.clone(), inline_refs(doc, sib, depth + 1, nodes)?);
                     }
                 }
                 resolved
             } else {
                 let mut out = Map::with_capacity(map.len());
                 for (k, x) in map {
-                    out.insert(k.clone(), inline_refs(doc, x, depth + 1)?);
+                    out.insert(k.clone(), inline_refs(doc, x, depth + 1, nodes)?);
                 }
                 Value::Object(out)
             }
@@ -1754,7 +1799,7 @@ fn inline_refs(doc: &Value, v: &Value, depth: usize) -> Result<Value, String> {
         Value::Array(items) => Value::Array(
             items
                 .iter()
-                .map(|i| inline_refs(doc, i, depth + 1))
+                .map(|i| inline_refs(doc, i, depth + 1, nodes))
                 .collect::<Result<_, _>>()?,
         ),
         other => other.clone(),

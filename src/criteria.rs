@@ -64,8 +64,10 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-/// Deepest element nesting of an XML document given to the XPath engine (its
-/// parser is recursive: a hostile document must not overflow the stack).
+/// Deepest element nesting of an XML document given to the XPath engine: its
+/// parser is recursive (a hostile document must not overflow the stack), and it
+/// looks up namespaces through every ancestor of every element, so time grows
+/// with depth times size.
 pub const MAX_XML_DEPTH: usize = 256;
 
 /// Most elements, attributes and other markup of an XML document given to the XPath engine,
@@ -75,6 +77,14 @@ pub const MAX_XML_NODES: usize = 200_000;
 /// Longest `condition` accepted, in bytes. Conditions are short expressions; anything far
 /// beyond this is a mistake (or an attempt to make compilation slow).
 pub const MAX_CONDITION_LEN: usize = 16 * 1024;
+
+/// Deepest `[` nesting in a JSONPath expression: the parser backtracks through
+/// nested filters, and its time grows about twofold with each level.
+pub const MAX_JSONPATH_BRACKETS: usize = 8;
+
+/// Most operators in one XPath or JSONPath expression: their parsers build and
+/// walk an operator chain recursively.
+pub const MAX_OPERATORS: usize = 256;
 
 /// Backtracking steps a regex may take on one context value before it is abandoned (the
 /// criterion then fails with a reason instead of hanging the run).
@@ -196,6 +206,9 @@ impl Check {
                 condition.len()
             ));
         }
+        if let Some(problem) = nesting_problem(&kind, condition) {
+            return Err(problem);
+        }
         guarded(|| match kind {
             Kind::Regex => compile_regex(condition).map(Check::Regex),
             Kind::JsonPath(version) => compile_jsonpath(condition, version).map(Check::JsonPath),
@@ -301,6 +314,129 @@ impl fmt::Display for Check {
             None => write!(f, "{} `{}`", self.type_name(), self.condition()),
         }
     }
+}
+
+/// Why `condition` nests too deep for its engine to parse safely, if it does.
+/// `validate` reports this as `expr/too-deep`.
+pub fn too_deep(kind: &Value, condition: &str) -> Option<String> {
+    nesting_problem(&parse_kind(kind).ok()?, condition)
+}
+
+fn nesting_problem(kind: &Kind, condition: &str) -> Option<String> {
+    let syntax = match kind {
+        Kind::Regex => Syntax::Regex,
+        Kind::JsonPath(_) => Syntax::JsonPath,
+        Kind::XPath(_) => Syntax::XPath,
+    };
+    let n = measure(condition, syntax);
+    let max = crate::expr::MAX_NESTING;
+    let what = match syntax {
+        Syntax::Regex => "regex pattern",
+        Syntax::JsonPath => "JSONPath expression",
+        Syntax::XPath => "XPath expression",
+    };
+    if n.depth > max {
+        return Some(format!(
+            "the {what} nests brackets more than {max} levels deep: write it with fewer levels"
+        ));
+    }
+    if syntax == Syntax::JsonPath && n.square > MAX_JSONPATH_BRACKETS {
+        return Some(format!(
+            "the {what} nests `[` more than {MAX_JSONPATH_BRACKETS} levels deep: write it with fewer nested filters"
+        ));
+    }
+    if syntax != Syntax::Regex && n.operators > MAX_OPERATORS {
+        return Some(format!(
+            "the {what} has more than {MAX_OPERATORS} operators: split it into several criteria"
+        ));
+    }
+    None
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Syntax {
+    Regex,
+    JsonPath,
+    XPath,
+}
+
+#[derive(Default)]
+struct Measure {
+    /// Deepest nesting of `(`, `[` and `{`.
+    depth: usize,
+    /// Deepest nesting of `[` alone.
+    square: usize,
+    /// Operator characters and words (`or`, `and`, `div`, `mod`).
+    operators: usize,
+}
+
+/// Measures the nesting of an expression outside its string literals (and, in a
+/// regex, outside escapes and character classes, where brackets are literal).
+/// Closing brackets without an opener are ignored: the engine reports them.
+fn measure(text: &str, syntax: Syntax) -> Measure {
+    let mut m = Measure::default();
+    let (mut depth, mut square) = (0usize, 0usize);
+    let mut stack: Vec<u8> = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut in_class = false;
+    let mut word = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if let Some(q) = quote {
+            // JSONPath strings have backslash escapes; XPath strings have none.
+            if c == '\\' && syntax == Syntax::JsonPath {
+                chars.next();
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        if syntax == Syntax::Regex {
+            if c == '\\' {
+                chars.next();
+                continue;
+            }
+            if in_class {
+                in_class = c != ']';
+                continue;
+            }
+            if c == '[' {
+                in_class = true;
+                continue;
+            }
+        }
+        if c.is_alphanumeric() || c == '_' {
+            word.push(c);
+            continue;
+        }
+        if matches!(word.as_str(), "or" | "and" | "div" | "mod") {
+            m.operators += 1;
+        }
+        word.clear();
+        match c {
+            '\'' | '"' if syntax != Syntax::Regex => quote = Some(c),
+            '(' | '[' | '{' => {
+                depth += 1;
+                m.depth = m.depth.max(depth);
+                if c == '[' {
+                    square += 1;
+                    m.square = m.square.max(square);
+                }
+                stack.push(c as u8);
+            }
+            ')' | ']' | '}' => {
+                if let Some(open) = stack.pop() {
+                    depth -= 1;
+                    if open == b'[' {
+                        square -= 1;
+                    }
+                }
+            }
+            '+' | '-' | '*' | '|' | '&' | '=' | '<' | '>' | '!' => m.operators += 1,
+            _ => {}
+        }
+    }
+    m
 }
 
 /// Runs `f`, turning a panic inside a third-party engine into an error.
@@ -798,6 +934,9 @@ fn xml_within_limits(xml: &str, what: &str) -> Result<(), String> {
 }
 
 fn build_xpath(expression: &str) -> Result<sxd_xpath::XPath, String> {
+    if let Some(problem) = nesting_problem(&Kind::XPath(XPathVersion::V3_1), expression) {
+        return Err(problem);
+    }
     match sxd_xpath::Factory::new().build(expression) {
         Ok(Some(xpath)) => Ok(xpath),
         Ok(None) => Err(format!(
@@ -909,8 +1048,19 @@ fn bind_document_prefixes(
 /// ignoring string literals and axis separators (`child::`).
 fn xpath_prefixes(expression: &str) -> Vec<String> {
     let chars: Vec<char> = expression.chars().collect();
-    let is_start = |c: char| c.is_alphabetic() || c == '_';
-    let is_name = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | '.');
+    // XML's NameStartChar and NameChar, as the XPath engine reads names.
+    let is_start = |c: char| {
+        matches!(c, 'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}'
+            | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}'
+            | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}'
+            | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
+            | '\u{10000}'..='\u{EFFFF}')
+    };
+    let is_name = |c: char| {
+        is_start(c)
+            || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}'
+                | '\u{203F}'..='\u{2040}')
+    };
     let mut prefixes: Vec<String> = Vec::new();
     let mut i = 0;
     while i < chars.len() {
@@ -970,6 +1120,34 @@ mod tests {
             Ok(check) => panic!("`{condition}` should not compile, got {check}"),
             Err(err) => err,
         }
+    }
+
+    #[test]
+    fn nesting_is_measured_outside_strings_and_classes() {
+        let deep = "(".repeat(70);
+        // Brackets inside string literals and regex classes do not nest.
+        assert!(too_deep(&json!("xpath"), &format!("contains(., '{deep}')")).is_none());
+        assert!(too_deep(&json!("jsonpath"), &format!("$[?@.a == \"{deep}\"]")).is_none());
+        assert!(too_deep(&json!("regex"), &format!("[{deep}]x\\(")).is_none());
+        assert!(too_deep(&json!("regex"), &format!("{deep}x{}", ")".repeat(70))).is_some());
+        // An escaped quote does not end a JSONPath string; XPath has no escapes.
+        assert!(too_deep(&json!("jsonpath"), &format!("$[?@.a == 'x\\'{deep}']")).is_none());
+        assert!(too_deep(&json!("xpath"), &format!("'x\\'{deep}")).is_some());
+        assert!(too_deep(&json!("xpath"), &vec!["1"; 258].join(" or ")).is_some());
+        assert!(too_deep(&json!("xpath"), &vec!["1"; 200].join(" or ")).is_none());
+    }
+
+    #[test]
+    fn xml_depth_skips_what_is_not_an_element() {
+        let xml =
+            "<?xml version='1.0'?><!DOCTYPE r><!-- <a><a> --><r a='>'><b/><![CDATA[<c><c>]]></r>";
+        assert!(xml_within_limits(xml, "x").is_ok());
+        let deep = format!("{}{}", "<a>".repeat(257), "</a>".repeat(257));
+        assert!(xml_within_limits(&deep, "the context")
+            .unwrap_err()
+            .contains("more than 256 levels"));
+        let ok = format!("{}{}", "<a x=\"1\">".repeat(256), "</a>".repeat(256));
+        assert!(xml_within_limits(&ok, "x").is_ok());
     }
 
     fn regex_on(pattern: &str, context: Value) -> Result<bool, String> {

@@ -186,13 +186,32 @@ pub fn render(diags: &[Diagnostic], files: &[SourceFile], color: bool) -> String
         GraphicalTheme::unicode_nocolor()
     };
     let handler = GraphicalReportHandler::new_themed(theme);
+    // Control characters are escaped before miette lays the text out (so its
+    // markers stay under the right columns), spans moved to match.
+    let escaped: Vec<Arc<String>> = files
+        .iter()
+        .map(|f| match crate::sanitize::escape(&f.text) {
+            std::borrow::Cow::Borrowed(_) => Arc::clone(&f.text),
+            std::borrow::Cow::Owned(t) => Arc::new(t),
+        })
+        .collect();
     let mut out = String::new();
     for d in diags {
-        let source = files
-            .iter()
-            .find(|f| f.name == d.file)
+        let file = files.iter().position(|f| f.name == d.file);
+        let mut d = d.clone();
+        d.file = crate::sanitize::escape(&d.file).into_owned();
+        d.message = crate::sanitize::escape(&d.message).into_owned();
+        d.help = d.help.map(|h| crate::sanitize::escape(&h).into_owned());
+        if let (Some(i), Some((offset, len))) = (file, d.span) {
+            let text = &files[i].text;
+            let start = crate::sanitize::escaped_offset(text, offset);
+            let end = crate::sanitize::escaped_offset(text, offset + len);
+            d.span = Some((start, end - start));
+        }
+        let d = &d;
+        let source = file
             .filter(|_| d.span.is_some())
-            .map(|f| NamedSource::new(f.name.clone(), Arc::clone(&f.text)));
+            .map(|i| NamedSource::new(d.file.clone(), Arc::clone(&escaped[i])));
         let place = match (d.line, d.column) {
             (Some(l), Some(c)) => format!("{}:{l}:{c}", d.file),
             _ => d.file.clone(),

@@ -8,11 +8,18 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-/// Settings for the shared client.
+/// Largest document read by default (`--max-document-size`): the Arazzo
+/// document, each source description, each file an external `$ref` names, and
+/// an inputs file. Public OpenAPI descriptions reach a few MB.
+pub const DEFAULT_MAX_DOCUMENT_SIZE: usize = 64 << 20;
+
+/// Settings for the shared clients.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     pub timeout: Duration,
     pub connect_timeout: Duration,
+    /// Largest document the fetch client reads, in bytes.
+    pub max_document_size: usize,
 }
 
 impl Default for ClientOptions {
@@ -20,7 +27,22 @@ impl Default for ClientOptions {
         ClientOptions {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
+            max_document_size: DEFAULT_MAX_DOCUMENT_SIZE,
         }
+    }
+}
+
+/// What reads documents (files, and http(s) URLs with its client), with the
+/// largest document it accepts.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    pub max_document_size: usize,
+}
+
+impl Fetcher {
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
     }
 }
 
@@ -191,8 +213,8 @@ pub fn describe_error(e: &reqwest::Error) -> String {
 
 /// The client for fetching documents (Arazzo documents and OpenAPI descriptions
 /// given by URL): it sends no credentials, so it follows redirects (up to 10).
-pub fn fetch_client(opts: &ClientOptions) -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
+pub fn fetch_client(opts: &ClientOptions) -> Result<Fetcher, String> {
+    let client = reqwest::Client::builder()
         .tls_backend_preconfigured(tls_config())
         .user_agent(concat!("arazzo/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::custom(|attempt| {
@@ -209,5 +231,9 @@ pub fn fetch_client(opts: &ClientOptions) -> Result<reqwest::Client, String> {
         .timeout(opts.timeout)
         .connect_timeout(opts.connect_timeout)
         .build()
-        .map_err(|e| format!("cannot start the HTTP client: {e}"))
+        .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
+    Ok(Fetcher {
+        client,
+        max_document_size: opts.max_document_size,
+    })
 }

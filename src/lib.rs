@@ -16,6 +16,8 @@ pub mod diagnostics;
 pub mod document;
 pub mod engine;
 pub mod expr;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod inputs;
 pub mod interrupt;
@@ -28,6 +30,7 @@ pub mod redact;
 pub mod report;
 pub mod reports;
 pub mod resume;
+pub mod sanitize;
 pub mod schema;
 pub mod term;
 pub mod validate;

@@ -204,11 +204,11 @@ fn walk(api: &OpenApi, schema: &Value, pointer: &Pointer) -> Result<(), String> 
         for s in current {
             for s in expand(api, s, 0) {
                 if let Some(p) = s.get("properties").and_then(|p| p.get(token.as_str())) {
-                    next.push(p);
+                    push_once(&mut next, p);
                 } else if let Some(items) =
                     s.get("items").filter(|_| token.parse::<usize>().is_ok())
                 {
-                    next.push(items);
+                    push_once(&mut next, items);
                 } else {
                     let closed_object = s.get("properties").is_some()
                         && matches!(
@@ -233,21 +233,38 @@ fn walk(api: &OpenApi, schema: &Value, pointer: &Pointer) -> Result<(), String> 
     Ok(())
 }
 
-/// A schema with its `$ref` resolved and its `allOf`/`oneOf`/`anyOf` branches.
+/// A schema with its `$ref` resolved and its `allOf`/`oneOf`/`anyOf` branches,
+/// each schema once (branches that name one schema many times, at many
+/// levels, would otherwise multiply).
 fn expand<'a>(api: &'a OpenApi, s: &'a Value, depth: usize) -> Vec<&'a Value> {
+    let mut out = Vec::new();
+    expand_into(api, s, depth, &mut out);
+    out
+}
+
+fn expand_into<'a>(api: &'a OpenApi, s: &'a Value, depth: usize, out: &mut Vec<&'a Value>) {
     let Ok(s) = api.resolve(s) else {
-        return Vec::new();
+        return;
     };
-    if depth > 16 {
-        return vec![s];
+    if out.iter().any(|seen| std::ptr::eq(*seen, s)) || out.len() > 256 {
+        return;
     }
-    let mut out = vec![s];
+    out.push(s);
+    if depth > 16 {
+        return;
+    }
     for k in ["allOf", "oneOf", "anyOf"] {
         for branch in s.get(k).and_then(Value::as_array).into_iter().flatten() {
-            out.extend(expand(api, branch, depth + 1));
+            expand_into(api, branch, depth + 1, out);
         }
     }
-    out
+}
+
+/// Adds `v` to `list` unless it is there already (the same node).
+fn push_once<'a>(list: &mut Vec<&'a Value>, v: &'a Value) {
+    if !list.iter().any(|x| std::ptr::eq(*x, v)) {
+        list.push(v);
+    }
 }
 
 fn fields_at(api: &OpenApi, schema: &Value, pointer: &Pointer) -> String {
@@ -257,11 +274,11 @@ fn fields_at(api: &OpenApi, schema: &Value, pointer: &Pointer) -> String {
         for s in &current {
             for s in expand(api, s, 0) {
                 if let Some(p) = s.get("properties").and_then(|p| p.get(token.as_str())) {
-                    next.push(p);
+                    push_once(&mut next, p);
                 } else if let Some(items) =
                     s.get("items").filter(|_| token.parse::<usize>().is_ok())
                 {
-                    next.push(items);
+                    push_once(&mut next, items);
                 }
             }
         }

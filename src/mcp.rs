@@ -61,7 +61,10 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
     app::check_stopping(&args.stopping)?;
     let stop = Stop::listen(Duration::from_secs_f64(args.stopping.grace_period));
     let file_inputs = match &args.inputs_file {
-        Some(path) => Some(app::read_inputs_file(path)?),
+        Some(path) => Some(app::read_inputs_file(
+            path,
+            args.documents.max_document_size,
+        )?),
         None => None,
     };
 
@@ -70,14 +73,16 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
     } else {
         args.paths.clone()
     };
-    let files = crate::check::expand_paths(&paths).map_err(|m| {
-        Problem::usage(
-            m,
-            Some("pass Arazzo documents or directories holding them".into()),
-        )
-    })?;
+    let files =
+        crate::check::expand_paths(&paths, args.documents.max_document_size).map_err(|m| {
+            Problem::usage(
+                m,
+                Some("pass Arazzo documents or directories holding them".into()),
+            )
+        })?;
     let client_opts = ClientOptions {
         timeout: Duration::from_secs_f64(args.timeout),
+        max_document_size: args.documents.max_document_size,
         ..ClientOptions::default()
     };
     let client = crate::http::client(&client_opts).map_err(|m| Problem::document(m, None))?;

@@ -1,8 +1,11 @@
 //! The terminal: colour, the live step display, and logs. Everything written
-//! here goes through the run's redactor.
+//! here goes through the run's redactor, and control characters in it are
+//! escaped ([`crate::sanitize`]).
 
+use std::borrow::Cow;
+use std::hash::{BuildHasher, Hasher};
 use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -41,13 +44,59 @@ impl Style {
         }
     }
 
+    /// `text` in the SGR colour `code` (e.g. `32`), when colour is on. The
+    /// result holds markers, not escape sequences: the printer escapes every
+    /// control character of what it prints, then turns the markers into
+    /// colours ([`apply_styles`]), so text from a document or a server can
+    /// never colour (it cannot forge a marker without the process's key).
     pub fn paint(&self, text: &str, code: &str) -> String {
         if self.color {
-            format!("\u{1b}[{code}m{text}\u{1b}[0m")
+            let key = marker_key();
+            format!("{key}{code}{MARK_END}{text}{key}0{MARK_END}")
         } else {
             text.to_string()
         }
     }
+}
+
+const MARK_END: char = '\u{e001}';
+
+/// The start of a style marker: a private-use character and a random key,
+/// chosen once per process.
+fn marker_key() -> &'static str {
+    static KEY: OnceLock<String> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        format!("\u{e000}{random:016x}")
+    })
+}
+
+/// Turns the markers [`Style::paint`] wrote into SGR escape sequences.
+pub fn apply_styles(text: &str) -> Cow<'_, str> {
+    let key = marker_key();
+    if !text.contains(key) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(key) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + key.len()..];
+        match after.split_once(MARK_END) {
+            Some((code, tail)) if code.bytes().all(|b| b.is_ascii_digit() || b == b';') => {
+                out.push_str(&format!("\u{1b}[{code}m"));
+                rest = tail;
+            }
+            _ => {
+                out.push_str(key);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
 }
 
 /// The spinner of the step in progress, when the display is live.
@@ -62,7 +111,10 @@ impl Live {
         }
     }
 
+    /// Shows a spinner with `label` (already masked), its control characters
+    /// escaped.
     pub fn start(&self, label: String) {
+        let label = crate::sanitize::escape(&label).into_owned();
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template("{spinner} {msg} {elapsed_precise}")
@@ -93,16 +145,21 @@ impl Default for Live {
     }
 }
 
-/// A log writer that masks secrets before anything reaches stderr.
+/// A log writer that masks secrets and escapes control characters before
+/// anything reaches stderr. Logs are formatted without colour, so that what
+/// they quote cannot colour either; the level is coloured here, afterwards.
 struct RedactingWriter {
     redactor: Redactor,
+    color: bool,
 }
 
 impl Write for RedactingWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
         let masked = self.redactor.redact(&text);
-        std::io::stderr().lock().write_all(masked.as_bytes())?;
+        let safe = crate::sanitize::escape(&masked);
+        let shown = if self.color { color_level(&safe) } else { safe };
+        std::io::stderr().lock().write_all(shown.as_bytes())?;
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -127,10 +184,44 @@ pub fn init_logging(verbose: u8, color: bool, redactor: &Redactor) {
     let redactor = redactor.clone();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(color)
+        .with_ansi(false)
         .with_target(false)
         .with_writer(move || RedactingWriter {
             redactor: redactor.clone(),
+            color,
         })
         .try_init();
+}
+
+/// Colours the level of a log line (`… INFO message`) as tracing does: the
+/// first level word of its prefix, before the message.
+fn color_level(line: &str) -> Cow<'_, str> {
+    const LEVELS: [(&str, &str); 5] = [
+        ("ERROR", "31"),
+        ("WARN", "33"),
+        ("INFO", "32"),
+        ("DEBUG", "34"),
+        ("TRACE", "35"),
+    ];
+    let mut end = line.len().min(48);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    let prefix = &line[..end];
+    let found = LEVELS
+        .iter()
+        .filter_map(|(word, code)| {
+            prefix
+                .find(&format!(" {word} "))
+                .map(|at| (at + 1, *word, *code))
+        })
+        .min_by_key(|(at, _, _)| *at);
+    match found {
+        Some((at, word, code)) => Cow::Owned(format!(
+            "{}\u{1b}[{code}m{word}\u{1b}[0m{}",
+            &line[..at],
+            &line[at + word.len()..]
+        )),
+        None => Cow::Borrowed(line),
+    }
 }

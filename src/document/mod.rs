@@ -12,6 +12,7 @@ use url::Url;
 
 pub use model::*;
 
+use crate::http::Fetcher;
 use crate::openapi::OpenApi;
 
 /// Why a document or one of its sources could not be loaded.
@@ -20,6 +21,8 @@ use crate::openapi::OpenApi;
 pub struct LoadError {
     pub message: String,
     pub help: Option<String>,
+    /// The document is larger than `--max-document-size`.
+    pub too_large: bool,
 }
 
 impl LoadError {
@@ -27,8 +30,72 @@ impl LoadError {
         LoadError {
             message: message.into(),
             help,
+            too_large: false,
         }
     }
+
+    /// `what` is larger than the limit; `size` when it is known.
+    fn too_large(what: &str, size: Option<u64>, max: usize) -> LoadError {
+        // Room for the document as it is, in whole MiB.
+        let suggest = (size.unwrap_or(0).max(max as u64) * 2).div_ceil(1 << 20);
+        let size = match size {
+            Some(n) => format!("is {}, over", show_size(n)),
+            None => "is larger than".into(),
+        };
+        LoadError {
+            message: format!(
+                "{what} {size} the document size limit of {}",
+                show_size(max as u64)
+            ),
+            help: Some(format!(
+                "raise the limit with --max-document-size (e.g. --max-document-size {suggest}MiB) if the document is right"
+            )),
+            too_large: true,
+        }
+    }
+}
+
+/// A size in bytes for people: `70.0 MiB (73400320 bytes)`.
+pub fn show_size(n: u64) -> String {
+    const MIB: u64 = 1 << 20;
+    if n >= MIB {
+        format!("{:.1} MiB ({n} bytes)", n as f64 / MIB as f64)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// Reads a local file of at most `max` bytes as text: its size is checked
+/// first, and the read stops past the limit (a file can grow, or be a device
+/// or a pipe that never ends). `what` names it in messages.
+pub fn read_file(path: &Path, max: usize, what: &str) -> Result<String, LoadError> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| {
+        let help = (e.kind() == std::io::ErrorKind::NotFound).then(|| {
+            "check the path; relative source URLs resolve against the document that names them"
+                .to_string()
+        });
+        LoadError::new(format!("cannot read {what}: {e}"), help)
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    if let Ok(meta) = file.metadata() {
+        if meta.is_file() && meta.len() > max as u64 {
+            return Err(LoadError::too_large(what, Some(meta.len()), max));
+        }
+    }
+    let mut bytes = Vec::new();
+    file.take(max as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() > max {
+        return Err(LoadError::too_large(what, None, max));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        LoadError::new(
+            format!("cannot read {what}: it is not UTF-8 text ({e})"),
+            None,
+        )
+    })
 }
 
 /// A parsed Arazzo document and where it came from.
@@ -110,22 +177,19 @@ pub fn display_url(url: &Url) -> String {
     url.to_string()
 }
 
-/// Reads the bytes at a URL: files from disk, http(s) with the given client.
-pub async fn fetch(url: &Url, client: &reqwest::Client) -> Result<String, LoadError> {
+/// Reads the document at a URL: files from disk, http(s) with the fetcher's
+/// client; either way at most the fetcher's `max_document_size` bytes.
+pub async fn fetch(url: &Url, fetcher: &Fetcher) -> Result<String, LoadError> {
+    let max = fetcher.max_document_size;
     match url.scheme() {
         "file" => {
             let path = url.to_file_path().map_err(|_| {
                 LoadError::new(format!("`{url}` is not a usable file URL"), None)
             })?;
-            std::fs::read_to_string(&path).map_err(|e| {
-                let help = (e.kind() == std::io::ErrorKind::NotFound).then(|| {
-                    "check the path; relative source URLs resolve against the document that names them".to_string()
-                });
-                LoadError::new(format!("cannot read `{}`: {e}", path.display()), help)
-            })
+            read_file(&path, max, &format!("`{}`", path.display()))
         }
         "http" | "https" => {
-            let resp = client.get(url.clone()).send().await.map_err(|e| {
+            let mut resp = fetcher.client().get(url.clone()).send().await.map_err(|e| {
                 let why = crate::http::describe_error(&e);
                 let help = crate::http::tls_hint(&why)
                     .unwrap_or_else(|| "check the URL and your network, or point at a local copy".into());
@@ -138,9 +202,25 @@ pub async fn fetch(url: &Url, client: &reqwest::Client) -> Result<String, LoadEr
                     None,
                 ));
             }
-            resp.text()
+            let what = format!("`{url}`");
+            if let Some(n) = resp.content_length().filter(|n| *n > max as u64) {
+                return Err(LoadError::too_large(&what, Some(n), max));
+            }
+            // Counted as it streams: a Content-Length can be missing or wrong.
+            let mut bytes = Vec::new();
+            while let Some(chunk) = resp
+                .chunk()
                 .await
-                .map_err(|e| LoadError::new(format!("reading `{url}` failed: {e}"), None))
+                .map_err(|e| LoadError::new(format!("reading `{url}` failed: {e}"), None))?
+            {
+                if bytes.len() + chunk.len() > max {
+                    return Err(LoadError::too_large(&what, None, max));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            // As `Response::text` does: invalid UTF-8 is replaced, not refused.
+            Ok(String::from_utf8(bytes)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
         }
         other => Err(LoadError::new(
             format!("`{url}`: the URL scheme `{other}` is not supported (use a path, file:, http: or https:)"),
@@ -149,18 +229,34 @@ pub async fn fetch(url: &Url, client: &reqwest::Client) -> Result<String, LoadEr
     }
 }
 
-/// Deepest nesting accepted in YAML (the YAML scanner slows down sharply on
-/// pathological nesting long before its own limit).
-const MAX_YAML_NESTING: usize = 256;
+/// Deepest nesting of arrays and objects in a document (Arazzo, OpenAPI, an
+/// inputs file): the JSON and YAML parsers' own recursion limit, which every
+/// later pass over the tree relies on.
+pub const MAX_DEPTH: usize = 128;
 
-/// Refuses YAML nested deeper than any real document: flow brackets outside
-/// quotes and comments, and indentation.
+/// The message for a document that nests deeper than [`MAX_DEPTH`], when
+/// `error` (from serde_json or serde_yaml_ng) says so.
+pub fn too_deep(error: &dyn std::fmt::Display) -> Option<String> {
+    let text = error.to_string();
+    let at = text.strip_prefix("recursion limit exceeded")?;
+    Some(format!(
+        "it nests arrays and objects more than {MAX_DEPTH} levels deep{at}"
+    ))
+}
+
+/// The help line for a document that nests too deep.
+pub const TOO_DEEP_HELP: &str =
+    "real documents nest far less; flatten the structure (for a schema, move parts to `components` and `$ref` them)";
+
+/// Refuses YAML nested deeper than any real document before the YAML parser
+/// sees it (its scanner slows down sharply on pathological nesting): flow
+/// brackets outside quotes and comments, and indentation.
 pub fn check_yaml_nesting(text: &str) -> Result<(), String> {
     let mut depth = 0usize;
     for (n, line) in text.lines().enumerate() {
         let indent = line.len() - line.trim_start_matches(' ').len();
-        if indent > MAX_YAML_NESTING * 4 {
-            return Err(format!("line {} is indented {indent} columns deep; documents nest at most {MAX_YAML_NESTING} levels", n + 1));
+        if indent > MAX_DEPTH * 8 {
+            return Err(format!("line {} is indented {indent} columns deep; documents nest at most {MAX_DEPTH} levels", n + 1));
         }
         let mut quote: Option<char> = None;
         let mut prev = ' ';
@@ -171,9 +267,9 @@ pub fn check_yaml_nesting(text: &str) -> Result<(), String> {
                 (Some(q), c) if c == q => quote = None,
                 (None, '[' | '{') => {
                     depth += 1;
-                    if depth > MAX_YAML_NESTING {
+                    if depth > MAX_DEPTH {
                         return Err(format!(
-                            "nested more than {MAX_YAML_NESTING} levels deep (line {})",
+                            "it nests arrays and objects more than {MAX_DEPTH} levels deep (line {})",
                             n + 1
                         ));
                     }
@@ -198,19 +294,36 @@ pub fn parse_tree(text: &str, what: &str) -> Result<Value, LoadError> {
             return Ok(v);
         }
     }
-    if trimmed.starts_with('{') {
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
         // Invalid JSON: report JSON's own error (it names line and column).
         if let Err(e) = serde_json::from_str::<Value>(body) {
-            return Err(LoadError::new(
-                format!("{what} is not valid JSON: {e}"),
-                None,
-            ));
+            if let Some(m) = too_deep(&e) {
+                return Err(LoadError::new(
+                    format!("{what} is not usable: {m}"),
+                    Some(TOO_DEEP_HELP.into()),
+                ));
+            }
+            if trimmed.starts_with('{') {
+                return Err(LoadError::new(
+                    format!("{what} is not valid JSON: {e}"),
+                    None,
+                ));
+            }
         }
     }
-    check_yaml_nesting(body)
-        .map_err(|m| LoadError::new(format!("{what} is not usable YAML: {m}"), None))?;
-    serde_yaml_ng::from_str::<Value>(body)
-        .map_err(|e| LoadError::new(format!("{what} is not valid YAML: {e}"), None))
+    check_yaml_nesting(body).map_err(|m| {
+        LoadError::new(
+            format!("{what} is not usable: {m}"),
+            Some(TOO_DEEP_HELP.into()),
+        )
+    })?;
+    serde_yaml_ng::from_str::<Value>(body).map_err(|e| match too_deep(&e) {
+        Some(m) => LoadError::new(
+            format!("{what} is not usable: {m}"),
+            Some(TOO_DEEP_HELP.into()),
+        ),
+        None => LoadError::new(format!("{what} is not valid YAML: {e}"), None),
+    })
 }
 
 /// Parses an Arazzo document from text.
@@ -300,17 +413,13 @@ fn parse_arazzo_with(url: Url, text: &str, structure: bool) -> Result<ArazzoDoc,
 
 /// Loads an Arazzo document and every source description it names, recursively
 /// for `arazzo` sources. Each URL is fetched once; cycles are fine.
-pub async fn load(url: Url, client: &reqwest::Client) -> Result<Loaded, LoadError> {
+pub async fn load(url: Url, client: &Fetcher) -> Result<Loaded, LoadError> {
     load_with(url, client, true).await
 }
 
 /// As [`load`]; `validate` passes `structure: false` for the entry document,
 /// whose whole JSON Schema it checks itself.
-pub async fn load_with(
-    url: Url,
-    client: &reqwest::Client,
-    structure: bool,
-) -> Result<Loaded, LoadError> {
+pub async fn load_with(url: Url, client: &Fetcher, structure: bool) -> Result<Loaded, LoadError> {
     let text = fetch(&url, client).await?;
     let entry = Arc::new(parse_arazzo_with(url.clone(), &text, structure)?);
     let mut docs: Vec<LoadedDoc> = vec![LoadedDoc {
@@ -367,7 +476,7 @@ pub async fn load_with(
             }
             let text = fetch(&src_url, client).await.map_err(|e| LoadError {
                 message: format!("source description `{}`: {}", sd.name, e.message),
-                help: e.help,
+                ..e
             })?;
             let shown = display_url(&src_url);
             let what = format!("source description `{}` (`{shown}`)", sd.name);

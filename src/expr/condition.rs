@@ -20,6 +20,8 @@ pub struct ConditionError {
     pub message: String,
     /// Byte offset in the condition where the problem was found.
     pub offset: usize,
+    /// The condition nests deeper than [`MAX_NESTING`](super::MAX_NESTING).
+    pub too_deep: bool,
 }
 
 /// A parsed `simple` condition.
@@ -61,7 +63,11 @@ enum Nav {
 
 impl Condition {
     pub fn parse(text: &str) -> Result<Condition, ConditionError> {
-        let mut p = Parser { s: text, pos: 0 };
+        let mut p = Parser {
+            s: text,
+            pos: 0,
+            depth: 0,
+        };
         p.skip_ws();
         if p.at_end() {
             return Err(
@@ -238,6 +244,9 @@ fn loose_cmp(a: Option<&Value>, b: Option<&Value>) -> Option<Ordering> {
 struct Parser<'a> {
     s: &'a str,
     pos: usize,
+    /// Open `(` and `!` around the current position: the parser recurses once
+    /// for each, so it is bounded by [`MAX_NESTING`](super::MAX_NESTING).
+    depth: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -266,7 +275,23 @@ impl<'a> Parser<'a> {
         ConditionError {
             message: message.into(),
             offset: self.pos,
+            too_deep: false,
         }
+    }
+    /// Enters one more `(` or `!`, refusing to nest deeper than the limit.
+    fn deeper(&mut self) -> Result<(), ConditionError> {
+        self.depth += 1;
+        if self.depth > super::MAX_NESTING {
+            return Err(ConditionError {
+                too_deep: true,
+                ..self.error(format!(
+                    "the condition nests `(` and `!` more than {} levels deep (at offset {}); write it with fewer parentheses",
+                    super::MAX_NESTING,
+                    self.pos
+                ))
+            });
+        }
+        Ok(())
     }
     fn unexpected(&self) -> ConditionError {
         if self.at_end() {
@@ -326,13 +351,19 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             self.skip_ws();
             if self.eat("(") {
-                return Ok(Node::Not(Box::new(self.paren_tail()?)));
+                self.deeper()?;
+                let inner = self.paren_tail()?;
+                self.depth -= 1;
+                return Ok(Node::Not(Box::new(inner)));
             }
             let operand = self.comparable()?;
             return Ok(Node::Not(Box::new(Node::Test(operand))));
         }
         if self.eat("(") {
-            return self.paren_tail();
+            self.deeper()?;
+            let inner = self.paren_tail()?;
+            self.depth -= 1;
+            return Ok(inner);
         }
         let left = self.comparable()?;
         self.skip_ws();
@@ -399,6 +430,7 @@ impl<'a> Parser<'a> {
                 let operand = split_operand(token).map_err(|m| ConditionError {
                     message: m,
                     offset: start,
+                    too_deep: false,
                 })?;
                 self.pos += len;
                 Ok(operand)
@@ -520,8 +552,12 @@ fn split_operand(token: &str) -> Result<Operand, String> {
         .unwrap_or(body.len());
     let root = &body[..root_len];
     let after_root = 1 + root_len;
+    // Whether a `.` follows the root (anything else, such as a non-ASCII
+    // letter, leaves the token to the expression parser, which says why).
+    let dotted = token[after_root..].starts_with('.');
     // Index in `token` where navigation starts.
     let nav_start = match root {
+        "inputs" | "outputs" | "steps" | "workflows" if !dotted => token.len(),
         "url" | "method" | "statusCode" | "self" => after_root,
         "request" | "response" => {
             let rest = &token[after_root..];

@@ -15,6 +15,18 @@ pub use template::{Template, ValueExpr};
 use serde_json::Value;
 use std::borrow::Cow;
 
+/// Deepest nesting of `(` and `!` in a `simple` condition, and of brackets in a
+/// `regex`, `jsonpath` or `xpath` criterion. Their parsers recurse once per
+/// level; real conditions nest a handful of levels, and this keeps every
+/// parser far inside the smallest thread stack it runs on.
+pub const MAX_NESTING: usize = 64;
+
+/// Deepest nesting of arrays and objects in a payload or value that may hold
+/// runtime expressions (compiled and evaluated recursively). Documents cannot
+/// nest deeper than [`crate::document::MAX_DEPTH`] anyway; this bounds the
+/// recursion for values that come from elsewhere.
+pub const MAX_VALUE_DEPTH: usize = 256;
+
 /// A JSON Pointer (RFC 6901) kept both as the text the author wrote and as decoded
 /// reference tokens, so errors can quote it and evaluation never re-parses it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -147,13 +147,28 @@ pub enum ValueExpr {
 }
 
 impl ValueExpr {
+    /// Compiles a value; one nested deeper than
+    /// [`MAX_VALUE_DEPTH`](super::MAX_VALUE_DEPTH) is an error (compiling and
+    /// evaluating recurse once per level).
     pub fn compile(value: &Value) -> Result<ValueExpr, ExprError> {
+        Self::compile_at(value, 0)
+    }
+
+    fn compile_at(value: &Value, depth: usize) -> Result<ValueExpr, ExprError> {
+        if depth > super::MAX_VALUE_DEPTH && (value.is_array() || value.is_object()) {
+            return Err(ExprError {
+                message: format!(
+                    "the value nests arrays and objects more than {} levels deep",
+                    super::MAX_VALUE_DEPTH
+                ),
+            });
+        }
         Ok(match value {
             Value::String(s) => Self::compile_str(s)?,
             Value::Array(items) => {
                 let compiled = items
                     .iter()
-                    .map(ValueExpr::compile)
+                    .map(|i| ValueExpr::compile_at(i, depth + 1))
                     .collect::<Result<Vec<_>, _>>()?;
                 if compiled.iter().all(|c| matches!(c, ValueExpr::Literal(_))) {
                     ValueExpr::Literal(value.clone())
@@ -164,7 +179,7 @@ impl ValueExpr {
             Value::Object(map) => {
                 let compiled = map
                     .iter()
-                    .map(|(k, v)| Ok((k.clone(), ValueExpr::compile(v)?)))
+                    .map(|(k, v)| Ok((k.clone(), ValueExpr::compile_at(v, depth + 1)?)))
                     .collect::<Result<Vec<_>, ExprError>>()?;
                 if compiled
                     .iter()
@@ -364,6 +379,17 @@ mod tests {
     fn json_text_templates() {
         let v = ValueExpr::compile(&json!("{\"petId\": \"{$inputs.s}\"}")).unwrap();
         assert_eq!(v.eval(&Ctx).unwrap(), json!("{\"petId\": \"x\"}"));
+    }
+
+    #[test]
+    fn values_nested_past_the_limit_are_refused() {
+        let mut v = json!("$inputs.s");
+        for _ in 0..crate::expr::MAX_VALUE_DEPTH {
+            v = json!([v]);
+        }
+        assert!(ValueExpr::compile(&v).is_ok());
+        let e = ValueExpr::compile(&json!({ "a": [v] })).unwrap_err();
+        assert!(e.message.contains("more than 256 levels"), "{e}");
     }
 
     #[test]

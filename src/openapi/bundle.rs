@@ -64,7 +64,7 @@ pub fn external_ref_in(v: &Value) -> bool {
 pub async fn bundle(
     mut root: Value,
     url: &Url,
-    client: &reqwest::Client,
+    client: &crate::http::Fetcher,
     what: &str,
 ) -> Result<Value, LoadError> {
     let mut index: HashMap<Url, usize> = HashMap::from([(without_fragment(url), 0)]);
