@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "arazzo",
     version,
     about = "Run Arazzo 1.0.1 workflows against real APIs",
-    long_about = "Run Arazzo 1.0.1 workflows against real APIs.\n\nExit codes: 0 the workflow succeeded; 1 it ran and failed; 2 the command line or the inputs are wrong; 3 the document or one of its sources cannot be loaded or is invalid."
+    long_about = "Run Arazzo 1.0.1 workflows against real APIs.\n\nExit codes: 0 the workflow succeeded; 1 it ran and failed; 2 the command line or the inputs are wrong; 3 the document or one of its sources cannot be loaded or is invalid; 130 stopped by SIGINT, 143 by SIGTERM (the reports are written; continue with --resume)."
 )]
 pub struct Cli {
     #[command(subcommand)]
