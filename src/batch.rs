@@ -544,7 +544,7 @@ fn continue_line(
     };
     let changed: Vec<&String> = journaled
         .iter()
-        .filter(|(k, v)| inputs.get(*k) != Some(*v) && !holds_mask(v))
+        .filter(|(k, v)| inputs.get(*k) != Some(*v) && !crate::resume::holds_mask(v))
         .map(|(k, _)| k)
         .collect();
     if !changed.is_empty() {
@@ -570,15 +570,6 @@ fn continue_line(
             true,
         )))),
         crate::resume::Plan::Continue(c) => Ok(Continue::From(Some(c.resume))),
-    }
-}
-
-fn holds_mask(v: &Value) -> bool {
-    match v {
-        Value::String(s) => s.contains(crate::redact::MASK),
-        Value::Array(items) => items.iter().any(holds_mask),
-        Value::Object(m) => m.values().any(holds_mask),
-        _ => false,
     }
 }
 

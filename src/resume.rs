@@ -184,33 +184,12 @@ pub fn plan(program: &Program, prior: RunReport, resend_uncertain: bool) -> Resu
             resent = Some(format!("step `{}` ({what})", u.step_id));
         }
     }
-    let mut step_outputs = StepOutputs::new();
-    let mut masked = Vec::new();
-    for &i in top.iter().filter(|&&i| i < before) {
-        let s = &prior.steps[i];
-        if s.status != Status::Succeeded {
-            continue;
-        }
-        let mut outputs = s.outputs.clone();
-        outputs.retain(|name, v| {
-            let hidden = holds_mask(v);
-            if hidden {
-                masked.push(format!("{}.{name}", s.step_id));
-            }
-            !hidden
-        });
-        step_outputs.insert(s.step_id.clone(), outputs);
-    }
-    masked.sort();
-    masked.dedup();
-    let carried = prior.steps[..before]
-        .iter()
-        .cloned()
-        .map(|mut s| {
-            s.resumed = true;
-            s
-        })
-        .collect();
+    let (step_outputs, masked) = restore(
+        top.iter()
+            .filter(|&&i| i < before)
+            .map(|&i| &prior.steps[i]),
+    );
+    let carried = carry(&prior.steps[..before]);
     Ok(Plan::Continue(Continuation {
         resume: Resume {
             step: index,
@@ -283,31 +262,8 @@ pub fn plan_killed(
     };
     let from = wf.steps.get(start).map(|s| s.step_id.clone());
     check_no_failure_path(&p.steps, from.as_deref().unwrap_or("the end"))?;
-    let mut step_outputs = StepOutputs::new();
-    let mut masked = Vec::new();
-    for s in p
-        .steps
-        .iter()
-        .filter(|s| s.workflow_id.is_none() && s.status == Status::Succeeded)
-    {
-        let mut outputs = s.outputs.clone();
-        outputs.retain(|name, v| {
-            let hidden = holds_mask(v);
-            if hidden {
-                masked.push(format!("{}.{name}", s.step_id));
-            }
-            !hidden
-        });
-        step_outputs.insert(s.step_id.clone(), outputs);
-    }
-    let carried = p
-        .steps
-        .into_iter()
-        .map(|mut s| {
-            s.resumed = true;
-            s
-        })
-        .collect();
+    let (step_outputs, masked) = restore(p.steps.iter().filter(|s| s.workflow_id.is_none()));
+    let carried = carry(&p.steps);
     Ok(Plan::Continue(Continuation {
         resume: Resume {
             step: start,
@@ -354,8 +310,42 @@ fn finished_workflows(prior: &RunReport) -> FinishedWorkflows {
         .collect()
 }
 
+/// The outputs of the steps that succeeded (the last execution of a step
+/// wins), without those the report masked; and the masked ones, as
+/// `step.output`.
+fn restore<'a>(steps: impl Iterator<Item = &'a StepReport>) -> (StepOutputs, Vec<String>) {
+    let mut step_outputs = StepOutputs::new();
+    let mut masked = Vec::new();
+    for s in steps.filter(|s| s.status == Status::Succeeded) {
+        let mut outputs = s.outputs.clone();
+        outputs.retain(|name, v| {
+            let hidden = holds_mask(v);
+            if hidden {
+                masked.push(format!("{}.{name}", s.step_id));
+            }
+            !hidden
+        });
+        step_outputs.insert(s.step_id.clone(), outputs);
+    }
+    masked.sort();
+    masked.dedup();
+    (step_outputs, masked)
+}
+
+/// The earlier run's step reports, marked as carried over.
+fn carry(steps: &[StepReport]) -> Vec<StepReport> {
+    steps
+        .iter()
+        .cloned()
+        .map(|mut s| {
+            s.resumed = true;
+            s
+        })
+        .collect()
+}
+
 /// Whether a value held a secret that the report masked.
-fn holds_mask(v: &Value) -> bool {
+pub(crate) fn holds_mask(v: &Value) -> bool {
     match v {
         Value::String(s) => s.contains(MASK),
         Value::Array(items) => items.iter().any(holds_mask),
