@@ -723,12 +723,7 @@ fn sigterm_answers_the_call_in_flight_then_stops() {
             while api.requests().len() < 4 {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            let ok = std::process::Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok);
+            support::send_signal(pid, "TERM");
         };
         let (r, ()) = tokio::join!(
             call(
@@ -755,12 +750,7 @@ fn sigterm_answers_the_call_in_flight_then_stops() {
     assert!(!server.stderr.text().contains(KEY));
 
     let mut idle = HttpServer::start(served(&api, &[]));
-    let ok = std::process::Command::new("kill")
-        .args(["-TERM", &idle.child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    support::send_signal(idle.child.id(), "TERM");
     let status = wait_exit(&mut idle.child, Duration::from_secs(15));
     assert_eq!(status.code(), Some(0), "{}", idle.stderr.text());
 }
@@ -813,12 +803,7 @@ fn sigint_over_stdio_answers_the_call_in_flight() {
         assert!(started.elapsed() < Duration::from_secs(30));
         std::thread::sleep(Duration::from_millis(10));
     }
-    let ok = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    support::send_signal(child.id(), "INT");
     line.clear();
     stdout.read_line(&mut line).unwrap();
     let answer: Value = serde_json::from_str(&line).unwrap();

@@ -64,14 +64,9 @@ impl Running {
         self.child.as_ref().unwrap().id()
     }
 
-    /// Sends `signal` (`INT`, `TERM`, `KILL`) with kill(1).
+    /// Sends `signal` (`INT`, `TERM`, `KILL`).
     pub fn signal(&self, signal: &str) {
-        let ok = std::process::Command::new("kill")
-            .args([&format!("-{signal}"), &self.pid().to_string()])
-            .status()
-            .expect("run kill")
-            .success();
-        assert!(ok, "kill -{signal} failed");
+        super::send_signal(self.pid(), signal);
     }
 
     /// Waits for the exit (at most `limit`, then kills it and fails the test).

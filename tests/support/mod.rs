@@ -108,3 +108,14 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
 pub fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
+
+/// Sends the signal `name` (`INT`, `TERM`, `KILL`) to process `pid` with the
+/// shell's own `kill` (no procps needed).
+pub fn send_signal(pid: u32, name: &str) {
+    let ok = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -s {name} {pid}")])
+        .status()
+        .expect("run sh")
+        .success();
+    assert!(ok, "kill -s {name} {pid} failed");
+}
