@@ -1504,23 +1504,7 @@ fn show_command(args: ShowArgs, printer: &Printer) -> Result<u8, Problem> {
     let loaded = rt
         .block_on(document::load(url, &fetcher))
         .map_err(|e| Problem::document(e.message, e.help))?;
-    let ids: Vec<&str> = loaded
-        .entry()
-        .doc
-        .workflows
-        .iter()
-        .map(|w| w.workflow_id.as_str())
-        .collect();
-    if !ids.contains(&args.workflow.as_str()) {
-        return Err(Problem::usage(
-            format!(
-                "no workflow `{}` in `{}`",
-                args.workflow,
-                display_url(&loaded.entry().url)
-            ),
-            Some(format!("the document has: {}", ids.join(", "))),
-        ));
-    }
+    pick_workflow(&loaded, Some(args.workflow.clone()))?;
     let program = compile(&loaded, &args.workflow).map_err(|errors| compile_problem(&errors))?;
     let wf = program.entry();
     let steps: Vec<Value> = wf
