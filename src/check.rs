@@ -3,11 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::compile::check_document;
-use crate::diagnostics::{Diagnostic, Severity, SourceFile};
-use crate::document::{self, display_url};
+use serde_json::Value;
+
+use crate::compile::check_all;
+use crate::diagnostics::{Diagnostic, Fix, Severity, SourceFile};
+use crate::document;
 use crate::lint::lint;
-use crate::plan::check_literals;
+use crate::plan::{check_literals, PlanProblem, ProblemAbout};
 use crate::validate::schema;
 
 /// Expands the command-line paths: files as given, directories to the Arazzo
@@ -145,6 +147,29 @@ pub async fn validate_file(
         }
         Err(e) => {
             let pointer = source_pointer(&tree, &e.message);
+            let moved = pointer
+                .as_deref()
+                .and_then(|p| tree.pointer(p))
+                .and_then(Value::as_str)
+                .and_then(|url| found_higher_up(path, url));
+            if let (Some((url, fixed)), Some(p)) = (moved, pointer.as_deref()) {
+                let mut d = file.at(
+                    Some(p),
+                    "source/load",
+                    Severity::Error,
+                    e.message,
+                    Some(format!(
+                        "`{url}` is read from the document's own folder; a file of that path exists higher up: write `url: {fixed}` (`arazzo validate --fix` does it)"
+                    )),
+                );
+                d.fix = Some(Fix {
+                    pointer: p.to_string(),
+                    replace: url,
+                    with: fixed,
+                });
+                diags.push(d);
+                return (diags, file);
+            }
             diags.push(file.at(
                 pointer.as_deref(),
                 if e.too_large {
@@ -159,61 +184,166 @@ pub async fn validate_file(
             return (diags, file);
         }
     };
-    match check_document(&loaded) {
-        Err(errors) => {
-            for e in errors {
-                if schema_failed && already_said(e.pointer.as_deref()) {
-                    continue;
+    let (program, errors) = check_all(&loaded);
+    for e in errors {
+        if schema_failed && already_said(e.pointer.as_deref()) {
+            continue;
+        }
+        let mut d = file.at_within(
+            e.pointer.as_deref(),
+            e.needle.as_deref(),
+            e.code,
+            Severity::Error,
+            e.message,
+            e.help,
+        );
+        d.fix = e.fix.map(|(replace, with)| Fix {
+            pointer: e.pointer.clone().unwrap_or_default(),
+            replace,
+            with,
+        });
+        diags.push(d);
+    }
+    let doc = &loaded.entry().doc;
+    for p in check_literals(&program) {
+        let Some(wi) = doc
+            .workflows
+            .iter()
+            .position(|w| w.workflow_id == p.workflow_id)
+        else {
+            // Findings in other documents are theirs to report.
+            continue;
+        };
+        let pointer = problem_pointer(&tree, wi, &p);
+        if schema_failed && already_said(Some(&pointer)) {
+            continue;
+        }
+        diags.push(file.at(
+            Some(&pointer),
+            "payload/schema",
+            Severity::Error,
+            p.to_string(),
+            Some("the value written in the document breaks the operation's schema; fix the value".into()),
+        ));
+    }
+    for f in lint(&program, &loaded) {
+        if schema_failed && already_said(Some(&f.pointer)) {
+            continue;
+        }
+        let pointer = match &f.needle {
+            Some(n) => refine(&tree, &f.pointer, n),
+            None => f.pointer.clone(),
+        };
+        diags.push(file.at_within(
+            Some(&pointer),
+            f.needle.as_deref(),
+            f.code,
+            f.severity,
+            f.message,
+            f.help,
+        ));
+    }
+    // In the order of the text, as a reader goes through the file.
+    diags.sort_by_key(|d| (d.line.unwrap_or(0), d.column.unwrap_or(0)));
+    (diags, file)
+}
+
+/// The string under `base` that holds `needle` (the first equal to it, else the
+/// first containing it, in document order), or `base` when there is none.
+pub fn refine(tree: &Value, base: &str, needle: &str) -> String {
+    let Some(start) = tree.pointer(base) else {
+        return base.to_string();
+    };
+    let mut containing: Option<String> = None;
+    let mut stack: Vec<(&Value, String)> = vec![(start, base.to_string())];
+    while let Some((v, p)) = stack.pop() {
+        match v {
+            Value::String(s) if s == needle => return p,
+            Value::String(s) if containing.is_none() && s.contains(needle) => containing = Some(p),
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate().rev() {
+                    stack.push((item, format!("{p}/{i}")));
                 }
-                diags.push(file.at(
-                    e.pointer.as_deref(),
-                    e.code,
-                    Severity::Error,
-                    e.message,
-                    e.help,
-                ));
+            }
+            Value::Object(map) => {
+                for (k, item) in map.iter().rev() {
+                    stack.push((item, format!("{p}/{}", crate::compile::token(k))));
+                }
+            }
+            _ => {}
+        }
+    }
+    containing.unwrap_or_else(|| base.to_string())
+}
+
+/// Where in the document a problem of a step's literal values is written.
+fn problem_pointer(tree: &Value, wi: usize, p: &PlanProblem) -> String {
+    let wf_ptr = format!("/workflows/{wi}");
+    let step_index = tree
+        .pointer(&format!("{wf_ptr}/steps"))
+        .and_then(Value::as_array)
+        .and_then(|steps| {
+            steps
+                .iter()
+                .position(|s| s.get("stepId").and_then(Value::as_str) == Some(&p.step_id))
+        });
+    let Some(si) = step_index else {
+        return wf_ptr;
+    };
+    let step_ptr = format!("{wf_ptr}/steps/{si}");
+    let param_at = |list_ptr: &str, location: &str, name: &str| {
+        let list = tree.pointer(list_ptr)?.as_array()?;
+        let k = list.iter().position(|item| {
+            item.get("in").and_then(Value::as_str) == Some(location)
+                && item
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| {
+                        if location == "header" {
+                            n.eq_ignore_ascii_case(name)
+                        } else {
+                            n == name
+                        }
+                    })
+        })?;
+        Some(format!("{list_ptr}/{k}/value"))
+    };
+    match &p.about {
+        ProblemAbout::Step => step_ptr,
+        ProblemAbout::Body(path) => {
+            let rb = format!("{step_ptr}/requestBody");
+            let replaced = tree
+                .pointer(&format!("{rb}/replacements"))
+                .and_then(Value::as_array)
+                .and_then(|list| {
+                    list.iter().rposition(|r| {
+                        r.get("target").and_then(Value::as_str).is_some_and(|t| {
+                            path == t || path.starts_with(&format!("{t}/"))
+                        })
+                    })
+                });
+            match replaced {
+                Some(i) => format!("{rb}/replacements/{i}/value"),
+                None => format!("{rb}/payload{path}"),
             }
         }
-        Ok(program) => {
-            let doc = &loaded.entry().doc;
-            for p in check_literals(&program) {
-                let wi = doc
-                    .workflows
-                    .iter()
-                    .position(|w| w.workflow_id == p.workflow_id);
-                let si = wi.and_then(|wi| {
-                    doc.workflows[wi]
-                        .steps
-                        .iter()
-                        .position(|s| s.step_id == p.step_id)
-                });
-                let pointer = match (wi, si) {
-                    (Some(w), Some(s)) => format!("/workflows/{w}/steps/{s}"),
-                    _ => String::new(),
-                };
-                // Findings in other documents are theirs to report.
-                if wi.is_none() || (schema_failed && already_said(Some(&pointer))) {
-                    continue;
-                }
-                diags.push(file.at(
-                    Some(&pointer),
-                    "payload/schema",
-                    Severity::Error,
-                    p.to_string(),
-                    Some("the value written in the document breaks the operation's schema; fix the value".into()),
-                ));
-            }
-            // Warnings wait until the document is valid.
-            for f in lint(&program, &loaded)
-                .into_iter()
-                .filter(|_| !schema_failed)
-            {
-                diags.push(file.at(Some(&f.pointer), f.code, f.severity, f.message, f.help));
+        ProblemAbout::Param(location, name) => param_at(&format!("{step_ptr}/parameters"), location, name)
+            .or_else(|| param_at(&format!("{wf_ptr}/parameters"), location, name))
+            .unwrap_or(step_ptr),
+        ProblemAbout::Missing(..) => {
+            let step = tree.pointer(&step_ptr);
+            let has = |f: &str| step.and_then(|s| s.get(f)).is_some();
+            if has("parameters") {
+                format!("{step_ptr}/parameters")
+            } else if has("operationId") {
+                format!("{step_ptr}/operationId")
+            } else if has("operationPath") {
+                format!("{step_ptr}/operationPath")
+            } else {
+                step_ptr
             }
         }
     }
-    let _ = display_url;
-    (diags, file)
 }
 
 fn syntax(file: &SourceFile) -> Result<serde_json::Value, Box<Diagnostic>> {
@@ -265,6 +395,29 @@ fn syntax(file: &SourceFile) -> Result<serde_json::Value, Box<Diagnostic>> {
         }
     };
     Err(Box::new(file.at_line(line, column, code, message, None)))
+}
+
+/// A relative source URL that names no file from the document's folder but does
+/// from a folder above it (written from a repository's root, say): the URL as
+/// written and the one that works from the document.
+fn found_higher_up(document: &Path, url: &str) -> Option<(String, String)> {
+    if url.contains(':') || url.starts_with('/') || url.contains(['#', '?', '\\']) {
+        return None;
+    }
+    let dir = match document.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let dir = std::fs::canonicalize(dir).ok()?;
+    if dir.join(url).exists() {
+        return None;
+    }
+    let written = url.trim_start_matches("./");
+    dir.ancestors()
+        .skip(1)
+        .take(16)
+        .position(|a| a.join(written).is_file())
+        .map(|k| (url.to_string(), format!("{}{written}", "../".repeat(k + 1))))
 }
 
 /// The source description a load error is about, by its name in the message.

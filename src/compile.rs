@@ -9,11 +9,11 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::document::{display_url, Criterion, Loaded, Parameter, SourceRef, Step, Workflow};
-use crate::expr::{Condition, Expr, Pointer, ValueExpr};
+use crate::expr::{near_expression, near_expressions_in, Condition, Expr, Pointer, ValueExpr};
 use crate::openapi::{OpenApi, Operation, ParamIn, ParamSpec};
 
 /// A problem found while compiling: names the place, says how to fix it.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, Default, thiserror::Error)]
 #[error("{message}")]
 pub struct CompileError {
     /// A stable code, e.g. `ref/unknown-operation`, for filtering and CI annotations.
@@ -22,6 +22,11 @@ pub struct CompileError {
     pub help: Option<String>,
     /// JSON Pointer into the document of the offending node, when known.
     pub pointer: Option<String>,
+    /// The text inside that node the problem is about (an expression inside a
+    /// template or a condition), to place the diagnostic on it.
+    pub needle: Option<String>,
+    /// A certain fix: inside the string at `pointer`, `from` becomes `to`.
+    pub fix: Option<(String, String)>,
 }
 
 impl CompileError {
@@ -39,6 +44,35 @@ impl CompileError {
         }
         self
     }
+
+    /// Points the error at a piece of text inside its node.
+    fn within(mut self, needle: impl Into<String>) -> CompileError {
+        if self.needle.is_none() {
+            self.needle = Some(needle.into());
+        }
+        self
+    }
+}
+
+/// A new error with a code, a message and a help line, placed later.
+pub(crate) fn error(
+    code: &'static str,
+    message: impl Into<String>,
+    help: impl Into<Option<String>>,
+) -> CompileError {
+    CompileError {
+        code,
+        message: message.into(),
+        help: help.into(),
+        pointer: None,
+        needle: None,
+        fix: None, ..Default::default()
+    }
+}
+
+/// A JSON Pointer token for a member name.
+pub(crate) fn token(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
 }
 
 fn fail<T>(
@@ -46,12 +80,7 @@ fn fail<T>(
     message: impl Into<String>,
     help: impl Into<Option<String>>,
 ) -> Result<T, CompileError> {
-    Err(CompileError {
-        code,
-        message: message.into(),
-        help: help.into(),
-        pointer: None,
-    })
+    Err(error(code, message, help))
 }
 
 #[derive(Debug, Clone)]
@@ -237,6 +266,9 @@ pub struct CompiledWorkflow {
     pub secret_inputs: BTreeSet<String>,
     /// Workflows (indexes) that must complete first.
     pub depends_on: Vec<usize>,
+    /// Some step did not compile (a document with errors, checked by
+    /// `validate`): `steps` lacks it, so step indexes do not match the document.
+    pub incomplete: bool,
 }
 
 impl CompiledWorkflow {
@@ -294,6 +326,18 @@ pub fn compile(loaded: &Loaded, workflow_id: &str) -> Result<Program, Vec<Compil
 
 /// Compiles every workflow of the entry document, collecting every problem.
 pub fn check_document(loaded: &Loaded) -> Result<Program, Vec<CompileError>> {
+    let (program, errors) = check_all(loaded);
+    if errors.is_empty() {
+        Ok(program)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Compiles every workflow of the entry document as far as it goes: the
+/// problems, and a program of what compiled (workflows with a broken step are
+/// marked `incomplete`), for `validate` to go on checking what it can.
+pub fn check_all(loaded: &Loaded) -> (Program, Vec<CompileError>) {
     let ids: Vec<&str> = loaded
         .entry()
         .doc
@@ -302,25 +346,40 @@ pub fn check_document(loaded: &Loaded) -> Result<Program, Vec<CompileError>> {
         .map(|w| w.workflow_id.as_str())
         .collect();
     let mut seen = BTreeSet::new();
+    let mut duplicates = Vec::new();
     for (i, id) in ids.iter().enumerate() {
         if !seen.insert(*id) {
-            return Err(vec![CompileError {
-                code: "id/duplicate-workflow",
-                message: format!("two workflows have the workflowId `{id}`"),
-                help: Some("workflowIds must be unique within a document".into()),
-                pointer: Some(format!("/workflows/{i}/workflowId")),
-            }]);
+            duplicates.push(
+                error(
+                    "id/duplicate-workflow",
+                    format!("two workflows have the workflowId `{id}`"),
+                    Some("workflowIds must be unique within a document".to_string()),
+                )
+                .at(&format!("/workflows/{i}/workflowId")),
+            );
         }
     }
-    compile_seeded(loaded, &ids)
+    let (program, mut errors) = compile_parts(loaded, &ids);
+    duplicates.append(&mut errors);
+    (program, duplicates)
 }
 
 fn compile_seeded(loaded: &Loaded, seeds: &[&str]) -> Result<Program, Vec<CompileError>> {
+    let (program, errors) = compile_parts(loaded, seeds);
+    if errors.is_empty() {
+        Ok(program)
+    } else {
+        Err(errors)
+    }
+}
+
+fn compile_parts(loaded: &Loaded, seeds: &[&str]) -> (Program, Vec<CompileError>) {
     let mut c = Compiler {
         loaded,
         index: HashMap::new(),
         queue: Vec::new(),
         errors: Vec::new(),
+        literals: Vec::new(),
     };
     for id in seeds {
         c.workflow_index(0, id);
@@ -331,30 +390,41 @@ fn compile_seeded(loaded: &Loaded, seeds: &[&str]) -> Result<Program, Vec<Compil
         let (doc, id) = c.queue[next].clone();
         match c.workflow(doc, &id) {
             Ok(w) => workflows.push(w),
-            Err(e) => c.errors.push(e),
+            Err(e) => {
+                c.errors.push(e);
+                // Indexes into the program stay those of the queue.
+                workflows.push(CompiledWorkflow {
+                    workflow_id: id,
+                    summary: None,
+                    description: None,
+                    doc,
+                    inputs_schema: None,
+                    steps: Vec::new(),
+                    outputs: Vec::new(),
+                    secret_inputs: BTreeSet::new(),
+                    depends_on: Vec::new(),
+                    incomplete: true,
+                });
+            }
         }
         next += 1;
     }
-    if c.errors.is_empty() {
+    {
         if let Some(cycle) = depends_on_cycle(&workflows) {
-            c.errors.push(CompileError {
-                code: "ref/dependency-cycle",
-                message: format!("`dependsOn` forms a cycle: {}", cycle.join(" → ")),
-                help: Some(
+            c.errors.push(error(
+                "ref/dependency-cycle",
+                format!("`dependsOn` forms a cycle: {}", cycle.join(" → ")),
+                Some(
                     "a workflow cannot depend, directly or not, on itself; remove one of the links"
-                        .into(),
+                        .to_string(),
                 ),
-                pointer: None,
-            });
+            ));
         }
     }
-    if !c.errors.is_empty() {
-        // Problems in other documents are reported once, at their first mention.
-        let mut errors = c.errors;
-        let mut seen = BTreeSet::new();
-        errors.retain(|e| seen.insert((e.message.clone(), e.pointer.clone())));
-        return Err(errors);
-    }
+    // Problems in other documents are reported once, at their first mention.
+    let mut errors = c.errors;
+    let mut seen = BTreeSet::new();
+    errors.retain(|e| seen.insert((e.message.clone(), e.pointer.clone())));
     let mut source_names: Vec<String> = Vec::new();
     for d in &loaded.docs {
         for (n, _) in &d.sources {
@@ -363,10 +433,13 @@ fn compile_seeded(loaded: &Loaded, seeds: &[&str]) -> Result<Program, Vec<Compil
             }
         }
     }
-    Ok(Program {
-        workflows,
-        source_names,
-    })
+    (
+        Program {
+            workflows,
+            source_names,
+        },
+        errors,
+    )
 }
 
 /// A `dependsOn` cycle, as workflowIds from the first to itself.
@@ -420,6 +493,9 @@ struct Compiler<'a> {
     queue: Vec<(usize, String)>,
     /// Problems found so far; compiling goes on past them to report them all.
     errors: Vec<CompileError>,
+    /// Text the current step means literally even though it looks like a
+    /// misspelt expression (`x-arazzo-literals` of the step and its workflow).
+    literals: Vec<String>,
 }
 
 /// Where in a document a piece being compiled sits, for messages.
@@ -518,7 +594,7 @@ impl<'a> Compiler<'a> {
                 code: "ref/unknown-workflow",
                 pointer: None,
                 message: format!("no workflow `{id}`"),
-                help: None,
+                help: None, ..Default::default()
             })?;
         let wid = wf.workflow_id.as_str();
         let wf_ptr = format!(
@@ -542,7 +618,7 @@ impl<'a> Compiler<'a> {
                         code: "ref/inputs-schema",
                         pointer: Some(format!("{wf_ptr}/inputs")),
                         message: format!("workflow `{wid}` inputs: {m}"),
-                        help: None,
+                        help: None, ..Default::default()
                     })?;
                 lift_all_of(&mut schema, 0);
                 Some(schema)
@@ -585,23 +661,36 @@ impl<'a> Compiler<'a> {
         let step_ids: Vec<&str> = wf.steps.iter().map(|s| s.step_id.as_str()).collect();
         for (i, s) in step_ids.iter().enumerate() {
             if step_ids[..i].contains(s) {
-                return Err(CompileError {
-                    code: "id/duplicate-step",
-                    message: format!("workflow `{wid}` has two steps with stepId `{s}`"),
-                    help: Some("stepIds must be unique within a workflow".to_string()),
-                    pointer: Some(format!("{wf_ptr}/steps/{i}/stepId")),
-                });
+                self.errors.push(
+                    error(
+                        "id/duplicate-step",
+                        format!("workflow `{wid}` has two steps with stepId `{s}`"),
+                        Some("stepIds must be unique within a workflow".to_string()),
+                    )
+                    .at(&format!("{wf_ptr}/steps/{i}/stepId")),
+                );
             }
         }
-        let wf_params = self
-            .parameter_list(doc, &wf.parameters, &here)
-            .map_err(|e| e.at(&format!("{wf_ptr}/parameters")))?;
-        let wf_success = self
-            .actions(doc, wf, &wf.success_actions, "successActions", true, &here)
-            .map_err(|e| e.at(&format!("{wf_ptr}/successActions")))?;
-        let wf_failure = self
-            .actions(doc, wf, &wf.failure_actions, "failureActions", false, &here)
-            .map_err(|e| e.at(&format!("{wf_ptr}/failureActions")))?;
+        let wf_params = self.parameter_list(doc, &wf.parameters, &format!("{wf_ptr}/parameters"), &here);
+        let mut wf_located = Vec::new();
+        let wf_success = self.actions(
+            doc,
+            wf,
+            &wf.success_actions,
+            true,
+            &format!("{wf_ptr}/successActions"),
+            &here,
+            &mut wf_located,
+        );
+        let wf_failure = self.actions(
+            doc,
+            wf,
+            &wf.failure_actions,
+            false,
+            &format!("{wf_ptr}/failureActions"),
+            &here,
+            &mut wf_located,
+        );
         let has_jumps = !wf_success.is_empty()
             || !wf_failure.is_empty()
             || wf
@@ -625,6 +714,12 @@ impl<'a> Compiler<'a> {
             step_outputs: &step_outputs,
             strict_order: !has_jumps,
         };
+        for (pointer, e) in &wf_located {
+            if let Err(err) = refs.check(e, &here.to_string(), None) {
+                self.errors.push(err.at(pointer).within(e.to_string()));
+            }
+        }
+        let mut incomplete = false;
         for (index, step) in wf.steps.iter().enumerate() {
             let step_ptr = format!("{wf_ptr}/steps/{index}");
             let at = Place {
@@ -632,64 +727,69 @@ impl<'a> Compiler<'a> {
                 step: Some(&step.step_id),
                 pointer: step_ptr.clone(),
             };
-            let compiled = match self.step(doc, wf, step, &wf_params, &wf_success, &wf_failure, &at)
-            {
-                Ok(c) => c,
-                Err(e) => {
-                    self.errors.push(e.at(&step_ptr));
-                    continue;
+            self.literals = [wf_ptr.as_str(), step_ptr.as_str()]
+                .iter()
+                .filter_map(|p| d.doc.raw.pointer(&format!("{p}/x-arazzo-literals")))
+                .filter_map(Value::as_array)
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect();
+            let mut located = Vec::new();
+            let compiled = self.step(doc, wf, step, &wf_params, &wf_success, &wf_failure, &at, &mut located);
+            for (pointer, e) in &located {
+                if let Err(err) = refs.check(e, &at.to_string(), Some(index)) {
+                    self.errors.push(err.at(pointer).within(e.to_string()));
                 }
-            };
-            if let StepTarget::Operation(call) = &compiled.target {
-                for p in call.parameters.iter().filter(|p| p.secret) {
-                    for e in p.value.expressions() {
-                        if let Expr::Inputs { name, .. } = e {
-                            secret_inputs.insert(name.clone());
+            }
+            match compiled {
+                Some(compiled) => {
+                    if let StepTarget::Operation(call) = &compiled.target {
+                        for p in call.parameters.iter().filter(|p| p.secret) {
+                            for e in p.value.expressions() {
+                                if let Expr::Inputs { name, .. } = e {
+                                    secret_inputs.insert(name.clone());
+                                }
+                            }
                         }
                     }
+                    steps.push(compiled);
                 }
+                _ => incomplete = true,
             }
-            let exprs = compiled.expressions();
-            for e in exprs {
-                if let Err(err) = refs.check(e, &at.to_string(), Some(index)) {
-                    self.errors.push(err.at(&step_ptr));
-                }
-            }
-            steps.push(compiled);
         }
 
         let mut outputs = Vec::with_capacity(wf.outputs.len());
         for (name, v) in &wf.outputs {
+            let out_ptr = format!("{wf_ptr}/outputs/{}", token(name));
             if !output_key_ok(name) {
-                self.errors.push(CompileError {
-                    code: "id/output-key",
-                    message: format!(
-                        "workflow `{wid}`: output name `{name}` must match ^[a-zA-Z0-9.-_]+$"
-                    ),
-                    help: Some("use letters, digits, `.`, `-` and `_` only".into()),
-                    pointer: Some(format!("{wf_ptr}/outputs")),
-                });
+                self.errors.push(
+                    error(
+                        "id/output-key",
+                        format!("workflow `{wid}`: output name `{name}` must match ^[a-zA-Z0-9.-_]+$"),
+                        Some("use letters, digits, `.`, `-` and `_` only".to_string()),
+                    )
+                    .at(&out_ptr),
+                );
             }
-            let out_ptr = format!(
-                "{wf_ptr}/outputs/{}",
-                name.replace('~', "~0").replace('/', "~1")
-            );
             let compiled = match compile_output(v) {
                 Ok(c) => c,
                 Err(m) => {
-                    self.errors.push(CompileError {
-                        code: "expr/syntax",
-                        pointer: Some(out_ptr),
-                        message: format!("workflow `{wid}` output `{name}`: {m}"),
-                        help: None,
-                    });
+                    self.errors.push(
+                        syntax_error(
+                            &format!("workflow `{wid}` output `{name}`"),
+                            v.as_str().unwrap_or(""),
+                            m,
+                        )
+                        .at(&out_ptr),
+                    );
                     continue;
                 }
             };
             for e in compiled.expressions() {
                 if let Err(err) = refs.check(e, &format!("workflow `{wid}` output `{name}`"), None)
                 {
-                    self.errors.push(err.at(&out_ptr));
+                    self.errors.push(err.at(&out_ptr).within(e.to_string()));
                 }
             }
             outputs.push((name.clone(), compiled));
@@ -705,60 +805,82 @@ impl<'a> Compiler<'a> {
             outputs,
             secret_inputs,
             depends_on,
+            incomplete,
         })
     }
 
-    /// Resolves a list of Parameter Objects and Reusable Objects.
-    fn parameter_list(
-        &self,
-        doc: usize,
-        raw: &[Value],
-        at: &Place,
-    ) -> Result<Vec<Parameter>, CompileError> {
-        let mut out: Vec<Parameter> = Vec::new();
-        for item in raw {
-            let p = self.parameter(doc, item, at)?;
-            if out.iter().any(|q| same_param(q, &p)) {
-                return fail(
-                    "param/duplicate",
-                    format!(
-                        "{at}: parameter `{}`{} is given twice",
-                        p.name,
-                        p.location
-                            .as_deref()
-                            .map(|l| format!(" (in {l})"))
-                            .unwrap_or_default()
-                    ),
-                    Some(
-                        "a parameter list must not hold duplicates (same name and `in`)"
-                            .to_string(),
-                    ),
+    /// Resolves a list of Parameter Objects and Reusable Objects. A broken item
+    /// is reported at its place and left out; the others are still checked.
+    fn parameter_list(&mut self, doc: usize, raw: &[Value], list_ptr: &str, at: &Place) -> Vec<ParamAt> {
+        let mut out: Vec<ParamAt> = Vec::new();
+        for (k, item) in raw.iter().enumerate() {
+            let item_ptr = format!("{list_ptr}/{k}");
+            let p = match self.parameter(doc, item, &item_ptr, at) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.errors.push(e.at(&item_ptr));
+                    continue;
+                }
+            };
+            if out.iter().any(|q| same_param(&q.param, &p.param)) {
+                self.errors.push(
+                    error(
+                        "param/duplicate",
+                        format!(
+                            "{at}: parameter `{}`{} is given twice",
+                            p.param.name,
+                            p.param
+                                .location
+                                .as_deref()
+                                .map(|l| format!(" (in {l})"))
+                                .unwrap_or_default()
+                        ),
+                        Some("a parameter list must not hold duplicates (same name and `in`)".to_string()),
+                    )
+                    .at(&p.name_ptr),
                 );
+                continue;
             }
             out.push(p);
         }
-        Ok(out)
+        out
     }
 
-    fn parameter(&self, doc: usize, item: &Value, at: &Place) -> Result<Parameter, CompileError> {
-        let resolved = match item.get("reference") {
+    fn parameter(&self, doc: usize, item: &Value, item_ptr: &str, at: &Place) -> Result<ParamAt, CompileError> {
+        let (resolved, value_ptr, name_ptr) = match item.get("reference") {
             Some(r) => {
-                let mut target = self.component(doc, r, "parameters", at)?;
+                let mut target = self
+                    .component(doc, r, "parameters", at)
+                    .map_err(|e| e.at(&format!("{item_ptr}/reference")))?;
                 // A Reusable Object's `value` overrides the component's value.
-                if let (Some(v), Value::Object(m)) = (item.get("value"), &mut target) {
-                    m.insert("value".into(), v.clone());
-                }
-                target
+                let value_ptr = match (item.get("value"), &mut target) {
+                    (Some(v), Value::Object(m)) => {
+                        m.insert("value".into(), v.clone());
+                        format!("{item_ptr}/value")
+                    }
+                    _ => format!("{item_ptr}/reference"),
+                };
+                (target, value_ptr, format!("{item_ptr}/reference"))
             }
-            None => item.clone(),
+            None => (item.clone(), format!("{item_ptr}/value"), format!("{item_ptr}/name")),
         };
-        serde_json::from_value::<Parameter>(resolved).map_err(|e| CompileError {
-            code: "param/invalid",
-            pointer: None,
-            message: format!("{at}: a parameter is malformed: {e}"),
-            help: Some(
-                "a parameter has `name`, `in` (path, query, header or cookie) and `value`".into(),
-            ),
+        let param = serde_json::from_value::<Parameter>(resolved).map_err(|e| {
+            error(
+                "param/invalid",
+                format!("{at}: a parameter is malformed: {e}"),
+                Some("a parameter has `name`, `in` (path, query, header or cookie) and `value`".to_string()),
+            )
+        })?;
+        let in_ptr = if item.get("in").is_some() {
+            format!("{item_ptr}/in")
+        } else {
+            name_ptr.clone()
+        };
+        Ok(ParamAt {
+            param,
+            value_ptr,
+            name_ptr,
+            in_ptr,
         })
     }
 
@@ -816,233 +938,308 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// Compiles an action list (inline objects and Reusable Objects).
+    /// Compiles an action list (inline objects and Reusable Objects). A broken
+    /// action is reported at its place and left out; the others are still compiled.
+    /// The expressions of their criteria go to `located`, with their places.
+    #[allow(clippy::too_many_arguments)]
     fn actions(
         &mut self,
         doc: usize,
         wf: &Workflow,
         raw: &[Value],
-        what: &str,
         success: bool,
+        list_ptr: &str,
         at: &Place,
-    ) -> Result<Vec<Action>, CompileError> {
-        let kind = if success {
-            "successActions"
-        } else {
-            "failureActions"
-        };
+        located: &mut Vec<(String, Expr)>,
+    ) -> Vec<Action> {
         let mut out: Vec<Action> = Vec::new();
-        for item in raw {
-            let obj = match item.get("reference") {
-                Some(r) => self.component(doc, r, kind, at)?,
-                None => item.clone(),
-            };
-            let name = obj
-                .get("name")
-                .and_then(Value::as_str)
-                .ok_or_else(|| CompileError {
-                    code: "action/invalid",
-                    pointer: None,
-                    message: format!("{at}: an action in `{what}` has no `name`"),
-                    help: None,
-                })?;
-            if out.iter().any(|a| a.name == name) {
-                return fail(
-                    "action/duplicate",
-                    format!("{at}: `{what}` holds two actions named `{name}`"),
-                    Some("an action list must not hold duplicates".to_string()),
-                );
+        for (k, item) in raw.iter().enumerate() {
+            let item_ptr = format!("{list_ptr}/{k}");
+            match self.action(doc, wf, item, success, &item_ptr, &out, at, located) {
+                Ok(a) => out.push(a),
+                Err(e) => self.errors.push(e.at(&item_ptr)),
             }
-            let place = format!("{at}, action `{name}`");
-            let ty = obj.get("type").and_then(Value::as_str).unwrap_or("");
-            let step_id = obj.get("stepId").and_then(Value::as_str);
-            let workflow_id = obj.get("workflowId").and_then(Value::as_str);
-            if step_id.is_some() && workflow_id.is_some() {
-                return fail(
-                    "action/invalid",
-                    format!("{place}: `stepId` and `workflowId` are mutually exclusive"),
-                    None,
-                );
-            }
-            let jump = match (step_id, workflow_id) {
-                (Some(s), None) => match wf.steps.iter().position(|x| x.step_id == s) {
-                    Some(i) => Some(Jump::Step(i)),
-                    None => {
-                        return fail(
-                            "ref/unknown-step",
-                            format!(
-                                "{place}: there is no step `{s}` in workflow `{}`",
-                                wf.workflow_id
-                            ),
-                            suggest(s, wf.steps.iter().map(|x| x.step_id.as_str())).or_else(|| {
-                                Some(
-                                "a goto or retry stepId must name a step of the current workflow"
-                                    .into(),
-                            )
-                            }),
-                        )
-                    }
-                },
-                (None, Some(w)) => Some(Jump::Workflow(self.resolve_workflow(doc, w, at)?)),
-                _ => None,
-            };
-            let kind = match (ty, success) {
-                ("end", _) => ActionKind::End,
-                ("goto", _) => match jump {
-                    Some(j) => ActionKind::Goto(j),
-                    None => {
-                        return fail(
-                            "action/invalid",
-                            format!("{place}: a `goto` action needs a `stepId` or a `workflowId`"),
-                            None,
-                        )
-                    }
-                },
-                ("retry", false) => {
-                    let after = match obj.get("retryAfter") {
-                        None => None,
-                        Some(v) => match v.as_f64() {
-                            Some(f) if (0.0..=1.0e7).contains(&f) => Some(f),
-                            _ => {
-                                return fail("action/invalid", 
-                                    format!("{place}: `retryAfter` must be a non-negative number of seconds (at most 1e7)"),
-                                    None,
-                                )
-                            }
-                        },
-                    };
-                    let limit = match obj.get("retryLimit") {
-                        None => 1,
-                        Some(v) => match v.as_u64() {
-                            Some(n) => n.min(u32::MAX as u64) as u32,
-                            None => {
-                                return fail(
-                                    "action/invalid",
-                                    format!("{place}: `retryLimit` must be a non-negative integer"),
-                                    None,
-                                )
-                            }
-                        },
-                    };
-                    ActionKind::Retry {
-                        after,
-                        limit,
-                        then: jump,
-                    }
-                }
-                (other, _) => {
-                    let allowed = if success {
-                        "end or goto"
-                    } else {
-                        "end, retry or goto"
-                    };
-                    return fail(
-                        "action/invalid",
-                        format!("{place}: `type: {other}` is not an action type here"),
-                        Some(format!("{what} actions are {allowed}")),
-                    );
-                }
-            };
-            let mut criteria = Vec::new();
-            if let Some(list) = obj.get("criteria") {
-                let list: Vec<Criterion> =
-                    serde_json::from_value(list.clone()).map_err(|e| CompileError {
-                        code: "criteria/invalid",
-                        pointer: None,
-                        message: format!("{place}: `criteria` is malformed: {e}"),
-                        help: None,
-                    })?;
-                for c in &list {
-                    criteria.push(compile_criterion(&place, c)?);
-                }
-            }
-            out.push(Action {
-                name: name.to_string(),
-                kind,
-                criteria,
-            });
         }
-        Ok(out)
+        out
     }
 
+    #[allow(clippy::too_many_arguments)]
+    fn action(
+        &mut self,
+        doc: usize,
+        wf: &Workflow,
+        item: &Value,
+        success: bool,
+        item_ptr: &str,
+        earlier: &[Action],
+        at: &Place,
+        located: &mut Vec<(String, Expr)>,
+    ) -> Result<Action, CompileError> {
+        let kind = if success { "successActions" } else { "failureActions" };
+        let what = if success { "onSuccess" } else { "onFailure" };
+        // Inside a Reusable Object the fields are in the component.
+        let (obj, base) = match item.get("reference") {
+            Some(r) => {
+                let obj = self
+                    .component(doc, r, kind, at)
+                    .map_err(|e| e.at(&format!("{item_ptr}/reference")))?;
+                let name = r.as_str().and_then(|r| r.rsplit('.').next()).unwrap_or("");
+                (obj, format!("/components/{kind}/{}", token(name)))
+            }
+            None => (item.clone(), item_ptr.to_string()),
+        };
+        let field = |f: &str| format!("{base}/{f}");
+        let name = obj.get("name").and_then(Value::as_str).ok_or_else(|| {
+            error("action/invalid", format!("{at}: an action in `{what}` has no `name`"), None)
+        })?;
+        if earlier.iter().any(|a| a.name == name) {
+            return Err(error(
+                "action/duplicate",
+                format!("{at}: `{what}` holds two actions named `{name}`"),
+                Some("an action list must not hold duplicates".to_string()),
+            )
+            .at(&field("name")));
+        }
+        let place = format!("{at}, action `{name}`");
+        let ty = obj.get("type").and_then(Value::as_str).unwrap_or("");
+        let step_id = obj.get("stepId").and_then(Value::as_str);
+        let workflow_id = obj.get("workflowId").and_then(Value::as_str);
+        if step_id.is_some() && workflow_id.is_some() {
+            return Err(error(
+                "action/invalid",
+                format!("{place}: `stepId` and `workflowId` are mutually exclusive"),
+                None,
+            )
+            .at(&field("workflowId")));
+        }
+        let jump = match (step_id, workflow_id) {
+            (Some(s), None) => match wf.steps.iter().position(|x| x.step_id == s) {
+                Some(i) => Some(Jump::Step(i)),
+                None => {
+                    return Err(error(
+                        "ref/unknown-step",
+                        format!("{place}: there is no step `{s}` in workflow `{}`", wf.workflow_id),
+                        suggest(s, wf.steps.iter().map(|x| x.step_id.as_str())).or_else(|| {
+                            Some("a goto or retry stepId must name a step of the current workflow".into())
+                        }),
+                    )
+                    .at(&field("stepId")))
+                }
+            },
+            (None, Some(w)) => Some(Jump::Workflow(
+                self.resolve_workflow(doc, w, at).map_err(|e| e.at(&field("workflowId")))?,
+            )),
+            _ => None,
+        };
+        let action_kind = match (ty, success) {
+            ("end", _) => ActionKind::End,
+            ("goto", _) => match jump {
+                Some(j) => ActionKind::Goto(j),
+                None => {
+                    return Err(error(
+                        "action/invalid",
+                        format!("{place}: a `goto` action needs a `stepId` or a `workflowId`"),
+                        None,
+                    )
+                    .at(&field("type")))
+                }
+            },
+            ("retry", false) => {
+                let after = match obj.get("retryAfter") {
+                    None => None,
+                    Some(v) => match v.as_f64() {
+                        Some(f) if (0.0..=1.0e7).contains(&f) => Some(f),
+                        _ => {
+                            return Err(error(
+                                "action/invalid",
+                                format!("{place}: `retryAfter` must be a non-negative number of seconds (at most 1e7)"),
+                                None,
+                            )
+                            .at(&field("retryAfter")))
+                        }
+                    },
+                };
+                let limit = match obj.get("retryLimit") {
+                    None => 1,
+                    Some(v) => match v.as_u64() {
+                        Some(n) => n.min(u32::MAX as u64) as u32,
+                        None => {
+                            return Err(error(
+                                "action/invalid",
+                                format!("{place}: `retryLimit` must be a non-negative integer"),
+                                None,
+                            )
+                            .at(&field("retryLimit")))
+                        }
+                    },
+                };
+                ActionKind::Retry { after, limit, then: jump }
+            }
+            (other, _) => {
+                let allowed = if success { "end or goto" } else { "end, retry or goto" };
+                return Err(error(
+                    "action/invalid",
+                    format!("{place}: `type: {other}` is not an action type here"),
+                    Some(format!("{what} actions are {allowed}")),
+                )
+                .at(&field("type")));
+            }
+        };
+        let mut criteria = Vec::new();
+        if let Some(list) = obj.get("criteria") {
+            let list: Vec<Criterion> = serde_json::from_value(list.clone()).map_err(|e| {
+                error("criteria/invalid", format!("{place}: `criteria` is malformed: {e}"), None)
+                    .at(&field("criteria"))
+            })?;
+            for (i, c) in list.iter().enumerate() {
+                let c_ptr = format!("{base}/criteria/{i}");
+                let compiled = compile_criterion(&place, c, &c_ptr)?;
+                locate_criterion(&compiled, &c_ptr, located);
+                criteria.push(compiled);
+            }
+        }
+        Ok(Action {
+            name: name.to_string(),
+            kind: action_kind,
+            criteria,
+        })
+    }
+
+    /// Compiles one step. Every independent check runs: a problem is reported at
+    /// its place and only what depends on the broken part is skipped. `None` when
+    /// the step could not be compiled whole (its problems are in `self.errors`).
     #[allow(clippy::too_many_arguments)]
     fn step(
         &mut self,
         doc: usize,
         wf: &Workflow,
         step: &Step,
-        wf_params: &[Parameter],
+        wf_params: &[ParamAt],
         wf_success: &[Action],
         wf_failure: &[Action],
         at: &Place,
-    ) -> Result<CompiledStep, CompileError> {
+        located: &mut Vec<(String, Expr)>,
+    ) -> Option<CompiledStep> {
+        let ptr = |f: &str| format!("{}/{f}", at.pointer);
+        let before = self.errors.len();
+        // Mistakes the step is still checked past (as if fixed), reported last.
+        let mut deferred: Vec<CompileError> = Vec::new();
         let targets = [
-            step.operation_id.is_some(),
-            step.operation_path.is_some(),
-            step.workflow_id.is_some(),
+            ("operationId", step.operation_id.is_some()),
+            ("operationPath", step.operation_path.is_some()),
+            ("workflowId", step.workflow_id.is_some()),
         ];
-        if targets.iter().filter(|t| **t).count() > 1 {
-            return fail(
-                "step/target",
-                format!(
-                    "{at}: `operationId`, `operationPath` and `workflowId` are mutually exclusive"
-                ),
-                Some("give the step exactly one of them".to_string()),
+        let given: Vec<&str> = targets.iter().filter(|t| t.1).map(|t| t.0).collect();
+        if given.len() > 1 {
+            self.errors.push(
+                error(
+                    "step/target",
+                    format!("{at}: `operationId`, `operationPath` and `workflowId` are mutually exclusive"),
+                    Some("give the step exactly one of them".to_string()),
+                )
+                .at(&ptr(given[1])),
             );
         }
         // Step parameters override workflow parameters with the same name and `in`.
-        let own = self.parameter_list(doc, &step.parameters, at)?;
-        let mut params: Vec<Parameter> = wf_params
+        let own = self.parameter_list(doc, &step.parameters, &ptr("parameters"), at);
+        let mut params: Vec<ParamAt> = wf_params
             .iter()
-            .filter(|w| !own.iter().any(|o| same_param(o, w)))
+            .filter(|w| !own.iter().any(|o| same_param(&o.param, &w.param)))
             .cloned()
             .collect();
         params.extend(own);
+        // Every value is compiled whatever happens to the operation.
+        let values: Vec<Option<ValueExpr>> = params
+            .iter()
+            .map(|p| {
+                let what = format!("{at}, parameter `{}`", p.param.name);
+                self.value_at(&p.param.value, &p.value_ptr, &what, located)
+            })
+            .collect();
+        let body = step
+            .request_body
+            .as_ref()
+            .map(|rb| self.body_values(rb, at, located));
 
         let target = if let Some(w) = &step.workflow_id {
             if step.request_body.is_some() {
-                return fail(
-                    "step/invalid",
-                    format!("{at}: a step that calls a workflow cannot have a `requestBody`"),
-                    None,
+                self.errors.push(
+                    error(
+                        "step/invalid",
+                        format!("{at}: a step that calls a workflow cannot have a `requestBody`"),
+                        None,
+                    )
+                    .at(&ptr("requestBody")),
                 );
             }
-            let workflow = self.resolve_workflow(doc, w, at)?;
-            let mut inputs = Vec::new();
-            for p in params {
-                let v = ValueExpr::compile(&p.value).map_err(|e| CompileError {
-                    code: "expr/syntax",
-                    pointer: None,
-                    message: format!("{at}, parameter `{}`: {e}", p.name),
-                    help: None,
-                })?;
-                inputs.push((p.name, v));
+            match self.resolve_workflow(doc, w, at) {
+                Ok(workflow) => {
+                    let inputs = params
+                        .iter()
+                        .zip(values)
+                        .filter_map(|(p, v)| Some((p.param.name.clone(), v?)))
+                        .collect();
+                    Some(StepTarget::Workflow { workflow, inputs })
+                }
+                Err(e) => {
+                    self.errors.push(e.at(&ptr("workflowId")));
+                    None
+                }
             }
-            StepTarget::Workflow { workflow, inputs }
         } else {
-            StepTarget::Operation(Box::new(self.operation_call(doc, step, params, at)?))
+            let target_ptr = if step.operation_path.is_some() && step.operation_id.is_none() {
+                ptr("operationPath")
+            } else {
+                ptr("operationId")
+            };
+            // `api#/paths/…` (or the source's URL before the `#`) for
+            // `{$sourceDescriptions.api.url}#/paths/…`: reported with its fix,
+            // and the step checked as if it were written so.
+            let fixed_path = step.operation_path.as_deref().and_then(|path| {
+                let (e, fixed) = self.bare_operation_path(doc, path, at)?;
+                deferred.push(e.at(&target_ptr));
+                Some(fixed)
+            });
+            let fixed_step;
+            let step = match fixed_path {
+                Some(path) => {
+                    fixed_step = Step {
+                        operation_path: Some(path),
+                        ..step.clone()
+                    };
+                    &fixed_step
+                }
+                None => step,
+            };
+            match self.resolve_operation(doc, step, at) {
+                Ok((source, api, operation)) => self
+                    .operation_call(source, api, operation, params, values, body, at, &target_ptr)
+                    .map(|c| StepTarget::Operation(Box::new(c))),
+                Err(e) => {
+                    let e = if step.operation_id.is_none() && step.operation_path.is_none() {
+                        e.at(&ptr("stepId"))
+                    } else {
+                        e.at(&target_ptr)
+                    };
+                    self.errors.push(e);
+                    None
+                }
+            }
         };
 
         let mut success_criteria = Vec::new();
         for (i, c) in step.success_criteria.iter().enumerate() {
-            success_criteria.push(
-                compile_criterion(&at.to_string(), c)
-                    .map_err(|e| e.at(&format!("{}/successCriteria/{i}/condition", at.pointer)))?,
-            );
+            let c_ptr = ptr(&format!("successCriteria/{i}"));
+            match compile_criterion(&at.to_string(), c, &c_ptr) {
+                Ok(compiled) => {
+                    locate_criterion(&compiled, &c_ptr, located);
+                    success_criteria.push(compiled);
+                }
+                Err(e) => self.errors.push(e.at(&c_ptr)),
+            }
         }
-        // A broken action list is reported, and the rest of the step still checked.
-        let mut on_success = self
-            .actions(doc, wf, &step.on_success, "onSuccess", true, at)
-            .unwrap_or_else(|e| {
-                self.errors.push(e.at(&format!("{}/onSuccess", at.pointer)));
-                Vec::new()
-            });
-        let mut on_failure = self
-            .actions(doc, wf, &step.on_failure, "onFailure", false, at)
-            .unwrap_or_else(|e| {
-                self.errors.push(e.at(&format!("{}/onFailure", at.pointer)));
-                Vec::new()
-            });
+        let mut on_success = self.actions(doc, wf, &step.on_success, true, &ptr("onSuccess"), at, located);
+        let mut on_failure = self.actions(doc, wf, &step.on_failure, false, &ptr("onFailure"), at, located);
         for a in wf_success {
             if !on_success.iter().any(|s| s.name == a.name) {
                 on_success.push(a.clone());
@@ -1055,25 +1252,45 @@ impl<'a> Compiler<'a> {
         }
         let mut outputs = Vec::new();
         for (name, v) in &step.outputs {
+            let out_ptr = ptr(&format!("outputs/{}", token(name)));
             if !output_key_ok(name) {
-                self.errors.push(CompileError {
-                    code: "id/output-key",
-                    message: format!("{at}: output name `{name}` must match ^[a-zA-Z0-9.-_]+$"),
-                    help: Some("use letters, digits, `.`, `-` and `_` only".into()),
-                    pointer: Some(format!("{}/outputs", at.pointer)),
-                });
+                self.errors.push(
+                    error(
+                        "id/output-key",
+                        format!("{at}: output name `{name}` must match ^[a-zA-Z0-9.-_]+$"),
+                        Some("use letters, digits, `.`, `-` and `_` only".to_string()),
+                    )
+                    .at(&out_ptr),
+                );
             }
-            let compiled = compile_output(v).map_err(|m| CompileError {
-                code: "expr/syntax",
-                pointer: None,
-                message: format!("{at}, output `{name}`: {m}"),
-                help: None,
-            })?;
-            outputs.push((name.clone(), compiled));
+            match compile_output(v) {
+                Ok(compiled) => {
+                    for e in compiled.expressions() {
+                        located.push((out_ptr.clone(), e.clone()));
+                    }
+                    if let Some(e) = v
+                        .as_str()
+                        .and_then(|t| self.near_miss(t, &format!("{at}, output `{name}`")))
+                    {
+                        self.errors.push(e.at(&out_ptr));
+                    }
+                    outputs.push((name.clone(), compiled));
+                }
+                Err(m) => self.errors.push(
+                    syntax_error(&format!("{at}, output `{name}`"), v.as_str().unwrap_or(""), m)
+                        .at(&out_ptr),
+                ),
+            }
         }
-        Ok(CompiledStep {
+        let failed = self.errors.len() != before;
+        // In the step's order: the target comes before what follows it.
+        self.errors.splice(before..before, deferred);
+        if failed {
+            return None;
+        }
+        Some(CompiledStep {
             step_id: step.step_id.clone(),
-            target,
+            target: target?,
             success_criteria,
             on_success,
             on_failure,
@@ -1081,72 +1298,212 @@ impl<'a> Compiler<'a> {
         })
     }
 
-    fn operation_call(
-        &self,
-        doc: usize,
-        step: &Step,
-        params: Vec<Parameter>,
+    /// Compiles a value written in the document: every string inside it is
+    /// compiled on its own, so a mistake is reported at the string that holds it
+    /// and every expression is known with its place.
+    fn value_at(
+        &mut self,
+        value: &Value,
+        pointer: &str,
+        what: &str,
+        located: &mut Vec<(String, Expr)>,
+    ) -> Option<ValueExpr> {
+        let before = self.errors.len();
+        let mut stack: Vec<(&Value, String)> = vec![(value, pointer.to_string())];
+        while let Some((v, p)) = stack.pop() {
+            match v {
+                Value::String(s) => match ValueExpr::compile_str(s) {
+                    Ok(c) => {
+                        for e in c.expressions() {
+                            located.push((p.clone(), e.clone()));
+                        }
+                        if let Some(e) = self.near_miss(s, what) {
+                            self.errors.push(e.at(&p));
+                        }
+                    }
+                    Err(e) => self
+                        .errors
+                        .push(syntax_error(what, s, e.to_string()).at(&p)),
+                },
+                Value::Array(items) => {
+                    for (i, item) in items.iter().enumerate().rev() {
+                        stack.push((item, format!("{p}/{i}")));
+                    }
+                }
+                Value::Object(map) => {
+                    for (k, item) in map.iter().rev() {
+                        stack.push((item, format!("{p}/{}", token(k))));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if self.errors.len() != before {
+            return None;
+        }
+        match ValueExpr::compile(value) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.errors
+                    .push(error("expr/syntax", format!("{what}: {e}"), None).at(pointer));
+                None
+            }
+        }
+    }
+
+    /// Text that is nearly an expression (`$input.name`, `{$respons.body#/id}`)
+    /// would be sent as it is: an error, unless the step or its workflow lists
+    /// the text under `x-arazzo-literals` (text meant literally).
+    fn near_miss(&self, text: &str, what: &str) -> Option<CompileError> {
+        if !text.contains('$') || self.literals.iter().any(|l| l == text) {
+            return None;
+        }
+        let whole = text.starts_with('$').then(|| near_expression(text)).flatten();
+        let (written, meant) = match whole {
+            Some(meant) => (text.to_string(), meant),
+            None => text.match_indices("{$").find_map(|(i, _)| {
+                let inner = &text[i + 1..];
+                let inner = &inner[..inner.find('}')?];
+                Some((inner.to_string(), near_expression(inner)?))
+            })?,
+        };
+        Some(
+            error(
+                "expr/near-miss",
+                format!("{what}: `{written}` is not a runtime expression, so it would be sent as this text"),
+                Some(format!(
+                    "did you mean `{meant}`? (text meant literally goes in the step's `x-arazzo-literals` list)"
+                )),
+            )
+            .within(written),
+        )
+    }
+
+    /// The payload and replacements of a request body, compiled with their places.
+    fn body_values(
+        &mut self,
+        rb: &crate::document::RequestBody,
         at: &Place,
-    ) -> Result<OperationCall, CompileError> {
-        let (source, api, operation) = self.resolve_operation(doc, step, at)?;
-        let secret_params = api.secret_params().map_err(|e| CompileError {
-            code: "openapi/invalid",
-            pointer: None,
-            message: format!("{at}: {e}"),
-            help: Some(
-                "fix or restore the security scheme: arazzo must know which parameters carry credentials to keep them out of every output".into(),
-            ),
-        })?;
-        let mut parameters: Vec<CompiledParam> = Vec::new();
-        for p in params {
-            let Some(loc_text) = p.location.as_deref() else {
-                return fail("param/missing-in", 
-                    format!("{at}: parameter `{}` has no `in`", p.name),
-                    Some("parameters of an operation step need `in: path`, `query`, `header` or `cookie`".to_string()),
+        located: &mut Vec<(String, Expr)>,
+    ) -> BodyValues {
+        let base = format!("{}/requestBody", at.pointer);
+        let payload = rb.payload.as_ref().map(|p| {
+            self.value_at(p, &format!("{base}/payload"), &format!("{at}, requestBody payload"), located)
+        });
+        let replacements = rb
+            .replacements
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let r_ptr = format!("{base}/replacements/{i}");
+                let what = format!("{at}, replacement `{}`", r.target);
+                (r.target.clone(), r_ptr.clone(), self.value_at(&r.value, &format!("{r_ptr}/value"), &what, located))
+            })
+            .collect();
+        BodyValues {
+            content_type: rb.content_type.clone(),
+            payload,
+            replacements,
+        }
+    }
+
+    /// Checks the step's parameters and body against the operation it calls.
+    #[allow(clippy::too_many_arguments)]
+    fn operation_call(
+        &mut self,
+        source: String,
+        api: Arc<OpenApi>,
+        operation: Operation,
+        params: Vec<ParamAt>,
+        values: Vec<Option<ValueExpr>>,
+        body: Option<BodyValues>,
+        at: &Place,
+        target_ptr: &str,
+    ) -> Option<OperationCall> {
+        let before = self.errors.len();
+        let secret_params = match api.secret_params() {
+            Ok(s) => s,
+            Err(e) => {
+                self.errors.push(
+                    error(
+                        "openapi/invalid",
+                        format!("{at}: {e}"),
+                        Some("fix or restore the security scheme: arazzo must know which parameters carry credentials to keep them out of every output".to_string()),
+                    )
+                    .at(target_ptr),
                 );
+                Vec::new()
+            }
+        };
+        let mut parameters: Vec<CompiledParam> = Vec::new();
+        // Path parameters the step gives, whether or not their value compiles.
+        let given_path: Vec<String> = params
+            .iter()
+            .filter(|p| p.param.location.as_deref() == Some("path"))
+            .map(|p| p.param.name.clone())
+            .collect();
+        for (p, value) in params.into_iter().zip(values) {
+            let ParamAt { param: p, name_ptr, in_ptr, .. } = p;
+            let Some(loc_text) = p.location.as_deref() else {
+                self.errors.push(
+                    error(
+                        "param/missing-in",
+                        format!("{at}: parameter `{}` has no `in`", p.name),
+                        Some("parameters of an operation step need `in: path`, `query`, `header` or `cookie`".to_string()),
+                    )
+                    .at(&name_ptr),
+                );
+                continue;
             };
             let Some(location) = ParamIn::parse(loc_text) else {
-                return fail(
-                    "param/invalid-in",
-                    format!("{at}: parameter `{}` has `in: {loc_text}`", p.name),
-                    Some("`in` is one of path, query, header, cookie".to_string()),
+                self.errors.push(
+                    error(
+                        "param/invalid-in",
+                        format!("{at}: parameter `{}` has `in: {loc_text}`", p.name),
+                        Some("`in` is one of path, query, header, cookie".to_string()),
+                    )
+                    .at(&in_ptr),
                 );
+                continue;
             };
-            let value = ValueExpr::compile(&p.value).map_err(|e| CompileError {
-                code: "expr/syntax",
-                pointer: None,
-                message: format!("{at}, parameter `{}`: {e}", p.name),
-                help: None,
-            })?;
             let spec = operation.param(&p.name, location).cloned();
             if spec.is_none() {
                 if let Some(other) = operation.parameters.iter().find(|s| s.name == p.name) {
-                    return fail(
-                        "param/wrong-in",
-                        format!(
-                            "{at}: parameter `{}` is given `in: {loc_text}`, but the operation declares it `in: {}`",
-                            p.name,
-                            other.location.as_str()
-                        ),
-                        Some(format!("write `in: {}`", other.location.as_str())),
+                    self.errors.push(
+                        error(
+                            "param/wrong-in",
+                            format!(
+                                "{at}: parameter `{}` is given `in: {loc_text}`, but the operation declares it `in: {}`",
+                                p.name,
+                                other.location.as_str()
+                            ),
+                            Some(format!("write `in: {}`", other.location.as_str())),
+                        )
+                        .at(&in_ptr),
                     );
+                    continue;
                 }
             }
             if location == ParamIn::Path && spec.is_none() {
-                return fail(
-                    "param/unknown-path-param",
-                    format!(
-                        "{at}: path parameter `{}` is not in the path `{}` of operation `{}`",
-                        p.name,
-                        operation.path,
-                        operation.operation_id.as_deref().unwrap_or("?")
-                    ),
-                    Some(format!(
-                        "the operation's path parameters are: {}",
-                        names_in(&operation, ParamIn::Path)
-                    )),
+                self.errors.push(
+                    error(
+                        "param/unknown-path-param",
+                        format!(
+                            "{at}: path parameter `{}` is not in the path `{}` of operation `{}`",
+                            p.name,
+                            operation.path,
+                            operation.operation_id.as_deref().unwrap_or("?")
+                        ),
+                        Some(match suggest(&p.name, operation.parameters.iter().filter(|s| s.location == ParamIn::Path).map(|s| s.name.as_str())) {
+                            Some(s) => s,
+                            None => format!("the operation's path parameters are: {}", names_in(&operation, ParamIn::Path)),
+                        }),
+                    )
+                    .at(&name_ptr),
                 );
+                continue;
             }
+            let Some(value) = value else { continue };
             let lname = if location == ParamIn::Header {
                 p.name.to_ascii_lowercase()
             } else {
@@ -1164,89 +1521,70 @@ impl<'a> Compiler<'a> {
                 secret,
             });
         }
+        let step_ptr = at.pointer.as_str();
         for spec in operation
             .parameters
             .iter()
             .filter(|s| s.location == ParamIn::Path)
         {
-            if !parameters
-                .iter()
-                .any(|p| p.location == ParamIn::Path && p.name == spec.name)
-            {
-                return fail(
-                    "param/missing-path-param",
-                    format!(
-                        "{at}: the required path parameter `{}` of `{} {}` is not given",
-                        spec.name, operation.method, operation.path
-                    ),
-                    Some(format!(
-                        "add `- name: {}\n  in: path\n  value: …` to the step's parameters",
-                        spec.name
-                    )),
+            if !given_path.contains(&spec.name) {
+                self.errors.push(
+                    error(
+                        "param/missing-path-param",
+                        format!(
+                            "{at}: the required path parameter `{}` of `{} {}` is not given",
+                            spec.name, operation.method, operation.path
+                        ),
+                        Some(format!(
+                            "add `- name: {}\n  in: path\n  value: …` to the step's parameters",
+                            spec.name
+                        )),
+                    )
+                    .at(target_ptr),
                 );
             }
         }
-        let body = match &step.request_body {
+        let body = match body {
             None => None,
-            Some(rb) => {
-                let content_type = rb
+            Some(b) => {
+                let content_type = b
                     .content_type
                     .clone()
-                    .or_else(|| {
-                        operation
-                            .request_media_types()
-                            .first()
-                            .map(|s| s.to_string())
-                    })
+                    .or_else(|| operation.request_media_types().first().map(|s| s.to_string()))
                     .unwrap_or_else(|| "application/json".to_string());
-                let payload = match &rb.payload {
-                    Some(p) => Some(ValueExpr::compile(p).map_err(|e| CompileError {
-                        code: "expr/syntax",
-                        pointer: None,
-                        message: format!("{at}, requestBody payload: {e}"),
-                        help: None,
-                    })?),
-                    None => None,
-                };
+                let xml = content_type.to_ascii_lowercase().contains("xml");
                 let mut replacements = Vec::new();
                 let mut xml_replacements = Vec::new();
-                let xml = content_type.to_ascii_lowercase().contains("xml");
-                for r in &rb.replacements {
-                    let value = ValueExpr::compile(&r.value).map_err(|e| CompileError {
-                        code: "expr/syntax",
-                        pointer: None,
-                        message: format!("{at}, replacement `{}`: {e}", r.target),
-                        help: None,
-                    })?;
+                for (target, r_ptr, value) in b.replacements {
                     // For an XML body the target is an XPath expression.
-                    if xml {
-                        crate::criteria::check_xpath(&r.target).map_err(|m| CompileError {
-                            code: "body/replacement-target",
-                            pointer: None,
-                            message: format!("{at}, replacement target: {m}"),
-                            help: Some(
-                                "replacement targets of an XML body are XPath expressions such as `/pet/name` or `/pet/@id`".into(),
-                            ),
-                        })?;
-                        xml_replacements.push((r.target.clone(), value));
-                        continue;
-                    }
-                    let target = Pointer::parse(&r.target).map_err(|m| CompileError {
-                        code: "body/replacement-target",
-                        pointer: None,
-                        message: format!("{at}, replacement target: {m}"),
-                        help: Some(
-                            "replacement targets are JSON Pointers such as `/pet/id`".into(),
+                    let checked = if xml {
+                        crate::criteria::check_xpath(&target).map(|_| None).map_err(|m| (m, "replacement targets of an XML body are XPath expressions such as `/pet/name` or `/pet/@id`"))
+                    } else {
+                        Pointer::parse(&target).map(Some).map_err(|m| (m, "replacement targets are JSON Pointers such as `/pet/id`"))
+                    };
+                    match checked {
+                        Err((m, help)) => self.errors.push(
+                            error("body/replacement-target", format!("{at}, replacement target: {m}"), Some(help.to_string()))
+                                .at(&format!("{r_ptr}/target")),
                         ),
-                    })?;
-                    replacements.push((target, value));
+                        Ok(pointer) => {
+                            let Some(value) = value else { continue };
+                            match pointer {
+                                Some(p) => replacements.push((p, value)),
+                                None => xml_replacements.push((target, value)),
+                            }
+                        }
+                    }
                 }
-                Some(CompiledBody {
-                    content_type,
-                    payload,
-                    replacements,
-                    xml_replacements,
-                })
+                match b.payload {
+                    Some(None) => None,
+                    payload => Some(CompiledBody {
+                        content_type,
+                        payload: payload.flatten(),
+                        replacements,
+                        xml_replacements,
+                    }),
+                }
             }
         };
         // Every schema the requests are checked against must resolve: a `$ref`
@@ -1263,23 +1601,28 @@ impl<'a> Compiler<'a> {
                 schemas.push(("request body".to_string(), s));
             }
         }
+        let mut unreadable = Vec::new();
         for (what, schema) in schemas {
             if let Some(reason) = crate::schema::unreadable_ref(&api, schema) {
-                return fail(
-                    "source/unreadable-ref",
-                    format!(
-                        "{at}: the {what} schema of `{} {}` cannot be read: {reason}",
-                        operation.method, operation.path
-                    ),
-                    Some(
-                        "restore what the `$ref` names, or bundle the description into one file"
-                            .to_string(),
-                    ),
+                unreadable.push(
+                    error(
+                        "source/unreadable-ref",
+                        format!(
+                            "{at}: the {what} schema of `{} {}` cannot be read: {reason}",
+                            operation.method, operation.path
+                        ),
+                        Some("restore what the `$ref` names, or bundle the description into one file".to_string()),
+                    )
+                    .at(target_ptr),
                 );
             }
         }
-        let _ = doc;
-        Ok(OperationCall {
+        self.errors.extend(unreadable);
+        let _ = step_ptr;
+        if self.errors.len() != before {
+            return None;
+        }
+        Some(OperationCall {
             source,
             api,
             operation: Arc::new(operation),
@@ -1287,6 +1630,37 @@ impl<'a> Compiler<'a> {
             body,
             checkers: Default::default(),
         })
+    }
+
+    /// An operationPath whose part before `#` names a source by its name or its
+    /// URL instead of `{$sourceDescriptions.<name>.url}`: the error, with its
+    /// fix, and the path as it should be written.
+    fn bare_operation_path(&self, doc: usize, path: &str, at: &Place) -> Option<(CompileError, String)> {
+        let (head, fragment) = path.split_once('#')?;
+        if head.starts_with("{$") {
+            return None;
+        }
+        let d = &self.loaded.docs[doc].doc.doc;
+        let source = d
+            .source_descriptions
+            .iter()
+            .find(|s| s.name == head)
+            .or_else(|| d.source_descriptions.iter().find(|s| !head.is_empty() && s.url == head))
+            .or_else(|| {
+                // No head at all: the only OpenAPI source is meant.
+                let mut openapi = self.openapi_sources(doc).into_iter();
+                let only = openapi.next().filter(|_| head.is_empty() && openapi.next().is_none())?;
+                d.source_descriptions.iter().find(|s| s.name == only.0)
+            })?;
+        let with = format!("{{$sourceDescriptions.{}.url}}", source.name);
+        let fixed = format!("{with}#{fragment}");
+        let mut e = error(
+            "ref/operation-path",
+            format!("{at}: operationPath `{path}` must start with `{{$sourceDescriptions.<name>.url}}`"),
+            Some(format!("write `operationPath: '{fixed}'` (`arazzo validate --fix` does it)")),
+        );
+        e.fix = Some((format!("{head}#"), format!("{with}#")));
+        Some((e, fixed))
     }
 
     fn openapi_sources(&self, doc: usize) -> Vec<(&'a str, &'a Arc<OpenApi>)> {
@@ -1311,7 +1685,7 @@ impl<'a> Compiler<'a> {
             code: "openapi/invalid",
             pointer: None,
             message: format!("{at}: {e}"),
-            help: None,
+            help: None, ..Default::default()
         };
         if let Some(id) = &step.operation_id {
             // `$sourceDescriptions.<name>.<operationId>`: split at the first dot after the name.
@@ -1329,6 +1703,7 @@ impl<'a> Compiler<'a> {
                         Some(format!("OpenAPI sources: {}", sources.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))),
                     );
                 };
+                shared_operation_id(api, name, op_id, at)?;
                 return match api.operation(op_id).map_err(wrap)? {
                     Some(op) => Ok((name.to_string(), Arc::clone(api), op)),
                     None => fail(
@@ -1346,7 +1721,10 @@ impl<'a> Compiler<'a> {
                     ),
                     None,
                 ),
-                [(name, api)] => match api.operation(id).map_err(wrap)? {
+                [(name, api)] => match {
+                    shared_operation_id(api, name, id, at)?;
+                    api.operation(id).map_err(wrap)?
+                } {
                     Some(op) => Ok((name.to_string(), Arc::clone(api), op)),
                     None => fail(
                         "ref/unknown-operation",
@@ -1393,6 +1771,31 @@ impl<'a> Compiler<'a> {
     }
 }
 
+/// An operationId that several operations of the description share names none
+/// of them for sure: which one the step means must be said by its path.
+fn shared_operation_id(api: &OpenApi, source: &str, id: &str, at: &Place) -> Result<(), CompileError> {
+    let Some(ops) = api.operations_sharing(id) else {
+        return Ok(());
+    };
+    let list: Vec<String> = ops
+        .iter()
+        .map(|(path, method)| format!("{} {path}", method.to_ascii_uppercase()))
+        .collect();
+    let (path, method) = &ops[0];
+    let escaped = path.replace('~', "~0").replace('/', "~1");
+    fail(
+        "ref/duplicate-operation-id",
+        format!(
+            "{at}: operationId `{id}` names {} operations of source `{source}`: {}",
+            ops.len(),
+            list.join(", ")
+        ),
+        Some(format!(
+            "give each operation its own operationId in the description, or name the operation by its path, e.g. `operationPath: '{{$sourceDescriptions.{source}.url}}#/paths/{escaped}/{method}'`"
+        )),
+    )
+}
+
 /// `{$sourceDescriptions.<name>.url}#/paths/~1things~1{id}/get`
 fn resolve_operation_path(
     at: &Place,
@@ -1433,7 +1836,7 @@ fn resolve_operation_path(
         code: "ref/operation-path",
         pointer: None,
         message: format!("{at}: operationPath: {m}"),
-        help: None,
+        help: None, ..Default::default()
     })?;
     match pointer.tokens() {
         [paths, template, method] if paths == "paths" => {
@@ -1441,7 +1844,7 @@ fn resolve_operation_path(
                 code: "ref/operation-path",
                 pointer: None,
                 message: format!("{at}: operationPath `{path}`: {e}"),
-                help: None,
+                help: None, ..Default::default()
             })?;
             Ok((name.to_string(), Arc::clone(api), op))
         }
@@ -1486,8 +1889,11 @@ impl RefCheck<'_> {
         let wf = self.wf;
         let d = &self.loaded.docs[self.doc];
         match e {
-            Expr::Inputs { name, .. } => {
+            Expr::Inputs { name, pointer } => {
                 if let Some(decl) = self.declared_inputs {
+                    if let Some(e) = dot_access(e, name, pointer.as_ref(), |n| decl.contains(n)) {
+                        return Err(e.message_at(place));
+                    }
                     if !decl.contains(name) {
                         return fail(
                             "ref/undeclared-input",
@@ -1516,7 +1922,11 @@ impl RefCheck<'_> {
                     );
                 }
             }
-            Expr::Steps { step, output, .. } => {
+            Expr::Steps {
+                step,
+                output,
+                pointer,
+            } => {
                 let Some(position) = wf.steps.iter().position(|s| &s.step_id == step) else {
                     return fail(
                         "ref/unknown-step",
@@ -1534,6 +1944,11 @@ impl RefCheck<'_> {
                     );
                 }
                 let outs = self.step_outputs.get(step.as_str());
+                if let Some(e) = dot_access(e, output, pointer.as_ref(), |n| {
+                    outs.is_some_and(|o| o.contains(n))
+                }) {
+                    return Err(e.message_at(place));
+                }
                 if !outs.is_some_and(|o| o.contains(output.as_str())) {
                     return fail(
                         "ref/unknown-output",
@@ -1614,7 +2029,117 @@ impl RefCheck<'_> {
     }
 }
 
-fn compile_criterion(place: &str, c: &Criterion) -> Result<CompiledCriterion, CompileError> {
+/// `$steps.s.outputs.a.b` where `a` is declared and `a.b` is not: a dot used to
+/// reach into the value of `a`, which the spec writes `$steps.s.outputs.a#/b`.
+/// `declared` says whether a name exists. The error carries the rewrite.
+fn dot_access(
+    e: &Expr,
+    name: &str,
+    pointer: Option<&Pointer>,
+    declared: impl Fn(&str) -> bool,
+) -> Option<CompileError> {
+    if declared(name) || !name.contains('.') {
+        return None;
+    }
+    // The longest declared name the written one starts with.
+    let split = name
+        .match_indices('.')
+        .map(|(i, _)| i)
+        .rev()
+        .find(|&i| declared(&name[..i]))?;
+    let (head, rest) = (&name[..split], &name[split + 1..]);
+    let mut tail: String = rest.split('.').map(|t| format!("/{}", token(t))).collect();
+    if let Some(p) = pointer {
+        tail.push_str(p.as_str());
+    }
+    let written = e.to_string();
+    let prefix_len = written.len() - name.len() - pointer.map_or(0, |p| p.as_str().len() + 1);
+    let fixed = format!("{}{head}#{tail}", &written[..prefix_len]);
+    let mut err = error(
+        "expr/dot-access",
+        format!("`{written}` reads `{head}` with a dot: a dot after a name is part of the name, and there is no `{name}`"),
+        Some(format!("write `{fixed}` (a JSON Pointer after `#` selects inside the value; `arazzo validate --fix` does it)")),
+    );
+    err.needle = Some(written.clone());
+    err.fix = Some((written, fixed));
+    Some(err)
+}
+
+/// `$response.body.a.b` (or `$request.body…`, also `{…}` inside text): dots
+/// where the spec writes a JSON Pointer, `$response.body#/a/b`. The text
+/// written and its rewrite, when the rewrite is an expression.
+fn body_dot_access(text: &str) -> Option<(String, String)> {
+    let start = ["$response.body.", "$request.body."]
+        .iter()
+        .filter_map(|p| text.find(p).map(|i| (i, p.len())))
+        .min()?;
+    let (at, prefix_len) = start;
+    let rest = &text[at + prefix_len..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '[' | ']')))
+        .unwrap_or(rest.len());
+    let path = rest[..end].trim_end_matches('.');
+    if path.is_empty() || rest[end..].starts_with('#') {
+        return None;
+    }
+    let mut pointer = String::new();
+    for segment in path.split('.') {
+        let (name, indexes) = segment.split_once('[').unwrap_or((segment, ""));
+        if name.is_empty() && indexes.is_empty() {
+            return None;
+        }
+        if !name.is_empty() {
+            pointer.push('/');
+            pointer.push_str(&token(name));
+        }
+        for index in indexes.split('[').filter(|i| !i.is_empty()) {
+            let n = index.strip_suffix(']')?;
+            if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            pointer.push('/');
+            pointer.push_str(n);
+        }
+    }
+    let written = text[at..at + prefix_len + path.len()].to_string();
+    let body = &written[..prefix_len - 1];
+    let fixed = format!("{body}#{pointer}");
+    crate::expr::parse_expression(&fixed).ok()?;
+    Some((written, fixed))
+}
+
+/// An expression error, turned into the dot-access error with its fix when
+/// the text is that mechanical mistake.
+fn syntax_error(what: &str, text: &str, message: String) -> CompileError {
+    match body_dot_access(text) {
+        Some((written, fixed)) => {
+            let mut e = error(
+                "expr/dot-access",
+                format!("{what}: `{written}` reaches into the body with dots; the spec writes a JSON Pointer after `#`"),
+                Some(format!("write `{fixed}` (`arazzo validate --fix` does it)")),
+            );
+            e.needle = Some(written.clone());
+            e.fix = Some((written, fixed));
+            e
+        }
+        None => error("expr/syntax", format!("{what}: {message}"), None),
+    }
+}
+
+impl CompileError {
+    /// Prefixes the message with the place it is about.
+    fn message_at(mut self, place: &str) -> CompileError {
+        self.message = format!("{place}: {}", self.message);
+        self
+    }
+}
+
+fn compile_criterion(
+    place: &str,
+    c: &Criterion,
+    c_ptr: &str,
+) -> Result<CompiledCriterion, CompileError> {
+    let condition_ptr = format!("{c_ptr}/condition");
     let kind = match (&c.kind, &c.version) {
         (None, _) => None,
         (Some(Value::String(s)), _) if s == "simple" => None,
@@ -1622,23 +2147,32 @@ fn compile_criterion(place: &str, c: &Criterion) -> Result<CompiledCriterion, Co
         (Some(k), _) => Some(k.clone()),
     };
     let Some(kind) = kind else {
-        let cond = Condition::parse(&c.condition).map_err(|e| CompileError {
-            code: if e.too_deep {
-                "expr/too-deep"
-            } else {
-                "criteria/syntax"
-            },
-            pointer: None,
-            message: format!(
-                "{place}: the condition `{}` is invalid: {}",
-                shorten(&c.condition),
-                e.message
-            ),
-            help: Some(if e.too_deep {
-                too_deep_help()
-            } else {
-                "conditions look like `$statusCode == 201 && $response.body#/id != null`".into()
-            }),
+        let cond = Condition::parse(&c.condition).map_err(|e| {
+            error(
+                if e.too_deep {
+                    "expr/too-deep"
+                } else {
+                    "criteria/syntax"
+                },
+                format!(
+                    "{place}: the condition `{}` is invalid: {}",
+                    shorten(&c.condition),
+                    e.message
+                ),
+                Some(if e.too_deep {
+                    too_deep_help()
+                } else {
+                    match near_expressions_in(&c.condition).first() {
+                        Some((_, meant)) => format!("did you mean `{meant}`?"),
+                        None => "conditions look like `$statusCode == 201 && $response.body#/id != null`".into(),
+                    }
+                }),
+            )
+            .at(&condition_ptr)
+        })
+        .map_err(|e| match near_expressions_in(&c.condition).into_iter().next() {
+            Some((written, _)) => e.within(written),
+            None => e,
         })?;
         return Ok(CompiledCriterion {
             text: c.condition.clone(),
@@ -1646,34 +2180,66 @@ fn compile_criterion(place: &str, c: &Criterion) -> Result<CompiledCriterion, Co
         });
     };
     if let Some(m) = crate::criteria::too_deep(&kind, &c.condition) {
-        return fail(
+        return Err(error(
             "expr/too-deep",
             format!("{place}: criterion `{}`: {m}", shorten(&c.condition)),
             Some(too_deep_help()),
-        );
+        )
+        .at(&condition_ptr));
     }
-    let check = crate::criteria::Check::compile(&kind, &c.condition).map_err(|m| CompileError {
-        code: "criteria/invalid",
-        pointer: None,
-        message: format!("{place}: criterion `{}`: {m}", shorten(&c.condition)),
-        help: None,
+    let check = crate::criteria::Check::compile(&kind, &c.condition).map_err(|m| {
+        error(
+            "criteria/invalid",
+            format!("{place}: criterion `{}`: {m}", shorten(&c.condition)),
+            None,
+        )
+        .at(&condition_ptr)
     })?;
     let Some(context) = &c.context else {
-        return fail("criteria/missing-context", 
+        return Err(error(
+            "criteria/missing-context",
             format!("{place}: a `{}` criterion needs a `context`", check.type_name()),
             Some("add e.g. `context: $response.body` (the spec requires a context whenever `type` is given)".into()),
-        );
+        )
+        .at(&format!("{c_ptr}/type")));
     };
-    let context = ValueExpr::compile_str(context).map_err(|e| CompileError {
-        code: "expr/syntax",
-        pointer: None,
-        message: format!("{place}: criterion context: {e}"),
-        help: None,
+    let context = ValueExpr::compile_str(context).map_err(|e| {
+        error("expr/syntax", format!("{place}: criterion context: {e}"), None)
+            .at(&format!("{c_ptr}/context"))
     })?;
     Ok(CompiledCriterion {
         text: c.condition.clone(),
         check: CriterionCheck::Typed { context, check },
     })
+}
+
+/// The expressions of a compiled criterion, with the place each is written.
+fn locate_criterion(c: &CompiledCriterion, c_ptr: &str, located: &mut Vec<(String, Expr)>) {
+    let at = match &c.check {
+        CriterionCheck::Simple(_) => format!("{c_ptr}/condition"),
+        CriterionCheck::Typed { .. } => format!("{c_ptr}/context"),
+    };
+    for e in c.expressions() {
+        located.push((at.clone(), e.clone()));
+    }
+}
+
+/// A parameter with the places of its parts, for diagnostics.
+#[derive(Debug, Clone)]
+struct ParamAt {
+    param: Parameter,
+    value_ptr: String,
+    name_ptr: String,
+    in_ptr: String,
+}
+
+/// A request body's values, compiled before the operation is known.
+struct BodyValues {
+    content_type: Option<String>,
+    /// `Some(None)`: a payload that does not compile (already reported).
+    payload: Option<Option<ValueExpr>>,
+    /// (target, pointer of the replacement, value)
+    replacements: Vec<(String, String, Option<ValueExpr>)>,
 }
 
 /// A condition as quoted in a message: whole when short, else its start.

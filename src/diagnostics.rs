@@ -31,8 +31,20 @@ pub struct Diagnostic {
     /// JSON Pointer of the node, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pointer: Option<String>,
+    /// A certain fix (`validate --fix` applies it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Fix>,
     #[serde(skip)]
     span: Option<(usize, usize)>,
+}
+
+/// A replacement inside one string value of the document: at `pointer`, the
+/// text `replace` becomes `with`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fix {
+    pub pointer: String,
+    pub replace: String,
+    pub with: String,
 }
 
 /// The text of one file, with its source map, for placing diagnostics.
@@ -52,8 +64,9 @@ impl SourceFile {
         }
     }
 
-    /// A diagnostic placed at a JSON Pointer of this file (the nearest existing
-    /// ancestor when the node itself is missing; the first line of a block).
+    /// A diagnostic placed at a JSON Pointer of this file: on the value when it
+    /// is a scalar (a wrong value), else on the key (a wrong block, or a member
+    /// that should not be there), else on the nearest existing ancestor.
     pub fn at(
         &self,
         pointer: Option<&str>,
@@ -62,15 +75,44 @@ impl SourceFile {
         message: impl Into<String>,
         help: Option<String>,
     ) -> Diagnostic {
-        let span = pointer.and_then(|p| self.map.locate_key(p).or_else(|| self.map.locate(p)));
-        let (line, column, span) = match span {
-            Some(s) => {
+        self.at_within(pointer, None, code, severity, message, help)
+    }
+
+    /// As [`Self::at`], narrowed to `needle` when the node's text holds it: an
+    /// expression inside a template or a condition.
+    pub fn at_within(
+        &self,
+        pointer: Option<&str>,
+        needle: Option<&str>,
+        code: impl Into<String>,
+        severity: Severity,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) -> Diagnostic {
+        let span = pointer.and_then(|p| {
+            self.map
+                .locate_scalar(p)
+                .or_else(|| self.map.locate_key(p))
+                .or_else(|| self.map.locate(p))
+        });
+        let narrowed = span.as_ref().and_then(|s| {
+            let needle = needle.filter(|n| !n.is_empty())?;
+            let region = self.text.get(s.offset..s.offset + s.len)?;
+            let at = region.find(needle)?;
+            Some((s.offset + at, needle.len()))
+        });
+        let (line, column, span) = match (narrowed, span) {
+            (Some((offset, len)), _) => {
+                let (l, c) = crate::validate::source_map::line_col(&self.text, offset);
+                (Some(l), Some(c), Some((offset, len)))
+            }
+            (None, Some(s)) => {
                 let rest = &self.text[s.offset.min(self.text.len())..];
                 let first_line = rest.find('\n').unwrap_or(rest.len());
                 let len = s.len.min(first_line).max(1).min(rest.len());
                 (Some(s.line), Some(s.column), Some((s.offset, len)))
             }
-            None => (None, None, None),
+            (None, None) => (None, None, None),
         };
         Diagnostic {
             file: self.name.clone(),
@@ -81,6 +123,7 @@ impl SourceFile {
             message: message.into(),
             help,
             pointer: pointer.map(str::to_string),
+            fix: None,
             span,
         }
     }
@@ -111,6 +154,7 @@ impl SourceFile {
             message,
             help,
             pointer: None,
+            fix: None,
             span: Some((offset, usize::from(offset < self.text.len()))),
         }
     }
@@ -128,6 +172,7 @@ impl Diagnostic {
             message,
             help,
             pointer: None,
+            fix: None,
             span: None,
         }
     }

@@ -20,6 +20,9 @@ pub struct Finding {
     pub severity: Severity,
     pub message: String,
     pub help: Option<String>,
+    /// The text the finding is about, to narrow `pointer` to the string that
+    /// holds it (see `check::refine`).
+    pub needle: Option<String>,
 }
 
 /// Lints the workflows of the entry document.
@@ -27,6 +30,7 @@ pub fn lint(program: &Program, loaded: &Loaded) -> Vec<Finding> {
     let mut out = Vec::new();
     let doc = &loaded.entry().doc;
     identifiers(loaded, &mut out);
+    shared_operation_ids(loaded, &mut out);
     for (index, wf) in program
         .workflows
         .iter()
@@ -41,12 +45,22 @@ pub fn lint(program: &Program, loaded: &Loaded) -> Vec<Finding> {
             continue;
         };
         let wf_ptr = format!("/workflows/{wi}");
-        response_pointers(wf, &wf_ptr, &mut out);
-        no_response_in_workflow_steps(wf, &wf_ptr, &mut out);
-        undeclared_parameters(wf, &wf_ptr, &mut out);
-        reachability(wf, &wf_ptr, &mut out);
-        unused_outputs(wf, &wf_ptr, &mut out);
-        recursive_calls(program, index, &wf_ptr, &mut out);
+        // Step pointers by stepId: a workflow with a broken step lacks it.
+        let raw = &doc.workflows[wi];
+        let step_ptr = |id: &str| match raw.steps.iter().position(|s| s.step_id == id) {
+            Some(i) => format!("{wf_ptr}/steps/{i}"),
+            None => wf_ptr.clone(),
+        };
+        response_pointers(wf, &step_ptr, &mut out);
+        undeclared_status(wf, &step_ptr, &mut out);
+        no_response_in_workflow_steps(wf, &step_ptr, &mut out);
+        undeclared_parameters(wf, &step_ptr, &mut out);
+        // What depends on every step being there waits until they all compile.
+        if !wf.incomplete {
+            reachability(wf, &wf_ptr, &mut out);
+            unused_outputs(wf, &wf_ptr, &mut out);
+            recursive_calls(program, index, &wf_ptr, &mut out);
+        }
     }
     out
 }
@@ -104,8 +118,13 @@ fn recursive_calls(program: &Program, index: usize, wf_ptr: &str, out: &mut Vec<
             .chain(path)
             .map(|w| program.workflows[w].workflow_id.as_str())
             .collect();
+        let field = if matches!(wf.steps[si].target, StepTarget::Workflow { .. }) {
+            "/workflowId"
+        } else {
+            ""
+        };
         out.push(Finding {
-            pointer: format!("{wf_ptr}/steps/{si}"),
+            pointer: format!("{wf_ptr}/steps/{si}{field}"),
             code: "workflow/recursive",
             severity: Severity::Warning,
             message: format!(
@@ -116,7 +135,7 @@ fn recursive_calls(program: &Program, index: usize, wf_ptr: &str, out: &mut Vec<
             ),
             help: Some(
                 "make sure a condition stops it (an `end` action or criteria on the step); a run fails after 32 nested workflow calls".into(),
-            ),
+            ), needle: None,
         });
         break;
     }
@@ -124,8 +143,8 @@ fn recursive_calls(program: &Program, index: usize, wf_ptr: &str, out: &mut Vec<
 
 /// `$response.body#/…` in a step's outputs and criteria must exist in the schema
 /// of the response the step succeeds with.
-fn response_pointers(wf: &CompiledWorkflow, wf_ptr: &str, out: &mut Vec<Finding>) {
-    for (si, step) in wf.steps.iter().enumerate() {
+fn response_pointers(wf: &CompiledWorkflow, step_ptr: &dyn Fn(&str) -> String, out: &mut Vec<Finding>) {
+    for step in &wf.steps {
         let StepTarget::Operation(call) = &step.target else {
             continue;
         };
@@ -151,7 +170,7 @@ fn response_pointers(wf: &CompiledWorkflow, wf_ptr: &str, out: &mut Vec<Finding>
             }
             if let Err(missing) = walk(&call.api, schema, pointer) {
                 out.push(Finding {
-                    pointer: format!("{wf_ptr}/steps/{si}"),
+                    pointer: step_ptr(&step.step_id),
                     code: "response/unknown-field",
                     severity: Severity::Error,
                     message: format!(
@@ -162,6 +181,7 @@ fn response_pointers(wf: &CompiledWorkflow, wf_ptr: &str, out: &mut Vec<Finding>
                         "the {code} response schema has: {}",
                         fields_at(&call.api, schema, pointer)
                     )),
+                    needle: Some(e.to_string()),
                 });
             }
         }
@@ -354,14 +374,14 @@ fn reachability(wf: &CompiledWorkflow, wf_ptr: &str, out: &mut Vec<Finding>) {
     for (i, r) in reached.iter().enumerate() {
         if !r {
             out.push(Finding {
-                pointer: format!("{wf_ptr}/steps/{i}"),
+                pointer: format!("{wf_ptr}/steps/{i}/stepId"),
                 code: "step/unreachable",
                 severity: Severity::Warning,
                 message: format!(
                     "step `{}` can never run: no step goes to it and the step before it always jumps elsewhere",
                     wf.steps[i].step_id
                 ),
-                help: Some("remove the step, or add a goto to it".into()),
+                help: Some("remove the step, or add a goto to it".into()), needle: None,
             });
         }
     }
@@ -383,14 +403,14 @@ fn reachability(wf: &CompiledWorkflow, wf_ptr: &str, out: &mut Vec<Finding>) {
         .collect();
     if let Some(first) = (0..n).find(|&i| reached[i] && !exits[i]) {
         out.push(Finding {
-            pointer: format!("{wf_ptr}/steps/{first}"),
+            pointer: format!("{wf_ptr}/steps/{first}/stepId"),
             code: "step/endless-loop",
             severity: Severity::Warning,
             message: format!(
                 "steps {} loop with no way out: when they succeed, a goto always leads back",
                 trapped.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
             ),
-            help: Some("give the goto `criteria`, or add an `end` action, so the loop can stop (the run's step budget stops it otherwise)".into()),
+            help: Some("give the goto `criteria`, or add an `end` action, so the loop can stop (the run's step budget stops it otherwise)".into()), needle: None,
         });
     }
 }
@@ -406,6 +426,10 @@ fn unused_outputs(wf: &CompiledWorkflow, wf_ptr: &str, out: &mut Vec<Finding>) {
     for e in all {
         if let Expr::Steps { step, output, .. } = e {
             read.insert((step.as_str(), output.as_str()));
+            // `outputs.a.b` (a mistake reported on its own) means `a`.
+            for (i, _) in output.match_indices('.') {
+                read.insert((step.as_str(), &output[..i]));
+            }
         }
     }
     for (si, step) in wf.steps.iter().enumerate() {
@@ -425,7 +449,7 @@ fn unused_outputs(wf: &CompiledWorkflow, wf_ptr: &str, out: &mut Vec<Finding>) {
                     help: Some(format!(
                         "read it as `$steps.{}.outputs.{name}` (e.g. in the workflow outputs), or remove it",
                         step.step_id
-                    )),
+                    )), needle: None,
                 });
             }
         }
@@ -460,7 +484,7 @@ fn identifiers(loaded: &Loaded, out: &mut Vec<Finding>) {
                     "workflowId `{}` should match [A-Za-z0-9_-]+",
                     wf.workflow_id
                 ),
-                help: Some(pattern_help.into()),
+                help: Some(pattern_help.into()), needle: None,
             });
         }
         for (si, step) in wf.steps.iter().enumerate() {
@@ -470,7 +494,7 @@ fn identifiers(loaded: &Loaded, out: &mut Vec<Finding>) {
                     code: "id/pattern",
                     severity: Severity::Warning,
                     message: format!("stepId `{}` should match [A-Za-z0-9_-]+", step.step_id),
-                    help: Some(pattern_help.into()),
+                    help: Some(pattern_help.into()), needle: None,
                 });
             }
         }
@@ -488,7 +512,7 @@ fn identifiers(loaded: &Loaded, out: &mut Vec<Finding>) {
                     code: "id/component-key",
                     severity: Severity::Error,
                     message: format!("component name `{name}` must match ^[a-zA-Z0-9.-_]+$"),
-                    help: Some("use letters, digits, `.`, `-` and `_` only".into()),
+                    help: Some("use letters, digits, `.`, `-` and `_` only".into()), needle: None,
                 });
             }
         }
@@ -497,8 +521,8 @@ fn identifiers(loaded: &Loaded, out: &mut Vec<Finding>) {
 
 /// Query and cookie parameters the operation does not declare are sent as they
 /// are, but are usually a typo.
-fn undeclared_parameters(wf: &CompiledWorkflow, wf_ptr: &str, out: &mut Vec<Finding>) {
-    for (si, step) in wf.steps.iter().enumerate() {
+fn undeclared_parameters(wf: &CompiledWorkflow, step_ptr: &dyn Fn(&str) -> String, out: &mut Vec<Finding>) {
+    for step in &wf.steps {
         let StepTarget::Operation(call) = &step.target else {
             continue;
         };
@@ -523,7 +547,7 @@ fn undeclared_parameters(wf: &CompiledWorkflow, wf_ptr: &str, out: &mut Vec<Find
                 .map(|s| s.name.as_str())
                 .collect();
             out.push(Finding {
-                pointer: format!("{wf_ptr}/steps/{si}"),
+                pointer: format!("{}/parameters", step_ptr(&step.step_id)),
                 code: "param/undeclared",
                 severity: Severity::Warning,
                 message: format!(
@@ -543,7 +567,7 @@ fn undeclared_parameters(wf: &CompiledWorkflow, wf_ptr: &str, out: &mut Vec<Find
                         ),
                         None => format!("declared: {}", declared.join(", ")),
                     },
-                ),
+                ), needle: Some(p.name.clone()),
             });
         }
     }
@@ -551,8 +575,8 @@ fn undeclared_parameters(wf: &CompiledWorkflow, wf_ptr: &str, out: &mut Vec<Find
 
 /// A step that calls a workflow has no HTTP request or response of its own:
 /// `$statusCode`, `$request.*`, `$response.*`, `$url` and `$method` are undefined there.
-fn no_response_in_workflow_steps(wf: &CompiledWorkflow, wf_ptr: &str, out: &mut Vec<Finding>) {
-    for (si, step) in wf.steps.iter().enumerate() {
+fn no_response_in_workflow_steps(wf: &CompiledWorkflow, step_ptr: &dyn Fn(&str) -> String, out: &mut Vec<Finding>) {
+    for step in &wf.steps {
         if !matches!(step.target, StepTarget::Workflow { .. }) {
             continue;
         }
@@ -575,11 +599,13 @@ fn no_response_in_workflow_steps(wf: &CompiledWorkflow, wf_ptr: &str, out: &mut 
                         | Expr::ResponseBody(_)
                 )
             })
-            .map(|e| format!("`{e}`"))
+            .map(|e| e.to_string())
             .collect();
-        if !http.is_empty() {
+        if let Some(first) = http.first() {
+            let needle = Some(first.clone());
+            let http: Vec<String> = http.iter().map(|e| format!("`{e}`")).collect();
             out.push(Finding {
-                pointer: format!("{wf_ptr}/steps/{si}"),
+                pointer: step_ptr(&step.step_id),
                 code: "expr/no-response",
                 severity: Severity::Warning,
                 message: format!(
@@ -587,7 +613,108 @@ fn no_response_in_workflow_steps(wf: &CompiledWorkflow, wf_ptr: &str, out: &mut 
                     step.step_id,
                     http.join(", ")
                 ),
-                help: Some("read the called workflow's outputs with `$outputs.<name>` (a step without successCriteria succeeds when the workflow does)".into()),
+                help: Some("read the called workflow's outputs with `$outputs.<name>` (a step without successCriteria succeeds when the workflow does)".into()), needle,
+            });
+        }
+    }
+}
+
+/// `$statusCode == N` in a success criterion, for an N the operation declares
+/// no response for (neither N, nor its `NXX` range, nor `default`): the step
+/// can only succeed on an answer its description says it never gives.
+fn undeclared_status(wf: &CompiledWorkflow, step_ptr: &dyn Fn(&str) -> String, out: &mut Vec<Finding>) {
+    for step in &wf.steps {
+        let StepTarget::Operation(call) = &step.target else {
+            continue;
+        };
+        let responses = &call.operation.responses;
+        if responses.is_empty() || responses.contains_key("default") {
+            continue;
+        }
+        for c in &step.success_criteria {
+            if !matches!(c.check, CriterionCheck::Simple(_)) {
+                continue;
+            }
+            for (written, status) in status_comparisons(&c.text) {
+                let range = format!("{}XX", status / 100);
+                let declared = responses.keys().any(|k| {
+                    k == &status.to_string() || k.eq_ignore_ascii_case(&range)
+                });
+                if declared {
+                    continue;
+                }
+                let listed: Vec<&str> = responses.keys().map(String::as_str).collect();
+                out.push(Finding {
+                    pointer: format!("{}/successCriteria", step_ptr(&step.step_id)),
+                    code: "criteria/undeclared-status",
+                    severity: Severity::Warning,
+                    message: format!(
+                        "step `{}`: `{written}`, but `{} {}` declares no {status} response",
+                        step.step_id, call.operation.method, call.operation.path
+                    ),
+                    help: Some(format!(
+                        "the operation declares: {}; check the status the API answers with",
+                        listed.join(", ")
+                    )),
+                    needle: Some(written),
+                });
+            }
+        }
+    }
+}
+
+/// Each `$statusCode == N` in a condition, as written, with N.
+fn status_comparisons(text: &str) -> Vec<(String, u16)> {
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices("$statusCode") {
+        let rest = &text[i + "$statusCode".len()..];
+        let after_op = rest.trim_start().strip_prefix("==").map(str::trim_start);
+        let Some(after_op) = after_op else { continue };
+        let digits: String = after_op.chars().take_while(char::is_ascii_digit).collect();
+        let Ok(status) = digits.parse::<u16>() else { continue };
+        if !(100..=599).contains(&status) {
+            continue;
+        }
+        let end = text.len() - after_op.len() + digits.len();
+        out.push((text[i..end].to_string(), status));
+    }
+    out
+}
+
+/// An operationId that several operations of a source description share: the
+/// description breaks OpenAPI's rule, and a step that names it cannot be sure
+/// which operation it gets (that step is an error on its own).
+fn shared_operation_ids(loaded: &Loaded, out: &mut Vec<Finding>) {
+    let entry = &loaded.docs[0];
+    for (name, source) in &entry.sources {
+        let crate::document::SourceRef::OpenApi(api) = source else {
+            continue;
+        };
+        let Some(si) = entry
+            .doc
+            .doc
+            .source_descriptions
+            .iter()
+            .position(|s| &s.name == name)
+        else {
+            continue;
+        };
+        for (id, ops) in api.duplicate_operation_ids() {
+            let list: Vec<String> = ops
+                .iter()
+                .map(|(path, method)| format!("{} {path}", method.to_ascii_uppercase()))
+                .collect();
+            out.push(Finding {
+                pointer: format!("/sourceDescriptions/{si}/url"),
+                code: "openapi/duplicate-operation-id",
+                severity: Severity::Warning,
+                message: format!(
+                    "source `{name}`: operationId `{id}` is shared by {} operations ({}); OpenAPI requires operationIds to be unique",
+                    ops.len(),
+                    list.join(", ")
+                ),
+                help: Some("give each operation its own operationId in the description; steps can name one by `operationPath` meanwhile".into()),
+                needle: None,
             });
         }
     }

@@ -70,6 +70,22 @@ pub struct PlanProblem {
     /// `body /name`, `query page`, `path id`, …
     pub field: String,
     pub rule: String,
+    /// What in the step the problem is about, to place it in the document.
+    #[serde(skip)]
+    pub about: ProblemAbout,
+}
+
+/// The part of a step a [`PlanProblem`] is about.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ProblemAbout {
+    #[default]
+    Step,
+    /// The request body, at this JSON Pointer inside it.
+    Body(String),
+    /// A parameter's value (`in`, name).
+    Param(&'static str, String),
+    /// A required parameter the step does not give (`in`, name).
+    Missing(&'static str, String),
 }
 
 impl std::fmt::Display for PlanProblem {
@@ -188,6 +204,7 @@ fn plan_workflow(
                             step_id: step.step_id.clone(),
                             field: "request".into(),
                             rule: e.0,
+                            about: ProblemAbout::Step,
                         }],
                     }),
                 }
@@ -210,6 +227,7 @@ fn plan_workflow(
                             step_id: step.step_id.clone(),
                             field: format!("input `{k}`"),
                             rule: why,
+                            about: ProblemAbout::Step,
                         }),
                     }
                 }
@@ -249,11 +267,12 @@ fn check_request(
     let api: &OpenApi = &call.api;
     let op = &call.operation;
     let mut problems = Vec::new();
-    let problem = |field: String, rule: String| PlanProblem {
+    let problem = |field: String, rule: String, about: ProblemAbout| PlanProblem {
         workflow_id: wf.workflow_id.clone(),
         step_id: step_id.to_string(),
         field,
         rule,
+        about,
     };
     // Required parameters the step does not give.
     for spec in &op.parameters {
@@ -284,6 +303,7 @@ fn check_request(
                 } else {
                     "is required by the operation and the step does not give it".into()
                 },
+                ProblemAbout::Missing(spec.location.as_str(), spec.name.clone()),
             ));
         }
     }
@@ -315,6 +335,7 @@ fn check_request(
             problems.push(problem(
                 format!("{} parameter `{}`{}", p.location.as_str(), p.name, v.path),
                 v.rule,
+                ProblemAbout::Param(p.location.as_str(), p.name.clone()),
             ));
         }
     }
@@ -337,7 +358,11 @@ fn check_request(
                     } else {
                         format!(" `{}`", v.path)
                     };
-                    problems.push(problem(format!("request body{at}"), v.rule));
+                    problems.push(problem(
+                        format!("request body{at}"),
+                        v.rule,
+                        ProblemAbout::Body(v.path.clone()),
+                    ));
                 }
             }
         }

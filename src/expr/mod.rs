@@ -5,10 +5,12 @@
 //! evaluates against a [`Resolve`] context without touching the source text again.
 
 mod condition;
+mod near;
 mod parse;
 mod template;
 
 pub use condition::{Condition, ConditionError};
+pub use near::{near_expression, near_expressions_in};
 pub use parse::{parse_expression, ExprError};
 pub use template::{Template, ValueExpr};
 

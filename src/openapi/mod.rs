@@ -150,6 +150,8 @@ pub struct OpenApi {
     /// operationId → (path template, lower-case method), built on first use:
     /// a run finds its few operations without it.
     by_id: OnceLock<HashMap<String, (String, &'static str)>>,
+    /// operationIds that name more than one operation, with every (path, method).
+    duplicates: OnceLock<Vec<(String, Vec<(String, &'static str)>)>>,
 }
 
 impl OpenApi {
@@ -188,6 +190,7 @@ impl OpenApi {
             version,
             doc,
             by_id: OnceLock::new(),
+            duplicates: OnceLock::new(),
         })
     }
 
@@ -200,6 +203,35 @@ impl OpenApi {
             }
             by_id
         })
+    }
+
+    /// operationIds that two or more operations share (an OpenAPI description
+    /// must not have any), in document order, each with its operations. A
+    /// description read lazily is parsed whole only when its text writes some
+    /// operationId twice.
+    pub fn duplicate_operation_ids(&self) -> &[(String, Vec<(String, &'static str)>)] {
+        self.duplicates.get_or_init(|| {
+            if !self.doc.may_repeat_operation_ids() {
+                return Vec::new();
+            }
+            let mut out: Vec<(String, Vec<(String, &'static str)>)> = Vec::new();
+            for (id, path, method) in self.doc.operation_ids() {
+                match out.iter_mut().find(|(i, _)| *i == id) {
+                    Some((_, ops)) => ops.push((path, method)),
+                    None => out.push((id, vec![(path, method)])),
+                }
+            }
+            out.retain(|(_, ops)| ops.len() > 1);
+            out
+        })
+    }
+
+    /// The operations that share `id`, when more than one does.
+    pub fn operations_sharing(&self, id: &str) -> Option<&[(String, &'static str)]> {
+        self.duplicate_operation_ids()
+            .iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, ops)| ops.as_slice())
     }
 
     pub fn operation_ids(&self) -> impl Iterator<Item = &str> {

@@ -586,6 +586,19 @@ impl Tree {
 
     /// Every operationId with its path and method, in document order. Path
     /// items given by `$ref` are resolved; operations are not parsed.
+    /// Whether two operations may share an operationId: always for a tree
+    /// parsed whole (it is cheap to look), and for lazy text only when some
+    /// operationId value is written more than once (or with escapes).
+    pub fn may_repeat_operation_ids(&self) -> bool {
+        match self {
+            Tree::Full(_) => true,
+            Tree::Lazy(l) => {
+                let ids = l.operation_ids.get_or_init(|| TextIds::scan(&l.text));
+                ids.escaped || ids.at.values().any(|at| at.len() > 1)
+            }
+        }
+    }
+
     pub fn operation_ids(&self) -> Vec<(String, String, &'static str)> {
         let mut out = Vec::new();
         let from_value = |path: &str, item: &Value, out: &mut Vec<_>| {

@@ -143,6 +143,18 @@ impl SourceMap {
         Some(self.span(start, end - start, pointer, true))
     }
 
+    /// The span of the value at `pointer` when that node exists and is a scalar (not a
+    /// mapping, a sequence or an alias): the place of a wrong value, as opposed to the key
+    /// line of a wrong block.
+    pub fn locate_scalar(&self, pointer: &str) -> Option<Span> {
+        let (node, matched) = self.walk(pointer)?;
+        let n = &self.nodes[node];
+        if matched != pointer.len() || n.kind != Kind::Scalar || n.alias != NONE {
+            return None;
+        }
+        Some(self.span(n.start, n.end - n.start, pointer, true))
+    }
+
     fn span(&self, offset: usize, len: usize, pointer: &str, exact: bool) -> Span {
         let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
         let line_start = self.line_starts.get(line - 1).copied().unwrap_or(0);
