@@ -1338,20 +1338,28 @@ fn validate_command(args: ValidateArgs, printer: &Printer) -> Result<u8, Problem
         .filter(|d| d.severity == crate::diagnostics::Severity::Error)
         .count();
     let warnings = all.len() - errors;
+    let noun = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    let summary = format!(
+        "{}: {}, {}\n",
+        noun(files.len(), "document"),
+        noun(errors, "error"),
+        noun(warnings, "warning")
+    );
     match args.format {
         DiagnosticFormat::Json => {
             let v = serde_json::to_value(&all).unwrap_or(Value::Null);
             printer.out_json(v);
         }
+        DiagnosticFormat::Sarif => {
+            printer.out_json(crate::validate::ci_formats::sarif(&all, &sources));
+        }
+        DiagnosticFormat::Github => {
+            printer.out(&crate::validate::ci_formats::github(&all, &sources));
+            printer.err(&summary);
+        }
         DiagnosticFormat::Human => {
             printer.err(&crate::diagnostics::render(&all, &sources, false));
-            let noun = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
-            printer.err(&format!(
-                "{}: {}, {}\n",
-                noun(files.len(), "document"),
-                noun(errors, "error"),
-                noun(warnings, "warning")
-            ));
+            printer.err(&summary);
         }
     }
     Ok(if errors == 0 {

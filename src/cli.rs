@@ -76,6 +76,10 @@ pub enum DiagnosticFormat {
     Human,
     /// A JSON array of {file, line, column, code, severity, message, help}.
     Json,
+    /// A SARIF 2.1.0 log, for GitHub code scanning and other SARIF viewers.
+    Sarif,
+    /// GitHub Actions workflow commands (`::error file=…::…`), shown as annotations.
+    Github,
 }
 
 /// The size limit on documents, for every command that loads them.

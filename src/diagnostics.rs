@@ -161,6 +161,11 @@ impl SourceFile {
 }
 
 impl Diagnostic {
+    /// The offending bytes of the file's text, `(offset, len)`, when known.
+    pub fn span(&self) -> Option<(usize, usize)> {
+        self.span
+    }
+
     /// A diagnostic about a file as a whole.
     pub fn file_level(file: &str, code: &str, message: String, help: Option<String>) -> Diagnostic {
         Diagnostic {

@@ -1,5 +1,7 @@
 //! Building blocks of `arazzo validate`: where things are in a document's text
-//! ([`source_map`]) and what the Arazzo JSON Schema says about it ([`schema`]).
+//! ([`source_map`]), what the Arazzo JSON Schema says about it ([`schema`]),
+//! and the CI output formats ([`ci_formats`]).
 
+pub mod ci_formats;
 pub mod schema;
 pub mod source_map;
