@@ -818,7 +818,7 @@ fn sample_test() {
     c.as_written(
         &fx,
         case,
-        Expect::invalid(&["[expr/syntax]", "`$response.body.message`"]),
+        Expect::invalid(&["[expr/dot-access]", "`$response.body.message`"]),
     );
 
     let doc = repair(&fx, case, |_| {});
@@ -845,7 +845,7 @@ fn sample_login_workflow() {
     c.as_written(
         &fx,
         login,
-        Expect::invalid(&["[expr/syntax]", "`$response.body.token`"]),
+        Expect::invalid(&["[expr/dot-access]", "`$response.body.token`"]),
     );
     let doc = repair(&fx, login, |_| {});
     let run = c.repaired(&fx, login, &doc, &login.inputs, Expect::jentic(login));
@@ -865,7 +865,7 @@ fn sample_login_workflow() {
     c.as_written(
         &fx,
         failed,
-        Expect::invalid(&["[expr/syntax]", "`$response.body.error`"]),
+        Expect::invalid(&["[expr/dot-access]", "`$response.body.error`"]),
     );
     let doc = repair(&fx, failed, |_| {});
     // Repaired, the workflow-level 401 mock fails `$statusCode == 200`: exit 1.
@@ -1040,7 +1040,7 @@ fn bnpl() {
     c.as_written(
         &fx,
         case,
-        Expect::invalid(&["[ref/undeclared-input]", "$inputs.customer.firstName"]),
+        Expect::invalid(&["[expr/dot-access]", "$inputs.customer.firstName"]),
     );
 
     // Repaired: the dialect, plus three mistakes of the document (it is OAI's BNPL
@@ -1117,7 +1117,7 @@ fn discord() {
     c.as_written(
         &fx,
         send,
-        Expect::invalid(&["[expr/syntax]", "`$response.body.id`"]),
+        Expect::invalid(&["[expr/dot-access]", "`$response.body.id`"]),
     );
     let doc = repair(&fx, send, |_| {});
     let run = c.repaired(&fx, send, &doc, &send.inputs, Expect::jentic(send));
@@ -1172,7 +1172,7 @@ fn discord() {
     c.as_written(
         &fx,
         post,
-        Expect::invalid(&["[expr/syntax]", "`$response.body.id`"]),
+        Expect::invalid(&["[expr/dot-access]", "`$response.body.id`"]),
     );
     let doc = repair(&fx, post, |_| {});
     let run = c.repaired(&fx, post, &doc, &post.inputs, Expect::jentic(post));
