@@ -295,16 +295,13 @@ fn problem_pointer(tree: &Value, wi: usize, p: &PlanProblem) -> String {
         let list = tree.pointer(list_ptr)?.as_array()?;
         let k = list.iter().position(|item| {
             item.get("in").and_then(Value::as_str) == Some(location)
-                && item
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .is_some_and(|n| {
-                        if location == "header" {
-                            n.eq_ignore_ascii_case(name)
-                        } else {
-                            n == name
-                        }
-                    })
+                && item.get("name").and_then(Value::as_str).is_some_and(|n| {
+                    if location == "header" {
+                        n.eq_ignore_ascii_case(name)
+                    } else {
+                        n == name
+                    }
+                })
         })?;
         Some(format!("{list_ptr}/{k}/value"))
     };
@@ -317,9 +314,9 @@ fn problem_pointer(tree: &Value, wi: usize, p: &PlanProblem) -> String {
                 .and_then(Value::as_array)
                 .and_then(|list| {
                     list.iter().rposition(|r| {
-                        r.get("target").and_then(Value::as_str).is_some_and(|t| {
-                            path == t || path.starts_with(&format!("{t}/"))
-                        })
+                        r.get("target")
+                            .and_then(Value::as_str)
+                            .is_some_and(|t| path == t || path.starts_with(&format!("{t}/")))
                     })
                 });
             match replaced {
@@ -327,9 +324,11 @@ fn problem_pointer(tree: &Value, wi: usize, p: &PlanProblem) -> String {
                 None => format!("{rb}/payload{path}"),
             }
         }
-        ProblemAbout::Param(location, name) => param_at(&format!("{step_ptr}/parameters"), location, name)
-            .or_else(|| param_at(&format!("{wf_ptr}/parameters"), location, name))
-            .unwrap_or(step_ptr),
+        ProblemAbout::Param(location, name) => {
+            param_at(&format!("{step_ptr}/parameters"), location, name)
+                .or_else(|| param_at(&format!("{wf_ptr}/parameters"), location, name))
+                .unwrap_or(step_ptr)
+        }
         ProblemAbout::Missing(..) => {
             let step = tree.pointer(&step_ptr);
             let has = |f: &str| step.and_then(|s| s.get(f)).is_some();

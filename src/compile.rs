@@ -66,7 +66,8 @@ pub(crate) fn error(
         help: help.into(),
         pointer: None,
         needle: None,
-        fix: None, ..Default::default()
+        fix: None,
+        ..Default::default()
     }
 }
 
@@ -594,7 +595,8 @@ impl<'a> Compiler<'a> {
                 code: "ref/unknown-workflow",
                 pointer: None,
                 message: format!("no workflow `{id}`"),
-                help: None, ..Default::default()
+                help: None,
+                ..Default::default()
             })?;
         let wid = wf.workflow_id.as_str();
         let wf_ptr = format!(
@@ -618,7 +620,8 @@ impl<'a> Compiler<'a> {
                         code: "ref/inputs-schema",
                         pointer: Some(format!("{wf_ptr}/inputs")),
                         message: format!("workflow `{wid}` inputs: {m}"),
-                        help: None, ..Default::default()
+                        help: None,
+                        ..Default::default()
                     })?;
                 lift_all_of(&mut schema, 0);
                 Some(schema)
@@ -671,7 +674,8 @@ impl<'a> Compiler<'a> {
                 );
             }
         }
-        let wf_params = self.parameter_list(doc, &wf.parameters, &format!("{wf_ptr}/parameters"), &here);
+        let wf_params =
+            self.parameter_list(doc, &wf.parameters, &format!("{wf_ptr}/parameters"), &here);
         let mut wf_located = Vec::new();
         let wf_success = self.actions(
             doc,
@@ -736,7 +740,16 @@ impl<'a> Compiler<'a> {
                 .map(str::to_string)
                 .collect();
             let mut located = Vec::new();
-            let compiled = self.step(doc, wf, step, &wf_params, &wf_success, &wf_failure, &at, &mut located);
+            let compiled = self.step(
+                doc,
+                wf,
+                step,
+                &wf_params,
+                &wf_success,
+                &wf_failure,
+                &at,
+                &mut located,
+            );
             for (pointer, e) in &located {
                 if let Err(err) = refs.check(e, &at.to_string(), Some(index)) {
                     self.errors.push(err.at(pointer).within(e.to_string()));
@@ -766,7 +779,9 @@ impl<'a> Compiler<'a> {
                 self.errors.push(
                     error(
                         "id/output-key",
-                        format!("workflow `{wid}`: output name `{name}` must match ^[a-zA-Z0-9.-_]+$"),
+                        format!(
+                            "workflow `{wid}`: output name `{name}` must match ^[a-zA-Z0-9.-_]+$"
+                        ),
                         Some("use letters, digits, `.`, `-` and `_` only".to_string()),
                     )
                     .at(&out_ptr),
@@ -811,7 +826,13 @@ impl<'a> Compiler<'a> {
 
     /// Resolves a list of Parameter Objects and Reusable Objects. A broken item
     /// is reported at its place and left out; the others are still checked.
-    fn parameter_list(&mut self, doc: usize, raw: &[Value], list_ptr: &str, at: &Place) -> Vec<ParamAt> {
+    fn parameter_list(
+        &mut self,
+        doc: usize,
+        raw: &[Value],
+        list_ptr: &str,
+        at: &Place,
+    ) -> Vec<ParamAt> {
         let mut out: Vec<ParamAt> = Vec::new();
         for (k, item) in raw.iter().enumerate() {
             let item_ptr = format!("{list_ptr}/{k}");
@@ -835,7 +856,10 @@ impl<'a> Compiler<'a> {
                                 .map(|l| format!(" (in {l})"))
                                 .unwrap_or_default()
                         ),
-                        Some("a parameter list must not hold duplicates (same name and `in`)".to_string()),
+                        Some(
+                            "a parameter list must not hold duplicates (same name and `in`)"
+                                .to_string(),
+                        ),
                     )
                     .at(&p.name_ptr),
                 );
@@ -846,7 +870,13 @@ impl<'a> Compiler<'a> {
         out
     }
 
-    fn parameter(&self, doc: usize, item: &Value, item_ptr: &str, at: &Place) -> Result<ParamAt, CompileError> {
+    fn parameter(
+        &self,
+        doc: usize,
+        item: &Value,
+        item_ptr: &str,
+        at: &Place,
+    ) -> Result<ParamAt, CompileError> {
         let (resolved, value_ptr, name_ptr) = match item.get("reference") {
             Some(r) => {
                 let mut target = self
@@ -862,13 +892,20 @@ impl<'a> Compiler<'a> {
                 };
                 (target, value_ptr, format!("{item_ptr}/reference"))
             }
-            None => (item.clone(), format!("{item_ptr}/value"), format!("{item_ptr}/name")),
+            None => (
+                item.clone(),
+                format!("{item_ptr}/value"),
+                format!("{item_ptr}/name"),
+            ),
         };
         let param = serde_json::from_value::<Parameter>(resolved).map_err(|e| {
             error(
                 "param/invalid",
                 format!("{at}: a parameter is malformed: {e}"),
-                Some("a parameter has `name`, `in` (path, query, header or cookie) and `value`".to_string()),
+                Some(
+                    "a parameter has `name`, `in` (path, query, header or cookie) and `value`"
+                        .to_string(),
+                ),
             )
         })?;
         let in_ptr = if item.get("in").is_some() {
@@ -975,7 +1012,11 @@ impl<'a> Compiler<'a> {
         at: &Place,
         located: &mut Vec<(String, Expr)>,
     ) -> Result<Action, CompileError> {
-        let kind = if success { "successActions" } else { "failureActions" };
+        let kind = if success {
+            "successActions"
+        } else {
+            "failureActions"
+        };
         let what = if success { "onSuccess" } else { "onFailure" };
         // Inside a Reusable Object the fields are in the component.
         let (obj, base) = match item.get("reference") {
@@ -990,7 +1031,11 @@ impl<'a> Compiler<'a> {
         };
         let field = |f: &str| format!("{base}/{f}");
         let name = obj.get("name").and_then(Value::as_str).ok_or_else(|| {
-            error("action/invalid", format!("{at}: an action in `{what}` has no `name`"), None)
+            error(
+                "action/invalid",
+                format!("{at}: an action in `{what}` has no `name`"),
+                None,
+            )
         })?;
         if earlier.iter().any(|a| a.name == name) {
             return Err(error(
@@ -1012,25 +1057,31 @@ impl<'a> Compiler<'a> {
             )
             .at(&field("workflowId")));
         }
-        let jump = match (step_id, workflow_id) {
-            (Some(s), None) => match wf.steps.iter().position(|x| x.step_id == s) {
-                Some(i) => Some(Jump::Step(i)),
-                None => {
-                    return Err(error(
+        let jump =
+            match (step_id, workflow_id) {
+                (Some(s), None) => match wf.steps.iter().position(|x| x.step_id == s) {
+                    Some(i) => Some(Jump::Step(i)),
+                    None => return Err(error(
                         "ref/unknown-step",
-                        format!("{place}: there is no step `{s}` in workflow `{}`", wf.workflow_id),
+                        format!(
+                            "{place}: there is no step `{s}` in workflow `{}`",
+                            wf.workflow_id
+                        ),
                         suggest(s, wf.steps.iter().map(|x| x.step_id.as_str())).or_else(|| {
-                            Some("a goto or retry stepId must name a step of the current workflow".into())
+                            Some(
+                                "a goto or retry stepId must name a step of the current workflow"
+                                    .into(),
+                            )
                         }),
                     )
-                    .at(&field("stepId")))
-                }
-            },
-            (None, Some(w)) => Some(Jump::Workflow(
-                self.resolve_workflow(doc, w, at).map_err(|e| e.at(&field("workflowId")))?,
-            )),
-            _ => None,
-        };
+                    .at(&field("stepId"))),
+                },
+                (None, Some(w)) => Some(Jump::Workflow(
+                    self.resolve_workflow(doc, w, at)
+                        .map_err(|e| e.at(&field("workflowId")))?,
+                )),
+                _ => None,
+            };
         let action_kind = match (ty, success) {
             ("end", _) => ActionKind::End,
             ("goto", _) => match jump {
@@ -1073,10 +1124,18 @@ impl<'a> Compiler<'a> {
                         }
                     },
                 };
-                ActionKind::Retry { after, limit, then: jump }
+                ActionKind::Retry {
+                    after,
+                    limit,
+                    then: jump,
+                }
             }
             (other, _) => {
-                let allowed = if success { "end or goto" } else { "end, retry or goto" };
+                let allowed = if success {
+                    "end or goto"
+                } else {
+                    "end, retry or goto"
+                };
                 return Err(error(
                     "action/invalid",
                     format!("{place}: `type: {other}` is not an action type here"),
@@ -1088,8 +1147,12 @@ impl<'a> Compiler<'a> {
         let mut criteria = Vec::new();
         if let Some(list) = obj.get("criteria") {
             let list: Vec<Criterion> = serde_json::from_value(list.clone()).map_err(|e| {
-                error("criteria/invalid", format!("{place}: `criteria` is malformed: {e}"), None)
-                    .at(&field("criteria"))
+                error(
+                    "criteria/invalid",
+                    format!("{place}: `criteria` is malformed: {e}"),
+                    None,
+                )
+                .at(&field("criteria"))
             })?;
             for (i, c) in list.iter().enumerate() {
                 let c_ptr = format!("{base}/criteria/{i}");
@@ -1213,7 +1276,16 @@ impl<'a> Compiler<'a> {
             };
             match self.resolve_operation(doc, step, at) {
                 Ok((source, api, operation)) => self
-                    .operation_call(source, api, operation, params, values, body, at, &target_ptr)
+                    .operation_call(
+                        source,
+                        api,
+                        operation,
+                        params,
+                        values,
+                        body,
+                        at,
+                        &target_ptr,
+                    )
                     .map(|c| StepTarget::Operation(Box::new(c))),
                 Err(e) => {
                     let e = if step.operation_id.is_none() && step.operation_path.is_none() {
@@ -1238,8 +1310,24 @@ impl<'a> Compiler<'a> {
                 Err(e) => self.errors.push(e.at(&c_ptr)),
             }
         }
-        let mut on_success = self.actions(doc, wf, &step.on_success, true, &ptr("onSuccess"), at, located);
-        let mut on_failure = self.actions(doc, wf, &step.on_failure, false, &ptr("onFailure"), at, located);
+        let mut on_success = self.actions(
+            doc,
+            wf,
+            &step.on_success,
+            true,
+            &ptr("onSuccess"),
+            at,
+            located,
+        );
+        let mut on_failure = self.actions(
+            doc,
+            wf,
+            &step.on_failure,
+            false,
+            &ptr("onFailure"),
+            at,
+            located,
+        );
         for a in wf_success {
             if !on_success.iter().any(|s| s.name == a.name) {
                 on_success.push(a.clone());
@@ -1277,8 +1365,12 @@ impl<'a> Compiler<'a> {
                     outputs.push((name.clone(), compiled));
                 }
                 Err(m) => self.errors.push(
-                    syntax_error(&format!("{at}, output `{name}`"), v.as_str().unwrap_or(""), m)
-                        .at(&out_ptr),
+                    syntax_error(
+                        &format!("{at}, output `{name}`"),
+                        v.as_str().unwrap_or(""),
+                        m,
+                    )
+                    .at(&out_ptr),
                 ),
             }
         }
@@ -1358,7 +1450,10 @@ impl<'a> Compiler<'a> {
         if !text.contains('$') || self.literals.iter().any(|l| l == text) {
             return None;
         }
-        let whole = text.starts_with('$').then(|| near_expression(text)).flatten();
+        let whole = text
+            .starts_with('$')
+            .then(|| near_expression(text))
+            .flatten();
         let (written, meant) = match whole {
             Some(meant) => (text.to_string(), meant),
             None => text.match_indices("{$").find_map(|(i, _)| {
@@ -1388,7 +1483,12 @@ impl<'a> Compiler<'a> {
     ) -> BodyValues {
         let base = format!("{}/requestBody", at.pointer);
         let payload = rb.payload.as_ref().map(|p| {
-            self.value_at(p, &format!("{base}/payload"), &format!("{at}, requestBody payload"), located)
+            self.value_at(
+                p,
+                &format!("{base}/payload"),
+                &format!("{at}, requestBody payload"),
+                located,
+            )
         });
         let replacements = rb
             .replacements
@@ -1397,7 +1497,11 @@ impl<'a> Compiler<'a> {
             .map(|(i, r)| {
                 let r_ptr = format!("{base}/replacements/{i}");
                 let what = format!("{at}, replacement `{}`", r.target);
-                (r.target.clone(), r_ptr.clone(), self.value_at(&r.value, &format!("{r_ptr}/value"), &what, located))
+                (
+                    r.target.clone(),
+                    r_ptr.clone(),
+                    self.value_at(&r.value, &format!("{r_ptr}/value"), &what, located),
+                )
             })
             .collect();
         BodyValues {
@@ -1437,13 +1541,22 @@ impl<'a> Compiler<'a> {
         };
         let mut parameters: Vec<CompiledParam> = Vec::new();
         // Path parameters the step gives, whether or not their value compiles.
+        // One given with another `in` is reported as that (`param/wrong-in`).
         let given_path: Vec<String> = params
             .iter()
-            .filter(|p| p.param.location.as_deref() == Some("path"))
+            .filter(|p| {
+                p.param.location.as_deref() == Some("path")
+                    || operation.param(&p.param.name, ParamIn::Path).is_some()
+            })
             .map(|p| p.param.name.clone())
             .collect();
         for (p, value) in params.into_iter().zip(values) {
-            let ParamAt { param: p, name_ptr, in_ptr, .. } = p;
+            let ParamAt {
+                param: p,
+                name_ptr,
+                in_ptr,
+                ..
+            } = p;
             let Some(loc_text) = p.location.as_deref() else {
                 self.errors.push(
                     error(
@@ -1494,10 +1607,22 @@ impl<'a> Compiler<'a> {
                             operation.path,
                             operation.operation_id.as_deref().unwrap_or("?")
                         ),
-                        Some(match suggest(&p.name, operation.parameters.iter().filter(|s| s.location == ParamIn::Path).map(|s| s.name.as_str())) {
-                            Some(s) => s,
-                            None => format!("the operation's path parameters are: {}", names_in(&operation, ParamIn::Path)),
-                        }),
+                        Some(
+                            match suggest(
+                                &p.name,
+                                operation
+                                    .parameters
+                                    .iter()
+                                    .filter(|s| s.location == ParamIn::Path)
+                                    .map(|s| s.name.as_str()),
+                            ) {
+                                Some(s) => s,
+                                None => format!(
+                                    "the operation's path parameters are: {}",
+                                    names_in(&operation, ParamIn::Path)
+                                ),
+                            },
+                        ),
                     )
                     .at(&name_ptr),
                 );
@@ -1550,7 +1675,12 @@ impl<'a> Compiler<'a> {
                 let content_type = b
                     .content_type
                     .clone()
-                    .or_else(|| operation.request_media_types().first().map(|s| s.to_string()))
+                    .or_else(|| {
+                        operation
+                            .request_media_types()
+                            .first()
+                            .map(|s| s.to_string())
+                    })
                     .unwrap_or_else(|| "application/json".to_string());
                 let xml = content_type.to_ascii_lowercase().contains("xml");
                 let mut replacements = Vec::new();
@@ -1560,12 +1690,18 @@ impl<'a> Compiler<'a> {
                     let checked = if xml {
                         crate::criteria::check_xpath(&target).map(|_| None).map_err(|m| (m, "replacement targets of an XML body are XPath expressions such as `/pet/name` or `/pet/@id`"))
                     } else {
-                        Pointer::parse(&target).map(Some).map_err(|m| (m, "replacement targets are JSON Pointers such as `/pet/id`"))
+                        Pointer::parse(&target).map(Some).map_err(|m| {
+                            (m, "replacement targets are JSON Pointers such as `/pet/id`")
+                        })
                     };
                     match checked {
                         Err((m, help)) => self.errors.push(
-                            error("body/replacement-target", format!("{at}, replacement target: {m}"), Some(help.to_string()))
-                                .at(&format!("{r_ptr}/target")),
+                            error(
+                                "body/replacement-target",
+                                format!("{at}, replacement target: {m}"),
+                                Some(help.to_string()),
+                            )
+                            .at(&format!("{r_ptr}/target")),
                         ),
                         Ok(pointer) => {
                             let Some(value) = value else { continue };
@@ -1635,7 +1771,12 @@ impl<'a> Compiler<'a> {
     /// An operationPath whose part before `#` names a source by its name or its
     /// URL instead of `{$sourceDescriptions.<name>.url}`: the error, with its
     /// fix, and the path as it should be written.
-    fn bare_operation_path(&self, doc: usize, path: &str, at: &Place) -> Option<(CompileError, String)> {
+    fn bare_operation_path(
+        &self,
+        doc: usize,
+        path: &str,
+        at: &Place,
+    ) -> Option<(CompileError, String)> {
         let (head, fragment) = path.split_once('#')?;
         if head.starts_with("{$") {
             return None;
@@ -1645,19 +1786,29 @@ impl<'a> Compiler<'a> {
             .source_descriptions
             .iter()
             .find(|s| s.name == head)
-            .or_else(|| d.source_descriptions.iter().find(|s| !head.is_empty() && s.url == head))
+            .or_else(|| {
+                d.source_descriptions
+                    .iter()
+                    .find(|s| !head.is_empty() && s.url == head)
+            })
             .or_else(|| {
                 // No head at all: the only OpenAPI source is meant.
                 let mut openapi = self.openapi_sources(doc).into_iter();
-                let only = openapi.next().filter(|_| head.is_empty() && openapi.next().is_none())?;
+                let only = openapi
+                    .next()
+                    .filter(|_| head.is_empty() && openapi.next().is_none())?;
                 d.source_descriptions.iter().find(|s| s.name == only.0)
             })?;
         let with = format!("{{$sourceDescriptions.{}.url}}", source.name);
         let fixed = format!("{with}#{fragment}");
         let mut e = error(
             "ref/operation-path",
-            format!("{at}: operationPath `{path}` must start with `{{$sourceDescriptions.<name>.url}}`"),
-            Some(format!("write `operationPath: '{fixed}'` (`arazzo validate --fix` does it)")),
+            format!(
+                "{at}: operationPath `{path}` must start with `{{$sourceDescriptions.<name>.url}}`"
+            ),
+            Some(format!(
+                "write `operationPath: '{fixed}'` (`arazzo validate --fix` does it)"
+            )),
         );
         e.fix = Some((format!("{head}#"), format!("{with}#")));
         Some((e, fixed))
@@ -1685,7 +1836,8 @@ impl<'a> Compiler<'a> {
             code: "openapi/invalid",
             pointer: None,
             message: format!("{at}: {e}"),
-            help: None, ..Default::default()
+            help: None,
+            ..Default::default()
         };
         if let Some(id) = &step.operation_id {
             // `$sourceDescriptions.<name>.<operationId>`: split at the first dot after the name.
@@ -1773,7 +1925,12 @@ impl<'a> Compiler<'a> {
 
 /// An operationId that several operations of the description share names none
 /// of them for sure: which one the step means must be said by its path.
-fn shared_operation_id(api: &OpenApi, source: &str, id: &str, at: &Place) -> Result<(), CompileError> {
+fn shared_operation_id(
+    api: &OpenApi,
+    source: &str,
+    id: &str,
+    at: &Place,
+) -> Result<(), CompileError> {
     let Some(ops) = api.operations_sharing(id) else {
         return Ok(());
     };
@@ -1836,7 +1993,8 @@ fn resolve_operation_path(
         code: "ref/operation-path",
         pointer: None,
         message: format!("{at}: operationPath: {m}"),
-        help: None, ..Default::default()
+        help: None,
+        ..Default::default()
     })?;
     match pointer.tokens() {
         [paths, template, method] if paths == "paths" => {
@@ -2204,8 +2362,12 @@ fn compile_criterion(
         .at(&format!("{c_ptr}/type")));
     };
     let context = ValueExpr::compile_str(context).map_err(|e| {
-        error("expr/syntax", format!("{place}: criterion context: {e}"), None)
-            .at(&format!("{c_ptr}/context"))
+        error(
+            "expr/syntax",
+            format!("{place}: criterion context: {e}"),
+            None,
+        )
+        .at(&format!("{c_ptr}/context"))
     })?;
     Ok(CompiledCriterion {
         text: c.condition.clone(),

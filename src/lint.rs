@@ -143,7 +143,11 @@ fn recursive_calls(program: &Program, index: usize, wf_ptr: &str, out: &mut Vec<
 
 /// `$response.body#/…` in a step's outputs and criteria must exist in the schema
 /// of the response the step succeeds with.
-fn response_pointers(wf: &CompiledWorkflow, step_ptr: &dyn Fn(&str) -> String, out: &mut Vec<Finding>) {
+fn response_pointers(
+    wf: &CompiledWorkflow,
+    step_ptr: &dyn Fn(&str) -> String,
+    out: &mut Vec<Finding>,
+) {
     for step in &wf.steps {
         let StepTarget::Operation(call) = &step.target else {
             continue;
@@ -484,7 +488,8 @@ fn identifiers(loaded: &Loaded, out: &mut Vec<Finding>) {
                     "workflowId `{}` should match [A-Za-z0-9_-]+",
                     wf.workflow_id
                 ),
-                help: Some(pattern_help.into()), needle: None,
+                help: Some(pattern_help.into()),
+                needle: None,
             });
         }
         for (si, step) in wf.steps.iter().enumerate() {
@@ -494,7 +499,8 @@ fn identifiers(loaded: &Loaded, out: &mut Vec<Finding>) {
                     code: "id/pattern",
                     severity: Severity::Warning,
                     message: format!("stepId `{}` should match [A-Za-z0-9_-]+", step.step_id),
-                    help: Some(pattern_help.into()), needle: None,
+                    help: Some(pattern_help.into()),
+                    needle: None,
                 });
             }
         }
@@ -512,7 +518,8 @@ fn identifiers(loaded: &Loaded, out: &mut Vec<Finding>) {
                     code: "id/component-key",
                     severity: Severity::Error,
                     message: format!("component name `{name}` must match ^[a-zA-Z0-9.-_]+$"),
-                    help: Some("use letters, digits, `.`, `-` and `_` only".into()), needle: None,
+                    help: Some("use letters, digits, `.`, `-` and `_` only".into()),
+                    needle: None,
                 });
             }
         }
@@ -521,7 +528,11 @@ fn identifiers(loaded: &Loaded, out: &mut Vec<Finding>) {
 
 /// Query and cookie parameters the operation does not declare are sent as they
 /// are, but are usually a typo.
-fn undeclared_parameters(wf: &CompiledWorkflow, step_ptr: &dyn Fn(&str) -> String, out: &mut Vec<Finding>) {
+fn undeclared_parameters(
+    wf: &CompiledWorkflow,
+    step_ptr: &dyn Fn(&str) -> String,
+    out: &mut Vec<Finding>,
+) {
     for step in &wf.steps {
         let StepTarget::Operation(call) = &step.target else {
             continue;
@@ -567,7 +578,8 @@ fn undeclared_parameters(wf: &CompiledWorkflow, step_ptr: &dyn Fn(&str) -> Strin
                         ),
                         None => format!("declared: {}", declared.join(", ")),
                     },
-                ), needle: Some(p.name.clone()),
+                ),
+                needle: Some(p.name.clone()),
             });
         }
     }
@@ -575,7 +587,11 @@ fn undeclared_parameters(wf: &CompiledWorkflow, step_ptr: &dyn Fn(&str) -> Strin
 
 /// A step that calls a workflow has no HTTP request or response of its own:
 /// `$statusCode`, `$request.*`, `$response.*`, `$url` and `$method` are undefined there.
-fn no_response_in_workflow_steps(wf: &CompiledWorkflow, step_ptr: &dyn Fn(&str) -> String, out: &mut Vec<Finding>) {
+fn no_response_in_workflow_steps(
+    wf: &CompiledWorkflow,
+    step_ptr: &dyn Fn(&str) -> String,
+    out: &mut Vec<Finding>,
+) {
     for step in &wf.steps {
         if !matches!(step.target, StepTarget::Workflow { .. }) {
             continue;
@@ -622,7 +638,11 @@ fn no_response_in_workflow_steps(wf: &CompiledWorkflow, step_ptr: &dyn Fn(&str) 
 /// `$statusCode == N` in a success criterion, for an N the operation declares
 /// no response for (neither N, nor its `NXX` range, nor `default`): the step
 /// can only succeed on an answer its description says it never gives.
-fn undeclared_status(wf: &CompiledWorkflow, step_ptr: &dyn Fn(&str) -> String, out: &mut Vec<Finding>) {
+fn undeclared_status(
+    wf: &CompiledWorkflow,
+    step_ptr: &dyn Fn(&str) -> String,
+    out: &mut Vec<Finding>,
+) {
     for step in &wf.steps {
         let StepTarget::Operation(call) = &step.target else {
             continue;
@@ -637,9 +657,9 @@ fn undeclared_status(wf: &CompiledWorkflow, step_ptr: &dyn Fn(&str) -> String, o
             }
             for (written, status) in status_comparisons(&c.text) {
                 let range = format!("{}XX", status / 100);
-                let declared = responses.keys().any(|k| {
-                    k == &status.to_string() || k.eq_ignore_ascii_case(&range)
-                });
+                let declared = responses
+                    .keys()
+                    .any(|k| k == &status.to_string() || k.eq_ignore_ascii_case(&range));
                 if declared {
                     continue;
                 }
@@ -671,7 +691,9 @@ fn status_comparisons(text: &str) -> Vec<(String, u16)> {
         let after_op = rest.trim_start().strip_prefix("==").map(str::trim_start);
         let Some(after_op) = after_op else { continue };
         let digits: String = after_op.chars().take_while(char::is_ascii_digit).collect();
-        let Ok(status) = digits.parse::<u16>() else { continue };
+        let Ok(status) = digits.parse::<u16>() else {
+            continue;
+        };
         if !(100..=599).contains(&status) {
             continue;
         }

@@ -191,7 +191,10 @@ fn schema_errors_and_reference_errors_are_reported_together() {
         .find(|x| x["code"] == "ref/unknown-operation")
         .unwrap_or_else(|| panic!("the unknown operation is reported too: {c:?}"));
     // At the operationId's value, not at the step.
-    assert_eq!((op["line"].clone(), op["column"].clone()), (13.into(), 18.into()));
+    assert_eq!(
+        (op["line"].clone(), op["column"].clone()),
+        (13.into(), 18.into())
+    );
     // Step `b` (no target) is reported once, by the schema.
     let at_b = d.iter().filter(|x| x["line"] == 11).count();
     assert_eq!(at_b, 1, "{d:?}");
@@ -256,7 +259,10 @@ fn references_are_checked_against_the_openapi_description() {
         .find(|x| x["code"] == "ref/unknown-operation")
         .unwrap();
     assert_eq!(op["help"], "did you mean `getThing`?");
-    assert_eq!((op["line"].clone(), op["column"].clone()), (10.into(), 18.into()));
+    assert_eq!(
+        (op["line"].clone(), op["column"].clone()),
+        (10.into(), 18.into())
+    );
     for x in &d {
         assert!(
             x["help"].is_string(),
@@ -375,7 +381,11 @@ fn human_output_shows_the_offending_line() {
 "#));
     let out = run(arazzo(dir.path()).args(["validate", "flow.arazzo.yaml"]));
     assert_eq!(out.code, 3);
-    assert!(out.stderr.contains("flow.arazzo.yaml:9:18"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("flow.arazzo.yaml:9:18"),
+        "{}",
+        out.stderr
+    );
     assert!(
         out.stderr.contains("operationId: getThng"),
         "{}",

@@ -100,7 +100,11 @@ mod tests {
             ("$Inputs.name", "$inputs.name"),
         ];
         for (written, meant) in cases {
-            assert_eq!(near_expression(written).as_deref(), Some(meant), "{written}");
+            assert_eq!(
+                near_expression(written).as_deref(),
+                Some(meant),
+                "{written}"
+            );
         }
     }
 
