@@ -14,6 +14,8 @@
 //! compared with the old tree (with the intended values put in). If anything differs, the
 //! original text comes back untouched and every edit is reported as skipped: a `--fix` that
 //! breaks a file is worse than none.
+//!
+//! [`diff`] renders the change as a unified diff for `--fix --dry-run`.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -1110,6 +1112,111 @@ fn yaml_escape(s: &str) -> String {
         }
     }
     out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Diff
+
+/// Lines of context around each change.
+const CONTEXT: usize = 3;
+
+/// A unified diff (`--- a/PATH`, `+++ b/PATH`, `@@ -l,n +l,n @@` hunks with 3 lines of context)
+/// from `old` to `new`, for `--fix --dry-run`. Empty when they are equal.
+///
+/// Edits never add or remove line breaks, so the texts are compared line by line and changed
+/// lines close together (at most 6 unchanged lines apart) share a hunk. If the line counts do
+/// differ, the whole region between the common first and last lines is one change. `path`
+/// should be relative, as `git apply` and `patch -p1` expect; a line without a final newline
+/// is marked `\ No newline at end of file`.
+pub fn diff(path: &str, old: &str, new: &str) -> String {
+    if old == new {
+        return String::new();
+    }
+    let a: Vec<&str> = old.split_inclusive('\n').collect();
+    let b: Vec<&str> = new.split_inclusive('\n').collect();
+
+    // Changes as (start in a, end in a, start in b, end in b), in order.
+    let mut changes: Vec<(usize, usize, usize, usize)> = Vec::new();
+    if a.len() == b.len() {
+        for i in 0..a.len() {
+            if a[i] == b[i] {
+                continue;
+            }
+            match changes.last_mut() {
+                Some(last) if last.1 == i => {
+                    last.1 = i + 1;
+                    last.3 = i + 1;
+                }
+                _ => changes.push((i, i + 1, i, i + 1)),
+            }
+        }
+    } else {
+        let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+        let suffix = a[prefix..]
+            .iter()
+            .rev()
+            .zip(b[prefix..].iter().rev())
+            .take_while(|(x, y)| x == y)
+            .count();
+        changes.push((prefix, a.len() - suffix, prefix, b.len() - suffix));
+    }
+
+    let mut out = format!("--- a/{path}\n+++ b/{path}\n");
+    let mut i = 0;
+    while i < changes.len() {
+        // Gather the changes whose contexts touch.
+        let mut j = i;
+        while j + 1 < changes.len() && changes[j + 1].0 - changes[j].1 <= 2 * CONTEXT {
+            j += 1;
+        }
+        let first = changes[i];
+        let last = changes[j];
+        let lead = first.0.min(CONTEXT);
+        let trail = (a.len() - last.1).min(CONTEXT);
+        let (a_start, a_end) = (first.0 - lead, last.1 + trail);
+        let (b_start, b_end) = (first.2 - lead, last.3 + trail);
+        out.push_str(&format!(
+            "@@ -{} +{} @@\n",
+            range(a_start, a_end - a_start),
+            range(b_start, b_end - b_start)
+        ));
+        let mut at = a_start;
+        for &(a0, a1, b0, b1) in &changes[i..=j] {
+            for line in &a[at..a0] {
+                push_line(&mut out, ' ', line);
+            }
+            for line in &a[a0..a1] {
+                push_line(&mut out, '-', line);
+            }
+            for line in &b[b0..b1] {
+                push_line(&mut out, '+', line);
+            }
+            at = a1;
+        }
+        for line in &a[at..a_end] {
+            push_line(&mut out, ' ', line);
+        }
+        i = j + 1;
+    }
+    out
+}
+
+/// A hunk's range: `start,count` with 1-based start, `start` alone for one line, and the line
+/// before for none (as `diff -u` writes them).
+fn range(start: usize, count: usize) -> String {
+    match count {
+        0 => format!("{start},0"),
+        1 => format!("{}", start + 1),
+        n => format!("{},{n}", start + 1),
+    }
+}
+
+fn push_line(out: &mut String, mark: char, line: &str) {
+    out.push(mark);
+    out.push_str(line);
+    if !line.ends_with('\n') {
+        out.push_str("\n\\ No newline at end of file\n");
+    }
 }
 
 #[cfg(test)]

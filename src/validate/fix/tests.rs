@@ -819,3 +819,106 @@ fn odd_inputs_never_panic() {
     assert_eq!(fixed("x y\n", &[edit("", "x", "z")]), "z y\n");
     assert_eq!(fixed("\"x\"", &[edit("", "x", "z")]), "\"z\"");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Diff
+
+#[test]
+fn diff_of_a_small_change() {
+    let old = "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\nm\nn\no\np\n";
+    let new = old
+        .replace("b\n", "B\n")
+        .replace("h\n", "H\n")
+        .replace("p\n", "P\n");
+    assert_eq!(
+        diff("docs/x.yaml", old, &new),
+        "--- a/docs/x.yaml\n+++ b/docs/x.yaml\n\
+         @@ -1,11 +1,11 @@\n a\n-b\n+B\n c\n d\n e\n f\n g\n-h\n+H\n i\n j\n k\n\
+         @@ -13,4 +13,4 @@\n m\n n\n o\n-p\n+P\n"
+    );
+    assert_eq!(diff("x", old, old), "");
+    // Changed lines next to each other are one block; a missing final newline is marked.
+    assert_eq!(
+        diff("x", "1\n2\n3", "1\n2'\n3'"),
+        "--- a/x\n+++ b/x\n@@ -1,3 +1,3 @@\n 1\n-2\n-3\n\\ No newline at end of file\n+2'\n+3'\n\\ No newline at end of file\n"
+    );
+    assert_eq!(
+        diff("x", "only", "other"),
+        "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-only\n\\ No newline at end of file\n+other\n\\ No newline at end of file\n"
+    );
+    // Line counts that differ: one hunk over the changed region.
+    assert_eq!(
+        diff(
+            "x",
+            "1\n2\n3\n4\n5\n6\n7\n8\n9\n",
+            "1\n2\n3\n4\nnew\n5\n6\n7\n8\n9\n"
+        ),
+        "--- a/x\n+++ b/x\n@@ -2,6 +2,7 @@\n 2\n 3\n 4\n+new\n 5\n 6\n 7\n"
+    );
+    assert_eq!(
+        diff("x", "", "a\n"),
+        "--- a/x\n+++ b/x\n@@ -0,0 +1 @@\n+a\n"
+    );
+}
+
+/// Runs `git apply` in a temporary directory holding `old` at `path`: the patch must pass
+/// `--check` and, applied, give `new`.
+fn git_applies(path: &str, old: &str, new: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(path);
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, old).unwrap();
+    let patch = dir.path().join("fix.patch");
+    std::fs::write(&patch, diff(path, old, new)).unwrap();
+    // `patch` as well, where it is installed.
+    if let Ok(run) = std::process::Command::new("patch")
+        .args(["-p1", "--dry-run", "-i", "fix.patch"])
+        .current_dir(dir.path())
+        .output()
+    {
+        assert!(
+            run.status.success(),
+            "patch: {}",
+            String::from_utf8_lossy(&run.stdout)
+        );
+    }
+    for args in [
+        &["apply", "--check", "fix.patch"][..],
+        &["apply", "fix.patch"],
+    ] {
+        let run = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("git runs");
+        assert!(
+            run.status.success(),
+            "git {args:?}: {}\n{}",
+            String::from_utf8_lossy(&run.stderr),
+            diff(path, old, new)
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), new);
+}
+
+#[test]
+fn diff_is_accepted_by_git_apply() {
+    let edits = [
+        edit(
+            "/workflows/0/steps/0/operationPath",
+            "api#",
+            "{$sourceDescriptions.api.url}#",
+        ),
+        edit("/workflows/0/outputs/id", "id.x", "id#/x"),
+        edit("/arazzo", "1.0.1", "1.0.2"),
+    ];
+    let new = fixed(DOC, &edits);
+    git_applies("workflows/pets.arazzo.yaml", DOC, &new);
+    // CRLF, a byte order mark, no final newline.
+    let old =
+        "\u{feff}a: x\r\nb: 1\r\nc: 2\r\nd: 3\r\ne: 4\r\nf: 5\r\ng: 6\r\nh: 7\r\ni: 8\r\nz: y";
+    let new = fixed(old, &[edit("/a", "x", "X"), edit("/z", "y", "Y")]);
+    git_applies("crlf.yaml", old, &new);
+    // Line counts that differ (not from `apply`, but `diff` takes any texts).
+    git_applies("more.txt", "1\n2\n3\n4\n", "1\n2\nnew\n3\n4");
+}
