@@ -3,5 +3,6 @@
 //! and the CI output formats ([`ci_formats`]).
 
 pub mod ci_formats;
+pub mod fix;
 pub mod schema;
 pub mod source_map;

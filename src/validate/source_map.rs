@@ -50,6 +50,18 @@ impl From<&Span> for miette::SourceSpan {
     }
 }
 
+/// How a node's text relates to YAML anchors and aliases (see [`SourceMap::sharing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    /// The text belongs to this node alone.
+    Own,
+    /// The pointer passes through an alias (`*name`), or names one: the text found is that of
+    /// the anchored node, which the anchor's other uses share.
+    ThroughAlias,
+    /// The node, or one of its ancestors, is anchored (`&name`) and an alias repeats it.
+    Anchored,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Scalar,
@@ -153,6 +165,44 @@ impl SourceMap {
             return None;
         }
         Some(self.span(n.start, n.end - n.start, pointer, true))
+    }
+
+    /// How the value at `pointer` shares its text with other places through YAML anchors and
+    /// aliases. An editor needs this: the text that [`Self::locate`] finds behind an alias is the
+    /// anchored node's, so changing it changes every place that repeats the anchor. `None` when
+    /// no node sits exactly at `pointer`.
+    pub fn sharing(&self, pointer: &str) -> Option<Sharing> {
+        let (node, matched) = self.walk(pointer)?;
+        if matched != pointer.len() {
+            return None;
+        }
+        // Walk again, noting each node on the way and whether an alias was followed.
+        let mut path = vec![0];
+        let mut at = 0;
+        let mut segment = String::new();
+        while at < pointer.len() {
+            let raw = pointer[at + 1..].split('/').next().unwrap_or("");
+            segment.clear();
+            unescape_segment(raw, &mut segment);
+            let here = *path.last().unwrap_or(&0);
+            if self.nodes[here].alias != NONE {
+                return Some(Sharing::ThroughAlias);
+            }
+            path.push(self.child(here, &segment)?);
+            at += 1 + raw.len();
+        }
+        if self.nodes[node].alias != NONE {
+            return Some(Sharing::ThroughAlias);
+        }
+        let repeated = self
+            .nodes
+            .iter()
+            .any(|n| n.alias != NONE && path.contains(&n.alias));
+        Some(if repeated {
+            Sharing::Anchored
+        } else {
+            Sharing::Own
+        })
     }
 
     fn span(&self, offset: usize, len: usize, pointer: &str, exact: bool) -> Span {
@@ -942,6 +992,29 @@ workflows:
         assert_eq!((empty.len, empty.line), (0, 5));
         assert_eq!(value(text, &map, "/list/1"), "~");
         assert!(map.locate("/list/2").is_some_and(|s| !s.exact));
+    }
+
+    #[test]
+    fn sharing_through_anchors_and_aliases() {
+        let text =
+            "base: &b\n  a: 1\n  b: [x, y]\nuse: *b\nlone: &l 3\nname: &n s\nagain: *n\nplain: p\n";
+        let map = SourceMap::parse(text);
+        assert_eq!(map.sharing("/plain"), Some(Sharing::Own));
+        assert_eq!(
+            map.sharing("/lone"),
+            Some(Sharing::Own),
+            "an anchor no alias uses"
+        );
+        assert_eq!(map.sharing("/use"), Some(Sharing::ThroughAlias));
+        assert_eq!(map.sharing("/use/b/1"), Some(Sharing::ThroughAlias));
+        assert_eq!(map.sharing("/again"), Some(Sharing::ThroughAlias));
+        assert_eq!(map.sharing("/base/b/0"), Some(Sharing::Anchored));
+        assert_eq!(map.sharing("/name"), Some(Sharing::Anchored));
+        assert_eq!(map.sharing("/nope"), None);
+        assert_eq!(map.sharing("nope"), None);
+        let json = SourceMap::parse(r#"{"a": ["x"]}"#);
+        assert_eq!(json.sharing("/a/0"), Some(Sharing::Own));
+        assert_eq!(json.sharing(""), Some(Sharing::Own));
     }
 
     #[test]
