@@ -24,6 +24,7 @@ use crate::redact::Redactor;
 use crate::report::{RunReport, Status};
 
 mod each;
+mod fixing;
 
 /// Exit codes, as documented in the README.
 pub mod exit {
@@ -1324,14 +1325,38 @@ fn validate_command(args: ValidateArgs, printer: &Printer) -> Result<u8, Problem
             Some("pass a file, or a directory holding `*.arazzo.yaml` documents".into()),
         ));
     }
+    if args.dry_run && !matches!(args.format, DiagnosticFormat::Human) {
+        return Err(Problem::usage(
+            "--fix --dry-run prints a diff on stdout, so it takes no --format",
+            Some("drop --format, or drop --dry-run to fix and report in that format".into()),
+        ));
+    }
     let fetcher = document_fetcher(limit)?;
     let rt = runtime()?;
-    let mut all = Vec::new();
-    let mut sources = Vec::new();
-    for f in &files {
-        let (diags, source) = rt.block_on(crate::check::validate_file(f, &fetcher));
-        all.extend(diags);
-        sources.push(source);
+    let check = |files: &[std::path::PathBuf]| {
+        let mut all = Vec::new();
+        let mut sources = Vec::new();
+        for f in files {
+            let (diags, source) = rt.block_on(crate::check::validate_file(f, &fetcher));
+            all.extend(diags);
+            sources.push(source);
+        }
+        (all, sources)
+    };
+    let (mut all, mut sources) = check(&files);
+    if args.fix {
+        let fixed = fixing::apply(&files, &all, args.dry_run, printer)?;
+        let noun = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+        let verb = if args.dry_run { "would fix" } else { "fixed" };
+        printer.err(&format!(
+            "{verb} {} in {}\n",
+            noun(fixed.applied, "problem"),
+            noun(fixed.files, "document")
+        ));
+        // What is left after the fixes.
+        if fixed.applied > 0 && !args.dry_run {
+            (all, sources) = check(&files);
+        }
     }
     let errors = all
         .iter()

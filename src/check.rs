@@ -197,10 +197,13 @@ pub async fn validate_file(
             e.message,
             e.help,
         );
-        d.fix = e.fix.map(|(replace, with)| Fix {
-            pointer: e.pointer.clone().unwrap_or_default(),
-            replace,
-            with,
+        d.fix = e.fix.map(|f| {
+            let (replace, with) = *f;
+            Fix {
+                pointer: e.pointer.clone().unwrap_or_default(),
+                replace,
+                with,
+            }
         });
         diags.push(d);
     }

@@ -112,6 +112,18 @@ pub struct ValidateArgs {
     /// Output format of the diagnostics.
     #[arg(long = "format", value_enum, default_value_t = DiagnosticFormat::Human)]
     pub format: DiagnosticFormat,
+
+    /// Apply the fixes that are certain (dot access into an output or a body,
+    /// an operationPath without `{$sourceDescriptions.<name>.url}`, a source
+    /// path written from a folder above) in place, changing only those values;
+    /// then report what is left.
+    #[arg(long = "fix")]
+    pub fix: bool,
+
+    /// With --fix: print the changes as a unified diff on stdout instead of
+    /// writing them.
+    #[arg(long = "dry-run", requires = "fix")]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -26,7 +26,7 @@ pub struct CompileError {
     /// template or a condition), to place the diagnostic on it.
     pub needle: Option<String>,
     /// A certain fix: inside the string at `pointer`, `from` becomes `to`.
-    pub fix: Option<(String, String)>,
+    pub fix: Option<Box<(String, String)>>,
 }
 
 impl CompileError {
@@ -67,7 +67,6 @@ pub(crate) fn error(
         pointer: None,
         needle: None,
         fix: None,
-        ..Default::default()
     }
 }
 
@@ -1057,11 +1056,11 @@ impl<'a> Compiler<'a> {
             )
             .at(&field("workflowId")));
         }
-        let jump =
-            match (step_id, workflow_id) {
-                (Some(s), None) => match wf.steps.iter().position(|x| x.step_id == s) {
-                    Some(i) => Some(Jump::Step(i)),
-                    None => return Err(error(
+        let jump = match (step_id, workflow_id) {
+            (Some(s), None) => match wf.steps.iter().position(|x| x.step_id == s) {
+                Some(i) => Some(Jump::Step(i)),
+                None => {
+                    return Err(error(
                         "ref/unknown-step",
                         format!(
                             "{place}: there is no step `{s}` in workflow `{}`",
@@ -1074,14 +1073,15 @@ impl<'a> Compiler<'a> {
                             )
                         }),
                     )
-                    .at(&field("stepId"))),
-                },
-                (None, Some(w)) => Some(Jump::Workflow(
-                    self.resolve_workflow(doc, w, at)
-                        .map_err(|e| e.at(&field("workflowId")))?,
-                )),
-                _ => None,
-            };
+                    .at(&field("stepId")))
+                }
+            },
+            (None, Some(w)) => Some(Jump::Workflow(
+                self.resolve_workflow(doc, w, at)
+                    .map_err(|e| e.at(&field("workflowId")))?,
+            )),
+            _ => None,
+        };
         let action_kind = match (ty, success) {
             ("end", _) => ActionKind::End,
             ("goto", _) => match jump {
@@ -1810,7 +1810,7 @@ impl<'a> Compiler<'a> {
                 "write `operationPath: '{fixed}'` (`arazzo validate --fix` does it)"
             )),
         );
-        e.fix = Some((format!("{head}#"), format!("{with}#")));
+        e.fix = Some(Box::new((format!("{head}#"), format!("{with}#"))));
         Some((e, fixed))
     }
 
@@ -1873,20 +1873,20 @@ impl<'a> Compiler<'a> {
                     ),
                     None,
                 ),
-                [(name, api)] => match {
+                [(name, api)] => {
                     shared_operation_id(api, name, id, at)?;
-                    api.operation(id).map_err(wrap)?
-                } {
-                    Some(op) => Ok((name.to_string(), Arc::clone(api), op)),
-                    None => fail(
-                        "ref/unknown-operation",
-                        format!(
-                            "{at}: operation `{id}` is not in source `{name}` (`{}`)",
-                            display_url(&api.url)
+                    match api.operation(id).map_err(wrap)? {
+                        Some(op) => Ok((name.to_string(), Arc::clone(api), op)),
+                        None => fail(
+                            "ref/unknown-operation",
+                            format!(
+                                "{at}: operation `{id}` is not in source `{name}` (`{}`)",
+                                display_url(&api.url)
+                            ),
+                            suggest(id, api.operation_ids()),
                         ),
-                        suggest(id, api.operation_ids()),
-                    ),
-                },
+                    }
+                }
                 many => {
                     let holders: Vec<&str> = many
                         .iter()
@@ -2219,7 +2219,7 @@ fn dot_access(
         Some(format!("write `{fixed}` (a JSON Pointer after `#` selects inside the value; `arazzo validate --fix` does it)")),
     );
     err.needle = Some(written.clone());
-    err.fix = Some((written, fixed));
+    err.fix = Some(Box::new((written, fixed)));
     Some(err)
 }
 
@@ -2277,7 +2277,7 @@ fn syntax_error(what: &str, text: &str, message: String) -> CompileError {
                 Some(format!("write `{fixed}` (`arazzo validate --fix` does it)")),
             );
             e.needle = Some(written.clone());
-            e.fix = Some((written, fixed));
+            e.fix = Some(Box::new((written, fixed)));
             e
         }
         None => error("expr/syntax", format!("{what}: {message}"), None),

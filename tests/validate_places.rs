@@ -480,3 +480,195 @@ fn a_source_written_from_a_folder_above_is_found_and_named() {
         (line, column)
     );
 }
+
+fn arazzo_in(dir: &Path, args: &[&str]) -> support::cli::Out {
+    let mut cmd = support::cli::arazzo();
+    cmd.current_dir(dir).args(args);
+    run(&mut cmd)
+}
+
+/// A YAML document with each mechanical mistake, comments and odd quoting
+/// around them, and the text it must become: nothing else may change.
+const MECHANICAL: &str = r#"arazzo: 1.0.1
+info: {title: t, version: '1'}   # kept
+sourceDescriptions:
+  - {name: api, url: ./api.yaml, type: openapi}
+workflows:
+  - workflowId: w
+    steps:
+      # the operation by its path
+      - stepId: make
+        operationPath: api#/paths/~1pets/post
+        requestBody:
+          payload: {name: "rex", age: 3}
+        successCriteria: [{condition: $statusCode == 201}]
+        outputs:
+          owner:   $response.body#/owner
+          id: "$response.body.id"
+      - stepId: read
+        operationPath: "api#/paths/~1pets~1{id}/get"
+        parameters:
+          - name: id
+            in: path
+            value: '$steps.make.outputs.owner.name'   # dot access
+    outputs:
+      id: $steps.make.outputs.id
+      name: $steps.make.outputs.owner.name
+"#;
+
+fn mechanical_fixed() -> String {
+    MECHANICAL
+        .replacen(
+            "operationPath: api#/paths/~1pets/post",
+            "operationPath: '{$sourceDescriptions.api.url}#/paths/~1pets/post'",
+            1,
+        )
+        .replacen("\"$response.body.id\"", "\"$response.body#/id\"", 1)
+        .replacen(
+            "\"api#/paths/~1pets~1{id}/get\"",
+            "\"{$sourceDescriptions.api.url}#/paths/~1pets~1{id}/get\"",
+            1,
+        )
+        .replacen(
+            "'$steps.make.outputs.owner.name'",
+            "'$steps.make.outputs.owner#/name'",
+            1,
+        )
+        .replacen(
+            "name: $steps.make.outputs.owner.name",
+            "name: $steps.make.outputs.owner#/name",
+            1,
+        )
+}
+
+#[test]
+fn fix_rewrites_only_the_mechanical_mistakes_and_a_second_run_changes_nothing() {
+    let dir = folder(MECHANICAL);
+    let (exit, before) = validate(dir.path(), "flow.arazzo.yaml");
+    assert_eq!(exit, 3);
+    assert_eq!(
+        before.iter().filter(|x| x["fix"].is_object()).count(),
+        5,
+        "{}",
+        summary(&before)
+    );
+
+    let out = arazzo_in(dir.path(), &["validate", "flow.arazzo.yaml", "--fix"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("fixed 5 problems in 1 document"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("flow.arazzo.yaml:10:24: fixed `api#/paths/~1pets/post`"),
+        "{}",
+        out.stderr
+    );
+    let text = std::fs::read_to_string(dir.path().join("flow.arazzo.yaml")).unwrap();
+    assert_eq!(
+        text,
+        mechanical_fixed(),
+        "byte for byte, only the fixed values changed"
+    );
+    let (exit, after) = validate(dir.path(), "flow.arazzo.yaml");
+    assert_eq!(exit, 0, "{}", summary(&after));
+
+    let again = arazzo_in(dir.path(), &["validate", "flow.arazzo.yaml", "--fix"]);
+    assert_eq!(again.code, 0);
+    assert!(
+        again.stderr.contains("fixed 0 problems in 0 documents"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("flow.arazzo.yaml")).unwrap(),
+        text
+    );
+}
+
+#[test]
+fn fix_dry_run_prints_a_diff_that_git_applies_and_writes_nothing() {
+    let dir = folder(MECHANICAL);
+    let out = arazzo_in(
+        dir.path(),
+        &["validate", "flow.arazzo.yaml", "--fix", "--dry-run"],
+    );
+    assert_eq!(out.code, 3, "the document is still broken: {}", out.stderr);
+    assert!(
+        out.stdout
+            .starts_with("--- a/flow.arazzo.yaml\n+++ b/flow.arazzo.yaml\n@@ "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("would fix 5 problems in 1 document"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("flow.arazzo.yaml")).unwrap(),
+        MECHANICAL
+    );
+    std::fs::write(dir.path().join("fix.diff"), &out.stdout).unwrap();
+    let git = std::process::Command::new("git")
+        .current_dir(dir.path())
+        .args(["apply", "fix.diff"])
+        .output()
+        .unwrap();
+    assert!(
+        git.status.success(),
+        "{}",
+        String::from_utf8_lossy(&git.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("flow.arazzo.yaml")).unwrap(),
+        mechanical_fixed()
+    );
+    let bad = arazzo_in(
+        dir.path(),
+        &[
+            "validate",
+            "flow.arazzo.yaml",
+            "--fix",
+            "--dry-run",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+}
+
+#[test]
+fn fix_works_on_json_documents_too() {
+    let flow = r#"{
+  "arazzo": "1.0.1",
+  "info": {"title": "t", "version": "1"},
+  "sourceDescriptions": [{"name": "api", "url": "./api.yaml", "type": "openapi"}],
+  "workflows": [{
+    "workflowId": "w",
+    "steps": [{
+      "stepId": "make",
+      "operationPath": "api#/paths/~1pets/post",
+      "requestBody": {"payload": {"name": "r\u00e9x"}},
+      "successCriteria": [{"condition": "$statusCode == 201"}],
+      "outputs": {"id": "$response.body.id"}
+    }],
+    "outputs": {"id": "$steps.make.outputs.id"}
+  }]
+}
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("api.yaml"), API).unwrap();
+    std::fs::write(dir.path().join("flow.arazzo.json"), flow).unwrap();
+    let out = arazzo_in(dir.path(), &["validate", "flow.arazzo.json", "--fix"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let want = flow
+        .replacen("\"api#/", "\"{$sourceDescriptions.api.url}#/", 1)
+        .replacen("$response.body.id", "$response.body#/id", 1);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("flow.arazzo.json")).unwrap(),
+        want
+    );
+}

@@ -151,8 +151,11 @@ pub struct OpenApi {
     /// a run finds its few operations without it.
     by_id: OnceLock<HashMap<String, (String, &'static str)>>,
     /// operationIds that name more than one operation, with every (path, method).
-    duplicates: OnceLock<Vec<(String, Vec<(String, &'static str)>)>>,
+    duplicates: OnceLock<Vec<SharedId>>,
 }
+
+/// An operationId and the operations (path template, method) that share it.
+pub type SharedId = (String, Vec<(String, &'static str)>);
 
 impl OpenApi {
     /// An index over a description parsed whole (YAML, or built in memory).
@@ -209,12 +212,12 @@ impl OpenApi {
     /// must not have any), in document order, each with its operations. A
     /// description read lazily is parsed whole only when its text writes some
     /// operationId twice.
-    pub fn duplicate_operation_ids(&self) -> &[(String, Vec<(String, &'static str)>)] {
+    pub fn duplicate_operation_ids(&self) -> &[SharedId] {
         self.duplicates.get_or_init(|| {
             if !self.doc.may_repeat_operation_ids() {
                 return Vec::new();
             }
-            let mut out: Vec<(String, Vec<(String, &'static str)>)> = Vec::new();
+            let mut out: Vec<SharedId> = Vec::new();
             for (id, path, method) in self.doc.operation_ids() {
                 match out.iter_mut().find(|(i, _)| *i == id) {
                     Some((_, ops)) => ops.push((path, method)),
