@@ -47,6 +47,15 @@ pub struct Fix {
     pub with: String,
 }
 
+/// Codes whose subject is a member's name rather than its value: they are
+/// placed on the key (`unused:` in `outputs`, a misspelt field).
+const ABOUT_THE_NAME: &[&str] = &[
+    "output/unused",
+    "id/output-key",
+    "id/component-key",
+    "schema/unknown-field",
+];
+
 /// The text of one file, with its source map, for placing diagnostics.
 pub struct SourceFile {
     pub name: String,
@@ -89,11 +98,16 @@ impl SourceFile {
         message: impl Into<String>,
         help: Option<String>,
     ) -> Diagnostic {
+        let code = code.into();
         let span = pointer.and_then(|p| {
-            self.map
-                .locate_scalar(p)
-                .or_else(|| self.map.locate_key(p))
-                .or_else(|| self.map.locate(p))
+            let value = || self.map.locate_scalar(p);
+            let key = || self.map.locate_key(p);
+            if ABOUT_THE_NAME.contains(&code.as_str()) {
+                key().or_else(value)
+            } else {
+                value().or_else(key)
+            }
+            .or_else(|| self.map.locate(p))
         });
         let narrowed = span.as_ref().and_then(|s| {
             let needle = needle.filter(|n| !n.is_empty())?;
@@ -118,7 +132,7 @@ impl SourceFile {
             file: self.name.clone(),
             line,
             column,
-            code: code.into(),
+            code,
             severity,
             message: message.into(),
             help,

@@ -197,8 +197,9 @@ fn sarif_log_is_valid_and_places_each_mistake() {
     assert_eq!(driver["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(log["runs"][0]["columnKind"], "unicodeCodePoints");
 
-    // The unknown operation: `stepId: ünï` on line 8 from column 5; the end
-    // column counts characters (11 of them, 13 bytes) and is exclusive.
+    // The unknown operation: its value `getPett`, on line 9 from column 18;
+    // the end column is exclusive. (The `ünï` warning on line 8 counts
+    // characters: column 13, not byte 13.)
     let op = result(&log, "ref/unknown-operation");
     assert_eq!(op["level"], "error");
     assert!(
@@ -215,7 +216,7 @@ fn sarif_log_is_valid_and_places_each_mistake() {
     );
     assert_eq!(
         place["region"],
-        serde_json::json!({"startLine": 8, "startColumn": 5, "endLine": 8, "endColumn": 16})
+        serde_json::json!({"startLine": 9, "startColumn": 18, "endLine": 9, "endColumn": 25})
     );
     let rules = driver["rules"].as_array().unwrap();
     assert_eq!(
@@ -229,8 +230,8 @@ fn sarif_log_is_valid_and_places_each_mistake() {
 
     let step = result(&log, "ref/unknown-step");
     assert_eq!(
-        step["locations"][0]["physicalLocation"]["region"]["startLine"],
-        10
+        step["locations"][0]["physicalLocation"]["region"],
+        serde_json::json!({"startLine": 12, "startColumn": 35, "endLine": 12, "endColumn": 56})
     );
 
     // The other document's warning.
@@ -341,8 +342,9 @@ fn github_commands_are_exact() {
     assert_eq!(
         lines,
         [
-            "::error file=flows/50%25 off%2C v2%3A beta.arazzo.yaml,line=8,col=5,endLine=8,endColumn=16,title=ref/unknown-operation::workflow `adopt`, step `ünï`: operation `getPett` is not in source `pets` (`flows/pets.yaml`)%0Ahelp: did you mean `getPet`?",
-            "::error file=flows/50%25 off%2C v2%3A beta.arazzo.yaml,line=10,col=5,endLine=10,endColumn=17,title=ref/unknown-step::workflow `adopt`, step `list`: `$steps.nope.outputs.x` names a step that does not exist in workflow `adopt`",
+            "::warning file=flows/50%25 off%2C v2%3A beta.arazzo.yaml,line=8,col=13,endLine=8,endColumn=16,title=id/pattern::stepId `ünï` should match [A-Za-z0-9_-]+%0Ahelp: use letters, digits, `_` and `-` only",
+            "::error file=flows/50%25 off%2C v2%3A beta.arazzo.yaml,line=9,col=18,endLine=9,endColumn=25,title=ref/unknown-operation::workflow `adopt`, step `ünï`: operation `getPett` is not in source `pets` (`flows/pets.yaml`)%0Ahelp: did you mean `getPet`?",
+            "::error file=flows/50%25 off%2C v2%3A beta.arazzo.yaml,line=12,col=35,endLine=12,endColumn=56,title=ref/unknown-step::workflow `adopt`, step `list`: `$steps.nope.outputs.x` names a step that does not exist in workflow `adopt`",
             "::warning file=flows/untidy.arazzo.yaml,line=11,col=15,endLine=11,endColumn=21,title=output/unused::output `unused` of step `list` is never read%0Ahelp: read it as `$steps.list.outputs.unused` (e.g. in the workflow outputs), or remove it",
         ],
         "{}",
@@ -350,7 +352,7 @@ fn github_commands_are_exact() {
     );
     assert!(out.stdout.ends_with('\n'));
     // Nothing else on stdout; the summary goes to stderr.
-    out.assert_stderr_has("2 documents: 2 errors, 1 warning");
+    out.assert_stderr_has("2 documents: 2 errors, 2 warnings");
 }
 
 #[test]

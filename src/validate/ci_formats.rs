@@ -181,9 +181,11 @@ pub fn sarif(diags: &[Diagnostic], files: &[SourceFile]) -> Value {
                 "fullDescription".into(),
                 json!({ "text": format!("{about}: `arazzo validate` reports it as `{code}`.") }),
             );
-            if let Some(help) = of_code().find_map(|d| d.help.as_deref()) {
-                rule.insert("help".into(), json!({ "text": help }));
-            }
+            // GitHub code scanning wants help on every rule.
+            let help = of_code()
+                .find_map(|d| d.help.clone())
+                .unwrap_or_else(|| format!("{about}: the message names the place and what is wrong; the README of arazzo lists `{code}` with an example."));
+            rule.insert("help".into(), json!({ "text": help }));
             rule.insert(
                 "defaultConfiguration".into(),
                 json!({ "level": level(severity) }),
@@ -412,7 +414,7 @@ mod tests {
         let lines = github(&[d], std::slice::from_ref(&file));
         assert_eq!(
             lines,
-            "::warning file=a%2Cb.yaml,line=2,col=3,endLine=2,endColumn=5,title=ref/unknown-step::bad: ref/unknown-step%0Ahelp: fix it, please\n"
+            "::warning file=a%2Cb.yaml,line=2,col=7,endLine=2,endColumn=8,title=ref/unknown-step::bad: ref/unknown-step%0Ahelp: fix it, please\n"
         );
         let whole = Diagnostic::file_level("a.yaml", "io/read", "cannot read".into(), None);
         assert_eq!(
@@ -440,7 +442,7 @@ mod tests {
         assert_eq!(results[1]["ruleIndex"], 1);
         let region = &results[0]["locations"][0]["physicalLocation"]["region"];
         assert_eq!(region["startLine"], 2);
-        assert_eq!(region["startColumn"], 3);
+        assert_eq!(region["startColumn"], 6);
         assert_eq!(sarif(&[], &[])["runs"][0]["results"], Value::Array(vec![]));
     }
 }
