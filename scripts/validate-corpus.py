@@ -95,6 +95,9 @@ def main():
         whole = collections.Counter()
         times = []
         broken = []
+        # ARAZZO_CORPUS_DUMP=FILE: every diagnostic as a JSON line, to read them.
+        dump_path = os.environ.get("ARAZZO_CORPUS_DUMP")
+        dump = open(dump_path, "w") if dump_path else None
         for doc in docs:
             rel = os.path.relpath(doc, os.path.join(work, "c"))
             # Peak memory from a second, identical run under /usr/bin/time.
@@ -105,6 +108,8 @@ def main():
                 broken.append((rel, status, why))
                 continue
             for d in diags:
+                if dump:
+                    dump.write(json.dumps({"doc": rel, **d}) + "\n")
                 codes[d["code"]] += 1
                 severities[d["severity"]] += 1
                 if WHOLE_OBJECT.match(d.get("pointer") or "-"):

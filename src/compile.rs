@@ -388,7 +388,9 @@ fn compile_parts(loaded: &Loaded, seeds: &[&str]) -> (Program, Vec<CompileError>
     let mut next = 0;
     while next < c.queue.len() {
         let (doc, id) = c.queue[next].clone();
-        match c.workflow(doc, &id) {
+        let before = c.errors.len();
+        let compiled = c.workflow(doc, &id);
+        match compiled {
             Ok(w) => workflows.push(w),
             Err(e) => {
                 c.errors.push(e);
@@ -407,19 +409,29 @@ fn compile_parts(loaded: &Loaded, seeds: &[&str]) -> (Program, Vec<CompileError>
                 });
             }
         }
+        if doc != 0 {
+            // Places in another document are not places in the entry one: the
+            // problem is about the entry document as a whole, naming the other.
+            let url = display_url(&loaded.docs[doc].doc.url);
+            for e in &mut c.errors[before..] {
+                if e.pointer.take().is_some() {
+                    e.message = format!("in `{url}`: {}", e.message);
+                }
+                e.needle = None;
+                e.fix = None;
+            }
+        }
         next += 1;
     }
-    {
-        if let Some(cycle) = depends_on_cycle(&workflows) {
-            c.errors.push(error(
-                "ref/dependency-cycle",
-                format!("`dependsOn` forms a cycle: {}", cycle.join(" → ")),
-                Some(
-                    "a workflow cannot depend, directly or not, on itself; remove one of the links"
-                        .to_string(),
-                ),
-            ));
-        }
+    if let Some(cycle) = depends_on_cycle(&workflows) {
+        c.errors.push(error(
+            "ref/dependency-cycle",
+            format!("`dependsOn` forms a cycle: {}", cycle.join(" → ")),
+            Some(
+                "a workflow cannot depend, directly or not, on itself; remove one of the links"
+                    .to_string(),
+            ),
+        ));
     }
     // Problems in other documents are reported once, at their first mention.
     let mut errors = c.errors;

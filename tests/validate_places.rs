@@ -672,3 +672,41 @@ fn fix_works_on_json_documents_too() {
         want
     );
 }
+
+#[test]
+fn a_mistake_in_another_arazzo_document_is_not_placed_in_this_one() {
+    let dir = folder(
+        "arazzo: 1.0.1
+info: {title: t, version: '1'}
+sourceDescriptions:
+  - {name: other, url: ./other.arazzo.yaml, type: arazzo}
+workflows:
+  - workflowId: w
+    steps:
+      - stepId: call
+        workflowId: $sourceDescriptions.other.make
+",
+    );
+    std::fs::write(
+        dir.path().join("other.arazzo.yaml"),
+        format!(
+            "{HEAD}  - workflowId: make
+    steps:
+      - stepId: one
+        operationId: createPett
+"
+        ),
+    )
+    .unwrap();
+    let (exit, d) = validate(dir.path(), "flow.arazzo.yaml");
+    assert_eq!(exit, 3);
+    let e = d
+        .iter()
+        .find(|x| x["code"] == "ref/unknown-operation")
+        .unwrap_or_else(|| panic!("{}", summary(&d)));
+    assert!(e["line"].is_null() && e.get("pointer").is_none(), "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("other.arazzo.yaml"),
+        "{e}"
+    );
+}
