@@ -288,6 +288,25 @@ impl SourceMap {
     }
 }
 
+/// The end (exclusive) of the quoted scalar whose opening quote is at `start`.
+fn quoted_end(text: &str, start: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let quote = *bytes.get(start)?;
+    if quote != b'\'' && quote != b'"' {
+        return None;
+    }
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if quote == b'"' => i += 2,
+            b'\'' if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 2,
+            b if b == quote => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 /// The 1-based line and column (in characters) of byte `offset` in `text`. An offset past the
 /// end is taken as the end; one inside a multi-byte character as the start of that character.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -696,6 +715,14 @@ fn scan_yaml(text: &str, b: &mut Builder) -> Option<()> {
                     ScalarStyle::Literal | ScalarStyle::Folded => {
                         block_scalar_range(text, last_end, start, end)
                     }
+                    // The parser's span can run on past the closing quote (over a
+                    // comment that follows): the value ends at its quote.
+                    ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => (
+                        start,
+                        quoted_end(text, start)
+                            .unwrap_or(end)
+                            .min(end.max(start + 1)),
+                    ),
                     _ => (start, end),
                 };
                 last_end = end;
@@ -1133,6 +1160,16 @@ workflows:
         let deep = "[".repeat(100_000) + &"]".repeat(100_000);
         let map = SourceMap::parse(&deep);
         assert_eq!(map.locate("/0/0/0").unwrap().offset, 3);
+    }
+
+    #[test]
+    fn a_quoted_value_ends_at_its_quote_not_at_a_comment() {
+        let text = "a: 'x''y' # c\nb: \"q\\\"r\"  # d\nc: plain # e\n";
+        let map = SourceMap::parse(text);
+        let at = |p: &str| &text[map.locate(p).unwrap().range()];
+        assert_eq!(at("/a"), "'x''y'");
+        assert_eq!(at("/b"), "\"q\\\"r\"");
+        assert_eq!(at("/c"), "plain");
     }
 
     #[test]
