@@ -195,7 +195,7 @@ pub fn openapi(data: &[u8]) {
             schemas.extend(media.get("schema"));
         }
         for schema in schemas.into_iter().take(8) {
-            let checker = crate::schema::Checker::new(&api, schema);
+            let checker = crate::schema::checker(&api, schema);
             let _ = checker.violations(&value, &|_, _| false);
         }
     }

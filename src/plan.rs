@@ -13,7 +13,6 @@ use crate::compile::{CompiledWorkflow, OperationCall, Program, StepTarget};
 use crate::engine::{base_url, request, RunOptions};
 use crate::expr::{apply_pointer, Expr, Resolve};
 use crate::openapi::{OpenApi, ParamIn};
-use crate::schema::Checker;
 
 /// A value not known before the run, shown as `{$expression}`.
 fn placeholder(e: &Expr) -> String {
@@ -328,9 +327,9 @@ fn check_request(
         let checker = call
             .checkers
             .get(&format!("{} {}", p.location.as_str(), p.name), || {
-                Checker::new(api, schema)
+                crate::schema::checker(api, schema)
             });
-        let value = coerce_to_schema(value, &checker.schema);
+        let value = coerce_to_schema(value, &checker.schema, &checker.schema);
         for v in checker.violations(&value, &|_, _| false) {
             problems.push(problem(
                 format!("{} parameter `{}`{}", p.location.as_str(), p.name, v.path),
@@ -342,7 +341,9 @@ fn check_request(
     // The body against the request body schema of its media type.
     if let Some(body) = &built.body {
         if let Some(schema) = body_schema(op, call.body.as_ref().map(|b| b.content_type.as_str())) {
-            let checker = call.checkers.get("body", || Checker::new(api, schema));
+            let checker = call
+                .checkers
+                .get("body", || crate::schema::checker(api, schema));
             let skip = |path: &str, composite: bool| {
                 let node = if path.is_empty() {
                     Some(body)
@@ -379,7 +380,9 @@ fn holds_placeholder(v: &Value) -> bool {
 }
 
 /// Path and query values given as text (`"5"`) are checked as what they denote.
-fn coerce_to_schema(value: &Value, schema: &Value) -> Value {
+/// `root` is the converted schema whose `$defs` the `$ref`s point into.
+fn coerce_to_schema(value: &Value, schema: &Value, root: &Value) -> Value {
+    let schema = crate::schema::follow(root, schema);
     let types: Vec<&str> = match schema.get("type") {
         Some(Value::String(t)) => vec![t.as_str()],
         Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
@@ -389,10 +392,12 @@ fn coerce_to_schema(value: &Value, schema: &Value) -> Value {
     let items = schema.get("items").unwrap_or(&Value::Bool(true));
     match value {
         // One value for an array parameter is sent as a one-item array.
-        v if has("array") && !v.is_array() => Value::Array(vec![coerce_to_schema(v, items)]),
-        Value::Array(list) if has("array") => {
-            Value::Array(list.iter().map(|i| coerce_to_schema(i, items)).collect())
-        }
+        v if has("array") && !v.is_array() => Value::Array(vec![coerce_to_schema(v, items, root)]),
+        Value::Array(list) if has("array") => Value::Array(
+            list.iter()
+                .map(|i| coerce_to_schema(i, items, root))
+                .collect(),
+        ),
         Value::String(s) if (has("integer") || has("number")) && !has("string") => {
             serde_json::from_str::<Value>(s)
                 .ok()

@@ -489,7 +489,7 @@ pub async fn load_with(url: Url, client: &Fetcher, structure: bool) -> Result<Lo
             // A JSON description is read lazily; anything else is parsed whole,
             // and so is a description that `$ref`s other files (they are pulled in).
             enum Parsed {
-                Api(OpenApi),
+                Api(Box<OpenApi>),
                 Tree(Value),
                 Arazzo(String),
             }
@@ -507,9 +507,9 @@ pub async fn load_with(url: Url, client: &Fetcher, structure: bool) -> Result<Lo
                     {
                         Parsed::Tree(parse_tree(lazy.text(), &what)?)
                     }
-                    SourceKind::Openapi => {
-                        Parsed::Api(OpenApi::from_lazy(src_url.clone(), lazy).map_err(api_error)?)
-                    }
+                    SourceKind::Openapi => Parsed::Api(Box::new(
+                        OpenApi::from_lazy(src_url.clone(), lazy).map_err(api_error)?,
+                    )),
                     SourceKind::Arazzo => Parsed::Arazzo(lazy.into_text()),
                 },
                 Err(text) => {
@@ -521,7 +521,7 @@ pub async fn load_with(url: Url, client: &Fetcher, structure: bool) -> Result<Lo
                 }
             };
             let api = match parsed {
-                Parsed::Api(api) => api,
+                Parsed::Api(api) => *api,
                 Parsed::Tree(mut tree) => {
                     if crate::openapi::bundle::external_ref_in(&tree) {
                         tree =

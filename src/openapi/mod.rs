@@ -152,6 +152,8 @@ pub struct OpenApi {
     by_id: OnceLock<HashMap<String, (String, &'static str)>>,
     /// operationIds that name more than one operation, with every (path, method).
     duplicates: OnceLock<Vec<SharedId>>,
+    /// Its schemas converted for checking, each once (see `crate::schema`).
+    pub(crate) converted: crate::schema::Converted,
 }
 
 /// An operationId and the operations (path template, method) that share it.
@@ -194,6 +196,7 @@ impl OpenApi {
             doc,
             by_id: OnceLock::new(),
             duplicates: OnceLock::new(),
+            converted: Default::default(),
         })
     }
 
