@@ -29,6 +29,18 @@ ARAZZO_BIN=$(realpath "$ARAZZO_BIN")
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 python3 scripts/gen-recursive-fixtures.py "$dir" --big
+# filters-bad: the filter language with the deepest comparison of one step
+# wrong, which a validator explains through every alternative at every level.
+python3 - "$dir" <<'PY'
+import json, sys
+d = json.load(open(f"{sys.argv[1]}/filters.arazzo.json"))
+leaf = d["workflows"][0]["steps"][1]["requestBody"]["payload"]["where"]
+while "children" in leaf:
+    leaf = leaf["children"][0]
+leaf["op"] = "neq"
+json.dump(d, open(f"{sys.argv[1]}/filters-bad.arazzo.json", "w"), indent=1)
+PY
+cp "$dir/filters.openapi.json" "$dir/filters-bad.openapi.json"
 
 # One document, one binary: "median-seconds max-peak-MiB diagnostics" or
 # "stopped" when a run passed the limit or the memory it was given.
@@ -56,7 +68,7 @@ measure() {
 }
 
 printf '%-8s %8s  %-40s %s\n' document size "arazzo ($ARAZZO_BIN)" "${BASE:+baseline ($BASE)}"
-for name in mutual deep chain fanout cycle; do
+for name in mutual deep filters filters-bad chain fanout cycle; do
   size=$(( $(stat -c %s "$dir/$name.openapi.json") / 1024 ))
   new=$(measure "$ARAZZO_BIN" "$name")
   old=""
