@@ -215,7 +215,7 @@ fn local_rule(schema: &Value, value: &Value) -> Option<String> {
 }
 
 /// Whether `value` is of JSON Schema type `t`.
-pub(super) fn is_type(t: &str, value: &Value) -> bool {
+fn is_type(t: &str, value: &Value) -> bool {
     match t {
         "object" => value.is_object(),
         "array" => value.is_array(),
