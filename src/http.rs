@@ -53,10 +53,10 @@ fn tls_config() -> rustls::ClientConfig {
     static CONFIG: OnceLock<rustls::ClientConfig> = OnceLock::new();
     CONFIG
         .get_or_init(|| {
+            let provider = Arc::new(ring_provider());
             // Installing the process default only fails if one was installed
             // first, which is fine: this config names its provider itself.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let _ = CryptoProvider::install_default(ring_provider());
             let verifier = Arc::new(LazyRoots {
                 provider: provider.clone(),
                 inner: OnceLock::new(),
@@ -71,6 +71,17 @@ fn tls_config() -> rustls::ClientConfig {
             config
         })
         .clone()
+}
+
+/// The *ring* crypto provider. rustls 0.23.48 deprecated it because *ring*
+/// has no post-quantum key exchange; the alternative, aws-lc-rs, builds a large
+/// C library (and wants cmake or a prebuilt object on some targets), which
+/// would break `cargo install` on a plain machine. Classical X25519/P-256/P-384
+/// key exchange is what every server `arazzo` talks to offers, so *ring* stays,
+/// and the README says so.
+#[allow(deprecated)]
+fn ring_provider() -> CryptoProvider {
+    rustls::crypto::ring::default_provider()
 }
 
 /// Verifies server certificates against the platform's roots (the same

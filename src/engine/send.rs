@@ -95,7 +95,10 @@ pub async fn send(
                     format!("`{k}` is not a valid header name"),
                 )
             })?;
-            let value = HeaderValue::from_str(v).map_err(|_| {
+            // Bytes, not `from_str`: http 1.6 made `from_str` ASCII-only,
+            // while a field value may carry other bytes (RFC 9110 obs-text),
+            // as non-ASCII text has always been sent.
+            let value = HeaderValue::from_bytes(v.as_bytes()).map_err(|_| {
                 (
                     ErrorKind::Request,
                     format!("the value of header `{k}` has characters a header cannot carry"),

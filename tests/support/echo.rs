@@ -305,7 +305,7 @@ fn respond(reply: &Reply) -> Response {
     for (k, v) in &reply.headers {
         resp.headers_mut().append(
             HeaderName::from_bytes(k.as_bytes()).expect("scripted header name is valid"),
-            HeaderValue::from_str(v).expect("scripted header value is valid"),
+            HeaderValue::from_bytes(v.as_bytes()).expect("scripted header value is valid"),
         );
     }
     resp

@@ -274,7 +274,7 @@ async fn handle(State(shared): State<Arc<Mutex<Shared>>>, req: Request) -> Respo
         has_type |= k.eq_ignore_ascii_case("content-type");
         headers.insert(
             HeaderName::from_bytes(k.as_bytes()).unwrap(),
-            HeaderValue::from_str(v).unwrap(),
+            HeaderValue::from_bytes(v.as_bytes()).unwrap(),
         );
     }
     if !has_type {
