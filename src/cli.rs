@@ -4,10 +4,19 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// `arazzo --version`: the release, the commit it was built from (see
+/// build.rs) and the Arazzo versions it runs, all a bug report needs.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ARAZZO_COMMIT"),
+    "; Arazzo 1.0.0, 1.0.1)"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "arazzo",
-    version,
+    version = VERSION,
     about = "Run Arazzo 1.0.1 workflows against real APIs",
     long_about = "Run Arazzo 1.0.1 workflows against real APIs.\n\nExit codes: 0 the workflow succeeded; 1 it ran and failed; 2 the command line or the inputs are wrong; 3 the document or one of its sources cannot be loaded or is invalid; 130 stopped by SIGINT, 143 by SIGTERM (the reports are written; continue with --resume)."
 )]
@@ -20,13 +29,29 @@ pub struct Cli {
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
-    /// Print only errors (and, with -o json, the report).
+    /// No progress and no logs: only the results (outputs, reports, listings)
+    /// on stdout and the errors on stderr.
     #[arg(short = 'q', long = "quiet", global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
     /// When to use colour; NO_COLOR in the environment means never for `auto`.
     #[arg(long = "color", value_enum, default_value_t = ColorChoice::Auto, global = true, value_name = "WHEN")]
     pub color: ColorChoice,
+
+    /// The same as --color never.
+    #[arg(long = "no-color", global = true, conflicts_with = "color")]
+    pub no_color: bool,
+}
+
+impl Cli {
+    /// The colour choice, with `--no-color` spelt out.
+    pub fn color_choice(&self) -> ColorChoice {
+        if self.no_color {
+            ColorChoice::Never
+        } else {
+            self.color
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -109,8 +134,8 @@ pub struct ValidateArgs {
     #[command(flatten)]
     pub documents: DocumentLimit,
 
-    /// Output format of the diagnostics.
-    #[arg(long = "format", value_enum, default_value_t = DiagnosticFormat::Human)]
+    /// Output format of the diagnostics (`--format` is the same flag).
+    #[arg(short = 'o', long = "output", visible_alias = "format", value_enum, default_value_t = DiagnosticFormat::Human)]
     pub format: DiagnosticFormat,
 
     /// Apply the fixes that are certain (dot access into an output or a body,
