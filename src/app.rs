@@ -139,7 +139,7 @@ impl Printer {
 /// Runs the parsed command line and returns the exit code.
 pub fn main(cli: Cli) -> u8 {
     let redactor = Redactor::new();
-    let style = crate::term::Style::decide(cli.color, cli.quiet, cli.verbose);
+    let style = crate::term::Style::decide(cli.color_choice(), cli.quiet, cli.verbose);
     crate::term::init_logging(cli.verbose, style.color, &redactor);
     let printer = Printer {
         redactor,
@@ -311,6 +311,7 @@ fn run_command(mut args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
     }
     register_url_secrets(&servers, &printer.redactor);
     check_durations(&args)?;
+    claim_stdin(&args)?;
     let file_inputs = match &args.inputs_file {
         Some(path) => Some(read_inputs_file(path, args.documents.max_document_size)?),
         None => None,
@@ -491,6 +492,33 @@ fn run_command(mut args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
 }
 
 /// Refuses durations out of range (parse_seconds accepts any number).
+/// The flags of `run` given `-` (standard input): at most one, since stdin
+/// can be read only once.
+fn claim_stdin(args: &RunArgs) -> Result<(), Problem> {
+    let dashed = [
+        ("-f", args.file.as_deref() == Some(crate::stdin::DASH)),
+        (
+            "--inputs",
+            args.inputs_file
+                .as_deref()
+                .is_some_and(crate::stdin::is_dash),
+        ),
+        (
+            "--each",
+            args.each.as_deref().is_some_and(crate::stdin::is_dash),
+        ),
+    ];
+    for (flag, _) in dashed.iter().filter(|(_, dash)| *dash) {
+        crate::stdin::claim(flag).map_err(|m| {
+            Problem::usage(
+                m,
+                Some("write the other one to a file and name the file".into()),
+            )
+        })?;
+    }
+    Ok(())
+}
+
 fn check_durations(args: &RunArgs) -> Result<(), Problem> {
     const LONGEST: f64 = 1.0e9;
     if let Some(d) = args.max_duration {
@@ -923,6 +951,14 @@ pub(crate) fn read_inputs_file(
     path: &Path,
     max_size: usize,
 ) -> Result<Map<String, Value>, Problem> {
+    let stdin_path;
+    let path = if crate::stdin::is_dash(path) {
+        crate::stdin::claim("--inputs").map_err(|m| Problem::usage(m, None))?;
+        stdin_path = crate::stdin::path();
+        &stdin_path
+    } else {
+        path
+    };
     let text = document::read_file(
         path,
         max_size,
@@ -950,8 +986,14 @@ fn locate(
     max_document_size: usize,
 ) -> Result<(Url, Option<String>), Problem> {
     if let Some(f) = file {
+        let f = if f == crate::stdin::DASH {
+            crate::stdin::claim("-f").map_err(|m| Problem::usage(m, None))?;
+            crate::stdin::NAME
+        } else {
+            f
+        };
         let url = document::location_to_url(f).map_err(|e| Problem::usage(e.message, e.help))?;
-        if url.scheme() == "file" {
+        if url.scheme() == "file" && f != crate::stdin::NAME {
             if let Ok(p) = url.to_file_path() {
                 if !p.exists() {
                     return Err(Problem::usage(
@@ -1159,19 +1201,23 @@ fn print_human(printer: &Printer, report: &RunReport, report_file: Option<&Path>
     for (k, v) in &report.outputs {
         out.push_str(&format!("{k:<width$}  {}\n", shown(v)));
     }
+    // The outputs are the result, not progress: they go to stdout even with
+    // -q, so that `arazzo -q run … | cmd` gets them; -q removes only the
+    // lines around them.
     let Some(e) = &report.error else {
-        if printer.style.quiet {
-            return;
+        if !printer.style.quiet {
+            printer.err(&format!(
+                "workflow {} succeeded in {} ms\n",
+                report.workflow_id, report.duration_ms
+            ));
         }
-        printer.err(&format!(
-            "workflow {} succeeded in {} ms\n",
-            report.workflow_id, report.duration_ms
-        ));
         printer.out(&out);
         return;
     };
-    if !out.is_empty() && !printer.style.quiet {
-        printer.err("outputs known when the run stopped:\n");
+    if !out.is_empty() {
+        if !printer.style.quiet {
+            printer.err("outputs known when the run stopped:\n");
+        }
         printer.out(&out);
     }
     let (message, mut help) = if report.interrupted() {
@@ -1313,7 +1359,14 @@ fn default_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
 
 fn validate_command(args: ValidateArgs, printer: &Printer) -> Result<u8, Problem> {
     let limit = args.documents.max_document_size;
-    let files = crate::check::expand_paths(&default_paths(&args.paths), limit).map_err(|m| {
+    let paths = stdin_in_paths(&args.paths)?;
+    if args.fix && !args.dry_run && paths.iter().any(|p| crate::stdin::is_stdin_path(p)) {
+        return Err(Problem::usage(
+            "--fix cannot write standard input back",
+            Some("validate the file itself, or add --dry-run for the fixes as a diff".into()),
+        ));
+    }
+    let files = crate::check::expand_paths(&default_paths(&paths), limit).map_err(|m| {
         Problem::usage(
             m,
             Some("pass Arazzo documents or directories holding them".into()),
@@ -1327,8 +1380,8 @@ fn validate_command(args: ValidateArgs, printer: &Printer) -> Result<u8, Problem
     }
     if args.dry_run && !matches!(args.format, DiagnosticFormat::Human) {
         return Err(Problem::usage(
-            "--fix --dry-run prints a diff on stdout, so it takes no --format",
-            Some("drop --format, or drop --dry-run to fix and report in that format".into()),
+            "--fix --dry-run prints a diff on stdout, so it takes no -o/--format",
+            Some("drop -o, or drop --dry-run to fix and report in that format".into()),
         ));
     }
     let fetcher = document_fetcher(limit)?;
@@ -1394,6 +1447,26 @@ fn validate_command(args: ValidateArgs, printer: &Printer) -> Result<u8, Problem
     })
 }
 
+/// The paths with `-` (standard input, at most once) as `<stdin>`.
+fn stdin_in_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Problem> {
+    if paths.iter().filter(|p| crate::stdin::is_dash(p)).count() > 1 {
+        return Err(Problem::usage(
+            "`-` (standard input) is named twice",
+            Some("standard input can be read only once".into()),
+        ));
+    }
+    paths
+        .iter()
+        .map(|p| {
+            if !crate::stdin::is_dash(p) {
+                return Ok(p.clone());
+            }
+            crate::stdin::claim("the document").map_err(|m| Problem::usage(m, None))?;
+            Ok(crate::stdin::path())
+        })
+        .collect()
+}
+
 /// The fetcher of `validate`, `list` and `show`, with their size limit.
 fn document_fetcher(max_document_size: usize) -> Result<crate::http::Fetcher, Problem> {
     crate::http::fetch_client(&ClientOptions {
@@ -1417,7 +1490,7 @@ fn load_for_listing(
 
 fn list_command(args: ListArgs, printer: &Printer) -> Result<u8, Problem> {
     let limit = args.documents.max_document_size;
-    let files = crate::check::expand_paths(&default_paths(&args.paths), limit)
+    let files = crate::check::expand_paths(&default_paths(&stdin_in_paths(&args.paths)?), limit)
         .map_err(|m| Problem::usage(m, None))?;
     let fetcher = document_fetcher(limit)?;
     let rt = runtime()?;

@@ -100,10 +100,13 @@ struct Lines {
 
 impl Lines {
     fn open(path: &Path, shard: Option<Shard>) -> Result<Lines, String> {
-        let file = std::fs::File::open(path)
-            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-        let mut reader: Box<dyn BufRead + Send> =
-            Box::new(BufReader::with_capacity(64 * 1024, file));
+        let mut reader: Box<dyn BufRead + Send> = if crate::stdin::is_dash(path) {
+            crate::stdin::reader()
+        } else {
+            let file = std::fs::File::open(path)
+                .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+            Box::new(BufReader::with_capacity(64 * 1024, file))
+        };
         let ext = path
             .extension()
             .and_then(|e| e.to_str())

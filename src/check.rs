@@ -32,7 +32,7 @@ pub fn expand_paths(paths: &[PathBuf], max_size: usize) -> Result<Vec<PathBuf>, 
                 .collect();
             found.sort();
             out.extend(found);
-        } else if p.is_file() {
+        } else if p.is_file() || crate::stdin::is_stdin_path(p) {
             out.push(p.clone());
         } else {
             return Err(format!("`{}` does not exist", p.display()));

@@ -34,8 +34,15 @@ const MAX_RECORD: usize = 64 * 1024 * 1024;
 
 /// The journal beside the batch file when `--journal` is not given:
 /// `users.jsonl.journal`, or `users.jsonl.shard-2-of-8.journal` for a shard.
+///
+/// For `--each -` (standard input) it is `stdin.journal` in the current
+/// directory.
 pub fn default_path(each: &Path, shard: Option<Shard>) -> PathBuf {
-    let mut name = each.as_os_str().to_owned();
+    let mut name = if crate::stdin::is_dash(each) {
+        std::ffi::OsString::from("stdin")
+    } else {
+        each.as_os_str().to_owned()
+    };
     if let Some(s) = shard {
         name.push(format!(".shard-{}-of-{}", s.index, s.count));
     }

@@ -32,5 +32,6 @@ pub mod reports;
 pub mod resume;
 pub mod sanitize;
 pub mod schema;
+pub mod stdin;
 pub mod term;
 pub mod validate;

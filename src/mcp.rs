@@ -60,6 +60,17 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
     check_seconds("--max-duration", args.max_duration)?;
     app::check_stopping(&args.stopping)?;
     let stop = Stop::listen(Duration::from_secs_f64(args.stopping.grace_period));
+    if args.http.is_none()
+        && args
+            .inputs_file
+            .as_deref()
+            .is_some_and(crate::stdin::is_dash)
+    {
+        return Err(Problem::usage(
+            "--inputs - cannot read standard input: over stdio, standard input carries the MCP messages",
+            Some("put the inputs in a file, or serve with --http ADDR".into()),
+        ));
+    }
     let file_inputs = match &args.inputs_file {
         Some(path) => Some(app::read_inputs_file(
             path,

@@ -17,6 +17,8 @@ use crate::redact::Redactor;
 #[derive(Debug, Clone, Copy)]
 pub struct Style {
     pub color: bool,
+    /// Colour on stdout, which may be a pipe while stderr is a terminal.
+    pub color_out: bool,
     /// A live display (spinner per step): stderr is a terminal, CI is not set,
     /// not quiet, no logs.
     pub live: bool,
@@ -28,13 +30,14 @@ impl Style {
         let tty = std::io::stderr().is_terminal();
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0");
-        let color = match choice {
+        let decide = |terminal: bool| match choice {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => tty && !no_color,
+            ColorChoice::Auto => terminal && !no_color,
         };
         Style {
-            color,
+            color: decide(tty),
+            color_out: decide(std::io::stdout().is_terminal()),
             live: tty
                 && !ci
                 && !quiet
@@ -50,7 +53,16 @@ impl Style {
     /// colours ([`apply_styles`]), so text from a document or a server can
     /// never colour (it cannot forge a marker without the process's key).
     pub fn paint(&self, text: &str, code: &str) -> String {
-        if self.color {
+        self.paint_if(self.color, text, code)
+    }
+
+    /// [`Style::paint`] for text printed on stdout.
+    pub fn paint_out(&self, text: &str, code: &str) -> String {
+        self.paint_if(self.color_out, text, code)
+    }
+
+    fn paint_if(&self, on: bool, text: &str, code: &str) -> String {
+        if on {
             let key = marker_key();
             format!("{key}{code}{MARK_END}{text}{key}0{MARK_END}")
         } else {

@@ -91,16 +91,18 @@ fn csv_with_a_header_row_and_human_output() {
     let out = run(&mut batch(&server, &file, &["--no-preflight"]));
     // "Bob, Jr" breaks the server-name pattern: the server rejects line 3.
     assert_eq!(out.code, 1, "{}", out.stderr);
+    // Each line's result is the batch's output: on stdout.
     assert!(
-        out.stderr.contains("✓ line 2  authConfigId="),
+        out.stdout.contains("✓ line 2  authConfigId="),
         "{}",
-        out.stderr
+        out.stdout
     );
     assert!(
-        out.stderr.contains("✗ line 3  step `createServer`"),
+        out.stdout.contains("✗ line 3  step `createServer`"),
         "{}",
-        out.stderr
+        out.stdout
     );
+    assert!(!out.stderr.contains("line 2  "), "{}", out.stderr);
     assert!(
         out.stderr
             .contains("batch: 2 runs, 1 succeeded, 1 failed (lines 3)"),

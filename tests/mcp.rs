@@ -211,7 +211,13 @@ fn check_shipped_tools(tools: &[Tool]) {
         .collect();
     assert_eq!(
         outputs,
-        ["authConfigId", "serverId", "mcpUrl", "instanceId"]
+        [
+            "authConfigId",
+            "serverId",
+            "mcpUrl",
+            "instanceId",
+            "commands"
+        ]
     );
 
     let list = Value::Object((*find(tools, "list-mcp-instances").input_schema).clone());

@@ -36,6 +36,7 @@ fn happy_path_returns_the_four_outputs_and_sends_exactly_four_requests() {
             "serverId": server_id,
             "mcpUrl": format!("https://backend.composio.dev/v3/mcp/{server_id}"),
             "instanceId": "alice",
+            "commands": report["steps"][2]["outputs"]["commands"],
         })
     );
     let steps = report["steps"].as_array().unwrap();

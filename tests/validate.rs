@@ -441,7 +441,13 @@ fn list_and_show_describe_workflows() {
     assert_eq!(tools["required"], false);
     assert_eq!(
         p["outputs"],
-        serde_json::json!(["authConfigId", "serverId", "mcpUrl", "instanceId"])
+        serde_json::json!([
+            "authConfigId",
+            "serverId",
+            "mcpUrl",
+            "instanceId",
+            "commands"
+        ])
     );
 
     let out = run(arazzo(root).args(["list"]));

@@ -99,8 +99,8 @@ fn each_broken_variant_of_the_shipped_workflow_is_reported_where_the_mistake_is(
             0,
         ),
         (
-            "mcpUrl: $response.body#/mcp_url\n  - stepId: getServer",
-            "mcpUrl: $response.body#/mcp_urll\n  - stepId: getServer",
+            "mcpUrl: $response.body#/mcp_url\n      commands:",
+            "mcpUrl: $response.body#/mcp_urll\n      commands:",
             "response/unknown-field",
             "$response.body#/mcp_urll",
             0,

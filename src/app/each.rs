@@ -231,14 +231,13 @@ fn emit_line(
         printer.out_json_line(o.report.clone());
         return;
     }
-    if style.quiet {
-        return;
-    }
+    // A line's result is the batch's output: on stdout, even with -q (which
+    // removes only the progress line and the logs).
     printer.live.clear();
     let mark = match o.report["status"].as_str() {
-        Some("succeeded") => style.paint("✓", "32"),
-        Some("interrupted") => style.paint("?", "33"),
-        _ => style.paint("✗", "31"),
+        Some("succeeded") => style.paint_out("✓", "32"),
+        Some("interrupted") => style.paint_out("?", "33"),
+        _ => style.paint_out("✗", "31"),
     };
     let detail = if o.succeeded {
         let outputs = o.report["outputs"]
@@ -265,7 +264,7 @@ fn emit_line(
             None => e["message"].as_str().unwrap_or("").to_string(),
         }
     };
-    printer.err(&format!("{mark} line {}  {detail}\n", o.line));
+    printer.out(&format!("{mark} line {}  {detail}\n", o.line));
     if style.live {
         printer
             .live

@@ -70,6 +70,9 @@ pub fn show_size(n: u64) -> String {
 /// or a pipe that never ends). `what` names it in messages.
 pub fn read_file(path: &Path, max: usize, what: &str) -> Result<String, LoadError> {
     use std::io::Read;
+    if crate::stdin::is_stdin_path(path) {
+        return read_stdin(max, what);
+    }
     let cannot = |e: std::io::Error| {
         let help = (e.kind() == std::io::ErrorKind::NotFound).then(|| {
             "check the path; relative source URLs resolve against the document that names them"
@@ -90,6 +93,25 @@ pub fn read_file(path: &Path, max: usize, what: &str) -> Result<String, LoadErro
     if bytes.len() > max {
         return Err(LoadError::too_large(what, None, max));
     }
+    utf8(bytes, what)
+}
+
+/// [`read_file`] of standard input (`-f -`, `--inputs -`, `validate -`),
+/// named `<stdin>` in messages.
+fn read_stdin(max: usize, what: &str) -> Result<String, LoadError> {
+    let name = crate::stdin::NAME;
+    let what = match std::env::current_dir() {
+        Ok(cwd) => what.replace(&cwd.join(name).display().to_string(), name),
+        Err(_) => what.to_string(),
+    };
+    let bytes = crate::stdin::bytes(max).map_err(|m| LoadError::new(m, None))?;
+    if bytes.len() > max {
+        return Err(LoadError::too_large(&what, None, max));
+    }
+    utf8(bytes.to_vec(), &what)
+}
+
+fn utf8(bytes: Vec<u8>, what: &str) -> Result<String, LoadError> {
     String::from_utf8(bytes).map_err(|e| {
         LoadError::new(
             format!("cannot read {what}: it is not UTF-8 text ({e})"),
