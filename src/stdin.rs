@@ -49,10 +49,12 @@ pub fn path() -> PathBuf {
     PathBuf::from(NAME)
 }
 
-/// Whether `path` is the stand-in path of a claimed standard input (as
-/// written, or made absolute against the current directory).
+/// Whether `path` is the stand-in path of a standard input claimed to be read
+/// whole (as written, or made absolute against the current directory); not
+/// when `--each` reads it line by line.
 pub fn is_stdin_path(path: &Path) -> bool {
-    if CLAIMED.get().is_none() || path.file_name().is_none_or(|n| n != NAME) {
+    let whole = CLAIMED.get().is_some_and(|flag| flag != "--each");
+    if !whole || path.file_name().is_none_or(|n| n != NAME) {
         return false;
     }
     path == Path::new(NAME) || std::env::current_dir().is_ok_and(|cwd| path == cwd.join(NAME))
@@ -80,6 +82,9 @@ pub fn bytes(max: usize) -> Result<&'static [u8], String> {
 /// Standard input as a reader, for `--each -`, which reads it line by line
 /// without holding it.
 pub fn reader() -> Box<dyn std::io::BufRead + Send> {
+    if std::io::stdin().is_terminal() {
+        eprintln!("reading the lines from {NAME}: one per line, then press Ctrl-D");
+    }
     Box::new(std::io::BufReader::with_capacity(
         64 * 1024,
         std::io::stdin(),

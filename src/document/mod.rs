@@ -75,7 +75,7 @@ pub fn read_file(path: &Path, max: usize, what: &str) -> Result<String, LoadErro
     }
     let cannot = |e: std::io::Error| {
         let help = (e.kind() == std::io::ErrorKind::NotFound).then(|| {
-            "check the path; relative source URLs resolve against the document that names them"
+            "check the path; relative source URLs resolve against the folder of the document that names them (the current directory for a document read from standard input)"
                 .to_string()
         });
         LoadError::new(format!("cannot read {what}: {e}"), help)
