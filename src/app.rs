@@ -1038,10 +1038,7 @@ fn discover(dir: &Path, max_size: usize) -> Vec<(PathBuf, Vec<String>)> {
     paths
         .into_iter()
         .filter_map(|p| {
-            let text = document::read_file(&p, max_size, "").ok()?;
-            let tree = document::parse_tree(&text, "").ok()?;
-            tree.get("arazzo")?;
-            let ids = tree
+            let ids = arazzo_tree(&p, max_size)?
                 .get("workflows")?
                 .as_array()?
                 .iter()
@@ -1050,6 +1047,15 @@ fn discover(dir: &Path, max_size: usize) -> Vec<(PathBuf, Vec<String>)> {
             Some((p, ids))
         })
         .collect()
+}
+
+/// A local file's JSON tree if it is an Arazzo document within the size
+/// limit; its sources are not read, so this is quick and never on the network.
+fn arazzo_tree(path: &Path, max_size: usize) -> Option<Value> {
+    let text = document::read_file(path, max_size, "").ok()?;
+    let tree = document::parse_tree(&text, "").ok()?;
+    tree.get("arazzo")?;
+    Some(tree)
 }
 
 fn print_event(printer: &Printer, ev: &Event<'_>) {
