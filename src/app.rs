@@ -25,6 +25,7 @@ use crate::report::{RunReport, Status};
 
 mod each;
 mod fixing;
+mod shell;
 
 /// Exit codes, as documented in the README.
 pub mod exit {
@@ -152,32 +153,9 @@ pub fn main(cli: Cli) -> u8 {
         Command::List(args) => list_command(args, &printer),
         Command::Show(args) => show_command(args, &printer),
         Command::Mcp(args) => crate::mcp::command(args, &printer),
-        Command::Completions(args) => {
-            use clap::CommandFactory;
-            let mut cmd = Cli::command();
-            let shell = match args.shell {
-                crate::cli::Shell::Bash => clap_complete::Shell::Bash,
-                crate::cli::Shell::Zsh => clap_complete::Shell::Zsh,
-                crate::cli::Shell::Fish => clap_complete::Shell::Fish,
-            };
-            clap_complete::generate(shell, &mut cmd, "arazzo", &mut std::io::stdout());
-            Ok(exit::SUCCEEDED)
-        }
-        Command::Man => {
-            use clap::CommandFactory;
-            let man = clap_mangen::Man::new(Cli::command());
-            let mut out = Vec::new();
-            match man.render(&mut out) {
-                Ok(()) => {
-                    let _ = std::io::stdout().write_all(&out);
-                    Ok(exit::SUCCEEDED)
-                }
-                Err(e) => Err(Problem::usage(
-                    format!("cannot render the man page: {e}"),
-                    None,
-                )),
-            }
-        }
+        Command::Completions(args) => shell::completions_command(args),
+        Command::Man(args) => shell::man_command(args, &printer),
+        Command::Complete(args) => shell::complete_command(args),
     };
     match result {
         Ok(code) => code,
@@ -1080,10 +1058,7 @@ fn discover(dir: &Path, max_size: usize) -> Vec<(PathBuf, Vec<String>)> {
     paths
         .into_iter()
         .filter_map(|p| {
-            let text = document::read_file(&p, max_size, "").ok()?;
-            let tree = document::parse_tree(&text, "").ok()?;
-            tree.get("arazzo")?;
-            let ids = tree
+            let ids = arazzo_tree(&p, max_size)?
                 .get("workflows")?
                 .as_array()?
                 .iter()
@@ -1092,6 +1067,15 @@ fn discover(dir: &Path, max_size: usize) -> Vec<(PathBuf, Vec<String>)> {
             Some((p, ids))
         })
         .collect()
+}
+
+/// A local file's JSON tree if it is an Arazzo document within the size
+/// limit; its sources are not read, so this is quick and never on the network.
+fn arazzo_tree(path: &Path, max_size: usize) -> Option<Value> {
+    let text = document::read_file(path, max_size, "").ok()?;
+    let tree = document::parse_tree(&text, "").ok()?;
+    tree.get("arazzo")?;
+    Some(tree)
 }
 
 fn print_event(printer: &Printer, ev: &Event<'_>) {

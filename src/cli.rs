@@ -75,10 +75,38 @@ pub enum Command {
     Show(ShowArgs),
     /// Serve workflows as MCP tools (one per workflow), over stdio or streamable HTTP.
     Mcp(McpArgs),
-    /// Print a shell completion script (bash, zsh or fish) on stdout.
+    /// Print a shell completion script (bash, zsh or fish) on stdout; it
+    /// also completes workflowIds and input names from the documents.
     Completions(CompletionsArgs),
-    /// Print the man page (roff) on stdout.
-    Man,
+    /// Print a man page (roff) on stdout, or write every page into a directory.
+    Man(ManArgs),
+    /// The candidates at one position of a command line, one per line: what the
+    /// scripts of `completions` call. Silent, and exit 0, when there are none.
+    #[command(name = "__complete", hide = true)]
+    Complete(CompleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The subcommand whose page to print (default: the page of `arazzo`).
+    #[arg(value_name = "COMMAND", conflicts_with = "dir")]
+    pub command: Option<String>,
+
+    /// Write `arazzo.1` and an `arazzo-COMMAND.1` per subcommand into DIR
+    /// (created if missing) instead of printing.
+    #[arg(long = "dir", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// Which of WORDS is being completed (0 is `arazzo`).
+    #[arg(value_name = "INDEX")]
+    pub index: usize,
+
+    /// The command line as the shell split it, after `--`.
+    #[arg(value_name = "WORDS", last = true, allow_hyphen_values = true)]
+    pub words: Vec<String>,
 }
 
 #[derive(Debug, Args)]

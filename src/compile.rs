@@ -625,18 +625,13 @@ impl<'a> Compiler<'a> {
             pointer: wf_ptr.clone(),
         };
         let inputs_schema = match &wf.inputs {
-            Some(s) => {
-                let mut schema =
-                    inline_refs(&d.doc.raw, s, 0, &mut 0).map_err(|m| CompileError {
-                        code: "ref/inputs-schema",
-                        pointer: Some(format!("{wf_ptr}/inputs")),
-                        message: format!("workflow `{wid}` inputs: {m}"),
-                        help: None,
-                        ..Default::default()
-                    })?;
-                lift_all_of(&mut schema, 0);
-                Some(schema)
-            }
+            Some(s) => Some(inputs_schema(&d.doc.raw, s).map_err(|m| CompileError {
+                code: "ref/inputs-schema",
+                pointer: Some(format!("{wf_ptr}/inputs")),
+                message: format!("workflow `{wid}` inputs: {m}"),
+                help: None,
+                ..Default::default()
+            })?),
             None => None,
         };
         let declared_inputs: Option<BTreeSet<String>> = inputs_schema.as_ref().map(|s| {
@@ -2451,6 +2446,15 @@ fn compile_output(v: &Value) -> Result<ValueExpr, String> {
         Value::String(s) => ValueExpr::compile_str(s).map_err(|e| e.message),
         _ => Err("an output is a runtime expression string".into()),
     }
+}
+
+/// A workflow's `inputs` schema with its `$ref`s into `doc` inlined and its
+/// `allOf` properties lifted to the root, so its input names are in one place.
+/// Needs only the Arazzo document's tree (shell completion reads no sources).
+pub(crate) fn inputs_schema(doc: &Value, inputs: &Value) -> Result<Value, String> {
+    let mut schema = inline_refs(doc, inputs, 0, &mut 0)?;
+    lift_all_of(&mut schema, 0);
+    Ok(schema)
 }
 
 /// Copies the `properties` and `required` of `allOf` branches up to the root of
