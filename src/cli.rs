@@ -155,7 +155,8 @@ impl Default for DocumentLimit {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Arazzo documents, or directories holding them (default ./workflows).
+    /// Arazzo documents, or directories holding them (default ./workflows;
+    /// `-` reads one from standard input).
     #[arg(value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
 
@@ -181,7 +182,8 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Arazzo documents, or directories holding them (default ./workflows).
+    /// Arazzo documents, or directories holding them (default ./workflows;
+    /// `-` reads one from standard input).
     #[arg(value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
 
@@ -199,7 +201,7 @@ pub struct ShowArgs {
     #[arg(value_name = "WORKFLOW_ID")]
     pub workflow: String,
 
-    /// The Arazzo document (default: found under ./workflows/ by the workflowId).
+    /// The Arazzo document (- for standard input; default: found under ./workflows/ by the workflowId).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<String>,
 
@@ -225,7 +227,7 @@ pub struct RunArgs {
     #[arg(value_name = "WORKFLOW_ID")]
     pub workflow: Option<String>,
 
-    /// The Arazzo document (path or URL). Without it, the document is found under
+    /// The Arazzo document (path, URL, or - for standard input). Without it, the document is found under
     /// ./workflows/ by the workflowId.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<String>,
@@ -238,7 +240,7 @@ pub struct RunArgs {
     #[arg(short = 'i', long = "input", value_name = "NAME=VALUE")]
     pub inputs: Vec<String>,
 
-    /// A JSON or YAML file holding an object of inputs.
+    /// A JSON or YAML file holding an object of inputs (- for standard input).
     #[arg(long = "inputs", value_name = "FILE")]
     pub inputs_file: Option<PathBuf>,
 
@@ -272,7 +274,8 @@ pub struct RunArgs {
 
     /// Run the workflow once per line of FILE: JSON Lines (one object of inputs
     /// per line) or CSV with a header row. Inputs shared by every line come from
-    /// -i, --inputs and the environment; a line's own values win.
+    /// -i, --inputs and the environment; a line's own values win. `-` reads
+    /// the lines from standard input as they arrive.
     #[arg(long = "each", value_name = "FILE")]
     pub each: Option<PathBuf>,
 
