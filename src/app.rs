@@ -42,6 +42,8 @@ pub struct Problem {
     #[help]
     pub help: Option<String>,
     pub exit: u8,
+    /// A syntax error's place, shown with the file's lines.
+    pub at: Option<Box<document::SyntaxAt>>,
 }
 
 impl Problem {
@@ -50,13 +52,22 @@ impl Problem {
             message: message.into(),
             help,
             exit: exit::USAGE,
+            at: None,
         }
     }
     pub fn document(message: impl Into<String>, help: Option<String>) -> Problem {
         Problem {
-            message: message.into(),
-            help,
             exit: exit::DOCUMENT,
+            ..Problem::usage(message, help)
+        }
+    }
+    /// A document that could not be loaded, keeping the place of a syntax
+    /// error so that it is shown in the file's text.
+    pub fn load(e: document::LoadError, exit: u8) -> Problem {
+        Problem {
+            exit,
+            at: e.at.filter(|a| !a.file.is_empty()),
+            ..Problem::usage(e.message, e.help)
         }
     }
 }
@@ -114,11 +125,15 @@ impl Printer {
     /// otherwise split a secret where no mask would find it, and miette's own
     /// colours must stay.
     pub fn problem(&self, p: &Problem) {
+        if let Some(at) = &p.at {
+            return self.problem_in_file(p, at);
+        }
         let safe = |t: &str| crate::sanitize::escape(&self.redactor.redact(t)).into_owned();
         let masked = Problem {
             message: safe(&p.message),
             help: p.help.as_deref().map(safe),
             exit: p.exit,
+            at: None,
         };
         let mut text = String::new();
         let theme = if self.style.color {
@@ -133,6 +148,22 @@ impl Printer {
         let mut e = std::io::stderr().lock();
         let _ = e.write_all(text.as_bytes());
         let _ = e.flush();
+    }
+}
+
+impl Printer {
+    /// Renders a syntax error as `validate` does: the file, line and column,
+    /// and the offending lines with a marker under the place.
+    fn problem_in_file(&self, p: &Problem, at: &document::SyntaxAt) {
+        let file = crate::diagnostics::SourceFile::new(at.file.clone(), (*at.text).clone());
+        let d = file.at_line(
+            at.line,
+            at.column,
+            at.code,
+            p.message.clone(),
+            p.help.clone(),
+        );
+        self.err(&crate::diagnostics::render(&[d], &[file], false));
     }
 }
 
@@ -351,7 +382,7 @@ fn run_command(mut args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
     )?;
     let loaded = rt
         .block_on(document::load(doc_url, &fetcher))
-        .map_err(|e| Problem::document(e.message, e.help))?;
+        .map_err(|e| Problem::load(e, exit::DOCUMENT))?;
     let workflow_id = pick_workflow(&loaded, workflow_id)?;
     if let Some(prior) = prior.as_ref().filter(|p| p.workflow_id != workflow_id) {
         return Err(Problem::usage(
@@ -929,8 +960,9 @@ pub(crate) fn read_inputs_file(
         &format!("the inputs file `{}`", path.display()),
     )
     .map_err(|e| Problem::usage(e.message, e.help))?;
-    let tree = document::parse_tree(&text, &format!("the inputs file `{}`", path.display()))
-        .map_err(|e| Problem::usage(e.message, e.help))?;
+    let shown = path.display().to_string();
+    let tree = document::parse_tree(&text, &format!("the inputs file `{shown}`"))
+        .map_err(|e| Problem::load(e.in_file(&shown), exit::USAGE))?;
     match tree {
         Value::Object(m) => Ok(m),
         _ => Err(Problem::usage(
@@ -1194,6 +1226,7 @@ fn print_human(printer: &Printer, report: &RunReport, report_file: Option<&Path>
         message,
         help: Some(help),
         exit: exit::FAILED,
+        at: None,
     });
 }
 
@@ -1412,7 +1445,7 @@ fn load_for_listing(
     let url = document::location_to_url(&path.to_string_lossy())
         .map_err(|e| Problem::usage(e.message, e.help))?;
     rt.block_on(document::load(url, fetcher))
-        .map_err(|e| Problem::document(e.message, e.help))
+        .map_err(|e| Problem::load(e, exit::DOCUMENT))
 }
 
 fn list_command(args: ListArgs, printer: &Printer) -> Result<u8, Problem> {
@@ -1536,7 +1569,7 @@ fn show_command(args: ShowArgs, printer: &Printer) -> Result<u8, Problem> {
     let rt = runtime()?;
     let loaded = rt
         .block_on(document::load(url, &fetcher))
-        .map_err(|e| Problem::document(e.message, e.help))?;
+        .map_err(|e| Problem::load(e, exit::DOCUMENT))?;
     pick_workflow(&loaded, Some(args.workflow.clone()))?;
     let program = compile(&loaded, &args.workflow).map_err(|errors| compile_problem(&errors))?;
     let wf = program.entry();
