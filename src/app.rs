@@ -22,7 +22,9 @@ use crate::interrupt::Stop;
 use crate::plan;
 use crate::redact::Redactor;
 use crate::report::{RunReport, Status};
+use credentials::RunContext;
 
+mod credentials;
 mod each;
 mod fixing;
 
@@ -437,10 +439,15 @@ fn run_command(mut args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
         file: file_inputs,
         env: &env,
     };
-    let inputs = match &prior {
-        Some(prior) => resume_inputs(&program, prior, sources),
-        None => inputs::assemble(&wf.workflow_id, wf.inputs_schema.as_ref(), sources),
-    };
+    let mut origins = Default::default();
+    let inputs = inputs::gather_traced(&wf.workflow_id, wf.inputs_schema.as_ref(), sources)
+        .and_then(|g| {
+            origins = g.origins;
+            match &prior {
+                Some(prior) => resume_inputs(&program, prior, g.values),
+                None => inputs::finish(&wf.workflow_id, wf.inputs_schema.as_ref(), g.values),
+            }
+        });
     // Secrets are registered before anything else can print an input.
     register_secrets(
         &program,
@@ -460,9 +467,13 @@ fn run_command(mut args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
                         path.display()
                     ));
                     }
-                    return Ok(finish_run(
-                        &args, printer, &program, &report, None, &opts.stop,
-                    ));
+                    let ctx = RunContext {
+                        program: &program,
+                        inputs: &inputs,
+                        origins: &origins,
+                        inputs_file: args.inputs_file.as_deref(),
+                    };
+                    return Ok(finish_run(&args, printer, &ctx, &report, None, &opts.stop));
                 }
                 Ok(crate::resume::Plan::Continue(c)) => {
                     announce_resume(printer, &path, &c);
@@ -511,10 +522,16 @@ fn run_command(mut args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
         &mut on_event,
         resume,
     ));
+    let ctx = RunContext {
+        program: &program,
+        inputs: &inputs,
+        origins: &origins,
+        inputs_file: args.inputs_file.as_deref(),
+    };
     Ok(finish_run(
         &args,
         printer,
-        &program,
+        &ctx,
         &report,
         Some(&trace),
         &opts.stop,
@@ -645,14 +662,14 @@ fn preflight(
 fn finish_run(
     args: &RunArgs,
     printer: &Printer,
-    program: &Program,
+    ctx: &RunContext<'_>,
     report: &RunReport,
     trace: Option<&crate::reports::Trace>,
     stop: &Stop,
 ) -> u8 {
     match args.output {
         OutputFormat::Json => printer.out_json(serde_json::to_value(report).unwrap_or(Value::Null)),
-        OutputFormat::Human => print_human(printer, report, args.report.as_deref()),
+        OutputFormat::Human => print_human(printer, report, args.report.as_deref(), ctx),
     }
     // Report files: a path that cannot be written is reported; a run that
     // succeeded then exits 2, since CI would otherwise miss its report.
@@ -670,7 +687,7 @@ fn finish_run(
         }
     }
     if let Some(path) = &args.junit {
-        if let Err(m) = crate::reports::write_junit(path, report, program, &printer.redactor) {
+        if let Err(m) = crate::reports::write_junit(path, report, ctx.program, &printer.redactor) {
             failed(m);
         }
     }
@@ -730,11 +747,10 @@ pub(crate) fn read_capped(path: &Path, flag: &str) -> Result<String, Problem> {
 fn resume_inputs(
     program: &Program,
     prior: &RunReport,
-    sources: InputSources<'_>,
+    supplied: Map<String, Value>,
 ) -> Result<Map<String, Value>, inputs::InputError> {
     let wf = program.entry();
     let schema = wf.inputs_schema.as_ref();
-    let supplied = inputs::gather(&wf.workflow_id, schema, sources)?;
     let mut merged = prior.inputs.clone();
     for (name, v) in supplied {
         match prior.inputs.get(&name) {
@@ -1185,7 +1201,12 @@ pub(crate) fn log_event(ev: &Event<'_>) {
     }
 }
 
-fn print_human(printer: &Printer, report: &RunReport, report_file: Option<&Path>) {
+fn print_human(
+    printer: &Printer,
+    report: &RunReport,
+    report_file: Option<&Path>,
+    ctx: &RunContext<'_>,
+) {
     let mut out = String::new();
     let width = report.outputs.keys().map(|k| k.len()).max().unwrap_or(0);
     for (k, v) in &report.outputs {
@@ -1209,7 +1230,7 @@ fn print_human(printer: &Printer, report: &RunReport, report_file: Option<&Path>
     let (message, mut help) = if report.interrupted() {
         interrupted_summary(report, e)
     } else {
-        failed_summary(report, e)
+        failed_summary(report, e, ctx)
     };
     help.push_str(&match report_file {
         Some(path) => format!(
@@ -1240,7 +1261,11 @@ fn shown(v: &Value) -> String {
 
 /// The message and help of a failed run: what completed before the failure,
 /// and what ran after it.
-fn failed_summary(report: &RunReport, e: &crate::report::RunError) -> (String, String) {
+fn failed_summary(
+    report: &RunReport,
+    e: &crate::report::RunError,
+    ctx: &RunContext<'_>,
+) -> (String, String) {
     // The failed step's entry: steps before it completed before the
     // failure; steps after it ran after it (e.g. cleanup steps).
     let failed_at = report.steps.iter().rposition(|s| {
@@ -1258,11 +1283,14 @@ fn failed_summary(report: &RunReport, e: &crate::report::RunError) -> (String, S
         .map(|s| s.step_id.as_str())
         .collect::<Vec<_>>()
         .join(", ");
-    let mut help = if names.is_empty() {
+    let mut help = credentials::refused_help(report, ctx)
+        .map(|h| h + "\n")
+        .unwrap_or_default();
+    help.push_str(&if names.is_empty() {
         "no step completed before the failure".to_string()
     } else {
         format!("steps that completed before the failure: {names}")
-    };
+    });
     if !after.is_empty() {
         help.push_str(&format!(
             "\nsteps that ran after the failure (onFailure actions): {}",
