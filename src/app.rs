@@ -27,6 +27,9 @@ use credentials::RunContext;
 mod credentials;
 mod each;
 mod fixing;
+mod unknown;
+
+pub use unknown::unknown_command;
 
 /// Exit codes, as documented in the README.
 pub mod exit {
