@@ -282,6 +282,12 @@ pub(crate) fn parse_server_url(source: &str, text: &str) -> Result<Url, Problem>
             "write e.g. --server {source}=http://127.0.0.1:8080"
         ))
     };
+    if !text.contains("://") {
+        return Err(Problem::usage(
+            format!("--server {source}=…: the URL has no http:// or https:// (it is not shown, as it may hold a password)"),
+            help(),
+        ));
+    }
     let parsed = Url::parse(text).map_err(|e| {
         Problem::usage(
             format!("--server {source}=…: the URL does not parse ({e}); it is not shown, as it may hold a password"),
@@ -973,6 +979,12 @@ pub(crate) fn read_inputs_file(
     path: &Path,
     max_size: usize,
 ) -> Result<Map<String, Value>, Problem> {
+    if !path.exists() {
+        return Err(Problem::usage(
+            format!("the inputs file `{}` does not exist", path.display()),
+            Some("check the path: it is read from the current directory".into()),
+        ));
+    }
     let text = document::read_file(
         path,
         max_size,
@@ -1010,9 +1022,18 @@ fn locate(
                         Some("pass the path of an Arazzo document with -f".into()),
                     ));
                 }
+                if p.is_dir() {
+                    return Err(directory_given(f, max_document_size));
+                }
             }
         }
         return Ok((url, workflow));
+    }
+    if let Some(id) = workflow.as_deref().filter(|id| Path::new(id).is_file()) {
+        return Err(Problem::usage(
+            format!("`{id}` is a file, not a workflowId"),
+            Some(format!("pass the document with -f: `arazzo run -f {id}` (add the workflowId when it has several workflows)")),
+        ));
     }
     let dir = PathBuf::from("workflows");
     let found = discover(&dir, max_document_size);
@@ -1067,6 +1088,23 @@ fn locate(
             )),
         )),
     }
+}
+
+/// `-f DIR`: `-f` takes one document; name the ones the directory holds.
+fn directory_given(f: &str, max_document_size: usize) -> Problem {
+    let docs: Vec<String> = discover(Path::new(f), max_document_size)
+        .iter()
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    let help = if docs.is_empty() {
+        "-f takes one Arazzo document; the directory holds none".to_string()
+    } else {
+        format!(
+            "-f takes one Arazzo document, e.g. one of: {}",
+            docs.join(", ")
+        )
+    };
+    Problem::usage(format!("`{f}` is a directory, not a document"), Some(help))
 }
 
 /// Arazzo documents directly under `dir`, with their workflowIds, sorted by
@@ -1481,8 +1519,18 @@ fn load_for_listing(
 
 fn list_command(args: ListArgs, printer: &Printer) -> Result<u8, Problem> {
     let limit = args.documents.max_document_size;
-    let files = crate::check::expand_paths(&default_paths(&args.paths), limit)
-        .map_err(|m| Problem::usage(m, None))?;
+    let files = crate::check::expand_paths(&default_paths(&args.paths), limit).map_err(|m| {
+        Problem::usage(
+            m,
+            Some("pass Arazzo documents or directories holding them (default ./workflows)".into()),
+        )
+    })?;
+    if files.is_empty() {
+        return Err(Problem::usage(
+            "no Arazzo documents to list",
+            Some("pass a file, or a directory holding Arazzo documents (`*.yaml`, `*.yml`, `*.json` with an `arazzo` field)".into()),
+        ));
+    }
     let fetcher = document_fetcher(limit)?;
     let rt = runtime()?;
     let mut listed = Vec::new();

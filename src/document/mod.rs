@@ -138,6 +138,12 @@ pub fn read_file(path: &Path, max: usize, what: &str) -> Result<String, LoadErro
     };
     let file = std::fs::File::open(path).map_err(cannot)?;
     if let Ok(meta) = file.metadata() {
+        if meta.is_dir() {
+            return Err(LoadError::new(
+                format!("cannot read {what}: it is a directory, not a file"),
+                Some("name a JSON or YAML file".into()),
+            ));
+        }
         if meta.is_file() && meta.len() > max as u64 {
             return Err(LoadError::too_large(what, Some(meta.len()), max));
         }
