@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::compile::{CompiledParam, OperationCall, Program, StepTarget};
+use crate::compile::{CompiledParam, CompiledWorkflow, OperationCall, Program, StepTarget};
 use crate::expr::Expr;
 use crate::inputs::{env_names, Origin};
 use crate::report::{ErrorKind, RunReport, Status, StepReport};
@@ -25,7 +25,7 @@ pub(crate) struct RunContext<'a> {
 pub(crate) fn refused_help(report: &RunReport, ctx: &RunContext<'_>) -> Option<String> {
     let entry = culprit(report)?;
     let status = entry.status_code.filter(|c| matches!(c, 401 | 403))?;
-    let call = find_call(ctx.program, entry)?;
+    let (wf, call) = find_call(ctx.program, entry)?;
     let mut sent = Vec::new();
     let mut missing = Vec::new();
     for p in call
@@ -42,7 +42,7 @@ pub(crate) fn refused_help(report: &RunReport, ctx: &RunContext<'_>) -> Option<S
         sent.push(basic);
     }
     Some(if sent.is_empty() {
-        no_credential(status, call, &missing)
+        no_credential(status, wf, call, &missing)
     } else {
         let what = if sent.len() == 1 { "it is" } else { "each is" };
         format!(
@@ -71,15 +71,18 @@ fn culprit(report: &RunReport) -> Option<&StepReport> {
     }
 }
 
-/// The operation a report entry's step calls.
-fn find_call<'p>(program: &'p Program, entry: &StepReport) -> Option<&'p OperationCall> {
+/// The operation a report entry's step calls, with the step's workflow.
+fn find_call<'p>(
+    program: &'p Program,
+    entry: &StepReport,
+) -> Option<(&'p CompiledWorkflow, &'p OperationCall)> {
     let wf = match &entry.workflow_id {
         Some(id) => program.workflows.iter().find(|w| &w.workflow_id == id)?,
         None => program.entry(),
     };
     let step = wf.steps.iter().find(|s| s.step_id == entry.step_id)?;
     match &step.target {
-        StepTarget::Operation(call) => Some(call),
+        StepTarget::Operation(call) => Some((wf, call)),
         StepTarget::Workflow { .. } => None,
     }
 }
@@ -179,6 +182,7 @@ fn what_to_check(status: u16, what: &str) -> String {
 /// source's security scheme names.
 fn no_credential(
     status: u16,
+    wf: &CompiledWorkflow,
     call: &OperationCall,
     missing: &[(&CompiledParam, String)],
 ) -> String {
@@ -196,12 +200,22 @@ fn no_credential(
         .ok()
         .and_then(|s| s.into_iter().next());
     let hint = match scheme {
-        Some(s) => format!(
-            "pass one with a step parameter `{{name: {}, in: {}, value: $inputs.apiKey}}` (source `{}` names it in a security scheme) and give the key with -i apiKey=… or ARAZZO_INPUT_API_KEY",
-            s.name,
-            s.location.as_str(),
-            call.source
-        ),
+        Some(s) => {
+            // The workflow's own secret input when it has one, else the usual name.
+            let input = wf.secret_inputs.iter().next().map_or("apiKey", String::as_str);
+            let value = if s.name == "authorization" {
+                format!("Bearer {{$inputs.{input}}}")
+            } else {
+                format!("$inputs.{input}")
+            };
+            format!(
+                "pass one with a step parameter `{{name: {}, in: {}, value: {value}}}` (source `{}` names it in a security scheme) and give `{input}` with -i {input}=… or {}",
+                s.name,
+                s.location.as_str(),
+                call.source,
+                env_names(input)[0]
+            )
+        }
         None => "add the parameter the server expects (e.g. an Authorization header) to the step's parameters".to_string(),
     };
     format!("the server answered {status}, and the request carried no credential: {hint}")
