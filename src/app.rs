@@ -22,10 +22,15 @@ use crate::interrupt::Stop;
 use crate::plan;
 use crate::redact::Redactor;
 use crate::report::{RunReport, Status};
+use credentials::RunContext;
 
+mod credentials;
 mod each;
 mod fixing;
 mod shell;
+mod unknown;
+
+pub use unknown::unknown_command;
 
 /// Exit codes, as documented in the README.
 pub mod exit {
@@ -43,6 +48,8 @@ pub struct Problem {
     #[help]
     pub help: Option<String>,
     pub exit: u8,
+    /// A syntax error's place, shown with the file's lines.
+    pub at: Option<Box<document::SyntaxAt>>,
 }
 
 impl Problem {
@@ -51,13 +58,22 @@ impl Problem {
             message: message.into(),
             help,
             exit: exit::USAGE,
+            at: None,
         }
     }
     pub fn document(message: impl Into<String>, help: Option<String>) -> Problem {
         Problem {
-            message: message.into(),
-            help,
             exit: exit::DOCUMENT,
+            ..Problem::usage(message, help)
+        }
+    }
+    /// A document that could not be loaded, keeping the place of a syntax
+    /// error so that it is shown in the file's text.
+    pub fn load(e: document::LoadError, exit: u8) -> Problem {
+        Problem {
+            exit,
+            at: e.at.filter(|a| !a.file.is_empty()),
+            ..Problem::usage(e.message, e.help)
         }
     }
 }
@@ -115,11 +131,15 @@ impl Printer {
     /// otherwise split a secret where no mask would find it, and miette's own
     /// colours must stay.
     pub fn problem(&self, p: &Problem) {
+        if let Some(at) = &p.at {
+            return self.problem_in_file(p, at);
+        }
         let safe = |t: &str| crate::sanitize::escape(&self.redactor.redact(t)).into_owned();
         let masked = Problem {
             message: safe(&p.message),
             help: p.help.as_deref().map(safe),
             exit: p.exit,
+            at: None,
         };
         let mut text = String::new();
         let theme = if self.style.color {
@@ -134,6 +154,22 @@ impl Printer {
         let mut e = std::io::stderr().lock();
         let _ = e.write_all(text.as_bytes());
         let _ = e.flush();
+    }
+}
+
+impl Printer {
+    /// Renders a syntax error as `validate` does: the file, line and column,
+    /// and the offending lines with a marker under the place.
+    fn problem_in_file(&self, p: &Problem, at: &document::SyntaxAt) {
+        let file = crate::diagnostics::SourceFile::new(at.file.clone(), (*at.text).clone());
+        let d = file.at_line(
+            at.line,
+            at.column,
+            at.code,
+            p.message.clone(),
+            p.help.clone(),
+        );
+        self.err(&crate::diagnostics::render(&[d], &[file], false));
     }
 }
 
@@ -224,6 +260,12 @@ pub(crate) fn parse_server_url(source: &str, text: &str) -> Result<Url, Problem>
             "write e.g. --server {source}=http://127.0.0.1:8080"
         ))
     };
+    if !text.contains("://") {
+        return Err(Problem::usage(
+            format!("--server {source}=…: the URL has no http:// or https:// (it is not shown, as it may hold a password)"),
+            help(),
+        ));
+    }
     let parsed = Url::parse(text).map_err(|e| {
         Problem::usage(
             format!("--server {source}=…: the URL does not parse ({e}); it is not shown, as it may hold a password"),
@@ -330,7 +372,7 @@ fn run_command(mut args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
     )?;
     let loaded = rt
         .block_on(document::load(doc_url, &fetcher))
-        .map_err(|e| Problem::document(e.message, e.help))?;
+        .map_err(|e| Problem::load(e, exit::DOCUMENT))?;
     let workflow_id = pick_workflow(&loaded, workflow_id)?;
     if let Some(prior) = prior.as_ref().filter(|p| p.workflow_id != workflow_id) {
         return Err(Problem::usage(
@@ -385,10 +427,15 @@ fn run_command(mut args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
         file: file_inputs,
         env: &env,
     };
-    let inputs = match &prior {
-        Some(prior) => resume_inputs(&program, prior, sources),
-        None => inputs::assemble(&wf.workflow_id, wf.inputs_schema.as_ref(), sources),
-    };
+    let mut origins = Default::default();
+    let inputs = inputs::gather_traced(&wf.workflow_id, wf.inputs_schema.as_ref(), sources)
+        .and_then(|g| {
+            origins = g.origins;
+            match &prior {
+                Some(prior) => resume_inputs(&program, prior, g.values),
+                None => inputs::finish(&wf.workflow_id, wf.inputs_schema.as_ref(), g.values),
+            }
+        });
     // Secrets are registered before anything else can print an input.
     register_secrets(
         &program,
@@ -408,9 +455,13 @@ fn run_command(mut args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
                         path.display()
                     ));
                     }
-                    return Ok(finish_run(
-                        &args, printer, &program, &report, None, &opts.stop,
-                    ));
+                    let ctx = RunContext {
+                        program: &program,
+                        inputs: &inputs,
+                        origins: &origins,
+                        inputs_file: args.inputs_file.as_deref(),
+                    };
+                    return Ok(finish_run(&args, printer, &ctx, &report, None, &opts.stop));
                 }
                 Ok(crate::resume::Plan::Continue(c)) => {
                     announce_resume(printer, &path, &c);
@@ -459,10 +510,16 @@ fn run_command(mut args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
         &mut on_event,
         resume,
     ));
+    let ctx = RunContext {
+        program: &program,
+        inputs: &inputs,
+        origins: &origins,
+        inputs_file: args.inputs_file.as_deref(),
+    };
     Ok(finish_run(
         &args,
         printer,
-        &program,
+        &ctx,
         &report,
         Some(&trace),
         &opts.stop,
@@ -620,14 +677,14 @@ fn preflight(
 fn finish_run(
     args: &RunArgs,
     printer: &Printer,
-    program: &Program,
+    ctx: &RunContext<'_>,
     report: &RunReport,
     trace: Option<&crate::reports::Trace>,
     stop: &Stop,
 ) -> u8 {
     match args.output {
         OutputFormat::Json => printer.out_json(serde_json::to_value(report).unwrap_or(Value::Null)),
-        OutputFormat::Human => print_human(printer, report, args.report.as_deref()),
+        OutputFormat::Human => print_human(printer, report, args.report.as_deref(), ctx),
     }
     // Report files: a path that cannot be written is reported; a run that
     // succeeded then exits 2, since CI would otherwise miss its report.
@@ -645,7 +702,7 @@ fn finish_run(
         }
     }
     if let Some(path) = &args.junit {
-        if let Err(m) = crate::reports::write_junit(path, report, program, &printer.redactor) {
+        if let Err(m) = crate::reports::write_junit(path, report, ctx.program, &printer.redactor) {
             failed(m);
         }
     }
@@ -705,11 +762,10 @@ pub(crate) fn read_capped(path: &Path, flag: &str) -> Result<String, Problem> {
 fn resume_inputs(
     program: &Program,
     prior: &RunReport,
-    sources: InputSources<'_>,
+    supplied: Map<String, Value>,
 ) -> Result<Map<String, Value>, inputs::InputError> {
     let wf = program.entry();
     let schema = wf.inputs_schema.as_ref();
-    let supplied = inputs::gather(&wf.workflow_id, schema, sources)?;
     let mut merged = prior.inputs.clone();
     for (name, v) in supplied {
         match prior.inputs.get(&name) {
@@ -935,6 +991,12 @@ pub(crate) fn read_inputs_file(
         stdin_path = crate::stdin::path();
         &stdin_path
     } else {
+        if !path.exists() {
+            return Err(Problem::usage(
+                format!("the inputs file `{}` does not exist", path.display()),
+                Some("check the path: it is read from the current directory".into()),
+            ));
+        }
         path
     };
     let text = document::read_file(
@@ -943,8 +1005,9 @@ pub(crate) fn read_inputs_file(
         &format!("the inputs file `{}`", path.display()),
     )
     .map_err(|e| Problem::usage(e.message, e.help))?;
-    let tree = document::parse_tree(&text, &format!("the inputs file `{}`", path.display()))
-        .map_err(|e| Problem::usage(e.message, e.help))?;
+    let shown = path.display().to_string();
+    let tree = document::parse_tree(&text, &format!("the inputs file `{shown}`"))
+        .map_err(|e| Problem::load(e.in_file(&shown), exit::USAGE))?;
     match tree {
         Value::Object(m) => Ok(m),
         _ => Err(Problem::usage(
@@ -979,9 +1042,18 @@ fn locate(
                         Some("pass the path of an Arazzo document with -f".into()),
                     ));
                 }
+                if p.is_dir() {
+                    return Err(directory_given(f, max_document_size));
+                }
             }
         }
         return Ok((url, workflow));
+    }
+    if let Some(id) = workflow.as_deref().filter(|id| Path::new(id).is_file()) {
+        return Err(Problem::usage(
+            format!("`{id}` is a file, not a workflowId"),
+            Some(format!("pass the document with -f: `arazzo run -f {id}` (add the workflowId when it has several workflows)")),
+        ));
     }
     let dir = PathBuf::from("workflows");
     let found = discover(&dir, max_document_size);
@@ -1036,6 +1108,23 @@ fn locate(
             )),
         )),
     }
+}
+
+/// `-f DIR`: `-f` takes one document; name the ones the directory holds.
+fn directory_given(f: &str, max_document_size: usize) -> Problem {
+    let docs: Vec<String> = discover(Path::new(f), max_document_size)
+        .iter()
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    let help = if docs.is_empty() {
+        "-f takes one Arazzo document; the directory holds none".to_string()
+    } else {
+        format!(
+            "-f takes one Arazzo document, e.g. one of: {}",
+            docs.join(", ")
+        )
+    };
+    Problem::usage(format!("`{f}` is a directory, not a document"), Some(help))
 }
 
 /// Arazzo documents directly under `dir`, with their workflowIds, sorted by
@@ -1179,7 +1268,12 @@ pub(crate) fn log_event(ev: &Event<'_>) {
     }
 }
 
-fn print_human(printer: &Printer, report: &RunReport, report_file: Option<&Path>) {
+fn print_human(
+    printer: &Printer,
+    report: &RunReport,
+    report_file: Option<&Path>,
+    ctx: &RunContext<'_>,
+) {
     let mut out = String::new();
     let width = report.outputs.keys().map(|k| k.len()).max().unwrap_or(0);
     for (k, v) in &report.outputs {
@@ -1207,7 +1301,7 @@ fn print_human(printer: &Printer, report: &RunReport, report_file: Option<&Path>
     let (message, mut help) = if report.interrupted() {
         interrupted_summary(report, e)
     } else {
-        failed_summary(report, e)
+        failed_summary(report, e, ctx)
     };
     help.push_str(&match report_file {
         Some(path) => format!(
@@ -1224,6 +1318,7 @@ fn print_human(printer: &Printer, report: &RunReport, report_file: Option<&Path>
         message,
         help: Some(help),
         exit: exit::FAILED,
+        at: None,
     });
 }
 
@@ -1237,7 +1332,11 @@ fn shown(v: &Value) -> String {
 
 /// The message and help of a failed run: what completed before the failure,
 /// and what ran after it.
-fn failed_summary(report: &RunReport, e: &crate::report::RunError) -> (String, String) {
+fn failed_summary(
+    report: &RunReport,
+    e: &crate::report::RunError,
+    ctx: &RunContext<'_>,
+) -> (String, String) {
     // The failed step's entry: steps before it completed before the
     // failure; steps after it ran after it (e.g. cleanup steps).
     let failed_at = report.steps.iter().rposition(|s| {
@@ -1255,11 +1354,14 @@ fn failed_summary(report: &RunReport, e: &crate::report::RunError) -> (String, S
         .map(|s| s.step_id.as_str())
         .collect::<Vec<_>>()
         .join(", ");
-    let mut help = if names.is_empty() {
+    let mut help = credentials::refused_help(report, ctx)
+        .map(|h| h + "\n")
+        .unwrap_or_default();
+    help.push_str(&if names.is_empty() {
         "no step completed before the failure".to_string()
     } else {
         format!("steps that completed before the failure: {names}")
-    };
+    });
     if !after.is_empty() {
         help.push_str(&format!(
             "\nsteps that ran after the failure (onFailure actions): {}",
@@ -1469,13 +1571,24 @@ fn load_for_listing(
     let url = document::location_to_url(&path.to_string_lossy())
         .map_err(|e| Problem::usage(e.message, e.help))?;
     rt.block_on(document::load(url, fetcher))
-        .map_err(|e| Problem::document(e.message, e.help))
+        .map_err(|e| Problem::load(e, exit::DOCUMENT))
 }
 
 fn list_command(args: ListArgs, printer: &Printer) -> Result<u8, Problem> {
     let limit = args.documents.max_document_size;
-    let files = crate::check::expand_paths(&default_paths(&stdin_in_paths(&args.paths)?), limit)
-        .map_err(|m| Problem::usage(m, None))?;
+    let paths = stdin_in_paths(&args.paths)?;
+    let files = crate::check::expand_paths(&default_paths(&paths), limit).map_err(|m| {
+        Problem::usage(
+            m,
+            Some("pass Arazzo documents or directories holding them (default ./workflows)".into()),
+        )
+    })?;
+    if files.is_empty() {
+        return Err(Problem::usage(
+            "no Arazzo documents to list",
+            Some("pass a file, or a directory holding Arazzo documents (`*.yaml`, `*.yml`, `*.json` with an `arazzo` field)".into()),
+        ));
+    }
     let fetcher = document_fetcher(limit)?;
     let rt = runtime()?;
     let mut listed = Vec::new();
@@ -1593,7 +1706,7 @@ fn show_command(args: ShowArgs, printer: &Printer) -> Result<u8, Problem> {
     let rt = runtime()?;
     let loaded = rt
         .block_on(document::load(url, &fetcher))
-        .map_err(|e| Problem::document(e.message, e.help))?;
+        .map_err(|e| Problem::load(e, exit::DOCUMENT))?;
     pick_workflow(&loaded, Some(args.workflow.clone()))?;
     let program = compile(&loaded, &args.workflow).map_err(|errors| compile_problem(&errors))?;
     let wf = program.entry();

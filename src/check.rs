@@ -83,6 +83,12 @@ pub async fn validate_file(
             );
         }
     };
+    if document::is_blank(&text) {
+        let e = document::parse_tree(&text, &format!("`{name}`")).err();
+        let (message, help) = e.map(|e| (e.message, e.help)).unwrap_or_default();
+        let d = Diagnostic::file_level(&name, "document/empty", message, help);
+        return (vec![d], SourceFile::new(name, text));
+    }
     let file = SourceFile::new(name.clone(), text);
     let mut diags = Vec::new();
 
@@ -385,10 +391,7 @@ fn syntax(file: &SourceFile) -> Result<serde_json::Value, Box<Diagnostic>> {
         match serde_yaml_ng::from_str(text) {
             Ok(v) => return Ok(v),
             Err(e) => {
-                let (l, c) = e
-                    .location()
-                    .map(|l| (l.line(), l.column()))
-                    .unwrap_or((1, 1));
+                let (l, c) = document::yaml_error_place(&e).unwrap_or((1, 1));
                 if let Some(m) = document::too_deep(&e) {
                     return Err(too_deep(l, c, m));
                 }

@@ -1,7 +1,7 @@
 //! Workflow inputs from the command line, an inputs file and the environment,
 //! typed by the workflow's inputs schema and checked before any request.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{Map, Value};
@@ -129,6 +129,25 @@ pub fn assemble(
     finish(workflow_id, schema, inputs)
 }
 
+/// Where an input's value came from. A failure message names it (never the
+/// value), so that a user knows which setting to check or change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// `-i NAME=VALUE`.
+    Flag,
+    /// The `--inputs` file.
+    File,
+    /// The environment variable named.
+    Env(String),
+}
+
+/// The inputs gathered from their sources, with where each one came from.
+#[derive(Debug, Default)]
+pub struct Gathered {
+    pub values: Map<String, Value>,
+    pub origins: BTreeMap<String, Origin>,
+}
+
 /// Collects and types the inputs from their sources (unknown names refused),
 /// without checking what is required: a batch adds more per line.
 pub fn gather(
@@ -136,6 +155,16 @@ pub fn gather(
     schema: Option<&Value>,
     src: InputSources<'_>,
 ) -> Result<Map<String, Value>, InputError> {
+    gather_traced(workflow_id, schema, src).map(|g| g.values)
+}
+
+/// As [`gather`], also recording where each input came from: the source that
+/// won by precedence (environment, then file, then `-i`).
+pub fn gather_traced(
+    workflow_id: &str,
+    schema: Option<&Value>,
+    src: InputSources<'_>,
+) -> Result<Gathered, InputError> {
     // The help (what the workflow takes) is written only when there is an error.
     let err = |message: String| InputError {
         message,
@@ -144,6 +173,7 @@ pub fn gather(
     let props = properties(schema);
     let known = |name: &str| props.is_some_and(|p| p.contains_key(name));
     let mut inputs = Map::new();
+    let mut origins = BTreeMap::new();
 
     if let Some(p) = props {
         for (name, s) in p {
@@ -152,6 +182,7 @@ pub fn gather(
                     let v = typed_value(name, &text, Some(s))
                         .map_err(|m| err(format!("{m} (from the environment variable {var})")))?;
                     inputs.insert(name.clone(), v);
+                    origins.insert(name.clone(), Origin::Env(var));
                     break;
                 }
             }
@@ -164,6 +195,7 @@ pub fn gather(
                     "the inputs file gives `{name}`, which workflow `{workflow_id}` does not take"
                 )));
             }
+            origins.insert(name.clone(), Origin::File);
             inputs.insert(name, v);
         }
     }
@@ -181,8 +213,12 @@ pub fn gather(
         }
         let v = typed_value(name, text, props.and_then(|p| p.get(name))).map_err(err)?;
         inputs.insert(name.clone(), v);
+        origins.insert(name.clone(), Origin::Flag);
     }
-    Ok(inputs)
+    Ok(Gathered {
+        values: inputs,
+        origins,
+    })
 }
 
 /// Adds one batch line's inputs (a JSON object, or CSV text typed like `-i`)
@@ -412,6 +448,26 @@ mod tests {
         let s = json!({"type": "string"});
         assert_eq!(typed_value("s", "42", Some(&s)).unwrap(), json!("42"));
         assert_eq!(typed_value("s", "a=b", None).unwrap(), json!("a=b"));
+    }
+
+    #[test]
+    fn origins_follow_precedence() {
+        let schema = json!({"type": "object", "properties": {
+            "a": {"type": "string"}, "b": {"type": "string"}, "c": {"type": "string"}}});
+        let env =
+            |var: &str| (var == "ARAZZO_INPUT_A" || var == "ARAZZO_INPUT_B").then(|| "e".into());
+        let file = json!({"b": "f", "c": "f"}).as_object().cloned();
+        let cli = [("c".to_string(), "x".to_string())];
+        let src = InputSources {
+            cli: &cli,
+            file,
+            env: &env,
+        };
+        let g = gather_traced("w", Some(&schema), src).unwrap();
+        assert_eq!(g.origins["a"], Origin::Env("ARAZZO_INPUT_A".into()));
+        assert_eq!(g.origins["b"], Origin::File);
+        assert_eq!(g.origins["c"], Origin::Flag);
+        assert_eq!(g.values["c"], json!("x"));
     }
 
     #[test]

@@ -110,7 +110,7 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
             .map_err(|e| Problem::usage(e.message, e.help))?;
         let loaded = Arc::new(
             rt.block_on(document::load(url, &fetcher))
-                .map_err(|e| Problem::document(e.message, e.help))?,
+                .map_err(|e| Problem::load(e, app::exit::DOCUMENT))?,
         );
         for w in &loaded.entry().doc.workflows {
             let id = &w.workflow_id;

@@ -200,8 +200,12 @@ fn a_server_that_never_answers_times_out_with_the_step_and_what_to_check() {
     assert_eq!(report["error"]["stepId"], "createAuthConfig");
     assert_eq!(report["error"]["kind"], "transport");
     let msg = report["error"]["message"].as_str().unwrap();
-    assert!(msg.contains("POST /api/v3/auth_configs"), "{msg}");
-    assert!(msg.contains(&format!("127.0.0.1:{port}")), "{msg}");
+    assert!(
+        msg.contains(&format!(
+            "POST http://127.0.0.1:{port}/api/v3/auth_configs: "
+        )),
+        "{msg}"
+    );
     assert!(
         msg.contains("timed out") && msg.contains("--timeout"),
         "{msg}"

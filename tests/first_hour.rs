@@ -386,3 +386,18 @@ fn the_readme_stand_in_builds_cleanly_and_the_documented_run_succeeds() {
     assert!(out.stderr.contains("succeeded in"), "{}", out.stderr);
     assert!(!out.stderr.contains("warning"), "{}", out.stderr);
 }
+
+#[test]
+fn an_empty_standard_input_is_called_empty() {
+    let mut cmd = arazzo();
+    cmd.args(["run", "provision-mcp-server", "-f", "-"])
+        .write_stdin("");
+    let out = exec(&mut cmd);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("`<stdin>` is empty"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("standard input ended"),
+        "{}",
+        out.stderr
+    );
+}

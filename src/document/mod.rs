@@ -23,6 +23,21 @@ pub struct LoadError {
     pub help: Option<String>,
     /// The document is larger than `--max-document-size`.
     pub too_large: bool,
+    /// Where a syntax error is, so that it can be shown in the file's text.
+    pub at: Option<Box<SyntaxAt>>,
+}
+
+/// A syntax error's place in a file, with the file's text: a message that
+/// shows the offending lines lets a user fix them without counting lines.
+#[derive(Debug, Clone)]
+pub struct SyntaxAt {
+    /// The file as the user knows it; empty until the caller names it.
+    pub file: String,
+    pub text: Arc<String>,
+    pub line: usize,
+    pub column: usize,
+    /// `syntax/yaml` or `syntax/json`, as `validate` reports it.
+    pub code: &'static str,
 }
 
 impl LoadError {
@@ -31,7 +46,52 @@ impl LoadError {
             message: message.into(),
             help,
             too_large: false,
+            at: None,
         }
+    }
+
+    /// Names the file of a syntax error's place (the parser knows only its
+    /// text): only a named place is shown.
+    pub fn in_file(mut self, file: &str) -> LoadError {
+        if let Some(at) = self.at.as_mut() {
+            at.file = file.to_string();
+        }
+        self
+    }
+
+    /// A syntax error at `line`:`column` of `text`.
+    fn syntax(
+        message: String,
+        text: &str,
+        (line, column): (usize, usize),
+        code: &'static str,
+    ) -> LoadError {
+        LoadError {
+            at: Some(Box::new(SyntaxAt {
+                file: String::new(),
+                text: Arc::new(text.to_string()),
+                line,
+                column,
+                code,
+            })),
+            ..LoadError::new(message, None)
+        }
+    }
+
+    /// `what` holds nothing to read. Said as such: a parser's message about
+    /// a missing field or top level does not tell that the file is empty.
+    fn empty(what: &str, text: &str) -> LoadError {
+        let detail = if text.trim().is_empty() {
+            ""
+        } else {
+            " (it holds only comments and blank lines)"
+        };
+        let help = if what.contains(crate::stdin::NAME) {
+            "standard input ended before any text: check the command that feeds the pipe"
+        } else {
+            "check that the file was saved and that the path names the file you meant"
+        };
+        LoadError::new(format!("{what} is empty{detail}"), Some(help.into()))
     }
 
     /// `what` is larger than the limit; `size` when it is known.
@@ -51,6 +111,7 @@ impl LoadError {
                 "raise the limit with --max-document-size (e.g. --max-document-size {suggest}MiB) if the document is right"
             )),
             too_large: true,
+            at: None,
         }
     }
 }
@@ -82,6 +143,12 @@ pub fn read_file(path: &Path, max: usize, what: &str) -> Result<String, LoadErro
     };
     let file = std::fs::File::open(path).map_err(cannot)?;
     if let Ok(meta) = file.metadata() {
+        if meta.is_dir() {
+            return Err(LoadError::new(
+                format!("cannot read {what}: it is a directory, not a file"),
+                Some("name a JSON or YAML file".into()),
+            ));
+        }
         if meta.is_file() && meta.len() > max as u64 {
             return Err(LoadError::too_large(what, Some(meta.len()), max));
         }
@@ -305,9 +372,41 @@ pub fn check_yaml_nesting(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Where to show a YAML syntax error (line and column, from 1). At the end of
+/// the text (an unclosed quote or bracket) the parser's place is past the last
+/// line, so the place where the unclosed thing began, which its message names
+/// (`…, while scanning a quoted scalar at line 3 column 10`), is shown instead.
+pub fn yaml_error_place(e: &serde_yaml_ng::Error) -> Option<(usize, usize)> {
+    let at = e.location().map(|l| (l.line(), l.column()))?;
+    let text = e.to_string();
+    if !text.contains("end of stream") {
+        return Some(at);
+    }
+    let (_, context) = text.rsplit_once(", while ")?;
+    let (_, place) = context.rsplit_once(" at line ")?;
+    let (line, column) = place.split_once(" column ")?;
+    match (line.trim().parse(), column.trim().parse()) {
+        (Ok(l), Ok(c)) => Some((l, c)),
+        _ => Some(at),
+    }
+}
+
+/// True when a document holds nothing a parser would read: only blank lines,
+/// comments and YAML document markers.
+pub fn is_blank(text: &str) -> bool {
+    text.trim_start_matches('\u{feff}').lines().all(|l| {
+        let t = l.trim();
+        t.is_empty() || t.starts_with('#') || t == "---" || t == "..."
+    })
+}
+
 /// Parses JSON or YAML text into a JSON tree. JSON goes through serde_json (fast,
-/// precise positions); anything else through the YAML parser.
+/// precise positions); anything else through the YAML parser. An empty file
+/// is said to be empty; a syntax error carries its place ([`SyntaxAt`]).
 pub fn parse_tree(text: &str, what: &str) -> Result<Value, LoadError> {
+    if is_blank(text) {
+        return Err(LoadError::empty(what, text));
+    }
     // Only the byte order mark goes: lines are counted from the file's start.
     let body = text.trim_start_matches('\u{feff}');
     let trimmed = body.trim_start();
@@ -326,9 +425,11 @@ pub fn parse_tree(text: &str, what: &str) -> Result<Value, LoadError> {
                 ));
             }
             if trimmed.starts_with('{') {
-                return Err(LoadError::new(
+                return Err(LoadError::syntax(
                     format!("{what} is not valid JSON: {e}"),
-                    None,
+                    body,
+                    (e.line(), e.column()),
+                    "syntax/json",
                 ));
             }
         }
@@ -344,7 +445,13 @@ pub fn parse_tree(text: &str, what: &str) -> Result<Value, LoadError> {
             format!("{what} is not usable: {m}"),
             Some(TOO_DEEP_HELP.into()),
         ),
-        None => LoadError::new(format!("{what} is not valid YAML: {e}"), None),
+        None => {
+            let message = format!("{what} is not valid YAML: {e}");
+            match yaml_error_place(&e) {
+                Some(place) => LoadError::syntax(message, body, place, "syntax/yaml"),
+                None => LoadError::new(message, None),
+            }
+        }
     })
 }
 
@@ -357,7 +464,7 @@ pub fn parse_arazzo(url: Url, text: &str) -> Result<ArazzoDoc, LoadError> {
 /// rules (`validate` checks the whole schema itself, with positions).
 fn parse_arazzo_with(url: Url, text: &str, structure: bool) -> Result<ArazzoDoc, LoadError> {
     let shown = display_url(&url);
-    let raw = parse_tree(text, &format!("`{shown}`"))?;
+    let raw = parse_tree(text, &format!("`{shown}`")).map_err(|e| e.in_file(&shown))?;
     if !raw.is_object() {
         return Err(LoadError::new(
             format!("`{shown}` is not an Arazzo document: its top level is not an object"),
@@ -527,7 +634,7 @@ pub async fn load_with(url: Url, client: &Fetcher, structure: bool) -> Result<Lo
                     SourceKind::Openapi
                         if crate::openapi::bundle::external_ref_in_text(lazy.text()) =>
                     {
-                        Parsed::Tree(parse_tree(lazy.text(), &what)?)
+                        Parsed::Tree(parse_tree(lazy.text(), &what).map_err(|e| e.in_file(&shown))?)
                     }
                     SourceKind::Openapi => Parsed::Api(Box::new(
                         OpenApi::from_lazy(src_url.clone(), lazy).map_err(api_error)?,
@@ -535,7 +642,7 @@ pub async fn load_with(url: Url, client: &Fetcher, structure: bool) -> Result<Lo
                     SourceKind::Arazzo => Parsed::Arazzo(lazy.into_text()),
                 },
                 Err(text) => {
-                    let tree = parse_tree(&text, &what)?;
+                    let tree = parse_tree(&text, &what).map_err(|e| e.in_file(&shown))?;
                     match kind_of(tree.get("arazzo").is_some()) {
                         SourceKind::Openapi => Parsed::Tree(tree),
                         SourceKind::Arazzo => Parsed::Arazzo(text),

@@ -1093,9 +1093,8 @@ impl<'a, 'e> Runner<'a, 'e> {
                             &step.step_id,
                             signal,
                             &format!(
-                                "while {} {} was waiting for its response (the grace period of {} passed); the server may have acted on the request",
-                                built.method,
-                                call.operation.path,
+                                "while {} was waiting for its response (the grace period of {} passed); the server may have acted on the request",
+                                as_sent(&built, step),
                                 crate::interrupt::describe(stop.grace())
                             ),
                         );
@@ -1123,22 +1122,10 @@ impl<'a, 'e> Runner<'a, 'e> {
                         attempt.response = Some(r);
                     }
                     Err((kind, m)) => {
-                        let host = Url::parse(&built.url)
-                            .ok()
-                            .and_then(|u| {
-                                u.host_str().map(|h| match u.port() {
-                                    Some(p) => format!("{h}:{p}"),
-                                    None => h.to_string(),
-                                })
-                            })
-                            .unwrap_or_default();
                         let hint = what_to_check(kind, &m, &call.source);
                         attempt.error = Some(step_error(
                             kind,
-                            format!(
-                                "{} {} to {host}: {m}{hint}",
-                                built.method, call.operation.path
-                            ),
+                            format!("{}: {m}{hint}", as_sent(&built, step)),
                         ));
                     }
                 }
@@ -1306,12 +1293,7 @@ impl<'a, 'e> Runner<'a, 'e> {
             {
                 attempt.error = Some(step_error(
                     ErrorKind::Response,
-                    format!(
-                        "{} {} answered {}, but {why}",
-                        req.method,
-                        request_path(step),
-                        resp.status
-                    ),
+                    format!("{} answered {}, but {why}", as_sent(req, step), resp.status),
                 ));
             }
             if let (true, Some(why)) = (timed_out, &failed) {
@@ -1325,9 +1307,8 @@ impl<'a, 'e> Runner<'a, 'e> {
             } else if let Some(why) = failed {
                 let message = match (&attempt.request, &attempt.response) {
                     (Some(req), Some(resp)) => format!(
-                        "{why}: {} {} answered {}{}",
-                        req.method,
-                        request_path(step),
+                        "{why}: {} answered {}{}",
+                        as_sent(req, step),
                         resp.status,
                         body_excerpt(&resp.body, self.redactor)
                     ),
@@ -1407,10 +1388,22 @@ fn what_to_check(kind: ErrorKind, message: &str, source: &str) -> String {
     hint
 }
 
-fn request_path(step: &CompiledStep) -> String {
-    match &step.target {
-        StepTarget::Operation(c) => c.operation.path.clone(),
-        StepTarget::Workflow { .. } => String::new(),
+/// The request as sent, for failure messages: a user checks the real URL (its
+/// ids and query), not the path template, so it comes first; the template
+/// follows when it has parameters, to find the operation in the description.
+/// Secrets in it are masked wherever it is shown (the redactor knows them).
+fn as_sent(req: &BuiltRequest, step: &CompiledStep) -> String {
+    let template = match &step.target {
+        StepTarget::Operation(c) => c.operation.path.as_str(),
+        StepTarget::Workflow { .. } => "",
+    };
+    if template.contains('{') {
+        format!(
+            "{} {} (operation {} {template})",
+            req.method, req.url, req.method
+        )
+    } else {
+        format!("{} {}", req.method, req.url)
     }
 }
 

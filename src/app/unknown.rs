@@ -1,0 +1,153 @@
+//! `arazzo provision-mcp-server …`: a workflowId typed where a command goes.
+//! The user forgot `run`; say so, with the command to type, instead of
+//! clap's "unrecognized subcommand".
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::{exit, Printer, Problem};
+use crate::redact::Redactor;
+
+/// Called when the first word of the command line is no command. When `word`
+/// is a workflowId of a document under `./workflows`, prints an error that
+/// suggests `arazzo run <word> …` with the rest of `args` (the command line
+/// without the program name) and returns the exit code; `None` otherwise, so
+/// that clap's own message (with its did-you-mean) is printed. Reads only
+/// local files and says nothing when they cannot be read.
+pub fn unknown_command(word: &str, args: &[String]) -> Option<u8> {
+    let found = super::discover(
+        Path::new("workflows"),
+        crate::http::DEFAULT_MAX_DOCUMENT_SIZE,
+    );
+    let files: Vec<&PathBuf> = found
+        .iter()
+        .filter(|(_, ids)| ids.iter().any(|id| id == word))
+        .map(|(p, _)| p)
+        .collect();
+    let first = files.first()?;
+    let redactor = Redactor::new();
+    let masked = register_secret_args(args, first, word, &redactor);
+    let at = args.iter().position(|a| a == word).unwrap_or(0);
+    let mut suggested: Vec<&str> = args.iter().map(String::as_str).collect();
+    suggested.insert(at, "run");
+    let command = suggested
+        .iter()
+        .map(|a| quoted(a))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut help = format!("to run it: arazzo {command}");
+    if masked {
+        help.push_str("\n(secret values are shown as ***: type them again; an input is best given in its ARAZZO_INPUT_<NAME> variable)");
+    }
+    let printer = Printer {
+        redactor,
+        style: crate::term::Style::decide(crate::cli::ColorChoice::Auto, false, 0),
+        live: crate::term::Live::new(),
+    };
+    let shown: Vec<String> = files.iter().map(|p| format!("`{}`", p.display())).collect();
+    printer.problem(&Problem::usage(
+        format!(
+            "`{word}` is not an arazzo command; it is a workflow in {}: did you forget `run`?",
+            shown.join(", ")
+        ),
+        Some(help),
+    ));
+    Some(exit::USAGE)
+}
+
+/// Registers as secrets the values of `-i NAME=VALUE` arguments whose input is
+/// secret (declared `format: password` or `writeOnly`, or named like a
+/// credential) and `--server` URL passwords, so the suggestion never echoes
+/// them. Returns whether anything was registered.
+fn register_secret_args(args: &[String], doc: &Path, workflow: &str, redactor: &Redactor) -> bool {
+    let secret = secret_inputs(doc, workflow);
+    let mut any = false;
+    let mut flag: Option<&str> = None;
+    for arg in args {
+        let value = match (flag.take(), arg.as_str()) {
+            (Some(f), v) => Some((f, v)),
+            (None, "-i" | "--input" | "--server") => {
+                flag = Some(arg.as_str());
+                None
+            }
+            (None, a) => a
+                .strip_prefix("--input=")
+                .map(|v| ("-i", v))
+                .or_else(|| a.strip_prefix("--server=").map(|v| ("--server", v)))
+                .or_else(|| {
+                    a.strip_prefix("-i")
+                        .filter(|v| !v.is_empty())
+                        .map(|v| ("-i", v))
+                }),
+        };
+        let Some((f, pair)) = value else { continue };
+        let Some((name, v)) = pair.split_once('=') else {
+            continue;
+        };
+        let hidden = match f {
+            "--server" => url::Url::parse(v)
+                .ok()
+                .map(|u| u.password().unwrap_or(u.username()).to_string())
+                .filter(|s| !s.is_empty()),
+            _ => (secret.iter().any(|s| s == name) || crate::openapi::credential_name(name))
+                .then(|| v.to_string()),
+        };
+        if let Some(h) = hidden.filter(|h| !h.is_empty()) {
+            redactor.add(&h);
+            any = true;
+        }
+    }
+    any
+}
+
+/// The inputs of `workflow` in `doc` declared as secrets.
+fn secret_inputs(doc: &Path, workflow: &str) -> Vec<String> {
+    let tree = crate::document::read_file(doc, crate::http::DEFAULT_MAX_DOCUMENT_SIZE, "")
+        .ok()
+        .and_then(|t| crate::document::parse_tree(&t, "").ok());
+    let props = tree
+        .as_ref()
+        .and_then(|t| t.get("workflows")?.as_array())
+        .and_then(|ws| {
+            ws.iter()
+                .find(|w| w.get("workflowId").and_then(Value::as_str) == Some(workflow))
+        })
+        .and_then(|w| w.pointer("/inputs/properties")?.as_object());
+    props
+        .into_iter()
+        .flatten()
+        .filter(|(_, s)| {
+            s.get("format").and_then(Value::as_str) == Some("password")
+                || s.get("writeOnly").and_then(Value::as_bool) == Some(true)
+        })
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+/// An argument as a POSIX shell reads it back: plain when it is, else in
+/// single quotes.
+fn quoted(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+%".contains(c));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quoted;
+
+    #[test]
+    fn quoting_reads_back() {
+        assert_eq!(quoted("userId=alice"), "userId=alice");
+        assert_eq!(quoted("serverName=Linear Bot"), "'serverName=Linear Bot'");
+        assert_eq!(quoted("it's"), r"'it'\''s'");
+        assert_eq!(quoted(""), "''");
+    }
+}
