@@ -8,7 +8,7 @@ mod support;
 use std::path::PathBuf;
 
 use serde_json::Value;
-use support::cli::{arazzo, exec, provision, Out};
+use support::cli::{arazzo, exec, provision, Out, PROVISION_INPUTS};
 use support::composio::StandIn;
 
 const KEY: &str = "sk_live_first-hour-KEY";
@@ -35,17 +35,6 @@ fn provision_from_stdin(server: &StandIn, extra: &[&str]) -> Out {
         .write_stdin(read_shipped("provision-mcp-server.arazzo.yaml"));
     exec(&mut cmd)
 }
-
-const USER_INPUTS: [&str; 8] = [
-    "-i",
-    "toolkitSlug=linear",
-    "-i",
-    "authType=use_composio_managed_auth",
-    "-i",
-    "serverName=Linear Bot",
-    "-i",
-    "userId=alice",
-];
 
 #[test]
 fn shipped_workflows_validate_without_a_warning() {
@@ -171,7 +160,7 @@ fn validate_reads_a_document_from_standard_input() {
 #[test]
 fn run_reads_the_document_and_the_inputs_from_standard_input() {
     let server = StandIn::start(KEY);
-    let out = provision_from_stdin(&server, &[&USER_INPUTS[..], &["-o", "json"]].concat());
+    let out = provision_from_stdin(&server, &[&PROVISION_INPUTS[..], &["-o", "json"]].concat());
     assert_eq!(out.code, 0, "{}", out.stderr);
     let report = out.json();
     assert_eq!(report["status"], "succeeded");
@@ -373,7 +362,7 @@ fn the_readme_stand_in_builds_cleanly_and_the_documented_run_succeeds() {
             .env("ARAZZO_INPUT_API_KEY", "demo")
             .args(["run", "provision-mcp-server", "--server"])
             .arg(format!("composioApi=http://{}", addr.trim()))
-            .args(USER_INPUTS),
+            .args(PROVISION_INPUTS),
     );
     let _ = standin.kill();
     let _ = standin.wait();

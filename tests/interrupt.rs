@@ -400,22 +400,15 @@ fn a_cleanup_run_is_not_resumed() {
     let dir = tempfile::tempdir().unwrap();
     api.fail_next("/api/v3/mcp/servers/", 500, serde_json::json!({}));
     let mut cmd = arazzo();
-    cmd.env("ARAZZO_INPUT_API_KEY", KEY).args([
-        "run",
-        "provision-mcp-server-with-cleanup",
-        "-i",
-        "toolkitSlug=linear",
-        "-i",
-        "authType=use_composio_managed_auth",
-        "-i",
-        "serverName=Linear Bot",
-        "-i",
-        "userId=alice",
-        "-o",
-        "json",
-        "--server",
-        &format!("composioApi={}", api.base_url()),
-    ]);
+    cmd.env("ARAZZO_INPUT_API_KEY", KEY)
+        .args(["run", "provision-mcp-server-with-cleanup"])
+        .args(support::cli::PROVISION_INPUTS)
+        .args([
+            "-o",
+            "json",
+            "--server",
+            &format!("composioApi={}", api.base_url()),
+        ]);
     let failed = exec(&mut cmd);
     assert_eq!(failed.code, 1, "{}", failed.context());
     let saved = dir.path().join("r.json");

@@ -125,23 +125,26 @@ pub fn provision(base: &str, key: &str, extra: &[&str]) -> Command {
     Command::from_std(provision_std(base, key, extra))
 }
 
+/// The inputs of `provision-mcp-server` besides the key, as a user types them.
+#[allow(dead_code)] // Not every test binary that includes `support` uses it.
+pub const PROVISION_INPUTS: [&str; 8] = [
+    "-i",
+    "toolkitSlug=linear",
+    "-i",
+    "authType=use_composio_managed_auth",
+    "-i",
+    "serverName=Linear Bot",
+    "-i",
+    "userId=alice",
+];
+
 /// [`provision`] as a `std::process::Command`.
 pub fn provision_std(base: &str, key: &str, extra: &[&str]) -> std::process::Command {
     let mut cmd = arazzo_std();
-    cmd.env("ARAZZO_INPUT_API_KEY", key).args([
-        "run",
-        "provision-mcp-server",
-        "-i",
-        "toolkitSlug=linear",
-        "-i",
-        "authType=use_composio_managed_auth",
-        "-i",
-        "serverName=Linear Bot",
-        "-i",
-        "userId=alice",
-        "--server",
-        &format!("composioApi={base}"),
-    ]);
+    cmd.env("ARAZZO_INPUT_API_KEY", key)
+        .args(["run", "provision-mcp-server"])
+        .args(PROVISION_INPUTS)
+        .args(["--server", &format!("composioApi={base}")]);
     cmd.args(extra);
     cmd
 }
