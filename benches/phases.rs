@@ -117,10 +117,10 @@ fn child_run(workflow: &Path, base: &str) {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let env = |_: &str| None;
-    let inputs = arazzo::inputs::assemble(
+    let inputs = arazzo::engine::inputs::assemble(
         WORKFLOW_ID,
         program.entry().inputs_schema.as_ref(),
-        arazzo::inputs::InputSources {
+        arazzo::engine::inputs::InputSources {
             cli: &cli,
             file: None,
             env: &env,

@@ -456,7 +456,7 @@ mod run {
         inputs: &Map<String, Value>,
         client: &reqwest::Client,
         opts: &RunOptions,
-    ) -> arazzo::report::RunReport {
+    ) -> arazzo::engine::outcome::RunReport {
         let redactor = Redactor::new();
         redactor.add(API_KEY);
         let report = rt.block_on(engine::run(

@@ -15,13 +15,13 @@ use crate::cli::{
 };
 use crate::compile::{compile, Program};
 use crate::document::{self, display_url};
+use crate::engine::inputs::{self, InputSources};
+use crate::engine::interrupt::Stop;
+use crate::engine::outcome::{RunReport, Status};
 use crate::engine::{self, Event, RunOptions};
 use crate::http::ClientOptions;
-use crate::inputs::{self, InputSources};
-use crate::interrupt::Stop;
 use crate::plan;
 use crate::redact::Redactor;
-use crate::report::{RunReport, Status};
 use credentials::RunContext;
 
 mod credentials;
@@ -79,7 +79,7 @@ impl Problem {
 }
 
 /// Every byte the tool writes goes through here: secrets masked, control
-/// characters escaped ([`crate::sanitize`]), then the tool's own styling
+/// characters escaped ([`crate::redact::sanitize`]), then the tool's own styling
 /// turned into colours.
 pub struct Printer {
     pub redactor: Redactor,
@@ -91,7 +91,7 @@ impl Printer {
     /// Text as the terminal may show it: masked, escaped, styled.
     fn shown(&self, text: &str) -> String {
         let masked = self.redactor.redact(text);
-        let safe = crate::sanitize::escape(&masked);
+        let safe = crate::redact::sanitize::escape(&masked);
         crate::term::apply_styles(&safe).into_owned()
     }
 
@@ -107,7 +107,7 @@ impl Printer {
         self.redactor.redact_value(&mut v);
         let text = serde_json::to_string_pretty(&v).unwrap_or_default();
         let mut o = std::io::stdout().lock();
-        let _ = o.write_all(crate::sanitize::escape_json(&text).as_bytes());
+        let _ = o.write_all(crate::redact::sanitize::escape_json(&text).as_bytes());
         let _ = o.write_all(b"\n");
         let _ = o.flush();
     }
@@ -117,7 +117,7 @@ impl Printer {
         self.redactor.redact_value(&mut v);
         let text = serde_json::to_string(&v).unwrap_or_default();
         let mut o = std::io::stdout().lock();
-        let _ = o.write_all(crate::sanitize::escape_json(&text).as_bytes());
+        let _ = o.write_all(crate::redact::sanitize::escape_json(&text).as_bytes());
         let _ = o.write_all(b"\n");
     }
 
@@ -134,7 +134,7 @@ impl Printer {
         if let Some(at) = &p.at {
             return self.problem_in_file(p, at);
         }
-        let safe = |t: &str| crate::sanitize::escape(&self.redactor.redact(t)).into_owned();
+        let safe = |t: &str| crate::redact::sanitize::escape(&self.redactor.redact(t)).into_owned();
         let masked = Problem {
             message: safe(&p.message),
             help: p.help.as_deref().map(safe),
@@ -447,8 +447,8 @@ fn run_command(mut args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
     let resume = match prior {
         Some(prior) => {
             let path = args.resume.clone().flatten().unwrap_or_default();
-            match crate::resume::plan(&program, prior, args.resend_uncertain) {
-                Ok(crate::resume::Plan::Done(report)) => {
+            match crate::engine::resume::plan(&program, prior, args.resend_uncertain) {
+                Ok(crate::engine::resume::Plan::Done(report)) => {
                     if !printer.style.quiet {
                         printer.err(&format!(
                         "nothing to resume: the run in `{}` succeeded; its report stands and nothing was sent\n",
@@ -463,7 +463,7 @@ fn run_command(mut args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
                     };
                     return Ok(finish_run(&args, printer, &ctx, &report, None, &opts.stop));
                 }
-                Ok(crate::resume::Plan::Continue(c)) => {
+                Ok(crate::engine::resume::Plan::Continue(c)) => {
                     announce_resume(printer, &path, &c);
                     Some(c.resume)
                 }
@@ -722,7 +722,7 @@ fn finish_run(
 /// Reads the report `--resume` names.
 fn read_prior(path: &Path) -> Result<RunReport, Problem> {
     let text = read_capped(path, "--resume")?;
-    crate::resume::parse_report(&text).map_err(|m| {
+    crate::engine::resume::parse_report(&text).map_err(|m| {
         Problem::usage(
             format!("--resume: `{}` cannot be used: {m}", path.display()),
             None,
@@ -801,7 +801,7 @@ fn resume_inputs(
 }
 
 /// Says where a resumed run starts (stderr, unless -q).
-fn announce_resume(printer: &Printer, path: &Path, c: &crate::resume::Continuation) {
+fn announce_resume(printer: &Printer, path: &Path, c: &crate::engine::resume::Continuation) {
     if printer.style.quiet {
         return;
     }
@@ -1334,7 +1334,7 @@ fn shown(v: &Value) -> String {
 /// and what ran after it.
 fn failed_summary(
     report: &RunReport,
-    e: &crate::report::RunError,
+    e: &crate::engine::outcome::RunError,
     ctx: &RunContext<'_>,
 ) -> (String, String) {
     // The failed step's entry: steps before it completed before the
@@ -1384,9 +1384,12 @@ fn failed_summary(
 
 /// The message and help of an interrupted run: every step that completed with
 /// its outputs (the ids of what was created), and the step left uncertain.
-fn interrupted_summary(report: &RunReport, e: &crate::report::RunError) -> (String, String) {
+fn interrupted_summary(
+    report: &RunReport,
+    e: &crate::engine::outcome::RunError,
+) -> (String, String) {
     let mut help = String::new();
-    let done: Vec<&crate::report::StepReport> = report
+    let done: Vec<&crate::engine::outcome::StepReport> = report
         .steps
         .iter()
         .filter(|s| s.status == Status::Succeeded)

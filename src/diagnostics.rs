@@ -254,7 +254,7 @@ pub fn render(diags: &[Diagnostic], files: &[SourceFile], color: bool) -> String
     // markers stay under the right columns), spans moved to match.
     let escaped: Vec<Arc<String>> = files
         .iter()
-        .map(|f| match crate::sanitize::escape(&f.text) {
+        .map(|f| match crate::redact::sanitize::escape(&f.text) {
             std::borrow::Cow::Borrowed(_) => Arc::clone(&f.text),
             std::borrow::Cow::Owned(t) => Arc::new(t),
         })
@@ -263,13 +263,15 @@ pub fn render(diags: &[Diagnostic], files: &[SourceFile], color: bool) -> String
     for d in diags {
         let file = files.iter().position(|f| f.name == d.file);
         let mut d = d.clone();
-        d.file = crate::sanitize::escape(&d.file).into_owned();
-        d.message = crate::sanitize::escape(&d.message).into_owned();
-        d.help = d.help.map(|h| crate::sanitize::escape(&h).into_owned());
+        d.file = crate::redact::sanitize::escape(&d.file).into_owned();
+        d.message = crate::redact::sanitize::escape(&d.message).into_owned();
+        d.help = d
+            .help
+            .map(|h| crate::redact::sanitize::escape(&h).into_owned());
         if let (Some(i), Some((offset, len))) = (file, d.span) {
             let text = &files[i].text;
-            let start = crate::sanitize::escaped_offset(text, offset);
-            let end = crate::sanitize::escaped_offset(text, offset + len);
+            let start = crate::redact::sanitize::escaped_offset(text, offset);
+            let end = crate::redact::sanitize::escaped_offset(text, offset + len);
             d.span = Some((start, end - start));
         }
         let d = &d;

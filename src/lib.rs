@@ -19,18 +19,12 @@ pub mod expr;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
-pub mod inputs;
-pub mod interrupt;
-pub mod journal;
 pub mod lint;
 pub mod mcp;
 pub mod openapi;
 pub mod plan;
 pub mod redact;
-pub mod report;
 pub mod reports;
-pub mod resume;
-pub mod sanitize;
 pub mod schema;
 pub mod stdin;
 pub mod term;

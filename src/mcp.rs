@@ -30,13 +30,13 @@ use crate::app::{self, exit, Printer, Problem};
 use crate::cli::McpArgs;
 use crate::compile::{compile, Program, StepTarget};
 use crate::document::{self, Loaded};
+use crate::engine::inputs::{self, InputSources};
+use crate::engine::interrupt::Stop;
+use crate::engine::outcome::RunReport;
 use crate::engine::{self, RunOptions};
 use crate::http::ClientOptions;
-use crate::inputs::{self, InputSources};
-use crate::interrupt::Stop;
 use crate::plan;
 use crate::redact::Redactor;
-use crate::report::RunReport;
 
 /// One served workflow.
 struct Served {
@@ -715,7 +715,7 @@ impl Runner {
         let done: Vec<&str> = report
             .steps
             .iter()
-            .filter(|s| s.status == crate::report::Status::Succeeded)
+            .filter(|s| s.status == crate::engine::outcome::Status::Succeeded)
             .map(|s| s.step_id.as_str())
             .collect();
         if !done.is_empty() {

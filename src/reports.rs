@@ -7,9 +7,9 @@ use std::path::Path;
 use serde_json::{json, Map, Value};
 
 use crate::compile::Program;
+use crate::engine::outcome::{RunReport, Status};
 use crate::engine::Event;
 use crate::redact::Redactor;
-use crate::report::{RunReport, Status};
 
 /// Collects the HTTP exchanges of a run.
 #[derive(Default)]
@@ -209,7 +209,7 @@ pub fn junit_suite(report: &RunReport, program: &Program, name: &str) -> JunitSu
             let message = report
                 .error
                 .as_ref()
-                .filter(|e| e.kind == crate::report::ErrorKind::Interrupted)
+                .filter(|e| e.kind == crate::engine::outcome::ErrorKind::Interrupted)
                 .map_or(
                     "the run was interrupted while the step's request was in flight",
                     |e| e.message.as_str(),

@@ -1,6 +1,6 @@
 //! The terminal: colour, the live step display, and logs. Everything written
 //! here goes through the run's redactor, and control characters in it are
-//! escaped ([`crate::sanitize`]).
+//! escaped ([`crate::redact::sanitize`]).
 
 use std::borrow::Cow;
 use std::hash::{BuildHasher, Hasher};
@@ -126,7 +126,7 @@ impl Live {
     /// Shows a spinner with `label` (already masked), its control characters
     /// escaped.
     pub fn start(&self, label: String) {
-        let label = crate::sanitize::escape(&label).into_owned();
+        let label = crate::redact::sanitize::escape(&label).into_owned();
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template("{spinner} {msg} {elapsed_precise}")
@@ -169,7 +169,7 @@ impl Write for RedactingWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
         let masked = self.redactor.redact(&text);
-        let safe = crate::sanitize::escape(&masked);
+        let safe = crate::redact::sanitize::escape(&masked);
         let shown = if self.color { color_level(&safe) } else { safe };
         std::io::stderr().lock().write_all(shown.as_bytes())?;
         Ok(buf.len())

@@ -8,9 +8,9 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::compile::{CompiledParam, CompiledWorkflow, OperationCall, Program, StepTarget};
+use crate::engine::inputs::{env_names, Origin};
+use crate::engine::outcome::{ErrorKind, RunReport, Status, StepReport};
 use crate::expr::Expr;
-use crate::inputs::{env_names, Origin};
-use crate::report::{ErrorKind, RunReport, Status, StepReport};
 
 /// What the human view of a run needs beyond the report to explain a failure.
 pub(crate) struct RunContext<'a> {

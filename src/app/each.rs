@@ -6,13 +6,13 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use super::{exit, register_secrets, Printer, Problem};
+use crate::batch::journal::{Header, Journal};
 use crate::batch::{BatchOptions, Context, LineOutcome, Summary};
 use crate::cli::{OutputFormat, RunArgs};
 use crate::compile::Program;
 use crate::document;
+use crate::engine::inputs::{self, InputSources};
 use crate::engine::RunOptions;
-use crate::inputs::{self, InputSources};
-use crate::journal::{Header, Journal};
 use crate::reports::{JsonLinesStream, JunitStream};
 
 /// What a batch runs.
@@ -71,7 +71,7 @@ pub(super) fn command(
         .journal
         .clone()
         .or_else(|| args.resume.clone().flatten())
-        .unwrap_or_else(|| crate::journal::default_path(run.each, args.shard));
+        .unwrap_or_else(|| crate::batch::journal::default_path(run.each, args.shard));
     let header = Header {
         workflow_id: &wf.workflow_id,
         each: run.each,

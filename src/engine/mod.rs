@@ -2,7 +2,11 @@
 //! response checked against successCriteria, its outputs recorded. The engine never
 //! prints; it reports through [`Event`]s and returns a [`RunReport`].
 
+pub mod inputs;
+pub mod interrupt;
+pub mod outcome;
 pub mod request;
+pub mod resume;
 pub mod send;
 
 use std::borrow::Cow;
@@ -19,10 +23,10 @@ use crate::compile::{
     OperationCall, Program, StepTarget,
 };
 use crate::document::{Loaded, SourceRef};
+use crate::engine::interrupt::{Signal, Stop};
+use crate::engine::outcome::{ErrorKind, RunError, RunReport, Status, StepReport};
 use crate::expr::{apply_pointer, Expr, Resolve, ValueExpr, WorkflowPart};
-use crate::interrupt::{Signal, Stop};
 use crate::redact::Redactor;
-use crate::report::{ErrorKind, RunError, RunReport, Status, StepReport};
 use request::BuiltRequest;
 
 /// Largest response body read by default (10 MiB).
@@ -615,15 +619,15 @@ impl<'a, 'e> Runner<'a, 'e> {
             });
             e.message.push_str(&format!(
                 "; not retried: {source} asks to wait {}, more than --max-retry-wait ({})",
-                crate::interrupt::describe(w),
-                crate::interrupt::describe(self.opts.max_retry_wait)
+                crate::engine::interrupt::describe(w),
+                crate::engine::interrupt::describe(self.opts.max_retry_wait)
             ));
             return Err(e);
         }
         tracing::info!(
             "step {}: waiting {} before retry {retry} ({source})",
             step.step_id,
-            crate::interrupt::describe(w),
+            crate::engine::interrupt::describe(w),
         );
         let stop = self.opts.stop.clone();
         tokio::select! {
@@ -716,7 +720,7 @@ impl<'a, 'e> Runner<'a, 'e> {
             // gets the inputs it declares from its starter's: they must hold
             // against its own schema, as the entry workflow's do.
             if depth > 0 {
-                if let Err(m) = crate::inputs::check(wf.inputs_schema.as_ref(), &inputs) {
+                if let Err(m) = crate::engine::inputs::check(wf.inputs_schema.as_ref(), &inputs) {
                     return WorkflowRun {
                         succeeded: false,
                         outputs: Map::new(),
@@ -1095,7 +1099,7 @@ impl<'a, 'e> Runner<'a, 'e> {
                             &format!(
                                 "while {} was waiting for its response (the grace period of {} passed); the server may have acted on the request",
                                 as_sent(&built, step),
-                                crate::interrupt::describe(stop.grace())
+                                crate::engine::interrupt::describe(stop.grace())
                             ),
                         );
                         attempt.report.status = Status::Uncertain;
@@ -1173,7 +1177,7 @@ impl<'a, 'e> Runner<'a, 'e> {
                 };
                 attempt.report.url = format!("workflow:{}", child.workflow_id);
                 let checked = child_inputs.and_then(|c| {
-                    crate::inputs::check(child.inputs_schema.as_ref(), &c)
+                    crate::engine::inputs::check(child.inputs_schema.as_ref(), &c)
                         .map(|_| c)
                         .map_err(|m| {
                             format!(

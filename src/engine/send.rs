@@ -8,7 +8,7 @@ use url::Url;
 
 use super::request::BuiltRequest;
 use super::{header, Received};
-use crate::report::ErrorKind;
+use crate::engine::outcome::ErrorKind;
 
 /// Most redirects followed for one request.
 const MAX_REDIRECTS: usize = 10;

@@ -9,7 +9,9 @@ mod convert;
 mod cost;
 mod effort;
 mod locate;
+mod rule;
 
+pub(crate) use rule::describe_rule;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -164,7 +166,7 @@ impl Checker {
             if skip_path(&path, composite, skip) {
                 continue;
             }
-            let rule = crate::inputs::describe_rule(e.kind(), &e.schema_path().to_string());
+            let rule = describe_rule(e.kind(), &e.schema_path().to_string());
             let v = Violation { path, rule };
             if !out.contains(&v) {
                 out.push(v);

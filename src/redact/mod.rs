@@ -30,6 +30,8 @@
 //! each position up in that index; with few forms, each is searched with
 //! `memmem` instead. Text without `%` or `+` is searched as it is.
 
+pub mod sanitize;
+
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};

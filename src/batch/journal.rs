@@ -25,9 +25,10 @@ use std::sync::Mutex;
 
 use serde_json::{json, Value};
 
-use crate::cli::Shard;
+use crate::batch::shard::Shard;
+use crate::engine::outcome::RunReport;
+use crate::engine::resume::Progress;
 use crate::redact::Redactor;
-use crate::report::RunReport;
 
 /// The longest journal record read back (a report with large outputs).
 const MAX_RECORD: usize = 64 * 1024 * 1024;
@@ -83,22 +84,6 @@ pub enum Earlier {
     Report(RunReport),
     /// It was running when the batch was killed: how far it got.
     Killed(Progress),
-}
-
-/// The journaled progress of a line that never finished.
-pub struct Progress {
-    /// The line's inputs (secret ones masked).
-    pub inputs: serde_json::Map<String, Value>,
-    /// The index of the step the run started at.
-    pub from: usize,
-    /// The steps a resumed run brought along, then the steps that finished.
-    pub steps: Vec<crate::report::StepReport>,
-    /// The step whose request was (or was about to be) in flight:
-    /// (stepId, method, path, depth).
-    pub in_flight: Option<(String, String, String, u64)>,
-    /// Whether a step of a workflow called by a step (depth > 0) had begun
-    /// or finished after the last step of the workflow that was run.
-    pub inside_call: bool,
 }
 
 /// The records of an earlier batch: where each line's last report is.
@@ -198,7 +183,7 @@ impl Journal {
         line: usize,
         inputs: &serde_json::Map<String, Value>,
         from: usize,
-        carried: &[crate::report::StepReport],
+        carried: &[crate::engine::outcome::StepReport],
         redactor: &Redactor,
     ) {
         let record = json!({"line": line, "progress": "begin", "inputs": inputs,
@@ -242,7 +227,7 @@ impl Journal {
                     line: usize,
                     progress: &'static str,
                     depth: usize,
-                    report: &'a crate::report::StepReport,
+                    report: &'a crate::engine::outcome::StepReport,
                 }
                 let record = Finished {
                     line,
@@ -346,7 +331,7 @@ impl Journaled {
                 return Ok(None);
             };
             let text = self.read_span(span)?;
-            let report = crate::resume::parse_report(&text).map_err(unusable)?;
+            let report = crate::engine::resume::parse_report(&text).map_err(unusable)?;
             return Ok(Some(Earlier::Report(report)));
         }
         let mut progress = Progress {
@@ -389,7 +374,7 @@ impl Journaled {
 }
 
 impl Progress {
-    /// Folds one progress record in.
+    /// Folds one journaled progress record in.
     fn add(&mut self, v: Value) -> Result<(), String> {
         let depth = v["depth"].as_u64().unwrap_or(0);
         match v["progress"].as_str() {

@@ -13,9 +13,9 @@
 use serde_json::Value;
 
 use crate::compile::{Program, StepTarget};
+use crate::engine::outcome::{ErrorKind, RunReport, Status, StepReport};
 use crate::engine::{FinishedWorkflows, Resume, StepOutputs};
 use crate::redact::MASK;
-use crate::report::{ErrorKind, RunReport, Status, StepReport};
 
 /// What a resumed run does.
 #[derive(Debug)]
@@ -203,15 +203,28 @@ pub fn plan(program: &Program, prior: RunReport, resend_uncertain: bool) -> Resu
     }))
 }
 
+/// How far a batch line got before its batch was killed, as its journal
+/// records it (`batch::journal` folds the records into it).
+pub struct Progress {
+    /// The line's inputs (secret ones masked).
+    pub inputs: serde_json::Map<String, Value>,
+    /// The index of the step the run started at.
+    pub from: usize,
+    /// The steps a resumed run brought along, then the steps that finished.
+    pub steps: Vec<crate::engine::outcome::StepReport>,
+    /// The step whose request was (or was about to be) in flight:
+    /// (stepId, method, path, depth).
+    pub in_flight: Option<(String, String, String, u64)>,
+    /// Whether a step of a workflow called by a step (depth > 0) had begun
+    /// or finished after the last step of the workflow that was run.
+    pub inside_call: bool,
+}
+
 /// How to continue a batch line that was running when its batch was killed,
 /// from its journaled progress: at the step that was in flight (an uncertain
 /// one, sent again as an uncertain step of a report is), else after the last
 /// step that finished.
-pub fn plan_killed(
-    program: &Program,
-    p: crate::journal::Progress,
-    resend_uncertain: bool,
-) -> Result<Plan, String> {
+pub fn plan_killed(program: &Program, p: Progress, resend_uncertain: bool) -> Result<Plan, String> {
     let wf = program.entry();
     if p.inside_call {
         return Err("the batch was killed while the line ran a workflow called by a step; continuing would send that workflow's finished steps again".into());

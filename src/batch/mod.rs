@@ -5,8 +5,11 @@
 //! reports are written and dropped; only a bounded window is held.
 //!
 //! A batch can be split over machines (`--shard K/N`), and continued after a
-//! failure or an interruption from its journal ([`crate::journal`]): lines that
+//! failure or an interruption from its journal ([`crate::batch::journal`]): lines that
 //! succeeded are not run again, the others continue where they stopped.
+
+pub mod journal;
+pub mod shard;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -15,16 +18,16 @@ use std::path::Path;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::{json, Map, Value};
 
-use crate::cli::Shard;
+use crate::batch::journal::{Earlier, Journal, Journaled};
+use crate::batch::shard::Shard;
 use crate::compile::Program;
 use crate::document::Loaded;
+use crate::engine::inputs;
+use crate::engine::interrupt::Signal;
+use crate::engine::outcome::RunReport;
 use crate::engine::{self, RunOptions};
-use crate::inputs;
-use crate::interrupt::Signal;
-use crate::journal::{Earlier, Journal, Journaled};
 use crate::plan;
 use crate::redact::Redactor;
-use crate::report::RunReport;
 
 /// Longest line of a batch file, in bytes. A longer line is an error for that
 /// line; it is skipped without being held in memory.
@@ -547,7 +550,7 @@ fn continue_line(
     };
     let changed: Vec<&String> = journaled
         .iter()
-        .filter(|(k, v)| inputs.get(*k) != Some(*v) && !crate::resume::holds_mask(v))
+        .filter(|(k, v)| inputs.get(*k) != Some(*v) && !crate::engine::resume::holds_mask(v))
         .map(|(k, _)| k)
         .collect();
     if !changed.is_empty() {
@@ -558,21 +561,21 @@ fn continue_line(
     }
     let plan = match earlier {
         Earlier::Report(prior) => {
-            crate::resume::plan(cx.program, prior, cx.batch.resend_uncertain)?
+            crate::engine::resume::plan(cx.program, prior, cx.batch.resend_uncertain)?
         }
         Earlier::Killed(progress) => {
-            crate::resume::plan_killed(cx.program, progress, cx.batch.resend_uncertain)?
+            crate::engine::resume::plan_killed(cx.program, progress, cx.batch.resend_uncertain)?
         }
     };
     match plan {
-        crate::resume::Plan::Done(report) => Ok(Continue::Earlier(Box::new(outcome(
+        crate::engine::resume::Plan::Done(report) => Ok(Continue::Earlier(Box::new(outcome(
             number,
             *report,
             cx.batch.keep_runs,
             Vec::new(),
             true,
         )))),
-        crate::resume::Plan::Continue(c) => Ok(Continue::From(Some(c.resume))),
+        crate::engine::resume::Plan::Continue(c) => Ok(Continue::From(Some(c.resume))),
     }
 }
 
