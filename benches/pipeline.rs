@@ -426,7 +426,7 @@ mod expressions {
     /// A `regex` criterion (compiled once, evaluated).
     #[divan::bench]
     fn eval_regex_criterion(bencher: Bencher) {
-        let check = arazzo::criteria::Check::compile(&json!("regex"), r"^mcp_\d+$").unwrap();
+        let check = arazzo::expr::criteria::Check::compile(&json!("regex"), r"^mcp_\d+$").unwrap();
         let value = json!("mcp_12345");
         bencher.bench_local(|| black_box(&check).eval(Some(&value)).unwrap());
     }
@@ -435,7 +435,8 @@ mod expressions {
     #[divan::bench]
     fn eval_jsonpath_criterion(bencher: Bencher) {
         let check =
-            arazzo::criteria::Check::compile(&json!("jsonpath"), "$.data[?@.count > 2]").unwrap();
+            arazzo::expr::criteria::Check::compile(&json!("jsonpath"), "$.data[?@.count > 2]")
+                .unwrap();
         let ctx = Ctx::new();
         bencher.bench_local(|| black_box(&check).eval(Some(&ctx.body)).unwrap());
     }

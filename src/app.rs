@@ -83,8 +83,8 @@ impl Problem {
 /// turned into colours.
 pub struct Printer {
     pub redactor: Redactor,
-    pub style: crate::term::Style,
-    pub live: crate::term::Live,
+    pub style: crate::report::terminal::Style,
+    pub live: crate::report::terminal::Live,
 }
 
 impl Printer {
@@ -92,7 +92,7 @@ impl Printer {
     fn shown(&self, text: &str) -> String {
         let masked = self.redactor.redact(text);
         let safe = crate::redact::sanitize::escape(&masked);
-        crate::term::apply_styles(&safe).into_owned()
+        crate::report::terminal::apply_styles(&safe).into_owned()
     }
 
     pub fn out(&self, text: &str) {
@@ -176,12 +176,12 @@ impl Printer {
 /// Runs the parsed command line and returns the exit code.
 pub fn main(cli: Cli) -> u8 {
     let redactor = Redactor::new();
-    let style = crate::term::Style::decide(cli.color_choice(), cli.quiet, cli.verbose);
-    crate::term::init_logging(cli.verbose, style.color, &redactor);
+    let style = crate::report::terminal::Style::decide(cli.color_choice(), cli.quiet, cli.verbose);
+    crate::report::terminal::init_logging(cli.verbose, style.color, &redactor);
     let printer = Printer {
         redactor,
         style,
-        live: crate::term::Live::new(),
+        live: crate::report::terminal::Live::new(),
     };
     let result = match cli.command {
         Command::Run(args) => run_command(args, &printer),
@@ -487,7 +487,7 @@ fn run_command(mut args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
     }
 
     let human = args.output == OutputFormat::Human;
-    let mut trace = crate::reports::Trace::default();
+    let mut trace = crate::report::files::Trace::default();
     let tracing = args.trace.is_some();
     let mut on_event = |ev: Event<'_>| {
         if tracing {
@@ -679,7 +679,7 @@ fn finish_run(
     printer: &Printer,
     ctx: &RunContext<'_>,
     report: &RunReport,
-    trace: Option<&crate::reports::Trace>,
+    trace: Option<&crate::report::files::Trace>,
     stop: &Stop,
 ) -> u8 {
     match args.output {
@@ -697,12 +697,14 @@ fn finish_run(
         let mut v = serde_json::to_value(report).unwrap_or(Value::Null);
         printer.redactor.redact_value(&mut v);
         let text = serde_json::to_string_pretty(&v).unwrap_or_default() + "\n";
-        if let Err(m) = crate::reports::write_file(path, &text, "--report") {
+        if let Err(m) = crate::report::files::write_file(path, &text, "--report") {
             failed(m);
         }
     }
     if let Some(path) = &args.junit {
-        if let Err(m) = crate::reports::write_junit(path, report, ctx.program, &printer.redactor) {
+        if let Err(m) =
+            crate::report::files::write_junit(path, report, ctx.program, &printer.redactor)
+        {
             failed(m);
         }
     }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::batch::shard::{parse_shard, Shard};
+use crate::report::terminal::ColorChoice;
 
 /// `arazzo --version`: the release, the commit it was built from (see
 /// build.rs) and the Arazzo versions it runs, all a bug report needs.
@@ -54,13 +55,6 @@ impl Cli {
             self.color
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    Auto,
-    Always,
-    Never,
 }
 
 #[derive(Debug, Subcommand)]

@@ -111,7 +111,7 @@ pub enum CriterionCheck {
     /// `regex`, `jsonpath` or `xpath`, applied to the value of `context`.
     Typed {
         context: ValueExpr,
-        check: crate::criteria::Check,
+        check: crate::expr::criteria::Check,
     },
 }
 
@@ -1695,7 +1695,7 @@ impl<'a> Compiler<'a> {
                 for (target, r_ptr, value) in b.replacements {
                     // For an XML body the target is an XPath expression.
                     let checked = if xml {
-                        crate::criteria::check_xpath(&target).map(|_| None).map_err(|m| (m, "replacement targets of an XML body are XPath expressions such as `/pet/name` or `/pet/@id`"))
+                        crate::expr::criteria::check_xpath(&target).map(|_| None).map_err(|m| (m, "replacement targets of an XML body are XPath expressions such as `/pet/name` or `/pet/@id`"))
                     } else {
                         Pointer::parse(&target).map(Some).map_err(|m| {
                             (m, "replacement targets are JSON Pointers such as `/pet/id`")
@@ -2344,7 +2344,7 @@ fn compile_criterion(
             check: CriterionCheck::Simple(cond),
         });
     };
-    if let Some(m) = crate::criteria::too_deep(&kind, &c.condition) {
+    if let Some(m) = crate::expr::criteria::too_deep(&kind, &c.condition) {
         return Err(error(
             "expr/too-deep",
             format!("{place}: criterion `{}`: {m}", shorten(&c.condition)),
@@ -2352,7 +2352,7 @@ fn compile_criterion(
         )
         .at(&condition_ptr));
     }
-    let check = crate::criteria::Check::compile(&kind, &c.condition).map_err(|m| {
+    let check = crate::expr::criteria::Check::compile(&kind, &c.condition).map_err(|m| {
         error(
             "criteria/invalid",
             format!("{place}: criterion `{}`: {m}", shorten(&c.condition)),

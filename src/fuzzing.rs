@@ -122,7 +122,7 @@ pub fn criteria(data: &[u8]) {
         Some((c, x)) => (c.to_string(), Some(x.to_string())),
         None => (condition.into_owned(), None),
     };
-    if let Ok(check) = crate::criteria::Check::compile(&kind, &condition) {
+    if let Ok(check) = crate::expr::criteria::Check::compile(&kind, &condition) {
         let _ = check.eval(Some(&Everything::new().0));
         let _ = check.eval(Some(&json!("<r a='1'><p>x</p><p>y</p></r>")));
         if let Some(x) = context {

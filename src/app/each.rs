@@ -13,7 +13,7 @@ use crate::compile::Program;
 use crate::document;
 use crate::engine::inputs::{self, InputSources};
 use crate::engine::RunOptions;
-use crate::reports::{JsonLinesStream, JunitStream};
+use crate::report::files::{JsonLinesStream, JunitStream};
 
 /// What a batch runs.
 pub(super) struct BatchRun<'a> {
@@ -201,8 +201,8 @@ fn emit_line(
     let name = format!("{} line {}", wf.workflow_id, o.line);
     if let Some(j) = files.junit.as_mut() {
         let suite = match &o.run {
-            Some(r) => crate::reports::junit_suite(r, run.program, &name),
-            None => crate::reports::junit_error_suite(
+            Some(r) => crate::report::files::junit_suite(r, run.program, &name),
+            None => crate::report::files::junit_error_suite(
                 &name,
                 o.report["error"]["kind"].as_str().unwrap_or("error"),
                 o.report["error"]["message"].as_str().unwrap_or(""),

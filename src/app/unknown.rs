@@ -42,8 +42,12 @@ pub fn unknown_command(word: &str, args: &[String]) -> Option<u8> {
     }
     let printer = Printer {
         redactor,
-        style: crate::term::Style::decide(crate::cli::ColorChoice::Auto, false, 0),
-        live: crate::term::Live::new(),
+        style: crate::report::terminal::Style::decide(
+            crate::report::terminal::ColorChoice::Auto,
+            false,
+            0,
+        ),
+        live: crate::report::terminal::Live::new(),
     };
     let shown: Vec<String> = files.iter().map(|p| format!("`{}`", p.display())).collect();
     printer.problem(&Problem::usage(

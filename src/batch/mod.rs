@@ -454,7 +454,7 @@ async fn run_or_refuse(cx: &Context<'_>, line: Line) -> LineOutcome {
             );
         }
     }
-    let mut trace = crate::reports::Trace::default();
+    let mut trace = crate::report::files::Trace::default();
     let keep_exchanges = cx.batch.keep_exchanges;
     if let Some(j) = cx.journal {
         let (from, carried) = resume

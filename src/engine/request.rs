@@ -466,7 +466,7 @@ fn encode_body(b: &CompiledBody, ctx: &dyn Resolve) -> Result<Encoded, BuildErro
                     values.push((target.as_str(), stringify(Some(&v))));
                 }
             }
-            Value::String(crate::criteria::xml_replace(xml, &values).map_err(BuildError)?)
+            Value::String(crate::expr::criteria::xml_replace(xml, &values).map_err(BuildError)?)
         }
         _ => value,
     };

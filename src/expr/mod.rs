@@ -5,6 +5,7 @@
 //! evaluates against a [`Resolve`] context without touching the source text again.
 
 mod condition;
+pub mod criteria;
 mod near;
 mod parse;
 mod template;

@@ -10,7 +10,7 @@
 //!
 //! The [`Printer`](crate::app::Printer) applies [`escape`] to everything it
 //! writes, before it turns the tool's own styling into colours
-//! ([`Style::paint`](crate::term::Style::paint)), so the colours survive and
+//! ([`Style::paint`](crate::report::terminal::Style::paint)), so the colours survive and
 //! nothing else can colour. JSON output uses [`escape_json`] instead: serde
 //! already writes C0 controls as `\u00XX`, and the rest become `\uXXXX`
 //! escapes, which decode to the same strings.
