@@ -177,7 +177,7 @@ mod load {
     /// Text → `serde_json::Value` (insertion-ordered maps).
     #[divan::bench]
     fn parse_tree() -> Value {
-        document::parse_tree(black_box(openapi_text()), "description").unwrap()
+        arazzo::read::parse_tree(black_box(openapi_text()), "description").unwrap()
     }
 
     /// Text → the lazy tree `arazzo` keeps: one syntax pass, the top level
@@ -217,7 +217,7 @@ mod load {
     /// operationId is not found, for suggestions).
     #[divan::bench]
     fn full_index(bencher: Bencher) {
-        let tree = document::parse_tree(openapi_text(), "description").unwrap();
+        let tree = arazzo::read::parse_tree(openapi_text(), "description").unwrap();
         let url = Url::from_file_path(openapi_path()).unwrap();
         bencher
             .with_inputs(|| OpenApi::from_value(url.clone(), tree.clone()).unwrap())
@@ -375,7 +375,7 @@ mod expressions {
     fn eval_condition_big_body(bencher: Bencher, text: &str) {
         let condition = Condition::parse(text).unwrap();
         let ctx = Ctx {
-            body: document::parse_tree(openapi_text(), "description").unwrap(),
+            body: arazzo::read::parse_tree(openapi_text(), "description").unwrap(),
             ..Ctx::new()
         };
         assert!(condition.eval(&ctx));

@@ -14,13 +14,14 @@ use crate::cli::{
     Cli, Command, DiagnosticFormat, ListArgs, OutputFormat, RunArgs, ShowArgs, ValidateArgs,
 };
 use crate::compile::{compile, Program};
-use crate::document::{self, display_url};
+use crate::document;
 use crate::engine::inputs::{self, InputSources};
 use crate::engine::interrupt::Stop;
 use crate::engine::outcome::{RunReport, Status};
 use crate::engine::{self, Event, RunOptions};
 use crate::http::ClientOptions;
 use crate::plan;
+use crate::read::display_url;
 use crate::redact::Redactor;
 use credentials::RunContext;
 
@@ -49,7 +50,7 @@ pub struct Problem {
     pub help: Option<String>,
     pub exit: u8,
     /// A syntax error's place, shown with the file's lines.
-    pub at: Option<Box<document::SyntaxAt>>,
+    pub at: Option<Box<crate::read::SyntaxAt>>,
 }
 
 impl Problem {
@@ -69,7 +70,7 @@ impl Problem {
     }
     /// A document that could not be loaded, keeping the place of a syntax
     /// error so that it is shown in the file's text.
-    pub fn load(e: document::LoadError, exit: u8) -> Problem {
+    pub fn load(e: crate::read::LoadError, exit: u8) -> Problem {
         Problem {
             exit,
             at: e.at.filter(|a| !a.file.is_empty()),
@@ -160,7 +161,7 @@ impl Printer {
 impl Printer {
     /// Renders a syntax error as `validate` does: the file, line and column,
     /// and the offending lines with a marker under the place.
-    fn problem_in_file(&self, p: &Problem, at: &document::SyntaxAt) {
+    fn problem_in_file(&self, p: &Problem, at: &crate::read::SyntaxAt) {
         let file = crate::diagnostics::SourceFile::new(at.file.clone(), (*at.text).clone());
         let d = file.at_line(
             at.line,
@@ -531,20 +532,22 @@ fn run_command(mut args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
 /// can be read only once.
 fn claim_stdin(args: &RunArgs) -> Result<(), Problem> {
     let dashed = [
-        ("-f", args.file.as_deref() == Some(crate::stdin::DASH)),
+        ("-f", args.file.as_deref() == Some(crate::read::stdin::DASH)),
         (
             "--inputs",
             args.inputs_file
                 .as_deref()
-                .is_some_and(crate::stdin::is_dash),
+                .is_some_and(crate::read::stdin::is_dash),
         ),
         (
             "--each",
-            args.each.as_deref().is_some_and(crate::stdin::is_dash),
+            args.each
+                .as_deref()
+                .is_some_and(crate::read::stdin::is_dash),
         ),
     ];
     for (flag, _) in dashed.iter().filter(|(_, dash)| *dash) {
-        crate::stdin::claim(flag).map_err(|m| {
+        crate::read::stdin::claim(flag).map_err(|m| {
             Problem::usage(
                 m,
                 Some("write the other one to a file and name the file".into()),
@@ -988,9 +991,9 @@ pub(crate) fn read_inputs_file(
     max_size: usize,
 ) -> Result<Map<String, Value>, Problem> {
     let stdin_path;
-    let path = if crate::stdin::is_dash(path) {
-        crate::stdin::claim("--inputs").map_err(|m| Problem::usage(m, None))?;
-        stdin_path = crate::stdin::path();
+    let path = if crate::read::stdin::is_dash(path) {
+        crate::read::stdin::claim("--inputs").map_err(|m| Problem::usage(m, None))?;
+        stdin_path = crate::read::stdin::path();
         &stdin_path
     } else {
         if !path.exists() {
@@ -1001,14 +1004,14 @@ pub(crate) fn read_inputs_file(
         }
         path
     };
-    let text = document::read_file(
+    let text = crate::read::read_file(
         path,
         max_size,
         &format!("the inputs file `{}`", path.display()),
     )
     .map_err(|e| Problem::usage(e.message, e.help))?;
     let shown = path.display().to_string();
-    let tree = document::parse_tree(&text, &format!("the inputs file `{shown}`"))
+    let tree = crate::read::parse_tree(&text, &format!("the inputs file `{shown}`"))
         .map_err(|e| Problem::load(e.in_file(&shown), exit::USAGE))?;
     match tree {
         Value::Object(m) => Ok(m),
@@ -1029,14 +1032,14 @@ fn locate(
     max_document_size: usize,
 ) -> Result<(Url, Option<String>), Problem> {
     if let Some(f) = file {
-        let f = if f == crate::stdin::DASH {
-            crate::stdin::claim("-f").map_err(|m| Problem::usage(m, None))?;
-            crate::stdin::NAME
+        let f = if f == crate::read::stdin::DASH {
+            crate::read::stdin::claim("-f").map_err(|m| Problem::usage(m, None))?;
+            crate::read::stdin::NAME
         } else {
             f
         };
-        let url = document::location_to_url(f).map_err(|e| Problem::usage(e.message, e.help))?;
-        if url.scheme() == "file" && f != crate::stdin::NAME {
+        let url = crate::read::location_to_url(f).map_err(|e| Problem::usage(e.message, e.help))?;
+        if url.scheme() == "file" && f != crate::read::stdin::NAME {
             if let Ok(p) = url.to_file_path() {
                 if !p.exists() {
                     return Err(Problem::usage(
@@ -1077,7 +1080,7 @@ fn locate(
         .collect();
     match matches.as_slice() {
         [one] => {
-            let url = document::location_to_url(&one.to_string_lossy())
+            let url = crate::read::location_to_url(&one.to_string_lossy())
                 .map_err(|e| Problem::usage(e.message, e.help))?;
             Ok((url, Some(id.clone())))
         }
@@ -1163,8 +1166,8 @@ fn discover(dir: &Path, max_size: usize) -> Vec<(PathBuf, Vec<String>)> {
 /// A local file's JSON tree if it is an Arazzo document within the size
 /// limit; its sources are not read, so this is quick and never on the network.
 fn arazzo_tree(path: &Path, max_size: usize) -> Option<Value> {
-    let text = document::read_file(path, max_size, "").ok()?;
-    let tree = document::parse_tree(&text, "").ok()?;
+    let text = crate::read::read_file(path, max_size, "").ok()?;
+    let tree = crate::read::parse_tree(&text, "").ok()?;
     tree.get("arazzo")?;
     Some(tree)
 }
@@ -1451,7 +1454,7 @@ fn default_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
 fn validate_command(args: ValidateArgs, printer: &Printer) -> Result<u8, Problem> {
     let limit = args.documents.max_document_size;
     let paths = stdin_in_paths(&args.paths)?;
-    if args.fix && !args.dry_run && paths.iter().any(|p| crate::stdin::is_stdin_path(p)) {
+    if args.fix && !args.dry_run && paths.iter().any(|p| crate::read::stdin::is_stdin_path(p)) {
         return Err(Problem::usage(
             "--fix cannot write standard input back",
             Some("validate the file itself, or add --dry-run for the fixes as a diff".into()),
@@ -1540,7 +1543,12 @@ fn validate_command(args: ValidateArgs, printer: &Printer) -> Result<u8, Problem
 
 /// The paths with `-` (standard input, at most once) as `<stdin>`.
 fn stdin_in_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Problem> {
-    if paths.iter().filter(|p| crate::stdin::is_dash(p)).count() > 1 {
+    if paths
+        .iter()
+        .filter(|p| crate::read::stdin::is_dash(p))
+        .count()
+        > 1
+    {
         return Err(Problem::usage(
             "`-` (standard input) is named twice",
             Some("standard input can be read only once".into()),
@@ -1549,11 +1557,11 @@ fn stdin_in_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Problem> {
     paths
         .iter()
         .map(|p| {
-            if !crate::stdin::is_dash(p) {
+            if !crate::read::stdin::is_dash(p) {
                 return Ok(p.clone());
             }
-            crate::stdin::claim("the document").map_err(|m| Problem::usage(m, None))?;
-            Ok(crate::stdin::path())
+            crate::read::stdin::claim("the document").map_err(|m| Problem::usage(m, None))?;
+            Ok(crate::read::stdin::path())
         })
         .collect()
 }
@@ -1573,7 +1581,7 @@ fn load_for_listing(
     fetcher: &crate::http::Fetcher,
     path: &Path,
 ) -> Result<document::Loaded, Problem> {
-    let url = document::location_to_url(&path.to_string_lossy())
+    let url = crate::read::location_to_url(&path.to_string_lossy())
         .map_err(|e| Problem::usage(e.message, e.help))?;
     rt.block_on(document::load(url, fetcher))
         .map_err(|e| Problem::load(e, exit::DOCUMENT))

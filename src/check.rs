@@ -32,7 +32,7 @@ pub fn expand_paths(paths: &[PathBuf], max_size: usize) -> Result<Vec<PathBuf>, 
                 .collect();
             found.sort();
             out.extend(found);
-        } else if p.is_file() || crate::stdin::is_stdin_path(p) {
+        } else if p.is_file() || crate::read::stdin::is_stdin_path(p) {
             out.push(p.clone());
         } else {
             return Err(format!("`{}` does not exist", p.display()));
@@ -50,10 +50,10 @@ fn looks_like_arazzo(path: &Path, max_size: usize) -> bool {
     if name.contains(".arazzo.") || name.starts_with("arazzo.") {
         return true;
     }
-    let Ok(text) = document::read_file(path, max_size, "") else {
+    let Ok(text) = crate::read::read_file(path, max_size, "") else {
         return false;
     };
-    match document::parse_tree(&text, "") {
+    match crate::read::parse_tree(&text, "") {
         Ok(v) => v.get("arazzo").is_some(),
         Err(_) => text
             .lines()
@@ -68,7 +68,7 @@ pub async fn validate_file(
     client: &crate::http::Fetcher,
 ) -> (Vec<Diagnostic>, SourceFile) {
     let name = path.display().to_string();
-    let text = match document::read_file(path, client.max_document_size, &format!("`{name}`")) {
+    let text = match crate::read::read_file(path, client.max_document_size, &format!("`{name}`")) {
         Ok(t) => t,
         Err(e) => {
             let file = SourceFile::new(name.clone(), String::new());
@@ -83,8 +83,8 @@ pub async fn validate_file(
             );
         }
     };
-    if document::is_blank(&text) {
-        let e = document::parse_tree(&text, &format!("`{name}`")).err();
+    if crate::read::is_blank(&text) {
+        let e = crate::read::parse_tree(&text, &format!("`{name}`")).err();
         let (message, help) = e.map(|e| (e.message, e.help)).unwrap_or_default();
         let d = Diagnostic::file_level(&name, "document/empty", message, help);
         return (vec![d], SourceFile::new(name, text));
@@ -137,7 +137,7 @@ pub async fn validate_file(
     };
 
     // 3. Sources, references, expressions, payloads, lints.
-    let url = match document::location_to_url(&name) {
+    let url = match crate::read::location_to_url(&name) {
         Ok(u) => u,
         Err(e) => {
             diags.push(Diagnostic::file_level(&name, "io/path", e.message, e.help));
@@ -362,14 +362,14 @@ fn syntax(file: &SourceFile) -> Result<serde_json::Value, Box<Diagnostic>> {
             column,
             "document/too-deep",
             format!("the document is not usable: {m}"),
-            Some(document::TOO_DEEP_HELP.into()),
+            Some(crate::read::TOO_DEEP_HELP.into()),
         ))
     };
     let (line, column, code, message) = if text.trim_start().starts_with('{') {
         match serde_json::from_str(text) {
             Ok(v) => return Ok(v),
             Err(e) => {
-                if let Some(m) = document::too_deep(&e) {
+                if let Some(m) = crate::read::too_deep(&e) {
                     return Err(too_deep(e.line(), e.column(), m));
                 }
                 (
@@ -381,7 +381,7 @@ fn syntax(file: &SourceFile) -> Result<serde_json::Value, Box<Diagnostic>> {
             }
         }
     } else {
-        if let Err(m) = document::check_yaml_nesting(text) {
+        if let Err(m) = crate::read::check_yaml_nesting(text) {
             let line = m
                 .rsplit_once("(line ")
                 .and_then(|(_, n)| n.trim_end_matches(')').parse().ok())
@@ -391,8 +391,8 @@ fn syntax(file: &SourceFile) -> Result<serde_json::Value, Box<Diagnostic>> {
         match serde_yaml_ng::from_str(text) {
             Ok(v) => return Ok(v),
             Err(e) => {
-                let (l, c) = document::yaml_error_place(&e).unwrap_or((1, 1));
-                if let Some(m) = document::too_deep(&e) {
+                let (l, c) = crate::read::yaml_error_place(&e).unwrap_or((1, 1));
+                if let Some(m) = crate::read::too_deep(&e) {
                     return Err(too_deep(l, c, m));
                 }
                 (l, c, "syntax/yaml", format!("not valid YAML: {e}"))

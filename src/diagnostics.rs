@@ -10,7 +10,7 @@ use miette::{
 };
 use serde::Serialize;
 
-use crate::validate::source_map::SourceMap;
+use crate::document::source_map::SourceMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -117,7 +117,7 @@ impl SourceFile {
         });
         let (line, column, span) = match (narrowed, span) {
             (Some((offset, len)), _) => {
-                let (l, c) = crate::validate::source_map::line_col(&self.text, offset);
+                let (l, c) = crate::document::source_map::line_col(&self.text, offset);
                 (Some(l), Some(c), Some((offset, len)))
             }
             (None, Some(s)) => {

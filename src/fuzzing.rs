@@ -149,7 +149,7 @@ pub fn document(data: &[u8]) {
             None,
         );
     }
-    if let Ok(tree) = crate::document::parse_tree(s, "the input") {
+    if let Ok(tree) = crate::read::parse_tree(s, "the input") {
         let _ = crate::validate::schema::check(&tree);
     }
 }
@@ -163,7 +163,7 @@ pub fn openapi(data: &[u8]) {
     let url = Url::parse("file:///fuzz/api.json").expect("a URL");
     let api = match crate::openapi::Lazy::parse(s.to_string()) {
         Ok(lazy) => crate::openapi::OpenApi::from_lazy(url, lazy),
-        Err(text) => match crate::document::parse_tree(&text, "the input") {
+        Err(text) => match crate::read::parse_tree(&text, "the input") {
             Ok(tree) => crate::openapi::OpenApi::from_value(url, tree),
             Err(_) => return,
         },

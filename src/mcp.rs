@@ -64,7 +64,7 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
         && args
             .inputs_file
             .as_deref()
-            .is_some_and(crate::stdin::is_dash)
+            .is_some_and(crate::read::stdin::is_dash)
     {
         return Err(Problem::usage(
             "--inputs - cannot read standard input: over stdio, standard input carries the MCP messages",
@@ -106,7 +106,7 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
     let mut all_ids: Vec<String> = Vec::new();
     let mut found: Vec<(Program, Arc<Loaded>, String)> = Vec::new();
     for f in &files {
-        let url = document::location_to_url(&f.to_string_lossy())
+        let url = crate::read::location_to_url(&f.to_string_lossy())
             .map_err(|e| Problem::usage(e.message, e.help))?;
         let loaded = Arc::new(
             rt.block_on(document::load(url, &fetcher))

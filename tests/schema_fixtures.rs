@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use arazzo::document::source_map::SourceMap;
 use arazzo::validate::schema::{check, SchemaIssue};
-use arazzo::validate::source_map::SourceMap;
 use serde_json::Value;
 
 fn shared(rel: &str) -> PathBuf {
@@ -344,7 +344,7 @@ fn source_map_on_a_2mb_openapi_description() {
     let value: Value = serde_json::from_str(&text).unwrap();
     let expected = value.pointer(pointer).and_then(Value::as_str).unwrap();
     assert_eq!(&text[span.range()], format!("\"{expected}\""));
-    let (line, column) = arazzo::validate::source_map::line_col(&text, span.offset);
+    let (line, column) = arazzo::document::source_map::line_col(&text, span.offset);
     assert_eq!((span.line, span.column), (line, column));
     let key = map.locate_key(pointer).unwrap();
     assert_eq!(&text[key.range()], "\"operationId\"");

@@ -107,9 +107,9 @@ fn register_secret_args(args: &[String], doc: &Path, workflow: &str, redactor: &
 
 /// The inputs of `workflow` in `doc` declared as secrets.
 fn secret_inputs(doc: &Path, workflow: &str) -> Vec<String> {
-    let tree = crate::document::read_file(doc, crate::http::DEFAULT_MAX_DOCUMENT_SIZE, "")
+    let tree = crate::read::read_file(doc, crate::http::DEFAULT_MAX_DOCUMENT_SIZE, "")
         .ok()
-        .and_then(|t| crate::document::parse_tree(&t, "").ok());
+        .and_then(|t| crate::read::parse_tree(&t, "").ok());
     let props = tree
         .as_ref()
         .and_then(|t| t.get("workflows")?.as_array())

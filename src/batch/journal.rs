@@ -39,7 +39,7 @@ const MAX_RECORD: usize = 64 * 1024 * 1024;
 /// For `--each -` (standard input) it is `stdin.journal` in the current
 /// directory.
 pub fn default_path(each: &Path, shard: Option<Shard>) -> PathBuf {
-    let mut name = if crate::stdin::is_dash(each) {
+    let mut name = if crate::read::stdin::is_dash(each) {
         std::ffi::OsString::from("stdin")
     } else {
         each.as_os_str().to_owned()

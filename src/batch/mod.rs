@@ -103,8 +103,8 @@ struct Lines {
 
 impl Lines {
     fn open(path: &Path, shard: Option<Shard>) -> Result<Lines, String> {
-        let mut reader: Box<dyn BufRead + Send> = if crate::stdin::is_dash(path) {
-            crate::stdin::reader()
+        let mut reader: Box<dyn BufRead + Send> = if crate::read::stdin::is_dash(path) {
+            crate::read::stdin::reader()
         } else {
             let file = std::fs::File::open(path)
                 .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;

@@ -26,7 +26,7 @@ pub const MAX_NESTING: usize = 64;
 
 /// Deepest nesting of arrays and objects in a payload or value that may hold
 /// runtime expressions (compiled and evaluated recursively). Documents cannot
-/// nest deeper than [`crate::document::MAX_DEPTH`] anyway; this bounds the
+/// nest deeper than [`crate::read::MAX_DEPTH`] anyway; this bounds the
 /// recursion for values that come from elsewhere.
 pub const MAX_VALUE_DEPTH: usize = 256;
 

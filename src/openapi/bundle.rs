@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::document::{display_url, fetch, parse_tree, LoadError};
+use crate::read::{display_url, fetch, parse_tree, LoadError};
 
 /// Where the documents reached by external `$ref`s are kept in the root.
 pub const KEY: &str = "x-arazzo-external";

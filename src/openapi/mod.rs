@@ -152,8 +152,10 @@ pub struct OpenApi {
     by_id: OnceLock<HashMap<String, (String, &'static str)>>,
     /// operationIds that name more than one operation, with every (path, method).
     duplicates: OnceLock<Vec<SharedId>>,
-    /// Its schemas converted for checking, each once (see `crate::schema`).
-    pub(crate) converted: crate::schema::Converted,
+    /// What a later stage derives from the description and keeps with it,
+    /// so that it is built once per description: the JSON Schema checkers of
+    /// `crate::schema`. Typed `Any` because that stage sits above this one.
+    pub(crate) derived: OnceLock<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 /// An operationId and the operations (path template, method) that share it.
@@ -196,7 +198,7 @@ impl OpenApi {
             doc,
             by_id: OnceLock::new(),
             duplicates: OnceLock::new(),
-            converted: Default::default(),
+            derived: OnceLock::new(),
         })
     }
 

@@ -302,7 +302,7 @@ fn parse(text: &str, span: (usize, usize)) -> Result<Value, String> {
         let message = message
             .strip_suffix(&format!(" at line {} column {}", e.line(), e.column()))
             .unwrap_or(&message);
-        match crate::document::too_deep(&message) {
+        match crate::read::too_deep(&message) {
             Some(m) => format!("{m} (line {line} column {column})"),
             None => format!("{message} at line {line} column {column}"),
         }

@@ -26,6 +26,16 @@ pub struct Converted {
     pub(super) checkers: super::Checkers,
 }
 
+/// The cache of `api`, made on first use. It lives in the description's
+/// `derived` slot, which only this function fills, always with a `Converted`.
+pub(super) fn of(api: &OpenApi) -> &Converted {
+    let slot = api
+        .derived
+        .get_or_init(|| Box::new(Converted::default()) as Box<dyn std::any::Any + Send + Sync>);
+    slot.downcast_ref::<Converted>()
+        .unwrap_or_else(|| unreachable!("only schema::convert::of fills the slot"))
+}
+
 impl std::fmt::Debug for Converted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Converted")
@@ -60,11 +70,7 @@ pub struct Closure {
 /// not required. Every `$ref` it reaches is a reference into the result's
 /// `$defs`, each target converted once for the whole description.
 pub fn convert(api: &OpenApi, schema: &Value) -> Closure {
-    let mut targets = api
-        .converted
-        .targets
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    let mut targets = of(api).targets.lock().unwrap_or_else(|e| e.into_inner());
     let mut c = Converter {
         api,
         v30: api.version.starts_with("3.0"),

@@ -64,7 +64,7 @@ pub fn follow<'s>(root: &'s Value, mut node: &'s Value) -> &'s Value {
 /// every step that sends to one operation shares it.
 pub fn checker(api: &OpenApi, schema: &Value) -> Arc<Checker> {
     let key = serde_json::to_string(schema).unwrap_or_default();
-    api.converted
+    convert::of(api)
         .checkers
         .get(&key, || Arc::new(Checker::new(api, schema)))
 }
@@ -279,7 +279,7 @@ mod small_stack {
         .unwrap();
         // As deep as a parsed document can be, alternating objects and arrays.
         let mut v = json!({"n": "not a number"});
-        for i in 0..crate::document::MAX_DEPTH / 2 - 1 {
+        for i in 0..crate::read::MAX_DEPTH / 2 - 1 {
             v = if i % 2 == 0 {
                 json!({"c": v})
             } else {

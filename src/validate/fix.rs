@@ -22,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use super::source_map::{Sharing, SourceMap, Span};
+use crate::document::source_map::{Sharing, SourceMap, Span};
 
 /// One change to one scalar string value: inside the value at `pointer`, the text `from` (a
 /// substring of the value as parsed, i.e. decoded) becomes `to`. The first occurrence of `from`
@@ -242,7 +242,7 @@ enum Format {
     Yaml,
 }
 
-/// Parses `text` the way the loader ([`crate::document::parse_tree`]) does, noting which syntax
+/// Parses `text` the way the loader ([`crate::read::parse_tree`]) does, noting which syntax
 /// it took: JSON strings and YAML double-quoted scalars escape differently.
 fn parse(text: &str) -> Option<(Format, Value)> {
     let body = text.trim_start_matches('\u{feff}');
@@ -252,7 +252,7 @@ fn parse(text: &str) -> Option<(Format, Value)> {
             return Some((Format::Json, tree));
         }
     }
-    crate::document::parse_tree(text, "the file")
+    crate::read::parse_tree(text, "the file")
         .ok()
         .map(|tree| (Format::Yaml, tree))
 }
