@@ -6,10 +6,10 @@
 //! conditions, [`compile`] resolves everything a workflow needs, [`engine`] runs it,
 //! [`report`] holds the result and [`redact`] keeps secrets out of every output.
 
-pub mod app;
 pub mod batch;
 pub mod check;
 pub mod cli;
+pub mod commands;
 pub mod compile;
 pub mod diagnostics;
 pub mod document;

@@ -14,7 +14,8 @@ fn main() -> ExitCode {
                         .skip(1)
                         .map(|a| a.to_string_lossy().into_owned())
                         .collect();
-                    if let Some(code) = arazzo::app::unknown_command(&word.to_string(), &args) {
+                    if let Some(code) = arazzo::commands::unknown_command(&word.to_string(), &args)
+                    {
                         return ExitCode::from(code);
                     }
                 }
@@ -22,5 +23,5 @@ fn main() -> ExitCode {
             e.exit()
         }
     };
-    ExitCode::from(arazzo::app::main(cli))
+    ExitCode::from(arazzo::commands::main(cli))
 }

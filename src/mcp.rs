@@ -26,8 +26,8 @@ use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, oneshot};
 use url::Url;
 
-use crate::app::{self, exit, Printer, Problem};
 use crate::cli::McpArgs;
+use crate::commands;
 use crate::compile::{compile, Program, StepTarget};
 use crate::document::{self, Loaded};
 use crate::engine::inputs::{self, InputSources};
@@ -37,6 +37,9 @@ use crate::engine::{self, RunOptions};
 use crate::http::ClientOptions;
 use crate::plan;
 use crate::redact::Redactor;
+use crate::report::human::log_event;
+use crate::report::printer::Printer;
+use crate::report::problem::{exit, Problem};
 
 /// One served workflow.
 struct Served {
@@ -50,15 +53,16 @@ struct Served {
 /// interrupted (HTTP).
 pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
     // Flags first: nothing is loaded when the command line is wrong.
-    let cli_inputs: Vec<(String, String)> = app::parse_pairs(&args.inputs, "-i", "NAME=VALUE")?
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let cli_inputs: Vec<(String, String)> =
+        commands::parse_pairs(&args.inputs, "-i", "NAME=VALUE")?
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
     let servers = parse_servers(&args.servers)?;
-    app::register_url_secrets(&servers, &printer.redactor);
+    commands::register_url_secrets(&servers, &printer.redactor);
     check_seconds("--timeout", Some(args.timeout))?;
     check_seconds("--max-duration", args.max_duration)?;
-    app::check_stopping(&args.stopping)?;
+    commands::check_stopping(&args.stopping)?;
     let stop = Stop::listen(Duration::from_secs_f64(args.stopping.grace_period));
     if args.http.is_none()
         && args
@@ -72,7 +76,7 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
         ));
     }
     let file_inputs = match &args.inputs_file {
-        Some(path) => Some(app::read_inputs_file(
+        Some(path) => Some(commands::read_inputs_file(
             path,
             args.documents.max_document_size,
         )?),
@@ -99,7 +103,7 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
     let client = crate::http::client(&client_opts).map_err(|m| Problem::document(m, None))?;
     let fetcher =
         crate::http::fetch_client(&client_opts).map_err(|m| Problem::document(m, None))?;
-    let rt = app::runtime()?;
+    let rt = commands::runtime()?;
 
     // Load and compile every workflow to serve.
     let wanted: BTreeSet<&str> = args.tools.iter().map(|t| t.trim()).collect();
@@ -110,7 +114,7 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
             .map_err(|e| Problem::usage(e.message, e.help))?;
         let loaded = Arc::new(
             rt.block_on(document::load(url, &fetcher))
-                .map_err(|e| Problem::load(e, app::exit::DOCUMENT))?,
+                .map_err(|e| Problem::load(e, exit::DOCUMENT))?,
         );
         for w in &loaded.entry().doc.workflows {
             let id = &w.workflow_id;
@@ -128,7 +132,7 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
             if !wanted.is_empty() && !wanted.contains(id.as_str()) {
                 continue;
             }
-            let program = compile(&loaded, id).map_err(|e| app::compile_problem(&e))?;
+            let program = compile(&loaded, id).map_err(|e| commands::compile_problem(&e))?;
             found.push((program, Arc::clone(&loaded), f.display().to_string()));
         }
     }
@@ -195,7 +199,7 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
                 env: &env,
             },
         );
-        app::register_secrets(&program, &cli, fixed.as_ref().ok(), &printer.redactor);
+        commands::register_secrets(&program, &cli, fixed.as_ref().ok(), &printer.redactor);
         let fixed = fixed.map_err(|e| {
             Problem::usage(
                 format!("workflow `{}`: {}", wf.workflow_id, e.message),
@@ -213,7 +217,7 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
                     ),
                     Some(format!(
                         "{}\nfix the document, or leave the workflow out with --tools",
-                        app::list_problems(&literal)
+                        commands::list_problems(&literal)
                     )),
                 ));
             }
@@ -350,8 +354,8 @@ impl Activity {
 
 fn parse_servers(items: &[String]) -> Result<HashMap<String, Url>, Problem> {
     let mut servers = HashMap::new();
-    for (source, url) in app::parse_pairs(items, "--server", "SOURCE=URL")? {
-        servers.insert(source.to_string(), app::parse_server_url(source, url)?);
+    for (source, url) in commands::parse_pairs(items, "--server", "SOURCE=URL")? {
+        servers.insert(source.to_string(), commands::parse_server_url(source, url)?);
     }
     Ok(servers)
 }
@@ -648,7 +652,7 @@ impl Runner {
                         "{} problem{} found before any request was sent, so nothing was sent:\n{}",
                         problems.len(),
                         if problems.len() == 1 { "" } else { "s" },
-                        app::list_problems(&problems)
+                        commands::list_problems(&problems)
                     ),
                 );
             }
@@ -660,7 +664,7 @@ impl Runner {
             &self.client,
             &self.opts,
             &self.redactor,
-            &mut |ev| app::log_event(&ev),
+            &mut |ev| log_event(&ev),
         )
         .await;
         if report.succeeded() {

@@ -3,5 +3,9 @@
 //! reads the engine's run report and events and masks them through the one
 //! redactor ([`crate::redact`]); nothing here changes what a run does.
 
+pub mod credentials;
 pub mod files;
+pub mod human;
+pub mod printer;
+pub mod problem;
 pub mod terminal;

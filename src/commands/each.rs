@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::{exit, register_secrets, Printer, Problem};
+use super::flags::register_secrets;
 use crate::batch::journal::{Header, Journal};
 use crate::batch::{BatchOptions, Context, LineOutcome, Summary};
 use crate::cli::{OutputFormat, RunArgs};
@@ -14,6 +14,8 @@ use crate::document;
 use crate::engine::inputs::{self, InputSources};
 use crate::engine::RunOptions;
 use crate::report::files::{JsonLinesStream, JunitStream};
+use crate::report::printer::Printer;
+use crate::report::problem::{exit, Problem};
 
 /// What a batch runs.
 pub(super) struct BatchRun<'a> {

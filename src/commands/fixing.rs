@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Printer, Problem};
 use crate::diagnostics::Diagnostic;
+use crate::report::printer::Printer;
+use crate::report::problem::Problem;
 use crate::validate::fix::{self, Edit};
 
 /// What `--fix` did to one run's documents.

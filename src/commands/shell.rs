@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use clap::CommandFactory;
 use serde_json::Value;
 
-use super::{exit, Printer, Problem};
+use super::locate::{arazzo_tree, default_paths, discover, locate};
 use crate::cli::{Cli, CompleteArgs, CompletionsArgs, DocumentLimit, ManArgs, Shell};
+use crate::report::printer::Printer;
+use crate::report::problem::{exit, Problem};
 
 /// `arazzo man`: the top page, one subcommand's page, or every page into a
 /// directory.
@@ -365,7 +367,7 @@ fn candidates(cmd: &clap::Command, before: &[String]) -> Vec<String> {
         }
         ("mcp", Some("inputs")) => {
             let paths: Vec<PathBuf> = line.positionals.iter().map(|p| unquote(p).into()).collect();
-            let files = crate::check::expand_paths(&super::default_paths(&paths), limit);
+            let files = crate::check::expand_paths(&default_paths(&paths), limit);
             input_names(&files.unwrap_or_default(), None, limit)
         }
         _ => Vec::new(),
@@ -402,10 +404,10 @@ fn unquote(word: &str) -> String {
 /// one there.
 fn documents(file: Option<String>, workflow: Option<&str>, limit: usize) -> Vec<PathBuf> {
     if file.is_none() && workflow.is_none() {
-        let found = super::discover(Path::new("workflows"), limit);
+        let found = discover(Path::new("workflows"), limit);
         return found.into_iter().map(|(p, _)| p).collect();
     }
-    let Ok((url, _)) = super::locate(file.as_deref(), workflow.map(str::to_string), limit) else {
+    let Ok((url, _)) = locate(file.as_deref(), workflow.map(str::to_string), limit) else {
         return Vec::new();
     };
     match url.scheme() {
@@ -418,7 +420,7 @@ fn documents(file: Option<String>, workflow: Option<&str>, limit: usize) -> Vec<
 fn workflow_ids(file: Option<String>, limit: usize) -> Vec<String> {
     let trees = documents(file, None, limit)
         .into_iter()
-        .filter_map(|p| super::arazzo_tree(&p, limit));
+        .filter_map(|p| arazzo_tree(&p, limit));
     let mut ids = Vec::new();
     for tree in trees {
         for w in workflows(&tree) {
@@ -434,7 +436,7 @@ fn workflow_ids(file: Option<String>, limit: usize) -> Vec<String> {
 /// in `paths`, `$ref`s into the document's components followed.
 fn input_names(paths: &[PathBuf], workflow: Option<&str>, limit: usize) -> Vec<String> {
     let mut names = Vec::new();
-    for tree in paths.iter().filter_map(|p| super::arazzo_tree(p, limit)) {
+    for tree in paths.iter().filter_map(|p| arazzo_tree(p, limit)) {
         for w in workflows(&tree) {
             let id = w.get("workflowId").and_then(Value::as_str);
             if workflow.is_some() && id != workflow {

@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{exit, Printer, Problem};
+use super::locate::discover;
 use crate::redact::Redactor;
+use crate::report::printer::Printer;
+use crate::report::problem::{exit, Problem};
 
 /// Called when the first word of the command line is no command. When `word`
 /// is a workflowId of a document under `./workflows`, prints an error that
@@ -16,7 +18,7 @@ use crate::redact::Redactor;
 /// that clap's own message (with its did-you-mean) is printed. Reads only
 /// local files and says nothing when they cannot be read.
 pub fn unknown_command(word: &str, args: &[String]) -> Option<u8> {
-    let found = super::discover(
+    let found = discover(
         Path::new("workflows"),
         crate::http::DEFAULT_MAX_DOCUMENT_SIZE,
     );

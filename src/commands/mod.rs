@@ -1,0 +1,63 @@
+//! The subcommands, one file each: they turn flags into library calls, print
+//! through the one redacting printer ([`crate::report::printer`]) and map
+//! problems to exit codes.
+
+use crate::cli::{Cli, Command};
+use crate::redact::Redactor;
+use crate::report::printer::Printer;
+use crate::report::problem::Problem;
+
+mod each;
+mod fixing;
+mod flags;
+mod list;
+mod locate;
+mod run;
+mod shell;
+mod show;
+mod unknown;
+mod validate;
+
+// What `crate::mcp` shares with `run` (until its command moves here).
+pub(crate) use flags::{
+    check_stopping, compile_problem, list_problems, parse_pairs, parse_server_url,
+    read_inputs_file, register_secrets, register_url_secrets,
+};
+
+pub use unknown::unknown_command;
+
+/// Runs the parsed command line and returns the exit code.
+pub fn main(cli: Cli) -> u8 {
+    let redactor = Redactor::new();
+    let style = crate::report::terminal::Style::decide(cli.color_choice(), cli.quiet, cli.verbose);
+    crate::report::terminal::init_logging(cli.verbose, style.color, &redactor);
+    let printer = Printer {
+        redactor,
+        style,
+        live: crate::report::terminal::Live::new(),
+    };
+    let result = match cli.command {
+        Command::Run(args) => run::command(args, &printer),
+        Command::Validate(args) => validate::command(args, &printer),
+        Command::List(args) => list::command(args, &printer),
+        Command::Show(args) => show::command(args, &printer),
+        Command::Mcp(args) => crate::mcp::command(args, &printer),
+        Command::Completions(args) => shell::completions_command(args),
+        Command::Man(args) => shell::man_command(args, &printer),
+        Command::Complete(args) => shell::complete_command(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(p) => {
+            printer.problem(&p);
+            p.exit
+        }
+    }
+}
+
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Problem> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Problem::document(format!("cannot start the runtime: {e}"), None))
+}
