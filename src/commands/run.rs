@@ -1,7 +1,7 @@
 //! `arazzo run`: flags, loading, preflight or dry run, the run itself (or a
 //! batch with --each), then the reports.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
@@ -30,6 +30,86 @@ use crate::report::printer::Printer;
 use crate::report::problem::{exit, Problem};
 
 pub(super) fn command(mut args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
+    // Flags first: nothing is loaded or sent when the command line is wrong.
+    let flags = read_flags(&mut args, printer)?;
+    let client_opts = ClientOptions {
+        timeout: Duration::from_secs_f64(args.timeout),
+        max_document_size: args.documents.max_document_size,
+        ..ClientOptions::default()
+    };
+    let client = crate::http::client(&client_opts).map_err(|m| Problem::document(m, None))?;
+    let rt = runtime()?;
+    let (loaded, program) = load_program(&args, &flags, &client_opts, &rt)?;
+    let opts = RunOptions {
+        servers: flags.servers,
+        max_steps: args.max_steps,
+        max_response_bytes: args.max_response_size,
+        max_duration: args.max_duration.map(Duration::from_secs_f64),
+        max_retry_wait: Duration::from_secs_f64(args.stopping.max_retry_wait),
+        stop: flags.stop,
+    };
+    if let Some(each) = &args.each {
+        let run = super::each::BatchRun {
+            args: &args,
+            each,
+            program: &program,
+            loaded: &loaded,
+            client: &client,
+            opts: &opts,
+        };
+        return super::each::command(run, &flags.cli_inputs, flags.file_inputs, &rt, printer);
+    }
+    let (inputs, origins) = gather_inputs(
+        &program,
+        &flags.cli_inputs,
+        flags.file_inputs,
+        flags.prior.as_ref(),
+        printer,
+    )?;
+    let ctx = RunContext {
+        program: &program,
+        inputs: &inputs,
+        origins: &origins,
+        inputs_file: args.inputs_file.as_deref(),
+    };
+    let resume = match continuation(&args, printer, &program, flags.prior)? {
+        Continuing::Fresh => None,
+        Continuing::From(resume) => Some(resume),
+        Continuing::AlreadyDone(report) => {
+            return Ok(finish_run(&args, printer, &ctx, &report, None, &opts.stop))
+        }
+    };
+    // Preflight: what can be known before the first request is checked now, so a
+    // run never stops half-way on a mistake that was visible from the start.
+    if args.dry_run || !args.no_preflight {
+        if let Some(code) = preflight(&args, printer, &program, &inputs, &opts)? {
+            return Ok(code);
+        }
+    }
+    let session = Session {
+        program: &program,
+        loaded: &loaded,
+        client: &client,
+        opts: &opts,
+        rt: &rt,
+    };
+    Ok(execute(&args, printer, &session, &ctx, resume))
+}
+
+/// What `run`'s flags say, checked before anything is loaded or sent.
+struct Flags {
+    cli_inputs: Vec<(String, String)>,
+    file_inputs: Option<Map<String, Value>>,
+    servers: HashMap<String, Url>,
+    /// The report of an earlier run to continue (`--resume REPORT`).
+    prior: Option<RunReport>,
+    stop: Stop,
+}
+
+/// Reads and checks the flags: inputs, servers (their passwords registered
+/// as secrets), durations, standard input, the inputs file and the report to
+/// resume. Starts listening for signals.
+fn read_flags(args: &mut RunArgs, printer: &Printer) -> Result<Flags, Problem> {
     // `--each FILE --resume WORKFLOW`: the optional value took the workflowId.
     if let (Some(_), None, Some(Some(p))) = (&args.each, &args.workflow, &args.resume) {
         if !p.exists() {
@@ -37,7 +117,6 @@ pub(super) fn command(mut args: RunArgs, printer: &Printer) -> Result<u8, Proble
             args.resume = Some(None);
         }
     }
-    // Flags first: nothing is loaded or sent when the command line is wrong.
     let cli_inputs: Vec<(String, String)> = parse_pairs(&args.inputs, "-i", "NAME=VALUE")?
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -47,8 +126,8 @@ pub(super) fn command(mut args: RunArgs, printer: &Printer) -> Result<u8, Proble
         servers.insert(source.to_string(), parse_server_url(source, url)?);
     }
     register_url_secrets(&servers, &printer.redactor);
-    check_durations(&args)?;
-    claim_stdin(&args)?;
+    check_durations(args)?;
+    claim_stdin(args)?;
     let file_inputs = match &args.inputs_file {
         Some(path) => Some(read_inputs_file(path, args.documents.max_document_size)?),
         None => None,
@@ -67,21 +146,29 @@ pub(super) fn command(mut args: RunArgs, printer: &Printer) -> Result<u8, Proble
         }
         _ => None,
     };
+    Ok(Flags {
+        cli_inputs,
+        file_inputs,
+        servers,
+        prior,
+        stop,
+    })
+}
 
-    let client_opts = ClientOptions {
-        timeout: Duration::from_secs_f64(args.timeout),
-        max_document_size: args.documents.max_document_size,
-        ..ClientOptions::default()
-    };
-    let client = crate::http::client(&client_opts).map_err(|m| Problem::document(m, None))?;
-    let fetcher =
-        crate::http::fetch_client(&client_opts).map_err(|m| Problem::document(m, None))?;
-    let rt = runtime()?;
-
+/// Finds and loads the document, picks the workflow (the one the resumed
+/// report ran, when none is named) and compiles it; every `--server` must
+/// name one of its sources.
+fn load_program(
+    args: &RunArgs,
+    flags: &Flags,
+    client_opts: &ClientOptions,
+    rt: &tokio::runtime::Runtime,
+) -> Result<(document::Loaded, Program), Problem> {
+    let fetcher = crate::http::fetch_client(client_opts).map_err(|m| Problem::document(m, None))?;
     let wanted = args
         .workflow
         .clone()
-        .or_else(|| prior.as_ref().map(|p| p.workflow_id.clone()));
+        .or_else(|| flags.prior.as_ref().map(|p| p.workflow_id.clone()));
     let (doc_url, workflow_id) = locate(
         args.file.as_deref(),
         wanted,
@@ -91,7 +178,11 @@ pub(super) fn command(mut args: RunArgs, printer: &Printer) -> Result<u8, Proble
         .block_on(document::load(doc_url, &fetcher))
         .map_err(|e| Problem::load(e, exit::DOCUMENT))?;
     let workflow_id = pick_workflow(&loaded, workflow_id)?;
-    if let Some(prior) = prior.as_ref().filter(|p| p.workflow_id != workflow_id) {
+    if let Some(prior) = flags
+        .prior
+        .as_ref()
+        .filter(|p| p.workflow_id != workflow_id)
+    {
         return Err(Problem::usage(
             format!(
                 "--resume: the report is of workflow `{}`, not `{workflow_id}`",
@@ -104,7 +195,7 @@ pub(super) fn command(mut args: RunArgs, printer: &Printer) -> Result<u8, Proble
         ));
     }
     let program = compile(&loaded, &workflow_id).map_err(|errors| compile_problem(&errors))?;
-    for source in servers.keys() {
+    for source in flags.servers.keys() {
         if !program.source_names.iter().any(|s| s == source) {
             return Err(Problem::usage(
                 format!(
@@ -117,30 +208,26 @@ pub(super) fn command(mut args: RunArgs, printer: &Printer) -> Result<u8, Proble
             ));
         }
     }
-    let opts = RunOptions {
-        servers,
-        max_steps: args.max_steps,
-        max_response_bytes: args.max_response_size,
-        max_duration: args.max_duration.map(Duration::from_secs_f64),
-        max_retry_wait: Duration::from_secs_f64(args.stopping.max_retry_wait),
-        stop,
-    };
+    Ok((loaded, program))
+}
 
-    if let Some(each) = &args.each {
-        let run = super::each::BatchRun {
-            args: &args,
-            each,
-            program: &program,
-            loaded: &loaded,
-            client: &client,
-            opts: &opts,
-        };
-        return super::each::command(run, &cli_inputs, file_inputs, &rt, printer);
-    }
+/// Where each input came from (for the help after a 401 or 403).
+type Origins = BTreeMap<String, inputs::Origin>;
+
+/// The run's inputs from the flags, the inputs file and the environment
+/// (with a resumed report's own), and where each came from. The secret ones
+/// are registered with the printer before anything can print them.
+fn gather_inputs(
+    program: &Program,
+    cli_inputs: &[(String, String)],
+    file_inputs: Option<Map<String, Value>>,
+    prior: Option<&RunReport>,
+    printer: &Printer,
+) -> Result<(Map<String, Value>, Origins), Problem> {
     let wf = program.entry();
     let env = |name: &str| std::env::var(name).ok();
     let sources = InputSources {
-        cli: &cli_inputs,
+        cli: cli_inputs,
         file: file_inputs,
         env: &env,
     };
@@ -148,61 +235,76 @@ pub(super) fn command(mut args: RunArgs, printer: &Printer) -> Result<u8, Proble
     let inputs = inputs::gather_traced(&wf.workflow_id, wf.inputs_schema.as_ref(), sources)
         .and_then(|g| {
             origins = g.origins;
-            match &prior {
-                Some(prior) => resume_inputs(&program, prior, g.values),
+            match prior {
+                Some(prior) => resume_inputs(program, prior, g.values),
                 None => inputs::finish(&wf.workflow_id, wf.inputs_schema.as_ref(), g.values),
             }
         });
-    // Secrets are registered before anything else can print an input.
-    register_secrets(
-        &program,
-        &cli_inputs,
-        inputs.as_ref().ok(),
-        &printer.redactor,
-    );
+    register_secrets(program, cli_inputs, inputs.as_ref().ok(), &printer.redactor);
     let inputs = inputs.map_err(|e| Problem::usage(e.message, Some(e.help)))?;
-    let resume = match prior {
-        Some(prior) => {
-            let path = args.resume.clone().flatten().unwrap_or_default();
-            match crate::engine::resume::plan(&program, prior, args.resend_uncertain) {
-                Ok(crate::engine::resume::Plan::Done(report)) => {
-                    if !printer.style.quiet {
-                        printer.err(&format!(
-                        "nothing to resume: the run in `{}` succeeded; its report stands and nothing was sent\n",
-                        path.display()
-                    ));
-                    }
-                    let ctx = RunContext {
-                        program: &program,
-                        inputs: &inputs,
-                        origins: &origins,
-                        inputs_file: args.inputs_file.as_deref(),
-                    };
-                    return Ok(finish_run(&args, printer, &ctx, &report, None, &opts.stop));
-                }
-                Ok(crate::engine::resume::Plan::Continue(c)) => {
-                    announce_resume(printer, &path, &c);
-                    Some(c.resume)
-                }
-                Err(m) => {
-                    return Err(Problem::usage(
-                        format!("cannot resume from `{}`: {m}", path.display()),
-                        Some("nothing was sent".into()),
-                    ))
-                }
-            }
-        }
-        None => None,
+    Ok((inputs, origins))
+}
+
+/// Where a run starts.
+enum Continuing {
+    /// From the first step.
+    Fresh,
+    /// After the steps an earlier run finished (`--resume`).
+    From(crate::engine::Resume),
+    /// Nowhere: the earlier run succeeded, and its report stands.
+    AlreadyDone(Box<RunReport>),
+}
+
+/// With `--resume`, how to continue the earlier run (or why it cannot be).
+fn continuation(
+    args: &RunArgs,
+    printer: &Printer,
+    program: &Program,
+    prior: Option<RunReport>,
+) -> Result<Continuing, Problem> {
+    let Some(prior) = prior else {
+        return Ok(Continuing::Fresh);
     };
-
-    // Preflight: what can be known before the first request is checked now, so a
-    // run never stops half-way on a mistake that was visible from the start.
-    if args.dry_run || !args.no_preflight {
-        if let Some(code) = preflight(&args, printer, &program, &inputs, &opts)? {
-            return Ok(code);
+    let path = args.resume.clone().flatten().unwrap_or_default();
+    match crate::engine::resume::plan(program, prior, args.resend_uncertain) {
+        Ok(crate::engine::resume::Plan::Done(report)) => {
+            if !printer.style.quiet {
+                printer.err(&format!(
+                    "nothing to resume: the run in `{}` succeeded; its report stands and nothing was sent\n",
+                    path.display()
+                ));
+            }
+            Ok(Continuing::AlreadyDone(report))
         }
+        Ok(crate::engine::resume::Plan::Continue(c)) => {
+            announce_resume(printer, &path, &c);
+            Ok(Continuing::From(c.resume))
+        }
+        Err(m) => Err(Problem::usage(
+            format!("cannot resume from `{}`: {m}", path.display()),
+            Some("nothing was sent".into()),
+        )),
     }
+}
 
+/// What a run runs with, once loaded and configured.
+struct Session<'a> {
+    program: &'a Program,
+    loaded: &'a document::Loaded,
+    client: &'a reqwest::Client,
+    opts: &'a RunOptions,
+    rt: &'a tokio::runtime::Runtime,
+}
+
+/// Runs the workflow, showing each step as it finishes (and recording the
+/// exchanges for --trace), then prints and writes the reports.
+fn execute(
+    args: &RunArgs,
+    printer: &Printer,
+    session: &Session<'_>,
+    ctx: &RunContext<'_>,
+    resume: Option<crate::engine::Resume>,
+) -> u8 {
     let human = args.output == OutputFormat::Human;
     let mut trace = crate::report::files::Trace::default();
     let tracing = args.trace.is_some();
@@ -216,34 +318,27 @@ pub(super) fn command(mut args: RunArgs, printer: &Printer) -> Result<u8, Proble
         }
     };
     // From here on requests may be in flight: a signal stops the run gracefully.
-    opts.stop.arm();
-    let report = rt.block_on(engine::run_from(
-        &program,
-        &loaded,
-        &inputs,
-        &client,
-        &opts,
+    session.opts.stop.arm();
+    let report = session.rt.block_on(engine::run_from(
+        session.program,
+        session.loaded,
+        ctx.inputs,
+        session.client,
+        session.opts,
         &printer.redactor,
         &mut on_event,
         resume,
     ));
-    let ctx = RunContext {
-        program: &program,
-        inputs: &inputs,
-        origins: &origins,
-        inputs_file: args.inputs_file.as_deref(),
-    };
-    Ok(finish_run(
-        &args,
+    finish_run(
+        args,
         printer,
-        &ctx,
+        ctx,
         &report,
         Some(&trace),
-        &opts.stop,
-    ))
+        &session.opts.stop,
+    )
 }
 
-/// Refuses durations out of range (parse_seconds accepts any number).
 /// The flags of `run` given `-` (standard input): at most one, since stdin
 /// can be read only once.
 fn claim_stdin(args: &RunArgs) -> Result<(), Problem> {
@@ -273,6 +368,7 @@ fn claim_stdin(args: &RunArgs) -> Result<(), Problem> {
     Ok(())
 }
 
+/// Refuses durations out of range (parse_seconds accepts any number).
 fn check_durations(args: &RunArgs) -> Result<(), Problem> {
     const LONGEST: f64 = 1.0e9;
     if let Some(d) = args.max_duration {
