@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::compile::check_all;
+use crate::compile::{check_all, Program};
 use crate::diagnostics::{Diagnostic, Fix, Severity, SourceFile};
-use crate::document;
+use crate::document::{self, Loaded};
 use crate::lint::lint;
 use crate::plan::{check_literals, PlanProblem, ProblemAbout};
+use crate::read::LoadError;
 use crate::validate::schema;
 
 /// Expands the command-line paths: files as given, directories to the Arazzo
@@ -67,194 +68,279 @@ pub async fn validate_file(
     path: &Path,
     client: &crate::http::Fetcher,
 ) -> (Vec<Diagnostic>, SourceFile) {
-    let name = path.display().to_string();
-    let text = match crate::read::read_file(path, client.max_document_size, &format!("`{name}`")) {
-        Ok(t) => t,
-        Err(e) => {
-            let file = SourceFile::new(name.clone(), String::new());
-            let code = if e.too_large {
-                "document/too-large"
-            } else {
-                "io/read"
-            };
-            return (
-                vec![Diagnostic::file_level(&name, code, e.message, e.help)],
-                file,
-            );
-        }
-    };
-    if crate::read::is_blank(&text) {
-        let e = crate::read::parse_tree(&text, &format!("`{name}`")).err();
-        let (message, help) = e.map(|e| (e.message, e.help)).unwrap_or_default();
-        let d = Diagnostic::file_level(&name, "document/empty", message, help);
-        return (vec![d], SourceFile::new(name, text));
+    let (file, unusable) = read_document(path, client.max_document_size);
+    if let Some(d) = unusable {
+        return (vec![d], file);
     }
-    let file = SourceFile::new(name.clone(), text);
-    let mut diags = Vec::new();
 
     // 1. Syntax.
     let tree = match syntax(&file) {
         Ok(t) => t,
         Err(d) => return (vec![*d], file),
     };
-    if tree.get("arazzo").is_none() {
-        let hint = if tree.get("openapi").is_some() || tree.get("swagger").is_some() {
-            "this is an OpenAPI description; validate the Arazzo document that names it"
-        } else {
-            "an Arazzo document starts with `arazzo: 1.0.1`"
-        };
-        diags.push(file.at(
-            Some(""),
-            "document/not-arazzo",
-            Severity::Error,
-            format!("`{name}` is not an Arazzo document: the `arazzo` field is missing"),
-            Some(hint.into()),
-        ));
-        return (diags, file);
+    if let Some(d) = not_arazzo(&file, &tree) {
+        return (vec![d], file);
     }
+    let mut check = FileCheck {
+        path,
+        file,
+        tree,
+        diags: Vec::new(),
+        schema_pointers: Vec::new(),
+    };
 
     // 2. The Arazzo 1.0 JSON Schema. Its errors do not stop the checks below
     // when the document can still be read: every mistake is reported at once.
-    let mut schema_pointers: Vec<String> = Vec::new();
-    for issue in schema::check(&tree) {
-        schema_pointers.push(issue.pointer.clone());
-        diags.push(file.at(
-            Some(&issue.pointer),
-            issue.code,
-            Severity::Error,
-            issue.message,
-            Some(issue.help),
-        ));
-    }
-    let schema_failed = !schema_pointers.is_empty();
-    // A later finding about a place the schema already faulted (or one inside
-    // it) says the same thing again.
-    let already_said = |pointer: Option<&str>| {
-        let p = pointer.unwrap_or("");
-        schema_pointers
-            .iter()
-            .any(|s| p == s || p.starts_with(&format!("{s}/")))
-    };
+    check.arazzo_schema();
 
     // 3. Sources, references, expressions, payloads, lints.
-    let url = match crate::read::location_to_url(&name) {
-        Ok(u) => u,
+    let Some(loaded) = check.load_sources(client).await else {
+        return (check.diags, check.file);
+    };
+    let program = check.compile_checks(&loaded);
+    check.payloads(&program, &loaded);
+    check.lints(&program, &loaded);
+    // In the order of the text, as a reader goes through the file.
+    let FileCheck {
+        file, mut diags, ..
+    } = check;
+    diags.sort_by_key(|d| (d.line.unwrap_or(0), d.column.unwrap_or(0)));
+    (diags, file)
+}
+
+/// Reads the document at `path`. A file that cannot be read, or holds nothing,
+/// comes with the one diagnostic that says so: there is nothing else to check.
+fn read_document(path: &Path, max_size: usize) -> (SourceFile, Option<Diagnostic>) {
+    let name = path.display().to_string();
+    let text = match crate::read::read_file(path, max_size, &format!("`{name}`")) {
+        Ok(t) => t,
         Err(e) => {
-            diags.push(Diagnostic::file_level(&name, "io/path", e.message, e.help));
-            return (diags, file);
+            let code = if e.too_large {
+                "document/too-large"
+            } else {
+                "io/read"
+            };
+            let d = Diagnostic::file_level(&name, code, e.message, e.help);
+            return (SourceFile::new(name, String::new()), Some(d));
         }
     };
-    let loaded = match document::load_with(url, client, false).await {
-        Ok(l) => l,
-        // The document does not fit the model: the schema errors say why. A
-        // source that cannot be loaded is a problem of its own, though.
-        Err(e) if schema_failed && !e.message.starts_with("source description `") => {
-            return (diags, file)
+    if crate::read::is_blank(&text) {
+        let e = crate::read::parse_tree(&text, &format!("`{name}`")).err();
+        let (message, help) = e.map(|e| (e.message, e.help)).unwrap_or_default();
+        let d = Diagnostic::file_level(&name, "document/empty", message, help);
+        return (SourceFile::new(name, text), Some(d));
+    }
+    (SourceFile::new(name, text), None)
+}
+
+/// A document that parses but has no `arazzo` field is something else (an
+/// OpenAPI description, often): said once, with nothing else checked.
+fn not_arazzo(file: &SourceFile, tree: &Value) -> Option<Diagnostic> {
+    if tree.get("arazzo").is_some() {
+        return None;
+    }
+    let hint = if tree.get("openapi").is_some() || tree.get("swagger").is_some() {
+        "this is an OpenAPI description; validate the Arazzo document that names it"
+    } else {
+        "an Arazzo document starts with `arazzo: 1.0.1`"
+    };
+    Some(file.at(
+        Some(""),
+        "document/not-arazzo",
+        Severity::Error,
+        format!(
+            "`{}` is not an Arazzo document: the `arazzo` field is missing",
+            file.name
+        ),
+        Some(hint.into()),
+    ))
+}
+
+/// The checks of one Arazzo document that parses, past its syntax: each phase
+/// adds its diagnostics to `diags`.
+struct FileCheck<'a> {
+    path: &'a Path,
+    file: SourceFile,
+    tree: Value,
+    diags: Vec<Diagnostic>,
+    /// The places the Arazzo schema faulted, in the order found.
+    schema_pointers: Vec<String>,
+}
+
+impl FileCheck<'_> {
+    /// Phase 2: every error the Arazzo 1.0 JSON Schema finds, at its place.
+    fn arazzo_schema(&mut self) {
+        for issue in schema::check(&self.tree) {
+            self.schema_pointers.push(issue.pointer.clone());
+            self.diags.push(self.file.at(
+                Some(&issue.pointer),
+                issue.code,
+                Severity::Error,
+                issue.message,
+                Some(issue.help),
+            ));
         }
-        Err(e) => {
-            let pointer = source_pointer(&tree, &e.message);
-            let moved = pointer
-                .as_deref()
-                .and_then(|p| tree.pointer(p))
-                .and_then(Value::as_str)
-                .and_then(|url| found_higher_up(path, url));
-            if let (Some((url, fixed)), Some(p)) = (moved, pointer.as_deref()) {
-                let mut d = file.at(
-                    Some(p),
-                    "source/load",
-                    Severity::Error,
-                    e.message,
-                    Some(format!(
-                        "`{url}` is read from the document's own folder; a file of that path exists higher up: write `url: {fixed}` (`arazzo validate --fix` does it)"
-                    )),
-                );
-                d.fix = Some(Fix {
-                    pointer: p.to_string(),
-                    replace: url,
-                    with: fixed,
-                });
-                diags.push(d);
-                return (diags, file);
+    }
+
+    fn schema_failed(&self) -> bool {
+        !self.schema_pointers.is_empty()
+    }
+
+    /// A later finding about a place the schema already faulted (or one inside
+    /// it) says the same thing again.
+    fn already_said(&self, pointer: Option<&str>) -> bool {
+        let p = pointer.unwrap_or("");
+        self.schema_failed()
+            && self
+                .schema_pointers
+                .iter()
+                .any(|s| p == s || p.starts_with(&format!("{s}/")))
+    }
+
+    /// Phase 3: the document with its sources, loaded as a run would. `None`
+    /// when that fails: whatever can be said of the failure is in `diags`, and
+    /// the checks that need the sources cannot be made.
+    async fn load_sources(&mut self, client: &crate::http::Fetcher) -> Option<Loaded> {
+        let url = match crate::read::location_to_url(&self.file.name) {
+            Ok(u) => u,
+            Err(e) => {
+                let d = Diagnostic::file_level(&self.file.name, "io/path", e.message, e.help);
+                self.diags.push(d);
+                return None;
             }
-            diags.push(file.at(
-                pointer.as_deref(),
-                if e.too_large {
-                    "source/too-large"
-                } else {
-                    "source/load"
-                },
+        };
+        match document::load_with(url, client, false).await {
+            Ok(l) => Some(l),
+            // The document does not fit the model: the schema errors say why. A
+            // source that cannot be loaded is a problem of its own, though.
+            Err(e) if self.schema_failed() && !e.message.starts_with("source description `") => {
+                None
+            }
+            Err(e) => {
+                self.load_failed(e);
+                None
+            }
+        }
+    }
+
+    /// A source that cannot be loaded, placed at its URL in the document. When
+    /// the URL names a file from a folder above the document's, the diagnostic
+    /// carries the fix.
+    fn load_failed(&mut self, e: LoadError) {
+        let pointer = source_pointer(&self.tree, &e.message);
+        let moved = pointer
+            .as_deref()
+            .and_then(|p| self.tree.pointer(p))
+            .and_then(Value::as_str)
+            .and_then(|url| found_higher_up(self.path, url));
+        if let (Some((url, fixed)), Some(p)) = (moved, pointer.as_deref()) {
+            let mut d = self.file.at(
+                Some(p),
+                "source/load",
                 Severity::Error,
                 e.message,
-                e.help,
-            ));
-            return (diags, file);
+                Some(format!(
+                    "`{url}` is read from the document's own folder; a file of that path exists higher up: write `url: {fixed}` (`arazzo validate --fix` does it)"
+                )),
+            );
+            d.fix = Some(Fix {
+                pointer: p.to_string(),
+                replace: url,
+                with: fixed,
+            });
+            self.diags.push(d);
+            return;
         }
-    };
-    let (program, errors) = check_all(&loaded);
-    for e in errors {
-        if schema_failed && already_said(e.pointer.as_deref()) {
-            continue;
-        }
-        let mut d = file.at_within(
-            e.pointer.as_deref(),
-            e.needle.as_deref(),
-            e.code,
+        self.diags.push(self.file.at(
+            pointer.as_deref(),
+            if e.too_large {
+                "source/too-large"
+            } else {
+                "source/load"
+            },
             Severity::Error,
             e.message,
             e.help,
-        );
-        d.fix = e.fix.map(|f| {
-            let (replace, with) = *f;
-            Fix {
-                pointer: e.pointer.clone().unwrap_or_default(),
-                replace,
-                with,
+        ));
+    }
+
+    /// Phase 4: what compiling the workflows finds (references, expressions,
+    /// operations), with the fixes it knows. Returns the compiled program for
+    /// the phases after it.
+    fn compile_checks(&mut self, loaded: &Loaded) -> Program {
+        let (program, errors) = check_all(loaded);
+        for e in errors {
+            if self.already_said(e.pointer.as_deref()) {
+                continue;
             }
-        });
-        diags.push(d);
-    }
-    let doc = &loaded.entry().doc;
-    for p in check_literals(&program) {
-        let Some(wi) = doc
-            .workflows
-            .iter()
-            .position(|w| w.workflow_id == p.workflow_id)
-        else {
-            // Findings in other documents are theirs to report.
-            continue;
-        };
-        let pointer = problem_pointer(&tree, wi, &p);
-        if schema_failed && already_said(Some(&pointer)) {
-            continue;
+            let mut d = self.file.at_within(
+                e.pointer.as_deref(),
+                e.needle.as_deref(),
+                e.code,
+                Severity::Error,
+                e.message,
+                e.help,
+            );
+            d.fix = e.fix.map(|f| {
+                let (replace, with) = *f;
+                Fix {
+                    pointer: e.pointer.clone().unwrap_or_default(),
+                    replace,
+                    with,
+                }
+            });
+            self.diags.push(d);
         }
-        diags.push(file.at(
-            Some(&pointer),
-            "payload/schema",
-            Severity::Error,
-            p.to_string(),
-            Some("the value written in the document breaks the operation's schema; fix the value".into()),
-        ));
+        program
     }
-    for f in lint(&program, &loaded) {
-        if schema_failed && already_said(Some(&f.pointer)) {
-            continue;
+
+    /// Phase 5: literal values of the entry document's steps that break their
+    /// operation's schema.
+    fn payloads(&mut self, program: &Program, loaded: &Loaded) {
+        let doc = &loaded.entry().doc;
+        for p in check_literals(program) {
+            let Some(wi) = doc
+                .workflows
+                .iter()
+                .position(|w| w.workflow_id == p.workflow_id)
+            else {
+                // Findings in other documents are theirs to report.
+                continue;
+            };
+            let pointer = problem_pointer(&self.tree, wi, &p);
+            if self.already_said(Some(&pointer)) {
+                continue;
+            }
+            self.diags.push(self.file.at(
+                Some(&pointer),
+                "payload/schema",
+                Severity::Error,
+                p.to_string(),
+                Some("the value written in the document breaks the operation's schema; fix the value".into()),
+            ));
         }
-        let pointer = match &f.needle {
-            Some(n) => refine(&tree, &f.pointer, n),
-            None => f.pointer.clone(),
-        };
-        diags.push(file.at_within(
-            Some(&pointer),
-            f.needle.as_deref(),
-            f.code,
-            f.severity,
-            f.message,
-            f.help,
-        ));
     }
-    // In the order of the text, as a reader goes through the file.
-    diags.sort_by_key(|d| (d.line.unwrap_or(0), d.column.unwrap_or(0)));
-    (diags, file)
+
+    /// Phase 6: the lints, each narrowed to the string it is about.
+    fn lints(&mut self, program: &Program, loaded: &Loaded) {
+        for f in lint(program, loaded) {
+            if self.already_said(Some(&f.pointer)) {
+                continue;
+            }
+            let pointer = match &f.needle {
+                Some(n) => refine(&self.tree, &f.pointer, n),
+                None => f.pointer.clone(),
+            };
+            self.diags.push(self.file.at_within(
+                Some(&pointer),
+                f.needle.as_deref(),
+                f.code,
+                f.severity,
+                f.message,
+                f.help,
+            ));
+        }
+    }
 }
 
 /// The string under `base` that holds `needle` (the first equal to it, else the

@@ -159,15 +159,19 @@ pub async fn load(url: Url, client: &Fetcher) -> Result<Loaded, LoadError> {
 pub async fn load_with(url: Url, client: &Fetcher, structure: bool) -> Result<Loaded, LoadError> {
     let text = fetch(&url, client).await?;
     let entry = Arc::new(parse_arazzo_with(url.clone(), &text, structure)?);
-    let mut docs: Vec<LoadedDoc> = vec![LoadedDoc {
-        doc: entry,
-        sources: Vec::new(),
-    }];
-    let mut by_url: HashMap<Url, usize> = HashMap::from([(url, 0)]);
-    let mut apis: HashMap<Url, Arc<OpenApi>> = HashMap::new();
+    let mut loading = Loading {
+        client,
+        docs: vec![LoadedDoc {
+            doc: entry,
+            sources: Vec::new(),
+        }],
+        by_url: HashMap::from([(url, 0)]),
+        apis: HashMap::new(),
+    };
+    // Arazzo sources are added to `docs` as they are met, and loaded in turn.
     let mut next = 0;
-    while next < docs.len() {
-        let doc = Arc::clone(&docs[next].doc);
+    while next < loading.docs.len() {
+        let doc = Arc::clone(&loading.docs[next].doc);
         let mut sources = Vec::new();
         for sd in &doc.doc.source_descriptions {
             if sources
@@ -183,109 +187,180 @@ pub async fn load_with(url: Url, client: &Fetcher, structure: bool) -> Result<Lo
                     Some("source description names must be unique".into()),
                 ));
             }
-            let src_url = doc.url.join(&sd.url).map_err(|e| {
-                LoadError::new(
-                    format!(
-                        "source description `{}`: `{}` is not a valid URL reference: {e}",
-                        sd.name, sd.url
-                    ),
-                    None,
-                )
-            })?;
-            if matches!(doc.url.scheme(), "http" | "https") && src_url.scheme() == "file" {
-                return Err(LoadError::new(
-                    format!(
-                        "source description `{}`: `{}` was fetched over the network and names a local file (`{}`); that is refused",
-                        sd.name,
-                        display_url(&doc.url),
-                        sd.url
-                    ),
-                    Some("a document served over http(s) may only name documents served over http(s)".into()),
-                ));
-            }
-            if let Some(&i) = by_url.get(&src_url) {
-                sources.push((sd.name.clone(), SourceRef::Arazzo(i)));
-                continue;
-            }
-            if let Some(api) = apis.get(&src_url) {
-                sources.push((sd.name.clone(), SourceRef::OpenApi(Arc::clone(api))));
-                continue;
-            }
-            let text = fetch(&src_url, client).await.map_err(|e| LoadError {
-                message: format!("source description `{}`: {}", sd.name, e.message),
-                ..e
-            })?;
-            let shown = display_url(&src_url);
-            let what = format!("source description `{}` (`{shown}`)", sd.name);
-            let api_error = |e: crate::openapi::OpenApiError| {
-                LoadError::new(
-                    format!("source description `{}` (`{shown}`): {e}", sd.name),
-                    None,
-                )
-            };
-            // A JSON description is read lazily; anything else is parsed whole,
-            // and so is a description that `$ref`s other files (they are pulled in).
-            enum Parsed {
-                Api(Box<OpenApi>),
-                Tree(Value),
-                Arazzo(String),
-            }
-            let kind_of = |has_arazzo: bool| {
-                sd.kind.unwrap_or(if has_arazzo {
-                    SourceKind::Arazzo
-                } else {
-                    SourceKind::Openapi
-                })
-            };
-            let parsed = match crate::openapi::Lazy::parse(text) {
-                Ok(lazy) => match kind_of(lazy.has("arazzo")) {
-                    SourceKind::Openapi
-                        if crate::openapi::bundle::external_ref_in_text(lazy.text()) =>
-                    {
-                        Parsed::Tree(parse_tree(lazy.text(), &what).map_err(|e| e.in_file(&shown))?)
-                    }
-                    SourceKind::Openapi => Parsed::Api(Box::new(
-                        OpenApi::from_lazy(src_url.clone(), lazy).map_err(api_error)?,
-                    )),
-                    SourceKind::Arazzo => Parsed::Arazzo(lazy.into_text()),
-                },
-                Err(text) => {
-                    let tree = parse_tree(&text, &what).map_err(|e| e.in_file(&shown))?;
-                    match kind_of(tree.get("arazzo").is_some()) {
-                        SourceKind::Openapi => Parsed::Tree(tree),
-                        SourceKind::Arazzo => Parsed::Arazzo(text),
-                    }
-                }
-            };
-            let api = match parsed {
-                Parsed::Api(api) => *api,
-                Parsed::Tree(mut tree) => {
-                    if crate::openapi::bundle::external_ref_in(&tree) {
-                        tree =
-                            crate::openapi::bundle::bundle(tree, &src_url, client, &what).await?;
-                    }
-                    OpenApi::from_value(src_url.clone(), tree).map_err(api_error)?
-                }
-                Parsed::Arazzo(text) => {
-                    let child = Arc::new(parse_arazzo(src_url.clone(), &text)?);
-                    let i = docs.len();
-                    docs.push(LoadedDoc {
-                        doc: child,
-                        sources: Vec::new(),
-                    });
-                    by_url.insert(src_url, i);
-                    sources.push((sd.name.clone(), SourceRef::Arazzo(i)));
-                    continue;
-                }
-            };
-            let api = Arc::new(api);
-            apis.insert(src_url, Arc::clone(&api));
-            sources.push((sd.name.clone(), SourceRef::OpenApi(api)));
+            let source = loading.source(&doc, sd).await?;
+            sources.push((sd.name.clone(), source));
         }
-        docs[next].sources = sources;
+        loading.docs[next].sources = sources;
         next += 1;
     }
-    Ok(Loaded { docs })
+    Ok(Loaded { docs: loading.docs })
+}
+
+/// The documents loaded so far, each fetched once by its URL.
+struct Loading<'c> {
+    client: &'c Fetcher,
+    /// The entry document first, then each Arazzo source in the order met.
+    docs: Vec<LoadedDoc>,
+    /// Arazzo documents: URL → index into `docs`.
+    by_url: HashMap<Url, usize>,
+    /// OpenAPI descriptions, by URL.
+    apis: HashMap<Url, Arc<OpenApi>>,
+}
+
+impl Loading<'_> {
+    /// Loads the source description `sd` of `doc`, unless its URL was loaded
+    /// already. An Arazzo source is added to `docs`, its own sources still to
+    /// load.
+    async fn source(
+        &mut self,
+        doc: &ArazzoDoc,
+        sd: &SourceDescription,
+    ) -> Result<SourceRef, LoadError> {
+        let src_url = source_url(doc, sd)?;
+        if let Some(&i) = self.by_url.get(&src_url) {
+            return Ok(SourceRef::Arazzo(i));
+        }
+        if let Some(api) = self.apis.get(&src_url) {
+            return Ok(SourceRef::OpenApi(Arc::clone(api)));
+        }
+        let text = fetch(&src_url, self.client).await.map_err(|e| LoadError {
+            message: format!("source description `{}`: {}", sd.name, e.message),
+            ..e
+        })?;
+        let source = SourceLoad::new(sd, src_url);
+        let api = match source.parse(text)? {
+            Parsed::Api(api) => *api,
+            Parsed::Tree(mut tree) => {
+                if crate::openapi::bundle::external_ref_in(&tree) {
+                    tree = crate::openapi::bundle::bundle(
+                        tree,
+                        &source.url,
+                        self.client,
+                        &source.what,
+                    )
+                    .await?;
+                }
+                OpenApi::from_value(source.url.clone(), tree).map_err(|e| source.api_error(e))?
+            }
+            Parsed::Arazzo(text) => {
+                let child = Arc::new(parse_arazzo(source.url.clone(), &text)?);
+                let i = self.docs.len();
+                self.docs.push(LoadedDoc {
+                    doc: child,
+                    sources: Vec::new(),
+                });
+                self.by_url.insert(source.url, i);
+                return Ok(SourceRef::Arazzo(i));
+            }
+        };
+        let api = Arc::new(api);
+        self.apis.insert(source.url, Arc::clone(&api));
+        Ok(SourceRef::OpenApi(api))
+    }
+}
+
+/// The URL of the source description `sd`, resolved against its document's.
+/// A document fetched over the network may not name a local file.
+fn source_url(doc: &ArazzoDoc, sd: &SourceDescription) -> Result<Url, LoadError> {
+    let src_url = doc.url.join(&sd.url).map_err(|e| {
+        LoadError::new(
+            format!(
+                "source description `{}`: `{}` is not a valid URL reference: {e}",
+                sd.name, sd.url
+            ),
+            None,
+        )
+    })?;
+    if matches!(doc.url.scheme(), "http" | "https") && src_url.scheme() == "file" {
+        return Err(LoadError::new(
+            format!(
+                "source description `{}`: `{}` was fetched over the network and names a local file (`{}`); that is refused",
+                sd.name,
+                display_url(&doc.url),
+                sd.url
+            ),
+            Some("a document served over http(s) may only name documents served over http(s)".into()),
+        ));
+    }
+    Ok(src_url)
+}
+
+/// A source description's text, read as what it is. A JSON description is
+/// read lazily; anything else is parsed whole, and so is a description that
+/// `$ref`s other files (they are pulled in).
+enum Parsed {
+    Api(Box<OpenApi>),
+    Tree(Value),
+    Arazzo(String),
+}
+
+/// One source description being loaded, with how messages name it.
+struct SourceLoad<'s> {
+    sd: &'s SourceDescription,
+    url: Url,
+    /// The URL as shown to people.
+    shown: String,
+    /// "source description `name` (`url`)".
+    what: String,
+}
+
+impl<'s> SourceLoad<'s> {
+    fn new(sd: &'s SourceDescription, url: Url) -> SourceLoad<'s> {
+        let shown = display_url(&url);
+        let what = format!("source description `{}` (`{shown}`)", sd.name);
+        SourceLoad {
+            sd,
+            url,
+            shown,
+            what,
+        }
+    }
+
+    /// An OpenAPI description that cannot be read, named.
+    fn api_error(&self, e: crate::openapi::OpenApiError) -> LoadError {
+        LoadError::new(
+            format!(
+                "source description `{}` (`{}`): {e}",
+                self.sd.name, self.shown
+            ),
+            None,
+        )
+    }
+
+    /// The type the source declares, else `arazzo` when its text has the field.
+    fn kind(&self, has_arazzo: bool) -> SourceKind {
+        self.sd.kind.unwrap_or(if has_arazzo {
+            SourceKind::Arazzo
+        } else {
+            SourceKind::Openapi
+        })
+    }
+
+    /// Reads the fetched `text` as an OpenAPI description (lazily when it can),
+    /// a tree still to bundle, or an Arazzo document.
+    fn parse(&self, text: String) -> Result<Parsed, LoadError> {
+        let (what, shown) = (&self.what, &self.shown);
+        Ok(match crate::openapi::Lazy::parse(text) {
+            Ok(lazy) => match self.kind(lazy.has("arazzo")) {
+                SourceKind::Openapi
+                    if crate::openapi::bundle::external_ref_in_text(lazy.text()) =>
+                {
+                    Parsed::Tree(parse_tree(lazy.text(), what).map_err(|e| e.in_file(shown))?)
+                }
+                SourceKind::Openapi => Parsed::Api(Box::new(
+                    OpenApi::from_lazy(self.url.clone(), lazy).map_err(|e| self.api_error(e))?,
+                )),
+                SourceKind::Arazzo => Parsed::Arazzo(lazy.into_text()),
+            },
+            Err(text) => {
+                let tree = parse_tree(&text, what).map_err(|e| e.in_file(shown))?;
+                match self.kind(tree.get("arazzo").is_some()) {
+                    SourceKind::Openapi => Parsed::Tree(tree),
+                    SourceKind::Arazzo => Parsed::Arazzo(text),
+                }
+            }
+        })
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@
 //! Offsets and lengths are in bytes; lines and columns are 1-based, and columns count characters
 //! (Unicode scalar values), so a tab or an `é` is one column.
 
+use std::borrow::Cow;
+
 use saphyr_parser::{Event, Parser, ScalarStyle};
 
 /// No node: the end of a sibling list, a node without children, a node that is not an alias.
@@ -697,121 +699,163 @@ enum PendingKey {
 
 fn scan_yaml(text: &str, b: &mut Builder) -> Option<()> {
     let mut cursor = Cursor::new(text);
-    let mut frames: Vec<Frame> = Vec::new();
-    let mut anchors: std::collections::HashMap<usize, usize> = Default::default();
-    // End (in bytes) of the last thing read, to find block scalar indicators.
-    let mut last_end = 0;
-    let mut seen_root = false;
-
+    let mut scan = YamlScan {
+        text,
+        b,
+        frames: Vec::new(),
+        anchors: Default::default(),
+        last_end: 0,
+        seen_root: false,
+    };
     for item in Parser::new_from_str(text) {
         let (event, span) = item.ok()?;
         let start = cursor.byte(span.start.index());
         let end = cursor.byte(span.end.index()).max(start);
         match event {
-            Event::DocumentEnd if seen_root => return Some(()),
+            Event::DocumentEnd if scan.seen_root => return Some(()),
             Event::StreamEnd => return Some(()),
             Event::Scalar(value, style, anchor, _) => {
-                let (start, end) = match style {
-                    ScalarStyle::Literal | ScalarStyle::Folded => {
-                        block_scalar_range(text, last_end, start, end)
-                    }
-                    // The parser's span can run on past the closing quote (over a
-                    // comment that follows): the value ends at its quote.
-                    ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => (
-                        start,
-                        quoted_end(text, start)
-                            .unwrap_or(end)
-                            .min(end.max(start + 1)),
-                    ),
-                    _ => (start, end),
-                };
-                last_end = end;
-                match frames.last_mut() {
-                    Some(f) if f.mapping && f.pending.is_none() => {
-                        // A key.
-                        f.pending = Some(PendingKey::Named {
-                            name: value.into_owned(),
-                            range: (start, end),
-                        });
-                    }
-                    _ => {
-                        let node = add_value(b, &mut frames, Kind::Scalar, start, end);
-                        seen_root = true;
-                        if anchor > 0 {
-                            anchors.insert(anchor, node);
-                        }
-                    }
-                }
+                scan.scalar(value, style, anchor, (start, end))
             }
-            Event::Alias(id) => {
-                last_end = end;
-                let target = anchors.get(&id).copied().unwrap_or(NONE);
-                let kind = if target == NONE {
-                    Kind::Scalar
-                } else {
-                    b.nodes[target].kind
-                };
-                match frames.last_mut() {
-                    Some(f) if f.mapping && f.pending.is_none() => {
-                        f.pending = Some(PendingKey::Hidden);
-                    }
-                    _ => {
-                        let node = add_value(b, &mut frames, kind, start, end);
-                        seen_root = true;
-                        b.nodes[node].alias = target;
-                    }
-                }
-            }
-            Event::MappingStart(anchor, _) | Event::SequenceStart(anchor, _) => {
-                let mapping = matches!(event, Event::MappingStart(..));
-                let kind = if mapping { Kind::Object } else { Kind::Array };
-                let is_key = matches!(frames.last(), Some(f) if f.mapping && f.pending.is_none());
-                let node = if is_key {
-                    let node = b.add(Slot::Hidden, kind, start, start);
-                    b.stack.push(node);
-                    node
-                } else {
-                    let slot_node = add_value(b, &mut frames, kind, start, start);
-                    b.stack.push(slot_node);
-                    slot_node
-                };
-                seen_root = true;
-                if anchor > 0 {
-                    anchors.insert(anchor, node);
-                }
-                frames.push(Frame {
-                    node,
-                    mapping,
-                    pending: None,
-                    is_key,
-                });
-            }
-            Event::MappingEnd | Event::SequenceEnd => {
-                let frame = frames.pop()?;
-                // A flow collection's end event covers its `}` or `]`; a block collection's is
-                // empty and may lie past trailing comments, so it ends with its last child.
-                let close_at = if end > start {
-                    end
-                } else {
-                    let last = b.nodes[frame.node].last;
-                    if last == NONE {
-                        last_end.max(b.nodes[frame.node].start)
-                    } else {
-                        b.nodes[last].end
-                    }
-                };
-                b.close(close_at);
-                last_end = last_end.max(close_at);
-                if frame.is_key {
-                    if let Some(parent) = frames.last_mut() {
-                        parent.pending = Some(PendingKey::Hidden);
-                    }
-                }
-            }
+            Event::Alias(id) => scan.alias(id, (start, end)),
+            Event::MappingStart(anchor, _) => scan.open(true, anchor, start),
+            Event::SequenceStart(anchor, _) => scan.open(false, anchor, start),
+            Event::MappingEnd | Event::SequenceEnd => scan.close((start, end))?,
             _ => {}
         }
     }
     Some(())
+}
+
+/// A YAML scan between two events: what is open, what anchors name, how far it has read.
+struct YamlScan<'t, 'b> {
+    text: &'t str,
+    b: &'b mut Builder,
+    /// Open collections, innermost last.
+    frames: Vec<Frame>,
+    /// Anchor id → the node it names.
+    anchors: std::collections::HashMap<usize, usize>,
+    /// End (in bytes) of the last thing read, to find block scalar indicators.
+    last_end: usize,
+    /// A value has been read: the first document's end is the end of the scan.
+    seen_root: bool,
+}
+
+impl YamlScan<'_, '_> {
+    /// A scalar at the parser's byte range `(start, end)`: the key a mapping waits for, else a
+    /// value. Its range is narrowed to what a reader sees as the value.
+    fn scalar(
+        &mut self,
+        value: Cow<'_, str>,
+        style: ScalarStyle,
+        anchor: usize,
+        (start, end): (usize, usize),
+    ) {
+        let text = self.text;
+        let (start, end) = match style {
+            ScalarStyle::Literal | ScalarStyle::Folded => {
+                block_scalar_range(text, self.last_end, start, end)
+            }
+            // The parser's span can run on past the closing quote (over a
+            // comment that follows): the value ends at its quote.
+            ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => (
+                start,
+                quoted_end(text, start)
+                    .unwrap_or(end)
+                    .min(end.max(start + 1)),
+            ),
+            _ => (start, end),
+        };
+        self.last_end = end;
+        match self.frames.last_mut() {
+            Some(f) if f.mapping && f.pending.is_none() => {
+                // A key.
+                f.pending = Some(PendingKey::Named {
+                    name: value.into_owned(),
+                    range: (start, end),
+                });
+            }
+            _ => {
+                let node = add_value(self.b, &mut self.frames, Kind::Scalar, start, end);
+                self.seen_root = true;
+                if anchor > 0 {
+                    self.anchors.insert(anchor, node);
+                }
+            }
+        }
+    }
+
+    /// An alias: a value of its anchor's kind that points to the anchored node, or a key no
+    /// pointer can name.
+    fn alias(&mut self, id: usize, (start, end): (usize, usize)) {
+        self.last_end = end;
+        let target = self.anchors.get(&id).copied().unwrap_or(NONE);
+        let kind = if target == NONE {
+            Kind::Scalar
+        } else {
+            self.b.nodes[target].kind
+        };
+        match self.frames.last_mut() {
+            Some(f) if f.mapping && f.pending.is_none() => {
+                f.pending = Some(PendingKey::Hidden);
+            }
+            _ => {
+                let node = add_value(self.b, &mut self.frames, kind, start, end);
+                self.seen_root = true;
+                self.b.nodes[node].alias = target;
+            }
+        }
+    }
+
+    /// The start of a mapping or sequence: a value, or a complex key (kept out of reach of
+    /// pointers).
+    fn open(&mut self, mapping: bool, anchor: usize, start: usize) {
+        let kind = if mapping { Kind::Object } else { Kind::Array };
+        let is_key = matches!(self.frames.last(), Some(f) if f.mapping && f.pending.is_none());
+        let node = if is_key {
+            self.b.add(Slot::Hidden, kind, start, start)
+        } else {
+            add_value(self.b, &mut self.frames, kind, start, start)
+        };
+        self.b.stack.push(node);
+        self.seen_root = true;
+        if anchor > 0 {
+            self.anchors.insert(anchor, node);
+        }
+        self.frames.push(Frame {
+            node,
+            mapping,
+            pending: None,
+            is_key,
+        });
+    }
+
+    /// The end of the innermost collection; `None` when nothing is open (the events are not
+    /// what a parser gives).
+    fn close(&mut self, (start, end): (usize, usize)) -> Option<()> {
+        let frame = self.frames.pop()?;
+        let b = &mut *self.b;
+        // A flow collection's end event covers its `}` or `]`; a block collection's is
+        // empty and may lie past trailing comments, so it ends with its last child.
+        let close_at = if end > start {
+            end
+        } else {
+            let last = b.nodes[frame.node].last;
+            if last == NONE {
+                self.last_end.max(b.nodes[frame.node].start)
+            } else {
+                b.nodes[last].end
+            }
+        };
+        b.close(close_at);
+        self.last_end = self.last_end.max(close_at);
+        if frame.is_key {
+            if let Some(parent) = self.frames.last_mut() {
+                parent.pending = Some(PendingKey::Hidden);
+            }
+        }
+        Some(())
+    }
 }
 
 /// Adds a value node under the innermost open collection, consuming its pending key.

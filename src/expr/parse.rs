@@ -84,75 +84,10 @@ pub fn parse_expression(s: &str) -> Result<Expr, ExprError> {
             let (name, pointer) = name_and_pointer(s, rest)?;
             Ok(Expr::Outputs { name, pointer })
         }
-        ("steps", Some(rest)) => {
-            let Some((step, tail)) = rest.split_once('.') else {
-                return err(format!(
-                    "`{s}`: a step expression is `$steps.<stepId>.outputs.<name>`"
-                ));
-            };
-            let Some(output) = tail.strip_prefix("outputs.") else {
-                return err(format!(
-                    "`{s}`: after the step id comes `outputs.<name>` (`$steps.{step}.outputs.<name>`)"
-                ));
-            };
-            check_id(s, step, "step id")?;
-            let (output, pointer) = name_and_pointer(s, output)?;
-            Ok(Expr::Steps {
-                step: step.to_string(),
-                output,
-                pointer,
-            })
-        }
-        ("workflows", Some(rest)) => {
-            let Some((workflow, tail)) = rest.split_once('.') else {
-                return err(format!(
-                    "`{s}`: a workflow expression is `$workflows.<workflowId>.outputs.<name>` or `.inputs.<name>`"
-                ));
-            };
-            check_id(s, workflow, "workflow id")?;
-            let (part, name) = if let Some(n) = tail.strip_prefix("outputs.") {
-                (WorkflowPart::Outputs, n)
-            } else if let Some(n) = tail.strip_prefix("inputs.") {
-                (WorkflowPart::Inputs, n)
-            } else {
-                return err(format!(
-                    "`{s}`: after the workflow id comes `outputs.<name>` or `inputs.<name>`"
-                ));
-            };
-            let (name, pointer) = name_and_pointer(s, name)?;
-            Ok(Expr::Workflows {
-                workflow: workflow.to_string(),
-                part,
-                name,
-                pointer,
-            })
-        }
-        ("sourceDescriptions", Some(rest)) => {
-            let Some((name, tail)) = rest.split_once('.') else {
-                return err(format!(
-                    "`{s}`: a source expression is `$sourceDescriptions.<name>.<operationId|workflowId|url>`"
-                ));
-            };
-            check_id(s, name, "source description name")?;
-            check_name(s, tail)?;
-            Ok(Expr::SourceDescriptions {
-                name: name.to_string(),
-                rest: tail.to_string(),
-            })
-        }
-        ("components", Some(rest)) => {
-            let Some((kind, name)) = rest.split_once('.') else {
-                return err(format!(
-                    "`{s}`: a components expression is `$components.<inputs|parameters|successActions|failureActions>.<name>`"
-                ));
-            };
-            check_id(s, kind, "component kind")?;
-            check_name(s, name)?;
-            Ok(Expr::Components {
-                kind: kind.to_string(),
-                name: name.to_string(),
-            })
-        }
+        ("steps", Some(rest)) => parse_steps(s, rest),
+        ("workflows", Some(rest)) => parse_workflows(s, rest),
+        ("sourceDescriptions", Some(rest)) => parse_source_descriptions(s, rest),
+        ("components", Some(rest)) => parse_components(s, rest),
         ("url" | "method" | "statusCode", Some(_)) => {
             err(format!("`{s}`: `${root}` takes nothing after it"))
         }
@@ -168,6 +103,85 @@ pub fn parse_expression(s: &str) -> Result<Expr, ExprError> {
             ROOTS.join(", ")
         )),
     }
+}
+
+/// `$steps.<stepId>.outputs.<name>`, `rest` being what follows `$steps.` in `s`.
+fn parse_steps(s: &str, rest: &str) -> Result<Expr, ExprError> {
+    let Some((step, tail)) = rest.split_once('.') else {
+        return err(format!(
+            "`{s}`: a step expression is `$steps.<stepId>.outputs.<name>`"
+        ));
+    };
+    let Some(output) = tail.strip_prefix("outputs.") else {
+        return err(format!(
+            "`{s}`: after the step id comes `outputs.<name>` (`$steps.{step}.outputs.<name>`)"
+        ));
+    };
+    check_id(s, step, "step id")?;
+    let (output, pointer) = name_and_pointer(s, output)?;
+    Ok(Expr::Steps {
+        step: step.to_string(),
+        output,
+        pointer,
+    })
+}
+
+/// `$workflows.<workflowId>.outputs.<name>` or `.inputs.<name>`, `rest` being what follows
+/// `$workflows.` in `s`.
+fn parse_workflows(s: &str, rest: &str) -> Result<Expr, ExprError> {
+    let Some((workflow, tail)) = rest.split_once('.') else {
+        return err(format!(
+            "`{s}`: a workflow expression is `$workflows.<workflowId>.outputs.<name>` or `.inputs.<name>`"
+        ));
+    };
+    check_id(s, workflow, "workflow id")?;
+    let (part, name) = if let Some(n) = tail.strip_prefix("outputs.") {
+        (WorkflowPart::Outputs, n)
+    } else if let Some(n) = tail.strip_prefix("inputs.") {
+        (WorkflowPart::Inputs, n)
+    } else {
+        return err(format!(
+            "`{s}`: after the workflow id comes `outputs.<name>` or `inputs.<name>`"
+        ));
+    };
+    let (name, pointer) = name_and_pointer(s, name)?;
+    Ok(Expr::Workflows {
+        workflow: workflow.to_string(),
+        part,
+        name,
+        pointer,
+    })
+}
+
+/// `$sourceDescriptions.<name>.<operationId|workflowId|url>`, `rest` being what follows
+/// `$sourceDescriptions.` in `s`.
+fn parse_source_descriptions(s: &str, rest: &str) -> Result<Expr, ExprError> {
+    let Some((name, tail)) = rest.split_once('.') else {
+        return err(format!(
+            "`{s}`: a source expression is `$sourceDescriptions.<name>.<operationId|workflowId|url>`"
+        ));
+    };
+    check_id(s, name, "source description name")?;
+    check_name(s, tail)?;
+    Ok(Expr::SourceDescriptions {
+        name: name.to_string(),
+        rest: tail.to_string(),
+    })
+}
+
+/// `$components.<kind>.<name>`, `rest` being what follows `$components.` in `s`.
+fn parse_components(s: &str, rest: &str) -> Result<Expr, ExprError> {
+    let Some((kind, name)) = rest.split_once('.') else {
+        return err(format!(
+            "`{s}`: a components expression is `$components.<inputs|parameters|successActions|failureActions>.<name>`"
+        ));
+    };
+    check_id(s, kind, "component kind")?;
+    check_name(s, name)?;
+    Ok(Expr::Components {
+        kind: kind.to_string(),
+        name: name.to_string(),
+    })
 }
 
 fn parse_message(s: &str, rest: &str, request: bool) -> Result<Expr, ExprError> {

@@ -185,7 +185,7 @@ impl Converter<'_, '_> {
     }
 
     fn convert_resolved(&mut self, schema: &Value) -> Value {
-        let (api, v30) = (self.api, self.v30);
+        let v30 = self.v30;
         let Value::Object(map) = schema else {
             return schema.clone();
         };
@@ -198,16 +198,7 @@ impl Converter<'_, '_> {
                 | "externalDocs" | "nullable" | "deprecated" => {}
                 "properties" | "patternProperties" | "$defs" | "definitions"
                 | "dependentSchemas" => {
-                    let mut props = Map::new();
-                    for (name, s) in v.as_object().into_iter().flatten() {
-                        let resolved = api.resolve(s).unwrap_or(s);
-                        if k == "properties"
-                            && resolved.get("readOnly").and_then(Value::as_bool) == Some(true)
-                        {
-                            read_only_props.push(name.clone());
-                        }
-                        props.insert(name.clone(), self.convert(s));
-                    }
+                    let props = self.convert_named(k, v, &mut read_only_props);
                     out.insert(k.clone(), Value::Object(props));
                 }
                 "items"
@@ -237,24 +228,12 @@ impl Converter<'_, '_> {
                     out.insert(k.clone(), Value::Array(list));
                 }
                 "exclusiveMinimum" | "exclusiveMaximum" if v30 && v.is_boolean() => {
-                    let bound = if k == "exclusiveMinimum" {
-                        "minimum"
-                    } else {
-                        "maximum"
-                    };
-                    if v == &Value::Bool(true) {
-                        if let Some(b) = map.get(bound) {
-                            out.insert(k.clone(), b.clone());
-                        }
+                    if let Some(bound) = exclusive_bound(map, k, v) {
+                        out.insert(k.clone(), bound.clone());
                     }
                 }
                 "minimum" | "maximum" if v30 => {
-                    let ex = if k == "minimum" {
-                        "exclusiveMinimum"
-                    } else {
-                        "exclusiveMaximum"
-                    };
-                    if map.get(ex) != Some(&Value::Bool(true)) {
+                    if !made_exclusive(map, k) {
                         out.insert(k.clone(), v.clone());
                     }
                 }
@@ -263,27 +242,87 @@ impl Converter<'_, '_> {
                 }
             }
         }
-        if !read_only_props.is_empty() {
-            if let Some(Value::Array(req)) = out.get_mut("required") {
-                req.retain(|r| {
-                    !r.as_str()
-                        .is_some_and(|r| read_only_props.iter().any(|p| p == r))
-                });
-            }
-        }
+        not_required(&mut out, &read_only_props);
         if v30 && map.get("nullable").and_then(Value::as_bool) == Some(true) {
-            match out.get_mut("type") {
-                Some(Value::String(t)) => {
-                    let t = t.clone();
-                    out.insert("type".into(), serde_json::json!([t, "null"]));
-                }
-                Some(Value::Array(ts)) => ts.push(Value::String("null".into())),
-                _ => {}
-            }
-            if let Some(Value::Array(e)) = out.get_mut("enum") {
-                e.push(Value::Null);
-            }
+            add_null(&mut out);
         }
         Value::Object(out)
+    }
+
+    /// A map of named schemas (`properties`, `$defs`, …), each converted. The names of
+    /// `readOnly` properties go to `read_only_props`.
+    fn convert_named(
+        &mut self,
+        k: &str,
+        v: &Value,
+        read_only_props: &mut Vec<String>,
+    ) -> Map<String, Value> {
+        let api = self.api;
+        let mut props = Map::new();
+        for (name, s) in v.as_object().into_iter().flatten() {
+            let resolved = api.resolve(s).unwrap_or(s);
+            if k == "properties" && resolved.get("readOnly").and_then(Value::as_bool) == Some(true)
+            {
+                read_only_props.push(name.clone());
+            }
+            props.insert(name.clone(), self.convert(s));
+        }
+        props
+    }
+}
+
+/// OpenAPI 3.0's `exclusiveMinimum: true` (or `exclusiveMaximum`, `k`, of the schema `map`)
+/// says that `minimum` is exclusive; in JSON Schema the keyword holds the bound itself. The
+/// bound, or `None` to leave the keyword out.
+fn exclusive_bound<'v>(map: &'v Map<String, Value>, k: &str, v: &Value) -> Option<&'v Value> {
+    let bound = if k == "exclusiveMinimum" {
+        "minimum"
+    } else {
+        "maximum"
+    };
+    if v == &Value::Bool(true) {
+        map.get(bound)
+    } else {
+        None
+    }
+}
+
+/// An OpenAPI 3.0 `minimum` (or `maximum`, `k`) that `exclusiveMinimum: true` made exclusive:
+/// it is left out, the exclusive keyword taking its value.
+fn made_exclusive(map: &Map<String, Value>, k: &str) -> bool {
+    let ex = if k == "minimum" {
+        "exclusiveMinimum"
+    } else {
+        "exclusiveMaximum"
+    };
+    map.get(ex) == Some(&Value::Bool(true))
+}
+
+/// A request carries no `readOnly` property: those named are taken out of `required`.
+fn not_required(out: &mut Map<String, Value>, read_only_props: &[String]) {
+    if read_only_props.is_empty() {
+        return;
+    }
+    if let Some(Value::Array(req)) = out.get_mut("required") {
+        req.retain(|r| {
+            !r.as_str()
+                .is_some_and(|r| read_only_props.iter().any(|p| p == r))
+        });
+    }
+}
+
+/// OpenAPI 3.0's `nullable: true` as JSON Schema says it: `null` among the types, and among
+/// the values of an `enum`.
+fn add_null(out: &mut Map<String, Value>) {
+    match out.get_mut("type") {
+        Some(Value::String(t)) => {
+            let t = t.clone();
+            out.insert("type".into(), serde_json::json!([t, "null"]));
+        }
+        Some(Value::Array(ts)) => ts.push(Value::String("null".into())),
+        _ => {}
+    }
+    if let Some(Value::Array(e)) = out.get_mut("enum") {
+        e.push(Value::Null);
     }
 }

@@ -85,29 +85,70 @@ fn apply_with(
     edits: &[Edit],
     parse: &dyn Fn(&str) -> Option<(Format, Value)>,
 ) -> Outcome {
+    if edits.is_empty() {
+        return unchanged(text, edits, Vec::new());
+    }
+    let Some((format, tree)) = parse(text) else {
+        let why = "the file does not parse as JSON or YAML";
+        return unchanged(text, edits, skip_all(edits, why));
+    };
+    let map = SourceMap::parse(text);
+    if map.is_empty() {
+        let why = "the positions of values in the file could not be read";
+        return unchanged(text, edits, skip_all(edits, why));
+    }
+
     let mut skipped: Vec<(usize, String)> = Vec::new();
-    let unchanged = |skipped: Vec<(usize, String)>| Outcome {
+    let mut values = read_targets(text, &map, &tree, format, edits, &mut skipped);
+    let changed = without_overlaps(&mut values, &mut skipped);
+    if changed.is_empty() {
+        skipped.sort_by_key(|(i, _)| *i);
+        return unchanged(text, edits, skipped);
+    }
+    let out = spliced(text, &changed);
+    if !verified(&out, tree, format, &changed, parse) {
+        for value in &changed {
+            for step in &value.steps {
+                skipped.push((
+                    step.edit,
+                    "the edit would change the document's meaning".into(),
+                ));
+            }
+        }
+        skipped.sort_by_key(|(i, _)| *i);
+        return unchanged(text, edits, skipped);
+    }
+    applied_outcome(out, edits, &changed, skipped)
+}
+
+/// The outcome that leaves `text` as it is: every edit is in `skipped` (by index, with why).
+fn unchanged(text: &str, edits: &[Edit], skipped: Vec<(usize, String)>) -> Outcome {
+    Outcome {
         text: text.to_owned(),
         applied: Vec::new(),
         skipped: skipped
             .into_iter()
             .map(|(i, why)| (edits[i].clone(), why))
             .collect(),
-    };
-    if edits.is_empty() {
-        return unchanged(skipped);
     }
-    let Some((format, tree)) = parse(text) else {
-        let why = "the file does not parse as JSON or YAML";
-        return unchanged((0..edits.len()).map(|i| (i, why.to_owned())).collect());
-    };
-    let map = SourceMap::parse(text);
-    if map.is_empty() {
-        let why = "the positions of values in the file could not be read";
-        return unchanged((0..edits.len()).map(|i| (i, why.to_owned())).collect());
-    }
+}
 
-    // Values being edited, by the byte offset of their text.
+/// Every edit skipped for the same reason, when the file itself cannot be edited.
+fn skip_all(edits: &[Edit], why: &str) -> Vec<(usize, String)> {
+    (0..edits.len()).map(|i| (i, why.to_owned())).collect()
+}
+
+/// The values being edited, each read once however many edits it gets (found by the byte
+/// offset of its text), with the edits made on them. An edit that cannot be made goes to
+/// `skipped` with why.
+fn read_targets<'a>(
+    text: &'a str,
+    map: &SourceMap,
+    tree: &Value,
+    format: Format,
+    edits: &[Edit],
+    skipped: &mut Vec<(usize, String)>,
+) -> Vec<Target<'a>> {
     let mut values: Vec<Target<'_>> = Vec::new();
     let mut by_offset: HashMap<usize, usize> = HashMap::new();
     let mut seen: HashSet<&Edit> = HashSet::new();
@@ -124,7 +165,7 @@ fn apply_with(
             skipped.push((i, "`from` and `to` are the same".into()));
             continue;
         }
-        let span = match find_value(&map, &edit.pointer) {
+        let span = match find_value(map, &edit.pointer) {
             Ok(span) => span,
             Err(why) => {
                 skipped.push((i, why));
@@ -133,7 +174,7 @@ fn apply_with(
         };
         let index = match by_offset.get(&span.offset) {
             Some(&index) => index,
-            None => match Target::read(text, &map, &tree, format, span, &edit.pointer) {
+            None => match Target::read(text, map, tree, format, span, &edit.pointer) {
                 Ok(value) => {
                     values.push(value);
                     by_offset.insert(values[values.len() - 1].span.offset, values.len() - 1);
@@ -149,10 +190,16 @@ fn apply_with(
             skipped.push((i, why));
         }
     }
+    values
+}
 
-    // In order of position, each value's text lies after the previous one's: scalars do not
-    // nest. Should two spans overlap all the same, the later value is left alone rather than
-    // written over the earlier one.
+/// The values with a new text, in order of position. Each value's text lies after the
+/// previous one's: scalars do not nest. Should two spans overlap all the same, the later value
+/// is left alone (its edits skipped) rather than written over the earlier one.
+fn without_overlaps<'v, 'a>(
+    values: &'v mut [Target<'a>],
+    skipped: &mut Vec<(usize, String)>,
+) -> Vec<&'v Target<'a>> {
     values.sort_by_key(|v| v.span.offset);
     let mut changed: Vec<&Target<'_>> = Vec::new();
     let mut end = 0;
@@ -166,15 +213,14 @@ fn apply_with(
         end = value.span.range().end;
         changed.push(value);
     }
-    if changed.is_empty() {
-        skipped.sort_by_key(|(i, _)| *i);
-        return unchanged(skipped);
-    }
+    changed
+}
 
-    // Splice the new texts in; the text between them is copied as it is.
+/// `text` with the new texts of `changed` spliced in; the text between them is copied as it is.
+fn spliced(text: &str, changed: &[&Target<'_>]) -> String {
     let mut out = String::with_capacity(text.len() + 64);
     let mut copied = 0;
-    for value in &changed {
+    for value in changed {
         let range = value.span.range();
         out.push_str(text.get(copied..range.start).unwrap_or_default());
         out.push_str(value.props);
@@ -182,29 +228,35 @@ fn apply_with(
         copied = range.end;
     }
     out.push_str(text.get(copied..).unwrap_or_default());
+    out
+}
 
-    // Verify: the new text parses the same way, the edited values read as intended, and
-    // nothing else moved.
+/// Whether the new text `out` parses the same way as the old one did (to `tree`), with the
+/// edited values reading as intended and nothing else moved.
+fn verified(
+    out: &str,
+    tree: Value,
+    format: Format,
+    changed: &[&Target<'_>],
+    parse: &dyn Fn(&str) -> Option<(Format, Value)>,
+) -> bool {
     let mut expected = tree;
-    for value in &changed {
+    for value in changed {
         if let Some(slot) = expected.pointer_mut(&value.pointer) {
             *slot = Value::String(value.current());
         }
     }
-    let verified = matches!(parse(&out), Some((f, new)) if f == format && new == expected);
-    if !verified {
-        for value in &changed {
-            for step in &value.steps {
-                skipped.push((
-                    step.edit,
-                    "the edit would change the document's meaning".into(),
-                ));
-            }
-        }
-        skipped.sort_by_key(|(i, _)| *i);
-        return unchanged(skipped);
-    }
+    matches!(parse(out), Some((f, new)) if f == format && new == expected)
+}
 
+/// The outcome of edits made and verified: the new text, each edit made with the value
+/// before and after it, and the edits skipped, both in the order given.
+fn applied_outcome(
+    out: String,
+    edits: &[Edit],
+    changed: &[&Target<'_>],
+    mut skipped: Vec<(usize, String)>,
+) -> Outcome {
     let mut applied: Vec<(usize, Applied)> = changed
         .iter()
         .flat_map(|value| {

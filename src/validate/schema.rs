@@ -496,229 +496,323 @@ impl Kind {
 
 fn render(doc: &Value, found: Found) -> SchemaIssue {
     let Found { pointer, what } = found;
-    let value = doc.pointer(&pointer);
-    let kind = kind_at(&pointer);
-    let reusable = value.and_then(|v| v.get("reference")).is_some()
-        && matches!(
-            kind,
-            Kind::Parameter | Kind::SuccessAction | Kind::FailureAction
-        );
-    let subject = subject(doc, &pointer, kind, reusable);
-    let place = display_path(&pointer);
-    let field = last_segment(&pointer);
-    let issue = |pointer: String, code, message: String, help: String| SchemaIssue {
+    let at = At::new(doc, pointer);
+    match what {
+        What::Required(names) => at.missing_fields(&names),
+        What::Unknown(name) => at.unknown_field(&name),
+        What::Type(expected) => at.wrong_type(&expected),
+        What::Enum(options) => at.not_an_option(&options),
+        What::Const(expected) => at.not_the_constant(&expected),
+        What::Pattern(pattern) => at.no_match(&pattern),
+        What::KeyPattern { key, pattern } => at.key_no_match(&key, &pattern),
+        What::MinItems(limit) => at.too_few_items(limit),
+        What::UniqueItems => issue(
+            at.pointer,
+            "schema/unique-items",
+            format!("`{}` has the same entry twice", at.place),
+            "remove the repeated entry".to_string(),
+        ),
+        What::Range(bound) => issue(
+            at.pointer,
+            "schema/range",
+            format!("`{}` must be {bound}", at.place),
+            format!("use a value that is {bound}"),
+        ),
+        What::ExactlyOne { fields, present } => at.not_exactly_one(&fields, &present),
+        What::Ambiguous => issue(
+            at.pointer,
+            "schema/oneOf",
+            format!("{} fits more than one of the shapes allowed here", at.subject),
+            format!(
+                "make it one kind of object: for a reusable reference only `reference` (and `value`); otherwise the fields of a {}",
+                at.kind.noun()
+            ),
+        ),
+        What::Other(text) => issue(
+            at.pointer,
+            "schema/invalid",
+            format!("`{}` is invalid: {text}", at.place),
+            "see the Arazzo 1.0.1 specification for this object".to_string(),
+        ),
+    }
+}
+
+fn issue(pointer: String, code: &'static str, message: String, help: String) -> SchemaIssue {
+    SchemaIssue {
         pointer,
         code,
         message,
         help,
-    };
-    match what {
-        What::Required(names) => {
-            let message = format!(
-                "{subject} is missing the required field{} {}",
-                if names.len() > 1 { "s" } else { "" },
-                list(&names, "and")
+    }
+}
+
+/// The place a schema error is about, with what every message about it needs: the value there,
+/// the kind of object it is, and how to name it.
+struct At<'a> {
+    pointer: String,
+    value: Option<&'a Value>,
+    kind: Kind,
+    /// A parameter or action written as a reusable `reference` object.
+    reusable: bool,
+    /// "step `createUser` (workflows[0].steps[2])", see [`subject`].
+    subject: String,
+    /// The place for a reader: `workflows[0].steps[2]`.
+    place: String,
+    /// The pointer's last segment: the field (or index) the value is under.
+    field: String,
+}
+
+impl<'a> At<'a> {
+    fn new(doc: &'a Value, pointer: String) -> At<'a> {
+        let value = doc.pointer(&pointer);
+        let kind = kind_at(&pointer);
+        let reusable = value.and_then(|v| v.get("reference")).is_some()
+            && matches!(
+                kind,
+                Kind::Parameter | Kind::SuccessAction | Kind::FailureAction
             );
-            let mut help = names
-                .iter()
-                .map(|n| required_help(kind, reusable, n))
-                .collect::<Vec<_>>()
-                .join("; ");
-            // `- name: $components.failureActions.retry` for `- reference: …`.
-            let named = value.and_then(|v| v.get("name")).and_then(Value::as_str);
-            if let Some(name) = named.filter(|n| n.starts_with("$components.")) {
-                if matches!(kind, Kind::Parameter | Kind::SuccessAction | Kind::FailureAction) {
-                    help = format!(
-                        "to use a reusable {} from components, write `reference: {name}` instead of `name: {name}`",
-                        kind.noun()
-                    );
-                }
+        At {
+            subject: subject(doc, &pointer, kind, reusable),
+            place: display_path(&pointer),
+            field: last_segment(&pointer),
+            pointer,
+            value,
+            kind,
+            reusable,
+        }
+    }
+
+    /// `schema/required`: the missing fields, with how to write each one.
+    fn missing_fields(self, names: &[String]) -> SchemaIssue {
+        let (kind, subject) = (self.kind, &self.subject);
+        let message = format!(
+            "{subject} is missing the required field{} {}",
+            if names.len() > 1 { "s" } else { "" },
+            list(names, "and")
+        );
+        let mut help = names
+            .iter()
+            .map(|n| required_help(kind, self.reusable, n))
+            .collect::<Vec<_>>()
+            .join("; ");
+        // `- name: $components.failureActions.retry` for `- reference: …`.
+        let named = self
+            .value
+            .and_then(|v| v.get("name"))
+            .and_then(Value::as_str);
+        if let Some(name) = named.filter(|n| n.starts_with("$components.")) {
+            if matches!(
+                kind,
+                Kind::Parameter | Kind::SuccessAction | Kind::FailureAction
+            ) {
+                help = format!(
+                    "to use a reusable {} from components, write `reference: {name}` instead of `name: {name}`",
+                    kind.noun()
+                );
             }
-            issue(pointer, "schema/required", message, help)
         }
-        What::Unknown(name) => {
-            let known = kind.fields(reusable);
-            let noun = match kind {
-                Kind::Root => "an Arazzo document".to_string(),
-                Kind::Info | Kind::Components => format!("`{}`", kind.noun()),
-                _ if reusable => "a reusable object".to_string(),
-                _ if kind.noun().starts_with(['a', 'e', 'i', 'o', 'u']) => {
-                    format!("an {}", kind.noun())
-                }
-                _ => format!("a {}", kind.noun()),
-            };
-            let help = match suggestion(&name, known) {
-                _ if kind == Kind::Root && name == "$schema" => {
-                    "an Arazzo document does not declare a `$schema`; remove it (the version is given by `arazzo: 1.0.1`)".to_string()
-                }
-                Some(s) => format!(
-                    "did you mean `{s}`? Field names are case-sensitive; otherwise remove `{name}`, or rename it `x-{name}` to keep it as an extension"
-                ),
-                None if known.is_empty() => {
-                    format!("remove `{name}`, or rename it `x-{name}` to keep it as an extension")
-                }
-                None => format!(
-                    "remove `{name}`, or rename it `x-{name}` to keep it as an extension; {noun} has the fields {}",
-                    list(known, "and")
-                ),
-            };
-            let message = format!("{subject} has an unknown field `{name}`");
-            issue(child(&pointer, &name), "schema/unknown-field", message, help)
-        }
-        What::Type(expected) => {
-            let actual = value.map_or("nothing", json_type);
-            let wanted: Vec<String> = expected.iter().map(|t| with_article(t)).collect();
+        issue(self.pointer, "schema/required", message, help)
+    }
+
+    /// `schema/unknown-field`, placed at the field: the field it may be a typo of, else the
+    /// fields the object has.
+    fn unknown_field(self, name: &str) -> SchemaIssue {
+        let kind = self.kind;
+        let known = kind.fields(self.reusable);
+        let noun = match kind {
+            Kind::Root => "an Arazzo document".to_string(),
+            Kind::Info | Kind::Components => format!("`{}`", kind.noun()),
+            _ if self.reusable => "a reusable object".to_string(),
+            _ if kind.noun().starts_with(['a', 'e', 'i', 'o', 'u']) => {
+                format!("an {}", kind.noun())
+            }
+            _ => format!("a {}", kind.noun()),
+        };
+        let help = match suggestion(name, known) {
+            _ if kind == Kind::Root && name == "$schema" => {
+                "an Arazzo document does not declare a `$schema`; remove it (the version is given by `arazzo: 1.0.1`)".to_string()
+            }
+            Some(s) => format!(
+                "did you mean `{s}`? Field names are case-sensitive; otherwise remove `{name}`, or rename it `x-{name}` to keep it as an extension"
+            ),
+            None if known.is_empty() => {
+                format!("remove `{name}`, or rename it `x-{name}` to keep it as an extension")
+            }
+            None => format!(
+                "remove `{name}`, or rename it `x-{name}` to keep it as an extension; {noun} has the fields {}",
+                list(known, "and")
+            ),
+        };
+        let subject = &self.subject;
+        let message = format!("{subject} has an unknown field `{name}`");
+        issue(
+            child(&self.pointer, name),
+            "schema/unknown-field",
+            message,
+            help,
+        )
+    }
+
+    /// `schema/type`: the types allowed against the one found; the document itself not being
+    /// a mapping is said on its own.
+    fn wrong_type(self, expected: &[String]) -> SchemaIssue {
+        let actual = self.value.map_or("nothing", json_type);
+        let wanted: Vec<String> = expected.iter().map(|t| with_article(t)).collect();
+        let place = &self.place;
+        let message = format!(
+            "`{place}` must be {}, not {}",
+            list(&wanted, "or"),
+            with_article(actual)
+        );
+        if self.pointer.is_empty() {
             let message = format!(
-                "`{place}` must be {}, not {}",
-                list(&wanted, "or"),
+                "the document must be a mapping (object) of Arazzo fields, not {}",
                 with_article(actual)
             );
-            if pointer.is_empty() {
-                let message = format!(
-                    "the document must be a mapping (object) of Arazzo fields, not {}",
-                    with_article(actual)
-                );
-                let help = "an Arazzo document is a mapping that starts with `arazzo: 1.0.1`, followed by `info`, `sourceDescriptions` and `workflows`".to_string();
-                return issue(pointer, "schema/type", message, help);
+            let help = "an Arazzo document is a mapping that starts with `arazzo: 1.0.1`, followed by `info`, `sourceDescriptions` and `workflows`".to_string();
+            return issue(self.pointer, "schema/type", message, help);
+        }
+        let help = if self.pointer == "/arazzo" {
+            "write the Arazzo version as a string: `arazzo: 1.0.1`".to_string()
+        } else {
+            type_help(&self.field, expected, actual)
+        };
+        issue(self.pointer, "schema/type", message, help)
+    }
+
+    /// `schema/enum` for a value not among the allowed ones.
+    fn not_an_option(self, options: &[Value]) -> SchemaIssue {
+        let names: Vec<String> = options.iter().map(value_text).collect();
+        let place = &self.place;
+        let message = format!(
+            "`{place}` is {}; it must be one of {}",
+            shown(self.value),
+            list(&names, "or")
+        );
+        let help = enum_help(
+            kind_at(parent(&self.pointer)),
+            &self.field,
+            self.value,
+            &names,
+        );
+        issue(self.pointer, "schema/enum", message, help)
+    }
+
+    /// `schema/enum` for a value other than the one allowed.
+    fn not_the_constant(self, expected: &Value) -> SchemaIssue {
+        let place = &self.place;
+        let message = format!(
+            "`{place}` is {}; it must be `{}`",
+            shown(self.value),
+            value_text(expected)
+        );
+        let help = if self.field == "version" && self.kind == Kind::ExpressionType {
+            "for `type: jsonpath` the version is `draft-goessner-dispatch-jsonpath-00`; leave the expression type object out to use RFC 9535 JSONPath".to_string()
+        } else {
+            format!("set it to `{}`", value_text(expected))
+        };
+        issue(self.pointer, "schema/enum", message, help)
+    }
+
+    /// `schema/pattern` for a value; the Arazzo version and source names get their own help.
+    fn no_match(self, pattern: &str) -> SchemaIssue {
+        let place = &self.place;
+        let message = format!(
+            "`{place}` is {}, which does not match `{pattern}`",
+            shown(self.value)
+        );
+        let help = if self.pointer == "/arazzo" {
+            "this tool reads Arazzo 1.0.x documents: set `arazzo: 1.0.1`".to_string()
+        } else if self.field == "name" && kind_at(parent(&self.pointer)) == Kind::Source {
+            "use only letters, digits, `_` and `-` in a source description name (it is used in `$sourceDescriptions.<name>` expressions)".to_string()
+        } else {
+            format!("change the value so that it matches `{pattern}`")
+        };
+        issue(self.pointer, "schema/pattern", message, help)
+    }
+
+    /// `schema/pattern` for a key (of `components`, say), placed at the key.
+    fn key_no_match(self, key: &str, pattern: &str) -> SchemaIssue {
+        let place = &self.place;
+        let message = format!("`{place}` has the key `{key}`, which does not match `{pattern}`");
+        let help = "rename it using only letters, digits, `.`, `-` and `_` (references such as `$components.parameters.<name>` depend on it)".to_string();
+        issue(child(&self.pointer, key), "schema/pattern", message, help)
+    }
+
+    /// `schema/min-items`: an empty (or too short) list, with what belongs in it.
+    fn too_few_items(self, limit: u64) -> SchemaIssue {
+        let place = &self.place;
+        let message = if limit == 1 {
+            format!("`{place}` is empty")
+        } else {
+            format!("`{place}` has fewer than {limit} entries")
+        };
+        let field = &self.field;
+        let help = match field.as_str() {
+            "steps" => "add at least one step".to_string(),
+            "workflows" => "add at least one workflow".to_string(),
+            "sourceDescriptions" => {
+                "add the OpenAPI or Arazzo description the workflows call".to_string()
             }
-            let help = if pointer == "/arazzo" {
-                "write the Arazzo version as a string: `arazzo: 1.0.1`".to_string()
-            } else {
-                type_help(&field, &expected, actual)
-            };
-            issue(pointer, "schema/type", message, help)
-        }
-        What::Enum(options) => {
-            let names: Vec<String> = options.iter().map(value_text).collect();
-            let message = format!(
-                "`{place}` is {}; it must be one of {}",
-                shown(value),
-                list(&names, "or")
-            );
-            let help = enum_help(kind_at(parent(&pointer)), &field, value, &names);
-            issue(pointer, "schema/enum", message, help)
-        }
-        What::Const(expected) => {
-            let message = format!(
-                "`{place}` is {}; it must be `{}`",
-                shown(value),
-                value_text(&expected)
-            );
-            let help = if field == "version" && kind == Kind::ExpressionType {
-                "for `type: jsonpath` the version is `draft-goessner-dispatch-jsonpath-00`; leave the expression type object out to use RFC 9535 JSONPath".to_string()
-            } else {
-                format!("set it to `{}`", value_text(&expected))
-            };
-            issue(pointer, "schema/enum", message, help)
-        }
-        What::Pattern(pattern) => {
-            let message = format!(
-                "`{place}` is {}, which does not match `{pattern}`",
-                shown(value)
-            );
-            let help = if pointer == "/arazzo" {
-                "this tool reads Arazzo 1.0.x documents: set `arazzo: 1.0.1`".to_string()
-            } else if field == "name" && kind_at(parent(&pointer)) == Kind::Source {
-                "use only letters, digits, `_` and `-` in a source description name (it is used in `$sourceDescriptions.<name>` expressions)".to_string()
-            } else {
-                format!("change the value so that it matches `{pattern}`")
-            };
-            issue(pointer, "schema/pattern", message, help)
-        }
-        What::KeyPattern { key, pattern } => {
-            let message = format!(
-                "`{place}` has the key `{key}`, which does not match `{pattern}`"
-            );
-            let help = "rename it using only letters, digits, `.`, `-` and `_` (references such as `$components.parameters.<name>` depend on it)".to_string();
-            issue(child(&pointer, &key), "schema/pattern", message, help)
-        }
-        What::MinItems(limit) => {
-            let message = if limit == 1 {
-                format!("`{place}` is empty")
-            } else {
-                format!("`{place}` has fewer than {limit} entries")
-            };
-            let help = match field.as_str() {
-                "steps" => "add at least one step".to_string(),
-                "workflows" => "add at least one workflow".to_string(),
-                "sourceDescriptions" => {
-                    "add the OpenAPI or Arazzo description the workflows call".to_string()
-                }
-                "successCriteria" | "criteria" => {
-                    format!("add a criterion, or remove the empty `{field}`")
-                }
-                _ => format!("add an entry, or remove the empty `{field}`"),
-            };
-            issue(pointer, "schema/min-items", message, help)
-        }
-        What::UniqueItems => issue(
-            pointer,
-            "schema/unique-items",
-            format!("`{place}` has the same entry twice"),
-            "remove the repeated entry".to_string(),
-        ),
-        What::Range(bound) => issue(
-            pointer,
-            "schema/range",
-            format!("`{place}` must be {bound}"),
-            format!("use a value that is {bound}"),
-        ),
-        What::ExactlyOne { fields, present } => {
-            let quoted: Vec<String> = fields.clone();
-            let (message, help) = if kind == Kind::Step {
-                let help = "give the step exactly one of operationId, operationPath or workflowId";
-                if present.is_empty() {
-                    (
-                        format!(
-                            "{subject} does not say what to call: it has none of {}",
-                            list(&quoted, "or")
-                        ),
-                        help.to_string(),
-                    )
-                } else {
-                    (
-                        format!("{subject} has {}, which exclude each other", list(&present, "and")),
-                        format!("{help}; keep one and remove the others"),
-                    )
-                }
-            } else if fields.iter().all(|f| f == "workflowId" || f == "stepId") {
-                let help = "give a goto action exactly one of `stepId` (a step of this workflow) or `workflowId`";
-                if present.is_empty() {
-                    (format!("{subject} is a goto without a target"), help.to_string())
-                } else {
-                    (
-                        format!("{subject} has both `workflowId` and `stepId`"),
-                        help.to_string(),
-                    )
-                }
-            } else if present.is_empty() {
+            "successCriteria" | "criteria" => {
+                format!("add a criterion, or remove the empty `{field}`")
+            }
+            _ => format!("add an entry, or remove the empty `{field}`"),
+        };
+        issue(self.pointer, "schema/min-items", message, help)
+    }
+
+    /// `schema/oneOf` for fields that exclude each other: what a step calls and where a goto
+    /// goes are said in their own words.
+    fn not_exactly_one(self, fields: &[String], present: &[String]) -> SchemaIssue {
+        let subject = &self.subject;
+        let (message, help) = if self.kind == Kind::Step {
+            let help = "give the step exactly one of operationId, operationPath or workflowId";
+            if present.is_empty() {
                 (
-                    format!("{subject} needs one of {}", list(&quoted, "or")),
-                    format!("add exactly one of {}", list(&quoted, "or")),
+                    format!(
+                        "{subject} does not say what to call: it has none of {}",
+                        list(fields, "or")
+                    ),
+                    help.to_string(),
                 )
             } else {
                 (
-                    format!("{subject} has {}, which exclude each other", list(&present, "and")),
-                    format!("keep exactly one of {}", list(&quoted, "or")),
+                    format!(
+                        "{subject} has {}, which exclude each other",
+                        list(present, "and")
+                    ),
+                    format!("{help}; keep one and remove the others"),
                 )
-            };
-            issue(pointer, "schema/oneOf", message, help)
-        }
-        What::Ambiguous => issue(
-            pointer,
-            "schema/oneOf",
-            format!("{subject} fits more than one of the shapes allowed here"),
-            format!(
-                "make it one kind of object: for a reusable reference only `reference` (and `value`); otherwise the fields of a {}",
-                kind.noun()
-            ),
-        ),
-        What::Other(text) => issue(
-            pointer,
-            "schema/invalid",
-            format!("`{place}` is invalid: {text}"),
-            "see the Arazzo 1.0.1 specification for this object".to_string(),
-        ),
+            }
+        } else if fields.iter().all(|f| f == "workflowId" || f == "stepId") {
+            let help = "give a goto action exactly one of `stepId` (a step of this workflow) or `workflowId`";
+            if present.is_empty() {
+                (
+                    format!("{subject} is a goto without a target"),
+                    help.to_string(),
+                )
+            } else {
+                (
+                    format!("{subject} has both `workflowId` and `stepId`"),
+                    help.to_string(),
+                )
+            }
+        } else if present.is_empty() {
+            (
+                format!("{subject} needs one of {}", list(fields, "or")),
+                format!("add exactly one of {}", list(fields, "or")),
+            )
+        } else {
+            (
+                format!(
+                    "{subject} has {}, which exclude each other",
+                    list(present, "and")
+                ),
+                format!("keep exactly one of {}", list(fields, "or")),
+            )
+        };
+        issue(self.pointer, "schema/oneOf", message, help)
     }
 }
 
