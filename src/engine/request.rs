@@ -5,7 +5,7 @@
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{Map, Value};
 
-use crate::compile::{CompiledBody, OperationCall};
+use crate::compile::{CompiledBody, CompiledParam, OperationCall};
 use crate::expr::{stringify, Resolve};
 use crate::openapi::ParamIn;
 
@@ -58,143 +58,179 @@ pub struct BuiltRequest {
 #[derive(Debug, Clone)]
 pub struct BuildError(pub String);
 
+/// Builds the request of an operation step: each parameter serialized into
+/// the path, query, headers or cookies, then the URL and the body.
 pub fn build(
     step: &OperationCall,
     base_url: &str,
     ctx: &dyn Resolve,
 ) -> Result<BuiltRequest, BuildError> {
     let op = &step.operation;
-    let mut path = op.path.clone();
-    let mut query: Vec<String> = Vec::new();
-    let mut headers: Vec<(String, String)> = Vec::new();
-    let mut cookies: Vec<String> = Vec::new();
-    let mut path_params = Map::new();
-    let mut query_params = Map::new();
-    let mut secrets = Vec::new();
-    let mut secret_headers = Vec::new();
-
+    let mut parts = Parts::new(&op.path);
     for p in &step.parameters {
-        let value = p.value.eval_required(ctx).map_err(|why| {
-            BuildError(format!(
-                "{} parameter `{}` cannot be built: {why}",
-                p.location.as_str(),
-                p.name
-            ))
-        })?;
         // Only an optional input that was not given leaves a parameter without
         // a value; a path or required parameter still needs one.
-        let Some(value) = value else {
-            let exprs: Vec<String> = p
-                .value
-                .expressions()
-                .iter()
-                .map(|e| format!("`{e}`"))
-                .collect();
-            if p.location == ParamIn::Path {
-                return Err(BuildError(format!(
-                    "path parameter `{}` has no value: {} was not given",
-                    p.name,
-                    exprs.join(", ")
-                )));
-            }
-            if p.spec.as_ref().is_some_and(|s| s.required) {
-                return Err(BuildError(format!(
-                    "required {} parameter `{}` has no value: {} was not given",
-                    p.location.as_str(),
-                    p.name,
-                    exprs.join(", ")
-                )));
-            }
-            continue;
-        };
-        if p.secret {
-            secrets.push(stringify(Some(&value)));
-            if p.location == ParamIn::Header {
-                secret_headers.push(p.name.to_ascii_lowercase());
-            }
-        }
-        let explode = p.spec.as_ref().and_then(|s| s.explode);
-        match p.location {
-            ParamIn::Path => {
-                let style = p
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.style.as_deref())
-                    .unwrap_or("simple");
-                let text = path_style(&p.name, &value, style, explode.unwrap_or(false));
-                let placeholder = format!("{{{}}}", p.name);
-                path = path.replace(&placeholder, &text);
-                path_params.insert(p.name.clone(), value);
-            }
-            ParamIn::Query => {
-                let reserved = p.spec.as_ref().is_some_and(|s| s.allow_reserved);
-                let set = if reserved { RESERVED_OK } else { COMPONENT };
-                let style = p
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.style.as_deref())
-                    .unwrap_or("form");
-                query.extend(query_pairs(
-                    &p.name,
-                    &value,
-                    style,
-                    explode.unwrap_or(true),
-                    set,
-                ));
-                query_params.insert(p.name.clone(), value);
-            }
-            ParamIn::Header => {
-                headers.push((
-                    p.name.clone(),
-                    simple_style(&value, explode.unwrap_or(false), percent_encoding::CONTROLS),
-                ));
-            }
-            ParamIn::Cookie => {
-                cookies.push(format!(
-                    "{}={}",
-                    p.name,
-                    simple_style(&value, false, COMPONENT)
-                ));
-            }
+        if let Some(value) = parameter_value(p, ctx)? {
+            parts.add(p, value);
         }
     }
-    if !cookies.is_empty() {
-        headers.push(("Cookie".to_string(), cookies.join("; ")));
+    let mut headers = parts.headers;
+    if !parts.cookies.is_empty() {
+        headers.push(("Cookie".to_string(), parts.cookies.join("; ")));
     }
-    refuse_dot_segments(&op.path, &path, step)?;
-
-    let mut url = base_url.trim_end_matches('/').to_string();
-    url.push_str(&path);
-    if !query.is_empty() {
-        url.push(if url.contains('?') { '&' } else { '?' });
-        url.push_str(&query.join("&"));
-    }
-
+    refuse_dot_segments(&op.path, &parts.path, step)?;
+    let url = join_url(base_url, &parts.path, &parts.query);
     let (body, body_bytes) = match &step.body {
-        Some(b) => {
-            let (value, bytes, content_type) = encode_body(b, ctx)?;
-            if !headers
-                .iter()
-                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-            {
-                headers.push(("Content-Type".to_string(), content_type));
-            }
-            (value, bytes)
-        }
+        Some(b) => add_body(b, ctx, &mut headers)?,
         None => (None, None),
     };
-
     Ok(BuiltRequest {
         method: op.method.clone(),
         url,
         headers,
-        path_params,
-        query_params,
+        path_params: parts.path_params,
+        query_params: parts.query_params,
         body,
         body_bytes,
-        secrets,
-        secret_headers,
+        secrets: parts.secrets,
+        secret_headers: parts.secret_headers,
     })
+}
+
+/// The request taking shape as parameters are added, before the URL and body.
+struct Parts {
+    /// The path template with the parameters filled in so far.
+    path: String,
+    /// `name=value` query components, encoded.
+    query: Vec<String>,
+    headers: Vec<(String, String)>,
+    /// `name=value` cookies, joined into one `Cookie` header at the end.
+    cookies: Vec<String>,
+    path_params: Map<String, Value>,
+    query_params: Map<String, Value>,
+    secrets: Vec<String>,
+    secret_headers: Vec<String>,
+}
+
+impl Parts {
+    fn new(template: &str) -> Parts {
+        Parts {
+            path: template.to_string(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            cookies: Vec::new(),
+            path_params: Map::new(),
+            query_params: Map::new(),
+            secrets: Vec::new(),
+            secret_headers: Vec::new(),
+        }
+    }
+
+    /// Adds parameter `p` with its value where its location says, serialized in
+    /// its style; a credential parameter's value is also kept as a secret.
+    fn add(&mut self, p: &CompiledParam, value: Value) {
+        if p.secret {
+            self.secrets.push(stringify(Some(&value)));
+            if p.location == ParamIn::Header {
+                self.secret_headers.push(p.name.to_ascii_lowercase());
+            }
+        }
+        let explode = p.spec.as_ref().and_then(|s| s.explode);
+        let style = p.spec.as_ref().and_then(|s| s.style.as_deref());
+        match p.location {
+            ParamIn::Path => {
+                let style = style.unwrap_or("simple");
+                let text = path_style(&p.name, &value, style, explode.unwrap_or(false));
+                let placeholder = format!("{{{}}}", p.name);
+                self.path = self.path.replace(&placeholder, &text);
+                self.path_params.insert(p.name.clone(), value);
+            }
+            ParamIn::Query => {
+                let reserved = p.spec.as_ref().is_some_and(|s| s.allow_reserved);
+                let set = if reserved { RESERVED_OK } else { COMPONENT };
+                let style = style.unwrap_or("form");
+                let explode = explode.unwrap_or(true);
+                self.query
+                    .extend(query_pairs(&p.name, &value, style, explode, set));
+                self.query_params.insert(p.name.clone(), value);
+            }
+            ParamIn::Header => {
+                let text =
+                    simple_style(&value, explode.unwrap_or(false), percent_encoding::CONTROLS);
+                self.headers.push((p.name.clone(), text));
+            }
+            ParamIn::Cookie => {
+                let text = simple_style(&value, false, COMPONENT);
+                self.cookies.push(format!("{}={text}", p.name));
+            }
+        }
+    }
+}
+
+/// The value of parameter `p`, or `None` for an optional one whose input was
+/// not given; a path or required parameter without a value is an error.
+fn parameter_value(p: &CompiledParam, ctx: &dyn Resolve) -> Result<Option<Value>, BuildError> {
+    let value = p.value.eval_required(ctx).map_err(|why| {
+        BuildError(format!(
+            "{} parameter `{}` cannot be built: {why}",
+            p.location.as_str(),
+            p.name
+        ))
+    })?;
+    if value.is_some() {
+        return Ok(value);
+    }
+    let exprs: Vec<String> = p
+        .value
+        .expressions()
+        .iter()
+        .map(|e| format!("`{e}`"))
+        .collect();
+    if p.location == ParamIn::Path {
+        return Err(BuildError(format!(
+            "path parameter `{}` has no value: {} was not given",
+            p.name,
+            exprs.join(", ")
+        )));
+    }
+    if p.spec.as_ref().is_some_and(|s| s.required) {
+        return Err(BuildError(format!(
+            "required {} parameter `{}` has no value: {} was not given",
+            p.location.as_str(),
+            p.name,
+            exprs.join(", ")
+        )));
+    }
+    Ok(None)
+}
+
+/// The URL: the base without its trailing `/`, the path, then the query
+/// (after `&` when the base already has one).
+fn join_url(base_url: &str, path: &str, query: &[String]) -> String {
+    let mut url = base_url.trim_end_matches('/').to_string();
+    url.push_str(path);
+    if !query.is_empty() {
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&query.join("&"));
+    }
+    url
+}
+
+/// Encodes the request body, and adds its `Content-Type` unless a header
+/// parameter already set one.
+fn add_body(
+    b: &CompiledBody,
+    ctx: &dyn Resolve,
+    headers: &mut Vec<(String, String)>,
+) -> Result<(Option<Value>, Option<Vec<u8>>), BuildError> {
+    let (value, bytes, content_type) = encode_body(b, ctx)?;
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("Content-Type".to_string(), content_type));
+    }
+    Ok((value, bytes))
 }
 
 /// Refuses a path whose parameter made a segment `.` or `..` (in any percent-
@@ -410,27 +446,7 @@ fn is_json(content_type: &str) -> bool {
 type Encoded = (Option<Value>, Option<Vec<u8>>, String);
 
 fn encode_body(b: &CompiledBody, ctx: &dyn Resolve) -> Result<Encoded, BuildError> {
-    let mut value = match &b.payload {
-        Some(p) => p
-            .eval_required(ctx)
-            .map_err(|why| BuildError(format!("the request body cannot be built: {why}")))?,
-        None => None,
-    };
-    for (target, replacement) in &b.replacements {
-        let v = replacement.eval_required(ctx).map_err(|why| {
-            BuildError(format!(
-                "replacement `{}` cannot be built: {why}",
-                target.as_str()
-            ))
-        })?;
-        let Some(v) = v else {
-            continue;
-        };
-        let root = value.get_or_insert_with(|| Value::Object(Map::new()));
-        set_pointer(root, target.tokens(), v)
-            .map_err(|m| BuildError(format!("replacement `{}`: {m}", target.as_str())))?;
-    }
-    let Some(value) = value else {
+    let Some(value) = payload(b, ctx)? else {
         return Ok((None, None, b.content_type.clone()));
     };
     let ct = b.content_type.to_ascii_lowercase();
@@ -456,24 +472,59 @@ fn encode_body(b: &CompiledBody, ctx: &dyn Resolve) -> Result<Encoded, BuildErro
         )));
     }
     let value = match (&value, b.xml_replacements.is_empty()) {
-        (Value::String(xml), false) => {
-            let mut values: Vec<(&str, String)> = Vec::new();
-            for (target, v) in &b.xml_replacements {
-                let v = v.eval_required(ctx).map_err(|why| {
-                    BuildError(format!("replacement `{target}` cannot be built: {why}"))
-                })?;
-                if let Some(v) = v {
-                    values.push((target.as_str(), stringify(Some(&v))));
-                }
-            }
-            Value::String(crate::expr::criteria::xml_replace(xml, &values).map_err(BuildError)?)
-        }
+        (Value::String(xml), false) => Value::String(replace_in_xml(xml, b, ctx)?),
         _ => value,
     };
-    let bytes = match &value {
+    let bytes = payload_bytes(&value, &ct);
+    Ok((Some(value), Some(bytes), b.content_type.clone()))
+}
+
+/// The payload with its replacements applied (a replacement into no payload
+/// starts an object); `None` when there is neither.
+fn payload(b: &CompiledBody, ctx: &dyn Resolve) -> Result<Option<Value>, BuildError> {
+    let mut value = match &b.payload {
+        Some(p) => p
+            .eval_required(ctx)
+            .map_err(|why| BuildError(format!("the request body cannot be built: {why}")))?,
+        None => None,
+    };
+    for (target, replacement) in &b.replacements {
+        let v = replacement.eval_required(ctx).map_err(|why| {
+            BuildError(format!(
+                "replacement `{}` cannot be built: {why}",
+                target.as_str()
+            ))
+        })?;
+        let Some(v) = v else {
+            continue;
+        };
+        let root = value.get_or_insert_with(|| Value::Object(Map::new()));
+        set_pointer(root, target.tokens(), v)
+            .map_err(|m| BuildError(format!("replacement `{}`: {m}", target.as_str())))?;
+    }
+    Ok(value)
+}
+
+/// An XML payload with the body's XPath replacements applied.
+fn replace_in_xml(xml: &str, b: &CompiledBody, ctx: &dyn Resolve) -> Result<String, BuildError> {
+    let mut values: Vec<(&str, String)> = Vec::new();
+    for (target, v) in &b.xml_replacements {
+        let v = v
+            .eval_required(ctx)
+            .map_err(|why| BuildError(format!("replacement `{target}` cannot be built: {why}")))?;
+        if let Some(v) = v {
+            values.push((target.as_str(), stringify(Some(&v))));
+        }
+    }
+    crate::expr::criteria::xml_replace(xml, &values).map_err(BuildError)
+}
+
+/// The bytes of a (non-multipart) payload for lower-case media type `ct`.
+fn payload_bytes(value: &Value, ct: &str) -> Vec<u8> {
+    match value {
         // A string payload is the body text itself, whatever the media type.
         Value::String(s) => s.as_bytes().to_vec(),
-        _ if is_json(&ct) => serde_json::to_vec(&value).unwrap_or_default(),
+        _ if is_json(ct) => serde_json::to_vec(value).unwrap_or_default(),
         // Form fields: arrays as repeated keys (OpenAPI's default `form`, exploded).
         Value::Object(map) if ct.starts_with("application/x-www-form-urlencoded") => map
             .iter()
@@ -495,8 +546,7 @@ fn encode_body(b: &CompiledBody, ctx: &dyn Resolve) -> Result<Encoded, BuildErro
             .into_bytes(),
         other if ct.starts_with("text/") => stringify(Some(other)).into_bytes(),
         other => serde_json::to_vec(other).unwrap_or_default(),
-    };
-    Ok((Some(value), Some(bytes), b.content_type.clone()))
+    }
 }
 
 fn boundary() -> String {

@@ -66,6 +66,9 @@ pub(crate) fn is_link_local(url: &Url) -> bool {
 /// port) drops `Authorization`, cookies, every header named by a security scheme
 /// and every header whose value holds a secret; a redirect from https to http is
 /// refused.
+///
+/// This is the one call through which the engine reaches HTTP: an attempt hands
+/// it a built request and gets back a response (or why there is none).
 pub async fn send(
     req: &BuiltRequest,
     client: &reqwest::Client,
@@ -73,22 +76,77 @@ pub async fn send(
     redactor: &crate::redact::Redactor,
     hops: &mut Vec<Hop>,
 ) -> Result<Received, SendError> {
-    let mut method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|_| {
-        (
-            ErrorKind::Request,
-            format!("`{}` is not an HTTP method", req.method),
-        )
-    })?;
-    let first = Url::parse(&req.url)
-        .map_err(|e| (ErrorKind::Request, format!("the URL is invalid: {e}")))?;
-    let mut url = first.clone();
-    let mut headers: Vec<(String, String)> = req.headers.clone();
-    let mut body = req.body_bytes.clone();
-    let mut stripped = false;
-
+    let mut chain = Chain::new(req)?;
     for hop in 0..=MAX_REDIRECTS {
-        let mut rb = client.request(method.clone(), url.clone());
-        for (k, v) in &headers {
+        let resp = chain
+            .request(client)?
+            .send()
+            .await
+            .map_err(|e| transport_error(&e, hops, &chain.url))?;
+        let status = resp.status().as_u16();
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_string);
+        let redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
+        match (redirect, location) {
+            (true, Some(loc)) if hop < MAX_REDIRECTS => {
+                chain.follow(status, &loc, redactor, hops)?;
+            }
+            _ => return read(resp, status, max_bytes, redactor).await,
+        }
+    }
+    Err((
+        ErrorKind::Response,
+        format!(
+            "more than {MAX_REDIRECTS} redirects (the last to {})",
+            host_port(&chain.url)
+        ),
+    ))
+}
+
+/// A request along its redirect chain: what the next hop sends, and where the
+/// chain started.
+struct Chain<'r> {
+    req: &'r BuiltRequest,
+    /// The URL the user's description named: leaving its origin strips
+    /// credentials.
+    first: Url,
+    method: reqwest::Method,
+    url: Url,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+    /// Whether the credential headers have been dropped already.
+    stripped: bool,
+}
+
+impl<'r> Chain<'r> {
+    /// The first hop: `req` as built, its method and URL checked.
+    fn new(req: &'r BuiltRequest) -> Result<Chain<'r>, SendError> {
+        let method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|_| {
+            (
+                ErrorKind::Request,
+                format!("`{}` is not an HTTP method", req.method),
+            )
+        })?;
+        let first = Url::parse(&req.url)
+            .map_err(|e| (ErrorKind::Request, format!("the URL is invalid: {e}")))?;
+        Ok(Chain {
+            req,
+            url: first.clone(),
+            first,
+            method,
+            headers: req.headers.clone(),
+            body: req.body_bytes.clone(),
+            stripped: false,
+        })
+    }
+
+    /// The request of the current hop, its header names and values checked.
+    fn request(&self, client: &reqwest::Client) -> Result<reqwest::RequestBuilder, SendError> {
+        let mut rb = client.request(self.method.clone(), self.url.clone());
+        for (k, v) in &self.headers {
             let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
                 (
                     ErrorKind::Request,
@@ -106,116 +164,135 @@ pub async fn send(
             })?;
             rb = rb.header(name, value);
         }
-        if let Some(b) = &body {
+        if let Some(b) = &self.body {
             rb = rb.body(b.clone());
         }
-        let resp = rb.send().await.map_err(|e| {
-            let why = crate::http::describe_error(&e);
-            match hops.last() {
-                Some(h) => (
-                    ErrorKind::Transport,
-                    format!(
-                        "following a redirect ({}) to {}: {why}",
-                        h.status,
-                        host_port(&url)
-                    ),
-                ),
-                None => (ErrorKind::Transport, why),
-            }
-        })?;
-        let status = resp.status().as_u16();
-        let location = resp
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|l| l.to_str().ok())
-            .map(str::to_string);
-        let redirect = matches!(status, 301 | 302 | 303 | 307 | 308);
-        match (redirect, location) {
-            (true, Some(loc)) if hop < MAX_REDIRECTS => {
-                let next = url.join(&loc);
-                hops.push(Hop {
-                    status,
-                    location: loc.clone(),
-                    url: next.as_ref().map(|u| u.to_string()).unwrap_or_default(),
-                });
-                let next = next.map_err(|e| {
-                    (
-                        ErrorKind::Response,
-                        format!("the server redirected ({status}) to an invalid URL: {e}"),
-                    )
-                })?;
-                if is_link_local(&next) {
-                    return Err((
-                        ErrorKind::Response,
-                        format!(
-                            "the server redirected ({status}) to {}, a link-local address (where cloud metadata services answer); arazzo does not follow redirects there",
-                            host_port(&next)
-                        ),
-                    ));
-                }
-                if url.scheme() == "https" && next.scheme() != "https" {
-                    return Err((
-                        ErrorKind::Response,
-                        format!(
-                            "the server redirected from https to {} (`{}`); arazzo refuses to downgrade a secure request",
-                            next.scheme(),
-                            next.host_str().unwrap_or("")
-                        ),
-                    ));
-                }
-                if !matches!(next.scheme(), "http" | "https") {
-                    return Err((
-                        ErrorKind::Response,
-                        format!(
-                            "the server redirected to a `{}` URL, which arazzo does not follow",
-                            next.scheme()
-                        ),
-                    ));
-                }
-                let keeps_body = !(status == 303
-                    || (matches!(status, 301 | 302) && method == reqwest::Method::POST));
-                if next.origin() != first.origin() {
-                    if keeps_body
-                        && body
-                            .as_ref()
-                            .is_some_and(|b| redactor.finds_secret(&String::from_utf8_lossy(b)))
-                    {
-                        return Err((
-                            ErrorKind::Response,
-                            format!(
-                                "the server redirected ({status}) to another origin (`{}`) and the request body holds a secret; arazzo does not send it there",
-                                next.host_str().unwrap_or("")
-                            ),
-                        ));
-                    }
-                    if !stripped {
-                        headers.retain(|(k, v)| !carries_secret(k, v, req, redactor));
-                        stripped = true;
-                    }
-                }
-                // 303 (and 301/302 after a POST, as browsers do) continue with a GET.
-                if status == 303 || (matches!(status, 301 | 302) && method == reqwest::Method::POST)
-                {
-                    method = reqwest::Method::GET;
-                    body = None;
-                    headers.retain(|(k, _)| {
-                        !k.eq_ignore_ascii_case("content-type")
-                            && !k.eq_ignore_ascii_case("content-length")
-                    });
-                }
-                url = next;
-                continue;
-            }
-            _ => return read(resp, status, max_bytes, redactor).await,
-        }
+        Ok(rb)
     }
-    Err((
-        ErrorKind::Response,
-        format!(
-            "more than {MAX_REDIRECTS} redirects (the last to {})",
-            host_port(&url)
+
+    /// Moves the chain to the redirect (`status`) target `loc`, recorded in
+    /// `hops`, or refuses it. Leaving the first origin drops the credentials;
+    /// 303 (and 301/302 after a POST, as browsers do) continue with a GET.
+    fn follow(
+        &mut self,
+        status: u16,
+        loc: &str,
+        redactor: &crate::redact::Redactor,
+        hops: &mut Vec<Hop>,
+    ) -> Result<(), SendError> {
+        let next = self.url.join(loc);
+        hops.push(Hop {
+            status,
+            location: loc.to_string(),
+            url: next.as_ref().map(|u| u.to_string()).unwrap_or_default(),
+        });
+        let next = next.map_err(|e| {
+            (
+                ErrorKind::Response,
+                format!("the server redirected ({status}) to an invalid URL: {e}"),
+            )
+        })?;
+        refuse_target(&self.url, &next, status)?;
+        let to_get =
+            status == 303 || (matches!(status, 301 | 302) && self.method == reqwest::Method::POST);
+        if next.origin() != self.first.origin() {
+            self.leave_origin(&next, status, !to_get, redactor)?;
+        }
+        if to_get {
+            self.method = reqwest::Method::GET;
+            self.body = None;
+            self.headers.retain(|(k, _)| {
+                !k.eq_ignore_ascii_case("content-type") && !k.eq_ignore_ascii_case("content-length")
+            });
+        }
+        self.url = next;
+        Ok(())
+    }
+
+    /// A redirect to `next`, another origin than the first: refused when the
+    /// body it would keep (`keeps_body`) holds a secret; otherwise the headers
+    /// that carry credentials are dropped, once.
+    fn leave_origin(
+        &mut self,
+        next: &Url,
+        status: u16,
+        keeps_body: bool,
+        redactor: &crate::redact::Redactor,
+    ) -> Result<(), SendError> {
+        if keeps_body
+            && self
+                .body
+                .as_ref()
+                .is_some_and(|b| redactor.finds_secret(&String::from_utf8_lossy(b)))
+        {
+            return Err((
+                ErrorKind::Response,
+                format!(
+                    "the server redirected ({status}) to another origin (`{}`) and the request body holds a secret; arazzo does not send it there",
+                    next.host_str().unwrap_or("")
+                ),
+            ));
+        }
+        if !self.stripped {
+            let req = self.req;
+            self.headers
+                .retain(|(k, v)| !carries_secret(k, v, req, redactor));
+            self.stripped = true;
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a redirect (`status`) from `url` to `next` that arazzo never
+/// follows: to a link-local address, from https to anything else, or to a
+/// scheme other than http(s).
+fn refuse_target(url: &Url, next: &Url, status: u16) -> Result<(), SendError> {
+    if is_link_local(next) {
+        return Err((
+            ErrorKind::Response,
+            format!(
+                "the server redirected ({status}) to {}, a link-local address (where cloud metadata services answer); arazzo does not follow redirects there",
+                host_port(next)
+            ),
+        ));
+    }
+    if url.scheme() == "https" && next.scheme() != "https" {
+        return Err((
+            ErrorKind::Response,
+            format!(
+                "the server redirected from https to {} (`{}`); arazzo refuses to downgrade a secure request",
+                next.scheme(),
+                next.host_str().unwrap_or("")
+            ),
+        ));
+    }
+    if !matches!(next.scheme(), "http" | "https") {
+        return Err((
+            ErrorKind::Response,
+            format!(
+                "the server redirected to a `{}` URL, which arazzo does not follow",
+                next.scheme()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A request that got no response, as a transport error; after a redirect it
+/// says which one was being followed.
+fn transport_error(e: &reqwest::Error, hops: &[Hop], url: &Url) -> SendError {
+    let why = crate::http::describe_error(e);
+    match hops.last() {
+        Some(h) => (
+            ErrorKind::Transport,
+            format!(
+                "following a redirect ({}) to {}: {why}",
+                h.status,
+                host_port(url)
+            ),
         ),
-    ))
+        None => (ErrorKind::Transport, why),
+    }
 }
 
 fn carries_secret(

@@ -1,0 +1,410 @@
+//! Running a workflow: its dependencies first, then its steps in the order
+//! their actions choose, each step visited until an action moves on.
+
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+
+use serde_json::{Map, Value};
+
+use super::{
+    filter_inputs, Attempt, Boxed, Event, Finished, Frame, Next, Runner, StepOutputs, WorkflowRun,
+};
+use crate::compile::{ActionKind, CompiledStep, CompiledWorkflow, Jump};
+use crate::engine::outcome::{ErrorKind, RunError, StepReport};
+
+/// How a workflow's steps are going: where they are, what they left, and how
+/// they end.
+struct StepsRun {
+    /// The index of the step to visit next.
+    pc: usize,
+    step_outputs: StepOutputs,
+    reports: Vec<StepReport>,
+    /// The failure of each step whose latest execution failed, in step order.
+    failures: Vec<(usize, RunError)>,
+    /// The error that ended the steps early (a stop, the budget, a failure no
+    /// action handles).
+    stop_error: Option<RunError>,
+    /// The result of a workflow a goto transferred to.
+    transfer: Option<WorkflowRun>,
+}
+
+impl WorkflowRun {
+    /// A workflow that failed before or between its steps, with `error`.
+    fn failed(steps: Vec<StepReport>, error: RunError) -> WorkflowRun {
+        WorkflowRun {
+            succeeded: false,
+            outputs: Map::new(),
+            steps,
+            error: Some(error),
+        }
+    }
+}
+
+impl<'a, 'e> Runner<'a, 'e> {
+    /// Runs workflow `index` (dependencies first), then records it as finished.
+    pub(super) fn workflow(
+        &mut self,
+        index: usize,
+        inputs: Map<String, Value>,
+        depth: usize,
+    ) -> Boxed<'_, WorkflowRun> {
+        Box::pin(async move {
+            let program = self.program;
+            let wf = &program.workflows[index];
+            // A workflow started by another (dependsOn, a goto or retry to it)
+            // gets the inputs it declares from its starter's: they must hold
+            // against its own schema, as the entry workflow's do.
+            if depth > 0 {
+                if let Err(m) = crate::engine::inputs::check(wf.inputs_schema.as_ref(), &inputs) {
+                    let message = format!(
+                        "the inputs for workflow `{}` are invalid: {m}",
+                        wf.workflow_id
+                    );
+                    let error = RunError {
+                        step_id: None,
+                        kind: ErrorKind::Inputs,
+                        message,
+                    };
+                    return WorkflowRun::failed(Vec::new(), error);
+                }
+            }
+            let mut steps_report = Vec::new();
+            if let Some(error) = self
+                .dependencies(wf, &inputs, depth, &mut steps_report)
+                .await
+            {
+                return WorkflowRun::failed(steps_report, error);
+            }
+            let frame = Frame {
+                index,
+                inputs: &inputs,
+                depth,
+            };
+            let mut run = self.steps(frame).await;
+            steps_report.append(&mut run.steps);
+            run.steps = steps_report;
+            self.finished.insert(
+                wf.workflow_id.clone(),
+                Finished {
+                    inputs,
+                    outputs: run.outputs.clone(),
+                    succeeded: run.succeeded,
+                },
+            );
+            run
+        })
+    }
+
+    /// Runs the workflows `wf` depends on that have not succeeded in this run,
+    /// their steps added to `reports`; the error that stops `wf` when one of
+    /// them is interrupted or fails.
+    async fn dependencies(
+        &mut self,
+        wf: &CompiledWorkflow,
+        inputs: &Map<String, Value>,
+        depth: usize,
+        reports: &mut Vec<StepReport>,
+    ) -> Option<RunError> {
+        for &dep in &wf.depends_on {
+            let dep_wf = &self.program.workflows[dep];
+            if let Some(done) = self.finished.get(&dep_wf.workflow_id) {
+                if done.succeeded {
+                    continue;
+                }
+            }
+            let dep_inputs = filter_inputs(inputs, dep_wf);
+            let run = self.workflow(dep, dep_inputs, depth + 1).await;
+            reports.extend(run.steps);
+            if let Some(e) = run
+                .error
+                .as_ref()
+                .filter(|e| e.kind == ErrorKind::Interrupted)
+            {
+                return Some(e.clone());
+            }
+            if !run.succeeded {
+                let why = run.error.map(|e| e.message).unwrap_or_default();
+                return Some(RunError {
+                    step_id: None,
+                    kind: ErrorKind::Dependency,
+                    message: format!(
+                        "workflow `{}` depends on `{}`, which failed: {why}",
+                        wf.workflow_id, dep_wf.workflow_id
+                    ),
+                });
+            }
+        }
+        None
+    }
+
+    /// Runs the steps of the frame's workflow from the first (or where a
+    /// resumed run starts) until they end, then evaluates its outputs.
+    async fn steps(&mut self, frame: Frame<'_>) -> WorkflowRun {
+        let (pc, step_outputs) = self.start_at(frame);
+        let mut run = StepsRun {
+            pc,
+            step_outputs,
+            reports: Vec::new(),
+            failures: Vec::new(),
+            stop_error: None,
+            transfer: None,
+        };
+        let count = self.program.workflows[frame.index].steps.len();
+        while run.pc < count {
+            if self.visit(frame, &mut run).await.is_break() {
+                break;
+            }
+        }
+        self.finish(frame, run)
+    }
+
+    /// Where the steps start and the outputs they start with: for the entry
+    /// workflow, where an earlier run left it (taken once); else the first step.
+    fn start_at(&mut self, frame: Frame<'_>) -> (usize, StepOutputs) {
+        match self.resume_at.take() {
+            Some(at) if frame.index == 0 && frame.depth == 0 => at,
+            other => {
+                self.resume_at = other;
+                (0, HashMap::new())
+            }
+        }
+    }
+
+    /// One visit of the step at `run.pc`: attempts (and retries) until an
+    /// action moves on. `Break` when the workflow's steps end here.
+    async fn visit(&mut self, frame: Frame<'_>, run: &mut StepsRun) -> ControlFlow<()> {
+        let program = self.program;
+        let step = &program.workflows[frame.index].steps[run.pc];
+        let mut retries = vec![0u32; step.on_failure.len()];
+        let mut attempts = 0u32;
+        loop {
+            if let Some(e) = self.refuse_start(step) {
+                run.stop_error = Some(e);
+                return ControlFlow::Break(());
+            }
+            attempts += 1;
+            let mut attempt = self
+                .execute(frame, step, &mut run.step_outputs, attempts)
+                .await;
+            // Cut short by a signal: no action runs (a cleanup path would
+            // send new requests); the run ends here.
+            if let Some(e) = attempt
+                .error
+                .as_ref()
+                .filter(|e| e.kind == ErrorKind::Interrupted)
+            {
+                run.stop_error = Some(e.clone());
+                run.reports.append(&mut attempt.nested);
+                run.reports.push(attempt.report);
+                return ControlFlow::Break(());
+            }
+            let next = self.choose_next(frame, step, &run.step_outputs, &attempt, &retries);
+            if let Next::Retry(i) = next {
+                retries[i] += 1;
+            }
+            run.record(&mut attempt, &next);
+            match next {
+                Next::Continue => {
+                    run.pc += 1;
+                    return ControlFlow::Continue(());
+                }
+                Next::Jump(j) => {
+                    run.pc = j;
+                    return ControlFlow::Continue(());
+                }
+                Next::End => return ControlFlow::Break(()),
+                Next::Stop => {
+                    run.stop_error = attempt.error;
+                    return ControlFlow::Break(());
+                }
+                Next::Transfer(target) => {
+                    run.transfer = Some(self.start_workflow(frame, target).await);
+                    return ControlFlow::Break(());
+                }
+                Next::Retry(ri) => {
+                    let retry = self.retry(frame, run, step, ri, retries[ri], &attempt);
+                    if retry.await.is_break() {
+                        return ControlFlow::Break(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Why `step` may not start now: a stop was requested, `--max-duration`
+    /// ran out, or the run's step budget is spent.
+    fn refuse_start(&mut self, step: &CompiledStep) -> Option<RunError> {
+        if let Some(signal) = self.opts.stop.requested() {
+            return Some(self.interrupted_error(&step.step_id, signal, "before the step started"));
+        }
+        if self.out_of_time() {
+            return Some(self.timeout_error(&step.step_id, "before the step could start"));
+        }
+        if self.executed >= self.opts.max_steps {
+            return Some(RunError {
+                step_id: Some(step.step_id.clone()),
+                kind: ErrorKind::Budget,
+                message: format!(
+                    "the run reached its budget of {} step executions (--max-steps); is there a goto loop without a way out?",
+                    self.opts.max_steps
+                ),
+            });
+        }
+        None
+    }
+
+    /// Executes `step` once, as attempt number `attempts` of its visit: counted
+    /// against the step budget, shown through events, its outputs replacing
+    /// the step's earlier ones.
+    async fn execute(
+        &mut self,
+        frame: Frame<'_>,
+        step: &CompiledStep,
+        step_outputs: &mut StepOutputs,
+        attempts: u32,
+    ) -> Attempt {
+        self.executed += 1;
+        let (method, path) = step.describe(self.program);
+        (self.on_event)(Event::StepStarted {
+            step_id: &step.step_id,
+            method: &method,
+            path: &path,
+            depth: frame.depth,
+        });
+        let mut attempt = self.attempt(frame, step, step_outputs).await;
+        attempt.report.attempts = attempts;
+        (self.on_event)(Event::StepFinished {
+            report: &attempt.report,
+            depth: frame.depth,
+        });
+        step_outputs.insert(step.step_id.clone(), attempt.report.outputs.clone());
+        attempt
+    }
+
+    /// A retry chosen by failure action `action` (retry number `retry` of the
+    /// visit): waits as asked, then runs the action's `then` step or workflow
+    /// before the step is tried again. `Break` when the wait ends the run.
+    async fn retry(
+        &mut self,
+        frame: Frame<'_>,
+        run: &mut StepsRun,
+        step: &CompiledStep,
+        action: usize,
+        retry: u32,
+        attempt: &Attempt,
+    ) -> ControlFlow<()> {
+        let ActionKind::Retry { after, then, .. } = &step.on_failure[action].kind else {
+            return ControlFlow::Break(());
+        };
+        let failure = attempt.error.clone();
+        if let Err(e) = self.retry_wait(step, attempt, *after, retry, failure).await {
+            run.reports.push(attempt.report.clone());
+            run.stop_error = Some(e);
+            return ControlFlow::Break(());
+        }
+        match then {
+            Some(Jump::Step(s)) => {
+                let program = self.program;
+                let side = &program.workflows[frame.index].steps[*s];
+                let side_attempt = self.execute(frame, side, &mut run.step_outputs, 1).await;
+                run.reports.push(side_attempt.report);
+            }
+            Some(Jump::Workflow(w)) => {
+                let called = self.start_workflow(frame, *w).await;
+                run.reports.extend(called.steps);
+            }
+            None => {}
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Runs workflow `target`, started by a goto or a retry's `then` from the
+    /// frame's workflow, with the inputs it declares taken from the frame's.
+    async fn start_workflow(&mut self, frame: Frame<'_>, target: usize) -> WorkflowRun {
+        let inputs = filter_inputs(frame.inputs, &self.program.workflows[target]);
+        self.workflow(target, inputs, frame.depth + 1).await
+    }
+
+    /// The workflow's result once its steps have ended: its error (the one
+    /// that ended the steps, else the first step failure left standing) and
+    /// its outputs.
+    fn finish(&self, frame: Frame<'_>, mut run: StepsRun) -> WorkflowRun {
+        if let Some(called) = run.transfer.take() {
+            run.transferred(called);
+        }
+        let error = run
+            .stop_error
+            .or_else(|| run.failures.first().map(|(_, e)| e.clone()));
+        let succeeded = error.is_none();
+        let outputs = self.workflow_outputs(frame, &run.step_outputs, succeeded);
+        WorkflowRun {
+            succeeded,
+            outputs,
+            steps: run.reports,
+            error,
+        }
+    }
+
+    /// The workflow's outputs: after a success one that resolves to nothing is
+    /// null, after a failure it is left out.
+    fn workflow_outputs(
+        &self,
+        frame: Frame<'_>,
+        step_outputs: &StepOutputs,
+        succeeded: bool,
+    ) -> Map<String, Value> {
+        let ctx = self.ctx(frame.inputs, step_outputs, frame.index, None);
+        let mut outputs = Map::new();
+        for (name, expr) in &self.program.workflows[frame.index].outputs {
+            match expr.eval(&ctx) {
+                Some(v) => {
+                    outputs.insert(name.clone(), v);
+                }
+                None if succeeded => {
+                    outputs.insert(name.clone(), Value::Null);
+                }
+                None => {}
+            }
+        }
+        outputs
+    }
+}
+
+impl StepsRun {
+    /// Records an attempt at the step at `pc`: its failure stands unless it is
+    /// retried; a visit of a step leaves one report entry (its last attempt,
+    /// with the number of attempts the visit took), after the steps of a
+    /// workflow it called.
+    fn record(&mut self, attempt: &mut Attempt, next: &Next) {
+        let retried = matches!(next, Next::Retry(_));
+        let pc = self.pc;
+        self.failures.retain(|(i, _)| *i != pc);
+        if let Some(e) = &attempt.error {
+            if !retried {
+                self.failures.push((pc, e.clone()));
+            }
+        }
+        self.reports.append(&mut attempt.nested);
+        if !retried {
+            self.reports.push(attempt.report.clone());
+        }
+    }
+
+    /// A goto to a workflow is a one-way transfer: its result is this
+    /// workflow's result, with this workflow's outputs evaluated after it.
+    fn transferred(&mut self, called: WorkflowRun) {
+        self.reports.extend(called.steps);
+        if let Some(e) = called
+            .error
+            .as_ref()
+            .filter(|e| e.kind == ErrorKind::Interrupted)
+        {
+            self.stop_error.get_or_insert(e.clone());
+        }
+        if !called.succeeded && self.failures.is_empty() {
+            if let Some(e) = called.error {
+                self.failures.push((usize::MAX, e));
+            }
+        }
+    }
+}
