@@ -1,0 +1,224 @@
+//! What compiling makes: a [`Program`] of workflows whose steps hold resolved
+//! operations, parsed expressions and criteria, and actions with their jumps as
+//! indexes. The engine runs it without reading the documents again.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::expr::{Condition, Expr, Pointer, ValueExpr};
+use crate::openapi::{OpenApi, Operation, ParamIn, ParamSpec};
+
+#[derive(Debug, Clone)]
+pub struct CompiledParam {
+    pub name: String,
+    pub location: ParamIn,
+    pub value: ValueExpr,
+    /// The OpenAPI definition, when the operation declares the parameter.
+    pub spec: Option<ParamSpec>,
+    /// True when the parameter carries a credential (a security scheme's
+    /// parameter, or Authorization): its value is registered as a secret.
+    pub secret: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledBody {
+    pub content_type: String,
+    pub payload: Option<ValueExpr>,
+    /// JSON Pointer targets (JSON and other structured bodies).
+    pub replacements: Vec<(Pointer, ValueExpr)>,
+    /// XPath targets, for an XML body (its payload is XML text).
+    pub xml_replacements: Vec<(String, ValueExpr)>,
+}
+
+#[derive(Debug, Clone)]
+pub enum CriterionCheck {
+    Simple(Condition),
+    /// `regex`, `jsonpath` or `xpath`, applied to the value of `context`.
+    Typed {
+        context: ValueExpr,
+        check: crate::expr::criteria::Check,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledCriterion {
+    /// The condition as written, for messages.
+    pub text: String,
+    pub check: CriterionCheck,
+}
+
+impl CompiledCriterion {
+    pub fn expressions(&self) -> Vec<&Expr> {
+        match &self.check {
+            CriterionCheck::Simple(c) => c.expressions(),
+            CriterionCheck::Typed { context, .. } => context.expressions(),
+        }
+    }
+}
+
+/// A call to an OpenAPI operation.
+#[derive(Debug, Clone)]
+pub struct OperationCall {
+    pub source: String,
+    /// The description the operation comes from (for its schemas).
+    pub api: Arc<OpenApi>,
+    pub operation: Arc<Operation>,
+    pub parameters: Vec<CompiledParam>,
+    pub body: Option<CompiledBody>,
+    /// The request schemas, compiled once for every run's preflight.
+    pub checkers: Arc<crate::schema::Checkers>,
+}
+
+#[derive(Debug, Clone)]
+pub enum StepTarget {
+    Operation(Box<OperationCall>),
+    /// A call to another workflow (index into [`Program::workflows`]); the step's
+    /// parameters become its inputs.
+    Workflow {
+        workflow: usize,
+        inputs: Vec<(String, ValueExpr)>,
+    },
+}
+
+/// Where a `goto` (or a retry's side trip) goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Jump {
+    /// A step of the current workflow, by index.
+    Step(usize),
+    /// A workflow, by index into [`Program::workflows`].
+    Workflow(usize),
+}
+
+#[derive(Debug, Clone)]
+pub enum ActionKind {
+    End,
+    Goto(Jump),
+    Retry {
+        /// Seconds to wait; a `Retry-After` response header overrules it.
+        after: Option<f64>,
+        /// How many retries this action allows (default 1).
+        limit: u32,
+        /// Run this step or workflow before retrying.
+        then: Option<Jump>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Action {
+    pub name: String,
+    pub kind: ActionKind,
+    pub criteria: Vec<CompiledCriterion>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledStep {
+    pub step_id: String,
+    pub target: StepTarget,
+    pub success_criteria: Vec<CompiledCriterion>,
+    /// The step's actions followed by the workflow-level ones it does not
+    /// override (by name): a step can override a workflow action but never remove it.
+    pub on_success: Vec<Action>,
+    pub on_failure: Vec<Action>,
+    pub outputs: Vec<(String, ValueExpr)>,
+}
+
+impl CompiledStep {
+    /// Every runtime expression the step evaluates, in document order.
+    pub fn expressions(&self) -> Vec<&Expr> {
+        let mut exprs: Vec<&Expr> = Vec::new();
+        match &self.target {
+            StepTarget::Operation(call) => {
+                for p in &call.parameters {
+                    exprs.extend(p.value.expressions());
+                }
+                if let Some(b) = &call.body {
+                    if let Some(p) = &b.payload {
+                        exprs.extend(p.expressions());
+                    }
+                    for (_, v) in &b.replacements {
+                        exprs.extend(v.expressions());
+                    }
+                    for (_, v) in &b.xml_replacements {
+                        exprs.extend(v.expressions());
+                    }
+                }
+            }
+            StepTarget::Workflow { inputs, .. } => {
+                for (_, v) in inputs {
+                    exprs.extend(v.expressions());
+                }
+            }
+        }
+        for c in &self.success_criteria {
+            exprs.extend(c.expressions());
+        }
+        for a in self.on_success.iter().chain(&self.on_failure) {
+            for c in &a.criteria {
+                exprs.extend(c.expressions());
+            }
+        }
+        for (_, o) in &self.outputs {
+            exprs.extend(o.expressions());
+        }
+        exprs
+    }
+
+    /// `POST /path` or `workflow <id>`, for displays.
+    pub fn describe(&self, program: &Program) -> (String, String) {
+        match &self.target {
+            StepTarget::Operation(c) => (c.operation.method.clone(), c.operation.path.clone()),
+            StepTarget::Workflow { workflow, .. } => (
+                "CALL".to_string(),
+                program.workflows[*workflow].workflow_id.clone(),
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledWorkflow {
+    pub workflow_id: String,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    /// Index into [`Loaded::docs`](crate::document::Loaded::docs) of the document that defines the workflow.
+    pub doc: usize,
+    /// The inputs JSON Schema with `#/components/inputs/…` references inlined.
+    pub inputs_schema: Option<Value>,
+    pub steps: Vec<CompiledStep>,
+    pub outputs: Vec<(String, ValueExpr)>,
+    /// Inputs whose values are secrets: `format: password`, `writeOnly: true`, or
+    /// sent in a credential parameter.
+    pub secret_inputs: BTreeSet<String>,
+    /// Workflows (indexes) that must complete first.
+    pub depends_on: Vec<usize>,
+    /// Some step did not compile (a document with errors, checked by
+    /// `validate`): `steps` lacks it, so step indexes do not match the document.
+    pub incomplete: bool,
+}
+
+impl CompiledWorkflow {
+    pub fn declared_inputs(&self) -> Vec<&str> {
+        self.inputs_schema
+            .as_ref()
+            .and_then(|s| s.get("properties"))
+            .and_then(Value::as_object)
+            .map(|p| p.keys().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Everything a run needs: the entry workflow and every workflow it can reach.
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub workflows: Vec<CompiledWorkflow>,
+    /// Source description names of every loaded document (for `--server`).
+    pub source_names: Vec<String>,
+}
+
+impl Program {
+    pub fn entry(&self) -> &CompiledWorkflow {
+        &self.workflows[0]
+    }
+}
