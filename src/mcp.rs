@@ -53,6 +53,49 @@ struct Served {
 /// interrupted (HTTP).
 pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
     // Flags first: nothing is loaded when the command line is wrong.
+    let flags = check_flags(&args, printer)?;
+    let files = document_files(&args)?;
+    let client_opts = ClientOptions {
+        timeout: Duration::from_secs_f64(args.timeout),
+        max_document_size: args.documents.max_document_size,
+        ..ClientOptions::default()
+    };
+    let client = crate::http::client(&client_opts).map_err(|m| Problem::document(m, None))?;
+    let fetcher =
+        crate::http::fetch_client(&client_opts).map_err(|m| Problem::document(m, None))?;
+    let rt = commands::runtime()?;
+
+    // Load and compile every workflow to serve.
+    let wanted: BTreeSet<&str> = args.tools.iter().map(|t| t.trim()).collect();
+    let found = load_workflows(&files, &wanted, &fetcher, &rt)?;
+    check_selection(&wanted, &found, &flags.servers)?;
+
+    let (served, used) = fill_operator_inputs(found.picked, &flags, !args.no_preflight, printer)?;
+    let tools: Vec<Tool> = served.iter().map(tool_for).collect();
+    announce(&tools, &used, printer);
+    let ready = Ready {
+        tools,
+        served,
+        client,
+        servers: flags.servers,
+        stop: flags.stop,
+    };
+    serve(ready, &args, printer, rt)
+}
+
+/// What the command line gives before any document is loaded.
+struct Flags {
+    /// `-i NAME=VALUE`, in the order given.
+    cli_inputs: Vec<(String, String)>,
+    /// `--inputs FILE`, read.
+    file_inputs: Option<Map<String, Value>>,
+    servers: HashMap<String, Url>,
+    stop: Stop,
+}
+
+/// Checks the flags and reads the inputs file, so that nothing is loaded when
+/// the command line is wrong. Starts listening for signals (not yet armed).
+fn check_flags(args: &McpArgs, printer: &Printer) -> Result<Flags, Problem> {
     let cli_inputs: Vec<(String, String)> =
         commands::parse_pairs(&args.inputs, "-i", "NAME=VALUE")?
             .into_iter()
@@ -82,47 +125,72 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
         )?),
         None => None,
     };
+    Ok(Flags {
+        cli_inputs,
+        file_inputs,
+        servers,
+        stop,
+    })
+}
 
+/// The documents to serve: the paths given (default `./workflows`), with
+/// directories expanded.
+fn document_files(args: &McpArgs) -> Result<Vec<PathBuf>, Problem> {
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from("workflows")]
     } else {
         args.paths.clone()
     };
-    let files =
-        crate::check::expand_paths(&paths, args.documents.max_document_size).map_err(|m| {
-            Problem::usage(
-                m,
-                Some("pass Arazzo documents or directories holding them".into()),
-            )
-        })?;
-    let client_opts = ClientOptions {
-        timeout: Duration::from_secs_f64(args.timeout),
-        max_document_size: args.documents.max_document_size,
-        ..ClientOptions::default()
-    };
-    let client = crate::http::client(&client_opts).map_err(|m| Problem::document(m, None))?;
-    let fetcher =
-        crate::http::fetch_client(&client_opts).map_err(|m| Problem::document(m, None))?;
-    let rt = commands::runtime()?;
+    crate::check::expand_paths(&paths, args.documents.max_document_size).map_err(|m| {
+        Problem::usage(
+            m,
+            Some("pass Arazzo documents or directories holding them".into()),
+        )
+    })
+}
 
-    // Load and compile every workflow to serve.
-    let wanted: BTreeSet<&str> = args.tools.iter().map(|t| t.trim()).collect();
+/// A workflow picked to serve, compiled, before the operator's inputs are
+/// filled in.
+struct Candidate {
+    program: Program,
+    loaded: Arc<Loaded>,
+    /// The document it came from, as shown in messages.
+    file: String,
+}
+
+/// What the documents define.
+struct Found {
+    /// Every workflow id, picked or not (for `--tools` messages).
+    all_ids: Vec<String>,
+    /// The workflows `--tools` picked (all of them without `--tools`).
+    picked: Vec<Candidate>,
+}
+
+/// Loads every document and compiles the workflows `--tools` picks. Two
+/// documents defining the same workflow id is an error, as tool names must be
+/// unique.
+fn load_workflows(
+    files: &[PathBuf],
+    wanted: &BTreeSet<&str>,
+    fetcher: &crate::http::Fetcher,
+    rt: &tokio::runtime::Runtime,
+) -> Result<Found, Problem> {
     let mut all_ids: Vec<String> = Vec::new();
-    let mut found: Vec<(Program, Arc<Loaded>, String)> = Vec::new();
-    for f in &files {
+    let mut picked: Vec<Candidate> = Vec::new();
+    for f in files {
         let url = crate::read::location_to_url(&f.to_string_lossy())
             .map_err(|e| Problem::usage(e.message, e.help))?;
         let loaded = Arc::new(
-            rt.block_on(document::load(url, &fetcher))
+            rt.block_on(document::load(url, fetcher))
                 .map_err(|e| Problem::load(e, exit::DOCUMENT))?,
         );
         for w in &loaded.entry().doc.workflows {
             let id = &w.workflow_id;
-            if let Some((_, _, other)) = found.iter().find(|(p, _, _)| &p.entry().workflow_id == id)
-            {
+            if let Some(other) = picked.iter().find(|c| &c.program.entry().workflow_id == id) {
                 return Err(Problem::usage(
                     format!(
-                        "two documents define the workflow `{id}`: {other} and {}",
+                        "two documents define the workflow `{id}`: {} and {}",
+                        other.file,
                         f.display()
                     ),
                     Some("serve one of them, or leave one out with --tools".into()),
@@ -133,22 +201,36 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
                 continue;
             }
             let program = compile(&loaded, id).map_err(|e| commands::compile_problem(&e))?;
-            found.push((program, Arc::clone(&loaded), f.display().to_string()));
+            picked.push(Candidate {
+                program,
+                loaded: Arc::clone(&loaded),
+                file: f.display().to_string(),
+            });
         }
     }
-    for t in &wanted {
-        if !all_ids.iter().any(|id| id == t) {
+    Ok(Found { all_ids, picked })
+}
+
+/// Checks that `--tools` and `--server` name what the documents define, and
+/// that something is left to serve.
+fn check_selection(
+    wanted: &BTreeSet<&str>,
+    found: &Found,
+    servers: &HashMap<String, Url>,
+) -> Result<(), Problem> {
+    for t in wanted {
+        if !found.all_ids.iter().any(|id| id == t) {
             return Err(Problem::usage(
                 format!("--tools names `{t}`, which no served document defines"),
-                Some(if all_ids.is_empty() {
+                Some(if found.all_ids.is_empty() {
                     "no workflows were found".into()
                 } else {
-                    format!("workflows: {}", all_ids.join(", "))
+                    format!("workflows: {}", found.all_ids.join(", "))
                 }),
             ));
         }
     }
-    if found.is_empty() {
+    if found.picked.is_empty() {
         return Err(Problem::usage(
             "no workflows to serve",
             Some("pass Arazzo documents or directories holding them (default ./workflows)".into()),
@@ -156,12 +238,14 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
     }
     for source in servers.keys() {
         if !found
+            .picked
             .iter()
-            .any(|(p, _, _)| p.source_names.iter().any(|s| s == source))
+            .any(|c| c.program.source_names.iter().any(|s| s == source))
         {
             let mut names: Vec<&str> = found
+                .picked
                 .iter()
-                .flat_map(|(p, _, _)| p.source_names.iter().map(String::as_str))
+                .flat_map(|c| c.program.source_names.iter().map(String::as_str))
                 .collect();
             names.sort();
             names.dedup();
@@ -171,67 +255,30 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
             ));
         }
     }
+    Ok(())
+}
 
-    // The operator's inputs, per workflow: each takes the ones it declares.
-    let env = |name: &str| std::env::var(name).ok();
+/// The operator's inputs, per workflow: each takes the ones it declares. Also
+/// returns the names of the inputs some workflow took; an input none takes is
+/// an error (likely a typo).
+fn fill_operator_inputs(
+    picked: Vec<Candidate>,
+    flags: &Flags,
+    preflight: bool,
+    printer: &Printer,
+) -> Result<(Vec<Served>, BTreeSet<String>), Problem> {
     let mut used: BTreeSet<String> = BTreeSet::new();
     let mut served = Vec::new();
-    for (program, loaded, _) in found {
-        let wf = program.entry();
-        let declared = wf.declared_inputs();
-        let cli: Vec<(String, String)> = cli_inputs
-            .iter()
-            .filter(|(k, _)| declared.contains(&k.as_str()))
-            .cloned()
-            .collect();
-        let file = file_inputs.as_ref().map(|m| {
-            m.iter()
-                .filter(|(k, _)| declared.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect::<Map<String, Value>>()
-        });
-        let fixed = inputs::gather(
-            &wf.workflow_id,
-            wf.inputs_schema.as_ref(),
-            InputSources {
-                cli: &cli,
-                file,
-                env: &env,
-            },
-        );
-        commands::register_secrets(&program, &cli, fixed.as_ref().ok(), &printer.redactor);
-        let fixed = fixed.map_err(|e| {
-            Problem::usage(
-                format!("workflow `{}`: {}", wf.workflow_id, e.message),
-                Some(e.help),
-            )
-        })?;
-        used.extend(fixed.keys().cloned());
-        if !args.no_preflight {
-            let literal = plan::check_literals(&program);
-            if !literal.is_empty() {
-                return Err(Problem::document(
-                    format!(
-                        "workflow `{}`: the document's own values break the operation's schema",
-                        wf.workflow_id
-                    ),
-                    Some(format!(
-                        "{}\nfix the document, or leave the workflow out with --tools",
-                        commands::list_problems(&literal)
-                    )),
-                ));
-            }
-        }
-        served.push(Served {
-            program,
-            loaded,
-            fixed,
-        });
+    for candidate in picked {
+        let one = fill_workflow_inputs(candidate, flags, preflight, printer)?;
+        used.extend(one.fixed.keys().cloned());
+        served.push(one);
     }
-    let given = cli_inputs
+    let given = flags
+        .cli_inputs
         .iter()
         .map(|(k, _)| k)
-        .chain(file_inputs.iter().flat_map(|m| m.keys()));
+        .chain(flags.file_inputs.iter().flat_map(|m| m.keys()));
     for name in given {
         if !used.contains(name) {
             return Err(Problem::usage(
@@ -240,9 +287,78 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
             ));
         }
     }
+    Ok((served, used))
+}
 
-    let tools: Vec<Tool> = served.iter().map(tool_for).collect();
-    for t in &tools {
+/// Gathers the operator's inputs one workflow declares (registering them as
+/// secrets) and, unless `--no-preflight`, refuses a workflow whose own literal
+/// values break its operations' schemas.
+fn fill_workflow_inputs(
+    candidate: Candidate,
+    flags: &Flags,
+    preflight: bool,
+    printer: &Printer,
+) -> Result<Served, Problem> {
+    let Candidate {
+        program, loaded, ..
+    } = candidate;
+    let env = |name: &str| std::env::var(name).ok();
+    let wf = program.entry();
+    let declared = wf.declared_inputs();
+    let cli: Vec<(String, String)> = flags
+        .cli_inputs
+        .iter()
+        .filter(|(k, _)| declared.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    let file = flags.file_inputs.as_ref().map(|m| {
+        m.iter()
+            .filter(|(k, _)| declared.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Map<String, Value>>()
+    });
+    let fixed = inputs::gather(
+        &wf.workflow_id,
+        wf.inputs_schema.as_ref(),
+        InputSources {
+            cli: &cli,
+            file,
+            env: &env,
+        },
+    );
+    commands::register_secrets(&program, &cli, fixed.as_ref().ok(), &printer.redactor);
+    let fixed = fixed.map_err(|e| {
+        Problem::usage(
+            format!("workflow `{}`: {}", wf.workflow_id, e.message),
+            Some(e.help),
+        )
+    })?;
+    if preflight {
+        let literal = plan::check_literals(&program);
+        if !literal.is_empty() {
+            return Err(Problem::document(
+                format!(
+                    "workflow `{}`: the document's own values break the operation's schema",
+                    wf.workflow_id
+                ),
+                Some(format!(
+                    "{}\nfix the document, or leave the workflow out with --tools",
+                    commands::list_problems(&literal)
+                )),
+            ));
+        }
+    }
+    Ok(Served {
+        program,
+        loaded,
+        fixed,
+    })
+}
+
+/// Warns about tool names clients may refuse and, unless quiet, says which
+/// tools are served and which inputs the server fills in.
+fn announce(tools: &[Tool], used: &BTreeSet<String>, printer: &Printer) {
+    for t in tools {
         if !valid_tool_name(&t.name) {
             printer.err(&format!(
                 "warning: the tool name `{}` has characters MCP clients may refuse (use A-Z, a-z, 0-9, `_`, `-`, `.`)\n",
@@ -266,7 +382,32 @@ pub fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
         }
         printer.err(&format!("{line}\n"));
     }
+}
 
+/// Everything checked and loaded, ready for a transport.
+struct Ready {
+    tools: Vec<Tool>,
+    served: Vec<Served>,
+    client: reqwest::Client,
+    servers: HashMap<String, Url>,
+    stop: Stop,
+}
+
+/// Serves the tools over stdio or HTTP (`--http`) until the client leaves or a
+/// signal stops the server, and decides the exit code.
+fn serve(
+    ready: Ready,
+    args: &McpArgs,
+    printer: &Printer,
+    rt: tokio::runtime::Runtime,
+) -> Result<u8, Problem> {
+    let Ready {
+        tools,
+        served,
+        client,
+        servers,
+        stop,
+    } = ready;
     let opts = RunOptions {
         servers,
         max_steps: args.max_steps,

@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 
 use crate::compile::{CompiledWorkflow, OperationCall, Program, StepTarget};
 use crate::engine::{base_url, request, RunOptions};
-use crate::expr::{apply_pointer, Expr, Resolve};
-use crate::openapi::{OpenApi, ParamIn};
+use crate::expr::{apply_pointer, Expr, Resolve, ValueExpr};
+use crate::openapi::ParamIn;
 
 /// A value not known before the run, shown as `{$expression}`.
 fn placeholder(e: &Expr) -> String {
@@ -117,8 +117,13 @@ pub fn plan(
     opts: &RunOptions,
     redactor: &crate::redact::Redactor,
 ) -> Vec<PlannedStep> {
+    let planner = Planner {
+        program,
+        opts,
+        redactor,
+    };
     let mut out = Vec::new();
-    plan_workflow(program, 0, inputs, opts, redactor, &mut out, 0);
+    planner.workflow(0, inputs, &mut out, 0);
     out
 }
 
@@ -147,112 +152,144 @@ impl Resolve for AllUnknown {
     }
 }
 
-fn plan_workflow(
-    program: &Program,
-    index: usize,
-    inputs: &Map<String, Value>,
-    opts: &RunOptions,
-    redactor: &crate::redact::Redactor,
-    out: &mut Vec<PlannedStep>,
-    depth: usize,
-) {
-    let wf = &program.workflows[index];
-    for step in &wf.steps {
-        let ctx = DryCtx {
-            inputs,
-            seen: RefCell::new(Vec::new()),
-        };
-        match &step.target {
-            StepTarget::Operation(call) => {
-                let base = base_url(call, opts).unwrap_or_else(|_| format!("{{{}}}", call.source));
-                match request::build(call, &base, &ctx) {
-                    Ok(built) => {
-                        for s in &built.secrets {
-                            if !s.starts_with("{$") {
-                                redactor.add(s);
-                            }
-                        }
-                        let problems = check_request(wf, &step.step_id, call, &built);
-                        let mut url = built.url.clone();
-                        for p in ctx.seen.borrow().iter() {
-                            let enc = percent_encoding::utf8_percent_encode(p, request::COMPONENT)
-                                .to_string();
-                            url = url.replace(&enc, p);
-                        }
-                        out.push(PlannedStep {
-                            workflow_id: wf.workflow_id.clone(),
-                            step_id: step.step_id.clone(),
-                            calls: None,
-                            method: built.method.clone(),
-                            url,
-                            headers: built.headers.clone(),
-                            body: built.body.clone(),
-                            problems,
-                        });
-                    }
-                    Err(e) => out.push(PlannedStep {
-                        workflow_id: wf.workflow_id.clone(),
-                        step_id: step.step_id.clone(),
-                        calls: None,
-                        method: call.operation.method.clone(),
-                        url: call.operation.path.clone(),
-                        headers: Vec::new(),
-                        body: None,
-                        problems: vec![PlanProblem {
-                            workflow_id: wf.workflow_id.clone(),
-                            step_id: step.step_id.clone(),
-                            field: "request".into(),
-                            rule: e.0,
-                            about: ProblemAbout::Step,
-                        }],
-                    }),
+/// What planning a workflow and the workflows it calls shares.
+struct Planner<'a> {
+    program: &'a Program,
+    opts: &'a RunOptions,
+    redactor: &'a crate::redact::Redactor,
+}
+
+impl Planner<'_> {
+    /// Plans the steps of workflow `index` in the order they are listed, each
+    /// call to a workflow followed by that workflow's steps (at most 8 deep).
+    fn workflow(
+        &self,
+        index: usize,
+        inputs: &Map<String, Value>,
+        out: &mut Vec<PlannedStep>,
+        depth: usize,
+    ) {
+        let wf = &self.program.workflows[index];
+        for step in &wf.steps {
+            let ctx = DryCtx {
+                inputs,
+                seen: RefCell::new(Vec::new()),
+            };
+            match &step.target {
+                StepTarget::Operation(call) => {
+                    out.push(self.operation(wf, &step.step_id, call, &ctx));
                 }
-            }
-            StepTarget::Workflow {
-                workflow,
-                inputs: params,
-            } => {
-                let child = &program.workflows[*workflow];
-                let mut problems = Vec::new();
-                let mut child_inputs = Map::new();
-                for (k, v) in params {
-                    match v.eval_required(&ctx) {
-                        Ok(Some(v)) => {
-                            child_inputs.insert(k.clone(), v);
-                        }
-                        Ok(None) => {}
-                        Err(why) => problems.push(PlanProblem {
-                            workflow_id: wf.workflow_id.clone(),
-                            step_id: step.step_id.clone(),
-                            field: format!("input `{k}`"),
-                            rule: why,
-                            about: ProblemAbout::Step,
-                        }),
+                StepTarget::Workflow {
+                    workflow,
+                    inputs: params,
+                } => {
+                    let (planned, child_inputs) =
+                        self.call(wf, &step.step_id, *workflow, params, &ctx);
+                    out.push(planned);
+                    if depth < 8 {
+                        self.workflow(*workflow, &child_inputs, out, depth + 1);
                     }
-                }
-                out.push(PlannedStep {
-                    workflow_id: wf.workflow_id.clone(),
-                    step_id: step.step_id.clone(),
-                    calls: Some(child.workflow_id.clone()),
-                    method: "CALL".into(),
-                    url: format!("workflow:{}", child.workflow_id),
-                    headers: Vec::new(),
-                    body: Some(Value::Object(child_inputs.clone())),
-                    problems,
-                });
-                if depth < 8 {
-                    plan_workflow(
-                        program,
-                        *workflow,
-                        &child_inputs,
-                        opts,
-                        redactor,
-                        out,
-                        depth + 1,
-                    );
                 }
             }
         }
+    }
+
+    /// Plans a step that sends a request: the request as built from what is
+    /// known, checked against the operation; or, when it cannot be built, the
+    /// operation with the reason as its problem. Credentials it holds become
+    /// secrets.
+    fn operation(
+        &self,
+        wf: &CompiledWorkflow,
+        step_id: &str,
+        call: &OperationCall,
+        ctx: &DryCtx<'_>,
+    ) -> PlannedStep {
+        let base = base_url(call, self.opts).unwrap_or_else(|_| format!("{{{}}}", call.source));
+        let built = match request::build(call, &base, ctx) {
+            Ok(built) => built,
+            Err(e) => {
+                return PlannedStep {
+                    workflow_id: wf.workflow_id.clone(),
+                    step_id: step_id.to_string(),
+                    calls: None,
+                    method: call.operation.method.clone(),
+                    url: call.operation.path.clone(),
+                    headers: Vec::new(),
+                    body: None,
+                    problems: vec![PlanProblem {
+                        workflow_id: wf.workflow_id.clone(),
+                        step_id: step_id.to_string(),
+                        field: "request".into(),
+                        rule: e.0,
+                        about: ProblemAbout::Step,
+                    }],
+                }
+            }
+        };
+        for s in &built.secrets {
+            if !s.starts_with("{$") {
+                self.redactor.add(s);
+            }
+        }
+        let problems = check_request(wf, step_id, call, &built);
+        // Placeholders read as written, not percent-encoded.
+        let mut url = built.url.clone();
+        for p in ctx.seen.borrow().iter() {
+            let enc = percent_encoding::utf8_percent_encode(p, request::COMPONENT).to_string();
+            url = url.replace(&enc, p);
+        }
+        PlannedStep {
+            workflow_id: wf.workflow_id.clone(),
+            step_id: step_id.to_string(),
+            calls: None,
+            method: built.method.clone(),
+            url,
+            headers: built.headers.clone(),
+            body: built.body.clone(),
+            problems,
+        }
+    }
+
+    /// Plans a step that calls workflow `child`: shown as a `CALL` whose body
+    /// is the inputs it passes, which are returned to plan the child with.
+    fn call(
+        &self,
+        wf: &CompiledWorkflow,
+        step_id: &str,
+        child: usize,
+        params: &[(String, ValueExpr)],
+        ctx: &DryCtx<'_>,
+    ) -> (PlannedStep, Map<String, Value>) {
+        let child = &self.program.workflows[child];
+        let mut problems = Vec::new();
+        let mut child_inputs = Map::new();
+        for (k, v) in params {
+            match v.eval_required(ctx) {
+                Ok(Some(v)) => {
+                    child_inputs.insert(k.clone(), v);
+                }
+                Ok(None) => {}
+                Err(why) => problems.push(PlanProblem {
+                    workflow_id: wf.workflow_id.clone(),
+                    step_id: step_id.to_string(),
+                    field: format!("input `{k}`"),
+                    rule: why,
+                    about: ProblemAbout::Step,
+                }),
+            }
+        }
+        let planned = PlannedStep {
+            workflow_id: wf.workflow_id.clone(),
+            step_id: step_id.to_string(),
+            calls: Some(child.workflow_id.clone()),
+            method: "CALL".into(),
+            url: format!("workflow:{}", child.workflow_id),
+            headers: Vec::new(),
+            body: Some(Value::Object(child_inputs.clone())),
+            problems,
+        };
+        (planned, child_inputs)
     }
 }
 
@@ -263,112 +300,152 @@ fn check_request(
     call: &OperationCall,
     built: &request::BuiltRequest,
 ) -> Vec<PlanProblem> {
-    let api: &OpenApi = &call.api;
-    let op = &call.operation;
-    let mut problems = Vec::new();
-    let problem = |field: String, rule: String, about: ProblemAbout| PlanProblem {
-        workflow_id: wf.workflow_id.clone(),
-        step_id: step_id.to_string(),
-        field,
-        rule,
-        about,
+    let check = RequestCheck {
+        wf,
+        step_id,
+        call,
+        built,
     };
-    // Required parameters the step does not give.
-    for spec in &op.parameters {
-        if !spec.required || spec.location == ParamIn::Path {
-            continue;
-        }
-        let given = call.parameters.iter().any(|p| {
-            p.location == spec.location
-                && if spec.location == ParamIn::Header {
-                    p.name.eq_ignore_ascii_case(&spec.name)
-                } else {
-                    p.name == spec.name
-                }
-        });
-        let sent = match spec.location {
-            ParamIn::Query => built.query_params.contains_key(&spec.name),
-            ParamIn::Header => built
-                .headers
-                .iter()
-                .any(|(k, _)| k.eq_ignore_ascii_case(&spec.name)),
-            _ => given,
-        };
-        if !sent {
-            problems.push(problem(
-                format!("{} parameter `{}`", spec.location.as_str(), spec.name),
-                if given {
-                    "is required by the operation, but its value is undefined".into()
-                } else {
-                    "is required by the operation and the step does not give it".into()
-                },
-                ProblemAbout::Missing(spec.location.as_str(), spec.name.clone()),
-            ));
+    let mut problems = Vec::new();
+    check.missing_parameters(&mut problems);
+    check.parameter_values(&mut problems);
+    check.body(&mut problems);
+    problems
+}
+
+/// One built request being checked against its operation.
+struct RequestCheck<'a> {
+    wf: &'a CompiledWorkflow,
+    step_id: &'a str,
+    call: &'a OperationCall,
+    built: &'a request::BuiltRequest,
+}
+
+impl RequestCheck<'_> {
+    /// A problem of this step.
+    fn problem(&self, field: String, rule: String, about: ProblemAbout) -> PlanProblem {
+        PlanProblem {
+            workflow_id: self.wf.workflow_id.clone(),
+            step_id: self.step_id.to_string(),
+            field,
+            rule,
+            about,
         }
     }
-    // Parameter values against their schemas.
-    for p in &call.parameters {
-        let (Some(spec), value) = (
-            p.spec.as_ref(),
-            match p.location {
-                ParamIn::Path => built.path_params.get(&p.name),
-                ParamIn::Query => built.query_params.get(&p.name),
-                _ => None,
-            },
-        ) else {
-            continue;
-        };
-        let (Some(schema), Some(value)) = (&spec.schema, value) else {
-            continue;
-        };
-        if is_placeholder(value) {
-            continue;
-        }
-        let checker = call
-            .checkers
-            .get(&format!("{} {}", p.location.as_str(), p.name), || {
-                crate::schema::checker(api, schema)
-            });
-        let value = coerce_to_schema(value, &checker.schema, &checker.schema);
-        for v in checker.violations(&value, &|_, _| false) {
-            problems.push(problem(
-                format!("{} parameter `{}`{}", p.location.as_str(), p.name, v.path),
-                v.rule,
-                ProblemAbout::Param(p.location.as_str(), p.name.clone()),
-            ));
-        }
-    }
-    // The body against the request body schema of its media type.
-    if let Some(body) = &built.body {
-        if let Some(schema) = body_schema(op, call.body.as_ref().map(|b| b.content_type.as_str())) {
-            let checker = call
-                .checkers
-                .get("body", || crate::schema::checker(api, schema));
-            let skip = |path: &str, composite: bool| {
-                let node = if path.is_empty() {
-                    Some(body)
-                } else {
-                    body.pointer(path)
-                };
-                node.is_some_and(|n| is_placeholder(n) || (composite && holds_placeholder(n)))
-            };
-            if !is_placeholder(body) && !body.is_string() {
-                for v in checker.violations(body, &skip) {
-                    let at = if v.path.is_empty() {
-                        String::new()
+
+    /// Required parameters the step does not give (or gives with a value that
+    /// turned out undefined, so the request leaves them out).
+    fn missing_parameters(&self, problems: &mut Vec<PlanProblem>) {
+        let (call, built) = (self.call, self.built);
+        for spec in &call.operation.parameters {
+            if !spec.required || spec.location == ParamIn::Path {
+                continue;
+            }
+            let given = call.parameters.iter().any(|p| {
+                p.location == spec.location
+                    && if spec.location == ParamIn::Header {
+                        p.name.eq_ignore_ascii_case(&spec.name)
                     } else {
-                        format!(" `{}`", v.path)
-                    };
-                    problems.push(problem(
-                        format!("request body{at}"),
-                        v.rule,
-                        ProblemAbout::Body(v.path.clone()),
-                    ));
-                }
+                        p.name == spec.name
+                    }
+            });
+            let sent = match spec.location {
+                ParamIn::Query => built.query_params.contains_key(&spec.name),
+                ParamIn::Header => built
+                    .headers
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case(&spec.name)),
+                _ => given,
+            };
+            if !sent {
+                problems.push(self.problem(
+                    format!("{} parameter `{}`", spec.location.as_str(), spec.name),
+                    if given {
+                        "is required by the operation, but its value is undefined".into()
+                    } else {
+                        "is required by the operation and the step does not give it".into()
+                    },
+                    ProblemAbout::Missing(spec.location.as_str(), spec.name.clone()),
+                ));
             }
         }
     }
-    problems
+
+    /// Path and query parameter values against their schemas (placeholders
+    /// left unchecked).
+    fn parameter_values(&self, problems: &mut Vec<PlanProblem>) {
+        let (call, built) = (self.call, self.built);
+        for p in &call.parameters {
+            let (Some(spec), value) = (
+                p.spec.as_ref(),
+                match p.location {
+                    ParamIn::Path => built.path_params.get(&p.name),
+                    ParamIn::Query => built.query_params.get(&p.name),
+                    _ => None,
+                },
+            ) else {
+                continue;
+            };
+            let (Some(schema), Some(value)) = (&spec.schema, value) else {
+                continue;
+            };
+            if is_placeholder(value) {
+                continue;
+            }
+            let checker = call
+                .checkers
+                .get(&format!("{} {}", p.location.as_str(), p.name), || {
+                    crate::schema::checker(&call.api, schema)
+                });
+            let value = coerce_to_schema(value, &checker.schema, &checker.schema);
+            for v in checker.violations(&value, &|_, _| false) {
+                problems.push(self.problem(
+                    format!("{} parameter `{}`{}", p.location.as_str(), p.name, v.path),
+                    v.rule,
+                    ProblemAbout::Param(p.location.as_str(), p.name.clone()),
+                ));
+            }
+        }
+    }
+
+    /// The body against the request body schema of its media type, skipping
+    /// the parts that are placeholders.
+    fn body(&self, problems: &mut Vec<PlanProblem>) {
+        let call = self.call;
+        let Some(body) = &self.built.body else {
+            return;
+        };
+        let content_type = call.body.as_ref().map(|b| b.content_type.as_str());
+        let Some(schema) = body_schema(&call.operation, content_type) else {
+            return;
+        };
+        let checker = call
+            .checkers
+            .get("body", || crate::schema::checker(&call.api, schema));
+        let skip = |path: &str, composite: bool| {
+            let node = if path.is_empty() {
+                Some(body)
+            } else {
+                body.pointer(path)
+            };
+            node.is_some_and(|n| is_placeholder(n) || (composite && holds_placeholder(n)))
+        };
+        if is_placeholder(body) || body.is_string() {
+            return;
+        }
+        for v in checker.violations(body, &skip) {
+            let at = if v.path.is_empty() {
+                String::new()
+            } else {
+                format!(" `{}`", v.path)
+            };
+            problems.push(self.problem(
+                format!("request body{at}"),
+                v.rule,
+                ProblemAbout::Body(v.path.clone()),
+            ));
+        }
+    }
 }
 
 fn holds_placeholder(v: &Value) -> bool {

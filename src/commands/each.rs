@@ -1,12 +1,12 @@
 //! `arazzo run WORKFLOW --each FILE`: a batch, its journal, its reports and
 //! its summary.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
 use super::flags::register_secrets;
-use crate::batch::journal::{Header, Journal};
+use crate::batch::journal::{Header, Journal, Journaled};
 use crate::batch::{BatchOptions, Context, LineOutcome, Summary};
 use crate::cli::{OutputFormat, RunArgs};
 use crate::compile::Program;
@@ -36,6 +36,8 @@ struct Files {
     error: Option<String>,
 }
 
+/// Runs the batch: the shared inputs, the journal (opened or resumed), every
+/// line, then the closing summary; the exit code says how the batch went.
 pub(super) fn command(
     run: BatchRun<'_>,
     cli_inputs: &[(String, String)],
@@ -50,6 +52,59 @@ pub(super) fn command(
             Some("dry-run a single line without --each".into()),
         ));
     }
+    let shared = shared_inputs(&run, cli_inputs, file_inputs, printer)?;
+    let opened = open_journal(&run, printer)?;
+    let batch = BatchOptions {
+        concurrency: args.concurrency,
+        fail_fast: args.fail_fast,
+        preflight: !args.no_preflight,
+        keep_runs: args.junit.is_some(),
+        keep_exchanges: args.trace.is_some(),
+        shard: args.shard,
+        resend_uncertain: args.resend_uncertain,
+    };
+    let mut files = Files::create(args)?;
+    let journal = std::cell::RefCell::new(opened.journal);
+    let cx = Context {
+        program: run.program,
+        loaded: run.loaded,
+        shared: &shared,
+        client: run.client,
+        opts: run.opts,
+        redactor: &printer.redactor,
+        batch: &batch,
+        earlier: opened.earlier.as_ref(),
+        journal: Some(&journal),
+    };
+    // A line is journaled as soon as it finishes, before anything else.
+    let mut finished = |o: &LineOutcome| {
+        if !o.keep_journal {
+            journal
+                .borrow_mut()
+                .append(o.report.clone(), &printer.redactor);
+        }
+    };
+    let mut emit = |o: &LineOutcome, s: &Summary| emit_line(&run, &mut files, printer, o, s);
+    run.opts.stop.arm();
+    let summary = rt
+        .block_on(crate::batch::run(run.each, &cx, &mut finished, &mut emit))
+        .map_err(|m| Problem::usage(format!("--each: {m}"), None))?;
+    printer.live.clear();
+    if let Err(m) = journal.into_inner().finish() {
+        files.error.get_or_insert(m);
+    }
+    files.finish();
+    Ok(conclude(printer, &summary, args, &opened.path, &files))
+}
+
+/// The inputs every line shares (`-i`, `--inputs`, the environment),
+/// registered as secrets before any error about them is shown.
+fn shared_inputs(
+    run: &BatchRun<'_>,
+    cli_inputs: &[(String, String)],
+    file_inputs: Option<Map<String, Value>>,
+    printer: &Printer,
+) -> Result<Map<String, Value>, Problem> {
     let wf = run.program.entry();
     let env = |name: &str| std::env::var(name).ok();
     let shared = inputs::gather(
@@ -67,7 +122,21 @@ pub(super) fn command(
         shared.as_ref().ok(),
         &printer.redactor,
     );
-    let shared = shared.map_err(|e| Problem::usage(e.message, Some(e.help)))?;
+    shared.map_err(|e| Problem::usage(e.message, Some(e.help)))
+}
+
+/// The batch's journal, opened.
+struct OpenJournal {
+    journal: Journal,
+    /// What an earlier attempt journaled, when there was one.
+    earlier: Option<Journaled>,
+    path: PathBuf,
+}
+
+/// Opens the journal (`--journal`, `--resume FILE`, or the default beside the
+/// lines file) and, when resuming, says what an earlier attempt left.
+fn open_journal(run: &BatchRun<'_>, printer: &Printer) -> Result<OpenJournal, Problem> {
+    let args = run.args;
     let resuming = args.resume.is_some();
     let journal_path = args
         .journal
@@ -75,7 +144,7 @@ pub(super) fn command(
         .or_else(|| args.resume.clone().flatten())
         .unwrap_or_else(|| crate::batch::journal::default_path(run.each, args.shard));
     let header = Header {
-        workflow_id: &wf.workflow_id,
+        workflow_id: &run.program.entry().workflow_id,
         each: run.each,
         shard: args.shard,
     };
@@ -100,75 +169,58 @@ pub(super) fn command(
             ),
         });
     }
-    let batch = BatchOptions {
-        concurrency: args.concurrency,
-        fail_fast: args.fail_fast,
-        preflight: !args.no_preflight,
-        keep_runs: args.junit.is_some(),
-        keep_exchanges: args.trace.is_some(),
-        shard: args.shard,
-        resend_uncertain: args.resend_uncertain,
-    };
-    let create = |p: &Option<std::path::PathBuf>, flag| {
-        p.as_deref()
-            .map(|p| JsonLinesStream::create(p, flag))
-            .transpose()
-            .map_err(|m| Problem::usage(m, None))
-    };
-    let mut files = Files {
-        junit: args
-            .junit
-            .as_deref()
-            .map(JunitStream::create)
-            .transpose()
-            .map_err(|m| Problem::usage(m, None))?,
-        trace: create(&args.trace, "--trace")?,
-        report: create(&args.report, "--report")?,
-        error: None,
-    };
-    let journal = std::cell::RefCell::new(journal);
-    let cx = Context {
-        program: run.program,
-        loaded: run.loaded,
-        shared: &shared,
-        client: run.client,
-        opts: run.opts,
-        redactor: &printer.redactor,
-        batch: &batch,
-        earlier: earlier.as_ref(),
-        journal: Some(&journal),
-    };
-    // A line is journaled as soon as it finishes, before anything else.
-    let mut finished = |o: &LineOutcome| {
-        if !o.keep_journal {
-            journal
-                .borrow_mut()
-                .append(o.report.clone(), &printer.redactor);
-        }
-    };
-    let mut emit = |o: &LineOutcome, s: &Summary| emit_line(&run, &mut files, printer, o, s);
-    run.opts.stop.arm();
-    let summary = rt
-        .block_on(crate::batch::run(run.each, &cx, &mut finished, &mut emit))
-        .map_err(|m| Problem::usage(format!("--each: {m}"), None))?;
-    printer.live.clear();
-    if let Err(m) = journal.into_inner().finish() {
-        files.error.get_or_insert(m);
-    }
-    files.finish();
-    print_summary(printer, &summary, args, &journal_path);
+    Ok(OpenJournal {
+        journal,
+        earlier,
+        path: journal_path,
+    })
+}
+
+/// Shows the summary and any problem writing the reports, and decides the
+/// exit code: a signal's, then failed lines, then a report not written.
+fn conclude(
+    printer: &Printer,
+    summary: &Summary,
+    args: &RunArgs,
+    journal_path: &Path,
+    files: &Files,
+) -> u8 {
+    print_summary(printer, summary, args, journal_path);
     if let Some(m) = &files.error {
         printer.problem(&Problem::usage(m.clone(), None));
     }
-    Ok(match summary.interrupted {
+    match summary.interrupted {
         Some(signal) => signal.exit_code(),
         None if summary.failed > 0 => exit::FAILED,
         None if files.error.is_some() => exit::USAGE,
         None => exit::SUCCEEDED,
-    })
+    }
 }
 
 impl Files {
+    /// Creates the report files asked for (`--junit`, `--trace`, `--report`),
+    /// before any line runs, so that a path that cannot be written stops the
+    /// batch early.
+    fn create(args: &RunArgs) -> Result<Files, Problem> {
+        let create = |p: &Option<PathBuf>, flag| {
+            p.as_deref()
+                .map(|p| JsonLinesStream::create(p, flag))
+                .transpose()
+                .map_err(|m| Problem::usage(m, None))
+        };
+        Ok(Files {
+            junit: args
+                .junit
+                .as_deref()
+                .map(JunitStream::create)
+                .transpose()
+                .map_err(|m| Problem::usage(m, None))?,
+            trace: create(&args.trace, "--trace")?,
+            report: create(&args.report, "--report")?,
+            error: None,
+        })
+    }
+
     fn keep(&mut self, r: Result<(), String>) {
         if let Err(m) = r {
             self.error.get_or_insert(m);
@@ -241,7 +293,19 @@ fn emit_line(
         Some("interrupted") => style.paint_out("?", "33"),
         _ => style.paint_out("✗", "31"),
     };
-    let detail = if o.succeeded {
+    let detail = line_detail(o);
+    printer.out(&format!("{mark} line {}  {detail}\n", o.line));
+    if style.live {
+        printer
+            .live
+            .start(format!("{} runs done, {} failed", s.runs, s.failed));
+    }
+}
+
+/// What a line's screen line says after its mark: the outputs of a run that
+/// succeeded (or that it had succeeded before), else the failure and its step.
+fn line_detail(o: &LineOutcome) -> String {
+    if o.succeeded {
         let outputs = o.report["outputs"]
             .as_object()
             .map(|m| {
@@ -265,12 +329,6 @@ fn emit_line(
             Some(step) => format!("step `{step}`: {}", e["message"].as_str().unwrap_or("")),
             None => e["message"].as_str().unwrap_or("").to_string(),
         }
-    };
-    printer.out(&format!("{mark} line {}  {detail}\n", o.line));
-    if style.live {
-        printer
-            .live
-            .start(format!("{} runs done, {} failed", s.runs, s.failed));
     }
 }
 

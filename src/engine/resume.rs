@@ -89,28 +89,8 @@ pub fn plan(program: &Program, prior: RunReport, resend_uncertain: bool) -> Resu
         "the report says the run did not succeed but names no error; it cannot be continued",
     )?;
     let workflows = finished_workflows(&prior);
-    let from = match error.step_id.as_deref() {
-        Some(s) => s,
-        None => {
-            // Stopped before the workflow's first step (inputs, a dependsOn
-            // workflow): start again, unless a step had finished somewhere.
-            if let Some(done) = prior.steps.iter().find(|s| s.status == Status::Succeeded) {
-                return Err(format!(
-                    "the run stopped in workflow `{}` (a dependsOn workflow) after its step `{}` had finished; only the steps of the workflow that was run can be continued",
-                    done.workflow_id.as_deref().unwrap_or(&prior.workflow_id),
-                    done.step_id
-                ));
-            }
-            return Ok(Plan::Continue(Continuation {
-                resume: Resume {
-                    workflows,
-                    ..Resume::default()
-                },
-                from: None,
-                masked: Vec::new(),
-                resent: None,
-            }));
-        }
+    let Some(from) = error.step_id.as_deref() else {
+        return plan_from_start(&prior, workflows);
     };
     let index = wf
         .steps
@@ -122,74 +102,17 @@ pub fn plan(program: &Program, prior: RunReport, resend_uncertain: bool) -> Resu
                 wf.workflow_id
             )
         })?;
-    let top: Vec<usize> = (0..prior.steps.len())
-        .filter(|&i| prior.steps[i].workflow_id.is_none())
-        .collect();
-    // The entry of the stopping step: the last one of the workflow, when it
-    // is that step (a run interrupted before the step started has none).
-    let stop_entry = top
-        .last()
-        .copied()
-        .filter(|&i| prior.steps[i].step_id == from && prior.steps[i].status != Status::Succeeded);
-    if stop_entry.is_none() && error.kind != ErrorKind::Interrupted {
-        let after: Vec<&str> = top
-            .iter()
-            .rev()
-            .map(|&i| prior.steps[i].step_id.as_str())
-            .take_while(|s| *s != from)
-            .collect();
-        return Err(format!(
-            "after step `{from}` failed, the run went on (onFailure actions ran: {}); continuing at `{from}` would ignore what they did. Start a new run instead",
-            after.into_iter().rev().collect::<Vec<_>>().join(", ")
-        ));
-    }
-    let before = stop_entry.unwrap_or(prior.steps.len());
-    check_no_failure_path(&prior.steps[..before], from)?;
-    let first_inner = top
-        .iter()
-        .rev()
-        .find(|&&i| i < before)
-        .map_or(0, |&i| i + 1);
-    if stop_entry.is_some() {
-        if let Some(done) = prior.steps[first_inner..before]
-            .iter()
-            .find(|s| s.status == Status::Succeeded)
-        {
-            let called = match &wf.steps[index].target {
-                StepTarget::Workflow { workflow, .. } => {
-                    program.workflows[*workflow].workflow_id.as_str()
-                }
-                StepTarget::Operation(_) => done.workflow_id.as_deref().unwrap_or_default(),
-            };
-            return Err(format!(
-                "step `{from}` calls workflow `{called}`, which stopped after its step `{}` had finished; continuing would send that step's request again",
-                done.step_id
-            ));
-        }
-    }
-    let mut resent = None;
-    if let Some(i) = stop_entry {
-        let entry = &prior.steps[i];
-        let in_flight = std::iter::once(entry)
-            .chain(prior.steps[first_inner..i].iter())
-            .find(|s| s.status == Status::Uncertain && s.method != "CALL");
-        if let Some(u) = in_flight {
-            let what = format!("{} {}", u.method, u.url);
-            if !IDEMPOTENT.contains(&u.method.to_ascii_uppercase().as_str()) && !resend_uncertain {
-                return Err(format!(
-                    "step `{}` ({what}) was in flight when the run was interrupted: the server may have acted on it (created what it asks for). Check, then pass --resend-uncertain to send it again, or start a new run",
-                    u.step_id
-                ));
-            }
-            resent = Some(format!("step `{}` ({what})", u.step_id));
-        }
-    }
+    let stopping = Stopping::locate(&prior, from, error.kind == ErrorKind::Interrupted)?;
+    check_called_workflow(program, index, &prior, &stopping, from)?;
+    let resent = resent_step(&prior, &stopping, resend_uncertain)?;
     let (step_outputs, masked) = restore(
-        top.iter()
-            .filter(|&&i| i < before)
+        stopping
+            .top
+            .iter()
+            .filter(|&&i| i < stopping.before)
             .map(|&i| &prior.steps[i]),
     );
-    let carried = carry(&prior.steps[..before]);
+    let carried = carry(&prior.steps[..stopping.before]);
     Ok(Plan::Continue(Continuation {
         resume: Resume {
             step: index,
@@ -218,6 +141,138 @@ pub struct Progress {
     /// Whether a step of a workflow called by a step (depth > 0) had begun
     /// or finished after the last step of the workflow that was run.
     pub inside_call: bool,
+}
+
+/// A run that stopped before the workflow's first step (inputs, a dependsOn
+/// workflow) starts again, unless a step had finished somewhere.
+fn plan_from_start(prior: &RunReport, workflows: FinishedWorkflows) -> Result<Plan, String> {
+    if let Some(done) = prior.steps.iter().find(|s| s.status == Status::Succeeded) {
+        return Err(format!(
+            "the run stopped in workflow `{}` (a dependsOn workflow) after its step `{}` had finished; only the steps of the workflow that was run can be continued",
+            done.workflow_id.as_deref().unwrap_or(&prior.workflow_id),
+            done.step_id
+        ));
+    }
+    Ok(Plan::Continue(Continuation {
+        resume: Resume {
+            workflows,
+            ..Resume::default()
+        },
+        from: None,
+        masked: Vec::new(),
+        resent: None,
+    }))
+}
+
+/// Where, in the report's step entries, the earlier run stopped.
+struct Stopping {
+    /// The entries of the workflow's own steps (not of the workflows they
+    /// call), in order.
+    top: Vec<usize>,
+    /// The entry of the stopping step: the last one of the workflow, when it
+    /// is that step (a run interrupted before the step started has none).
+    entry: Option<usize>,
+    /// The entries before the stopping step's own (all of them when it has
+    /// none): what the continuation carries over.
+    before: usize,
+    /// The first entry after the workflow's last own step before `before`:
+    /// where the entries of a workflow the stopping step calls begin.
+    first_inner: usize,
+}
+
+impl Stopping {
+    /// Finds the stopping step's entry, refusing a report in which the run
+    /// went on after the step `from` failed, or took a failure path before it.
+    fn locate(prior: &RunReport, from: &str, interrupted: bool) -> Result<Stopping, String> {
+        let top: Vec<usize> = (0..prior.steps.len())
+            .filter(|&i| prior.steps[i].workflow_id.is_none())
+            .collect();
+        let entry = top.last().copied().filter(|&i| {
+            prior.steps[i].step_id == from && prior.steps[i].status != Status::Succeeded
+        });
+        if entry.is_none() && !interrupted {
+            let after: Vec<&str> = top
+                .iter()
+                .rev()
+                .map(|&i| prior.steps[i].step_id.as_str())
+                .take_while(|s| *s != from)
+                .collect();
+            return Err(format!(
+                "after step `{from}` failed, the run went on (onFailure actions ran: {}); continuing at `{from}` would ignore what they did. Start a new run instead",
+                after.into_iter().rev().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        let before = entry.unwrap_or(prior.steps.len());
+        check_no_failure_path(&prior.steps[..before], from)?;
+        let first_inner = top
+            .iter()
+            .rev()
+            .find(|&&i| i < before)
+            .map_or(0, |&i| i + 1);
+        Ok(Stopping {
+            top,
+            entry,
+            before,
+            first_inner,
+        })
+    }
+}
+
+/// Refuses to continue at a step (number `index` of the workflow) that calls a
+/// workflow which had finished some of its steps: calling it again would send
+/// their requests again.
+fn check_called_workflow(
+    program: &Program,
+    index: usize,
+    prior: &RunReport,
+    stopping: &Stopping,
+    from: &str,
+) -> Result<(), String> {
+    if stopping.entry.is_none() {
+        return Ok(());
+    }
+    let Some(done) = prior.steps[stopping.first_inner..stopping.before]
+        .iter()
+        .find(|s| s.status == Status::Succeeded)
+    else {
+        return Ok(());
+    };
+    let called = match &program.entry().steps[index].target {
+        StepTarget::Workflow { workflow, .. } => program.workflows[*workflow].workflow_id.as_str(),
+        StepTarget::Operation(_) => done.workflow_id.as_deref().unwrap_or_default(),
+    };
+    Err(format!(
+        "step `{from}` calls workflow `{called}`, which stopped after its step `{}` had finished; continuing would send that step's request again",
+        done.step_id
+    ))
+}
+
+/// The request that was in flight when the run stopped, which continuing
+/// sends again (as `step `id` (METHOD url)`): refused for a method that is not
+/// idempotent unless `--resend-uncertain`.
+fn resent_step(
+    prior: &RunReport,
+    stopping: &Stopping,
+    resend_uncertain: bool,
+) -> Result<Option<String>, String> {
+    let Some(i) = stopping.entry else {
+        return Ok(None);
+    };
+    let entry = &prior.steps[i];
+    let in_flight = std::iter::once(entry)
+        .chain(prior.steps[stopping.first_inner..i].iter())
+        .find(|s| s.status == Status::Uncertain && s.method != "CALL");
+    let Some(u) = in_flight else {
+        return Ok(None);
+    };
+    let what = format!("{} {}", u.method, u.url);
+    if !IDEMPOTENT.contains(&u.method.to_ascii_uppercase().as_str()) && !resend_uncertain {
+        return Err(format!(
+            "step `{}` ({what}) was in flight when the run was interrupted: the server may have acted on it (created what it asks for). Check, then pass --resend-uncertain to send it again, or start a new run",
+            u.step_id
+        ));
+    }
+    Ok(Some(format!("step `{}` ({what})", u.step_id)))
 }
 
 /// How to continue a batch line that was running when its batch was killed,

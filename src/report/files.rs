@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::{json, Map, Value};
 
 use crate::compile::Program;
-use crate::engine::outcome::{RunReport, Status};
+use crate::engine::outcome::{RunReport, Status, StepReport};
 use crate::engine::Event;
 use crate::redact::Redactor;
 
@@ -186,95 +186,30 @@ pub fn junit_error_suite(name: &str, kind: &str, message: &str) -> JunitSuite {
 
 /// The testsuite of one run, named `name`.
 pub fn junit_suite(report: &RunReport, program: &Program, name: &str) -> JunitSuite {
-    let secs = |ms: u64| format!("{:.3}", ms as f64 / 1000.0);
-    let mut cases = String::new();
-    let mut failures = 0;
-    let mut errors = 0;
+    let mut cases = Cases {
+        report,
+        xml: String::new(),
+        failures: 0,
+        errors: 0,
+        skipped: 0,
+        error_unclaimed: true,
+    };
     let mut ran: BTreeSet<&str> = BTreeSet::new();
-    let error_step = report.error.as_ref().and_then(|e| e.step_id.as_deref());
-    let mut error_used = false;
     for s in &report.steps {
-        let class = s.workflow_id.as_deref().unwrap_or(&report.workflow_id);
         if s.workflow_id.is_none() {
             ran.insert(s.step_id.as_str());
         }
-        cases.push_str(&format!(
-            "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\">\n",
-            xml_escape(&s.step_id),
-            xml_escape(class),
-            secs(s.duration_ms)
-        ));
-        if s.status == Status::Uncertain {
-            errors += 1;
-            let message = report
-                .error
-                .as_ref()
-                .filter(|e| e.kind == crate::engine::outcome::ErrorKind::Interrupted)
-                .map_or(
-                    "the run was interrupted while the step's request was in flight",
-                    |e| e.message.as_str(),
-                );
-            cases.push_str(&format!(
-                "      <error type=\"interrupted\" message=\"{}\">{} {}</error>\n",
-                xml_escape(message),
-                xml_escape(&s.method),
-                xml_escape(&s.url),
-            ));
-        }
-        if s.status == Status::Failed {
-            failures += 1;
-            let (kind, message) = match &report.error {
-                Some(e)
-                    if !error_used
-                        && error_step == Some(s.step_id.as_str())
-                        && s.workflow_id.is_none() =>
-                {
-                    error_used = true;
-                    (format!("{:?}", e.kind).to_lowercase(), e.message.clone())
-                }
-                _ => (
-                    "failed".to_string(),
-                    match s.status_code {
-                        Some(c) => format!("the step failed (status {c})"),
-                        None => "the step failed".to_string(),
-                    },
-                ),
-            };
-            cases.push_str(&format!(
-                "      <failure type=\"{}\" message=\"{}\">{} {} (attempts: {})\n{}</failure>\n",
-                xml_escape(&kind),
-                xml_escape(&message),
-                xml_escape(&s.method),
-                xml_escape(&s.url),
-                s.attempts,
-                xml_escape(&message)
-            ));
-        }
-        cases.push_str("    </testcase>\n");
+        cases.step(s);
     }
-    let mut skipped = 0;
-    for step in &program.entry().steps {
-        if !ran.contains(step.step_id.as_str()) {
-            skipped += 1;
-            cases.push_str(&format!(
-                "    <testcase name=\"{}\" classname=\"{}\" time=\"0.000\">\n      <skipped message=\"the step did not run\"/>\n    </testcase>\n",
-                xml_escape(&step.step_id),
-                xml_escape(&report.workflow_id)
-            ));
-        }
-    }
-    // A failure that belongs to no step (a failed dependency) is an error of the suite.
-    if let Some(e) = &report.error {
-        if e.step_id.is_none() {
-            errors += 1;
-            cases.push_str(&format!(
-                "    <testcase name=\"(workflow)\" classname=\"{}\" time=\"0.000\">\n      <error type=\"{}\" message=\"{}\"/>\n    </testcase>\n",
-                xml_escape(&report.workflow_id),
-                xml_escape(&format!("{:?}", e.kind).to_lowercase()),
-                xml_escape(&e.message)
-            ));
-        }
-    }
+    cases.not_run(program, &ran);
+    cases.workflow_error();
+    let Cases {
+        xml: cases,
+        failures,
+        errors,
+        skipped,
+        ..
+    } = cases;
     let tests = report.steps.len()
         + skipped
         + usize::from(report.error.as_ref().is_some_and(|e| e.step_id.is_none()));
@@ -289,6 +224,132 @@ pub fn junit_suite(report: &RunReport, program: &Program, name: &str) -> JunitSu
         errors,
         skipped,
         duration_ms: report.duration_ms,
+    }
+}
+
+/// Milliseconds as JUnit's seconds, `1.250`.
+fn secs(ms: u64) -> String {
+    format!("{:.3}", ms as f64 / 1000.0)
+}
+
+/// The testcases of one run's suite as they are written, with their counts.
+struct Cases<'a> {
+    report: &'a RunReport,
+    xml: String,
+    failures: usize,
+    errors: usize,
+    skipped: usize,
+    /// Whether the run's error still waits for the failed step it names: it
+    /// explains that step's first failed execution only.
+    error_unclaimed: bool,
+}
+
+impl Cases<'_> {
+    /// One testcase per step execution: an error when its request was in
+    /// flight as the run was interrupted, a failure when it failed.
+    fn step(&mut self, s: &StepReport) {
+        let class = s.workflow_id.as_deref().unwrap_or(&self.report.workflow_id);
+        self.xml.push_str(&format!(
+            "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\">\n",
+            xml_escape(&s.step_id),
+            xml_escape(class),
+            secs(s.duration_ms)
+        ));
+        if s.status == Status::Uncertain {
+            self.interrupted(s);
+        }
+        if s.status == Status::Failed {
+            self.failure(s);
+        }
+        self.xml.push_str("    </testcase>\n");
+    }
+
+    /// The `<error>` of a step whose request was in flight when the run was
+    /// interrupted.
+    fn interrupted(&mut self, s: &StepReport) {
+        self.errors += 1;
+        let message = self
+            .report
+            .error
+            .as_ref()
+            .filter(|e| e.kind == crate::engine::outcome::ErrorKind::Interrupted)
+            .map_or(
+                "the run was interrupted while the step's request was in flight",
+                |e| e.message.as_str(),
+            );
+        self.xml.push_str(&format!(
+            "      <error type=\"interrupted\" message=\"{}\">{} {}</error>\n",
+            xml_escape(message),
+            xml_escape(&s.method),
+            xml_escape(&s.url),
+        ));
+    }
+
+    /// The `<failure>` of a failed step: the run's error when it names this
+    /// step (the first time), else the status it failed with.
+    fn failure(&mut self, s: &StepReport) {
+        self.failures += 1;
+        let error_step = self
+            .report
+            .error
+            .as_ref()
+            .and_then(|e| e.step_id.as_deref());
+        let (kind, message) = match &self.report.error {
+            Some(e)
+                if self.error_unclaimed
+                    && error_step == Some(s.step_id.as_str())
+                    && s.workflow_id.is_none() =>
+            {
+                self.error_unclaimed = false;
+                (format!("{:?}", e.kind).to_lowercase(), e.message.clone())
+            }
+            _ => (
+                "failed".to_string(),
+                match s.status_code {
+                    Some(c) => format!("the step failed (status {c})"),
+                    None => "the step failed".to_string(),
+                },
+            ),
+        };
+        self.xml.push_str(&format!(
+            "      <failure type=\"{}\" message=\"{}\">{} {} (attempts: {})\n{}</failure>\n",
+            xml_escape(&kind),
+            xml_escape(&message),
+            xml_escape(&s.method),
+            xml_escape(&s.url),
+            s.attempts,
+            xml_escape(&message)
+        ));
+    }
+
+    /// A skipped testcase for each step of the workflow that never ran.
+    fn not_run(&mut self, program: &Program, ran: &BTreeSet<&str>) {
+        for step in &program.entry().steps {
+            if !ran.contains(step.step_id.as_str()) {
+                self.skipped += 1;
+                self.xml.push_str(&format!(
+                    "    <testcase name=\"{}\" classname=\"{}\" time=\"0.000\">\n      <skipped message=\"the step did not run\"/>\n    </testcase>\n",
+                    xml_escape(&step.step_id),
+                    xml_escape(&self.report.workflow_id)
+                ));
+            }
+        }
+    }
+
+    /// A failure that belongs to no step (a failed dependency) is an error of
+    /// the suite, as a `(workflow)` testcase.
+    fn workflow_error(&mut self) {
+        let report = self.report;
+        let Some(e) = report.error.as_ref().filter(|e| e.step_id.is_none()) else {
+            return;
+        };
+        self.errors += 1;
+        self.xml.push_str(&format!(
+            "    <testcase name=\"(workflow)\" classname=\"{}\" time=\"0.000\">\n      <error type=\"{}\" message=\"{}\"/>\n    </testcase>\n",
+            xml_escape(&report.workflow_id),
+            xml_escape(&format!("{:?}", e.kind).to_lowercase()),
+            xml_escape(&e.message)
+        ));
     }
 }
 
