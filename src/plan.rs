@@ -416,7 +416,7 @@ impl RequestCheck<'_> {
             return;
         };
         let content_type = call.body.as_ref().map(|b| b.content_type.as_str());
-        let Some(schema) = body_schema(&call.operation, content_type) else {
+        let Some(schema) = call.operation.body_schema(content_type) else {
             return;
         };
         let checker = call
@@ -495,28 +495,16 @@ fn coerce_to_schema(value: &Value, schema: &Value, root: &Value) -> Value {
     }
 }
 
-pub(crate) fn body_schema<'o>(
-    op: &'o crate::openapi::Operation,
-    content_type: Option<&str>,
-) -> Option<&'o Value> {
-    let content = op.request_body.as_ref()?.get("content")?.as_object()?;
-    let wanted = content_type
-        .map(|c| {
-            c.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_else(|| "application/json".into());
-    let media = content
+pub fn list_problems(problems: &[PlanProblem]) -> String {
+    problems
         .iter()
-        .find(|(k, _)| k.to_ascii_lowercase() == wanted)
-        .or_else(|| {
-            content
-                .iter()
-                .find(|(k, _)| k.ends_with("/*") && wanted.starts_with(k.trim_end_matches('*')))
+        .map(|p| {
+            if p.workflow_id.is_empty() {
+                p.to_string()
+            } else {
+                format!("workflow `{}`, {p}", p.workflow_id)
+            }
         })
-        .or_else(|| content.iter().find(|(k, _)| k.as_str() == "*/*"))?;
-    media.1.get("schema")
+        .collect::<Vec<_>>()
+        .join("\n")
 }

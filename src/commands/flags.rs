@@ -9,7 +9,6 @@ use url::Url;
 
 use crate::compile::Program;
 use crate::engine::inputs;
-use crate::plan;
 use crate::redact::Redactor;
 use crate::report::problem::{exit, Problem};
 
@@ -186,20 +185,6 @@ pub(crate) fn register_secrets(
             }
         }
     }
-}
-
-pub(crate) fn list_problems(problems: &[plan::PlanProblem]) -> String {
-    problems
-        .iter()
-        .map(|p| {
-            if p.workflow_id.is_empty() {
-                p.to_string()
-            } else {
-                format!("workflow `{}`, {p}", p.workflow_id)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// One problem for the first compile error, mentioning the others.

@@ -12,17 +12,12 @@ mod fixing;
 mod flags;
 mod list;
 mod locate;
+mod mcp;
 mod run;
 mod shell;
 mod show;
 mod unknown;
 mod validate;
-
-// What `crate::mcp` shares with `run` (until its command moves here).
-pub(crate) use flags::{
-    check_stopping, compile_problem, list_problems, parse_pairs, parse_server_url,
-    read_inputs_file, register_secrets, register_url_secrets,
-};
 
 pub use unknown::unknown_command;
 
@@ -41,7 +36,7 @@ pub fn main(cli: Cli) -> u8 {
         Command::Validate(args) => validate::command(args, &printer),
         Command::List(args) => list::command(args, &printer),
         Command::Show(args) => show::command(args, &printer),
-        Command::Mcp(args) => crate::mcp::command(args, &printer),
+        Command::Mcp(args) => mcp::command(args, &printer),
         Command::Completions(args) => shell::completions_command(args),
         Command::Man(args) => shell::man_command(args, &printer),
         Command::Complete(args) => shell::complete_command(args),

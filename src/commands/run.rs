@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::flags::{
-    check_stopping, compile_problem, list_problems, parse_pairs, parse_server_url, read_capped,
-    read_inputs_file, register_secrets, register_url_secrets,
+    check_stopping, compile_problem, parse_pairs, parse_server_url, read_capped, read_inputs_file,
+    register_secrets, register_url_secrets,
 };
 use super::locate::locate;
 use super::runtime;
@@ -23,6 +23,7 @@ use crate::engine::outcome::{RunReport, Status};
 use crate::engine::{self, Event, RunOptions};
 use crate::http::ClientOptions;
 use crate::plan;
+use crate::plan::list_problems;
 use crate::read::display_url;
 use crate::report::credentials::RunContext;
 use crate::report::human::{log_event, print_event, print_human};

@@ -295,7 +295,7 @@ fn unreadable_schemas(call: &OperationCall, at: &Place, target_ptr: &str) -> Vec
         })
         .collect();
     if let Some(b) = &call.body {
-        if let Some(s) = crate::plan::body_schema(operation, Some(&b.content_type)) {
+        if let Some(s) = operation.body_schema(Some(&b.content_type)) {
             schemas.push(("request body".to_string(), s));
         }
     }

@@ -83,6 +83,32 @@ pub struct Operation {
 }
 
 impl Operation {
+    /// The schema of the request body for `content_type` (default
+    /// `application/json`): the exact media type, else a `type/*` range that
+    /// covers it, else `*/*`.
+    pub fn body_schema(&self, content_type: Option<&str>) -> Option<&Value> {
+        let content = self.request_body.as_ref()?.get("content")?.as_object()?;
+        let wanted = content_type
+            .map(|c| {
+                c.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .unwrap_or_else(|| "application/json".into());
+        let media = content
+            .iter()
+            .find(|(k, _)| k.to_ascii_lowercase() == wanted)
+            .or_else(|| {
+                content
+                    .iter()
+                    .find(|(k, _)| k.ends_with("/*") && wanted.starts_with(k.trim_end_matches('*')))
+            })
+            .or_else(|| content.iter().find(|(k, _)| k.as_str() == "*/*"))?;
+        media.1.get("schema")
+    }
+
     /// The media types the operation's request body accepts, in document order.
     pub fn request_media_types(&self) -> Vec<&str> {
         self.request_body
