@@ -7,18 +7,15 @@
 //! [`report`] holds the result and [`redact`] keeps secrets out of every output.
 
 pub mod batch;
-pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod compile;
-pub mod diagnostics;
 pub mod document;
 pub mod engine;
 pub mod expr;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
-pub mod lint;
 pub mod mcp;
 pub mod openapi;
 pub mod plan;

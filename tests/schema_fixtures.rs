@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use arazzo::document::source_map::SourceMap;
-use arazzo::validate::schema::{check, SchemaIssue};
+use arazzo::validate::arazzo_schema::{check, SchemaIssue};
 use serde_json::Value;
 
 fn shared(rel: &str) -> PathBuf {

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::locate::{default_paths, document_fetcher, load_for_listing, stdin_in_paths};
+use super::discovery::{default_paths, document_fetcher, load_for_listing, stdin_in_paths};
 use super::runtime;
 use crate::cli::{ListArgs, OutputFormat};
 use crate::compile::compile;
@@ -13,12 +13,16 @@ use crate::report::problem::{exit, Problem};
 pub(super) fn command(args: ListArgs, printer: &Printer) -> Result<u8, Problem> {
     let limit = args.documents.max_document_size;
     let paths = stdin_in_paths(&args.paths)?;
-    let files = crate::check::expand_paths(&default_paths(&paths), limit).map_err(|m| {
-        Problem::usage(
-            m,
-            Some("pass Arazzo documents or directories holding them (default ./workflows)".into()),
-        )
-    })?;
+    let files =
+        crate::validate::pipeline::expand_paths(&default_paths(&paths), limit).map_err(|m| {
+            Problem::usage(
+                m,
+                Some(
+                    "pass Arazzo documents or directories holding them (default ./workflows)"
+                        .into(),
+                ),
+            )
+        })?;
     if files.is_empty() {
         return Err(Problem::usage(
             "no Arazzo documents to list",

@@ -123,7 +123,7 @@ fn document_files(args: &McpArgs) -> Result<Vec<PathBuf>, Problem> {
     } else {
         args.paths.clone()
     };
-    crate::check::expand_paths(&paths, args.documents.max_document_size).map_err(|m| {
+    crate::validate::pipeline::expand_paths(&paths, args.documents.max_document_size).map_err(|m| {
         Problem::usage(
             m,
             Some("pass Arazzo documents or directories holding them".into()),

@@ -7,11 +7,10 @@ use crate::redact::Redactor;
 use crate::report::printer::Printer;
 use crate::report::problem::Problem;
 
+mod discovery;
 mod each;
-mod fixing;
 mod flags;
 mod list;
-mod locate;
 mod mcp;
 mod run;
 mod shell;

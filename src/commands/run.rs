@@ -8,11 +8,11 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use url::Url;
 
+use super::discovery::locate;
 use super::flags::{
     check_stopping, compile_problem, parse_pairs, parse_server_url, read_capped, read_inputs_file,
     register_secrets, register_url_secrets,
 };
-use super::locate::locate;
 use super::runtime;
 use crate::cli::{OutputFormat, RunArgs};
 use crate::compile::{compile, Program};

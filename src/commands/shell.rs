@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use clap::CommandFactory;
 use serde_json::Value;
 
-use super::locate::{arazzo_tree, default_paths, discover, locate};
+use super::discovery::{arazzo_tree, default_paths, discover, locate};
 use crate::cli::{Cli, CompleteArgs, CompletionsArgs, DocumentLimit, ManArgs, Shell};
 use crate::report::printer::Printer;
 use crate::report::problem::{exit, Problem};
@@ -367,7 +367,7 @@ fn candidates(cmd: &clap::Command, before: &[String]) -> Vec<String> {
         }
         ("mcp", Some("inputs")) => {
             let paths: Vec<PathBuf> = line.positionals.iter().map(|p| unquote(p).into()).collect();
-            let files = crate::check::expand_paths(&default_paths(&paths), limit);
+            let files = crate::validate::pipeline::expand_paths(&default_paths(&paths), limit);
             input_names(&files.unwrap_or_default(), None, limit)
         }
         _ => Vec::new(),

@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
+use super::discovery::{document_fetcher, locate};
 use super::flags::compile_problem;
-use super::locate::{document_fetcher, locate};
 use super::run::pick_workflow;
 use super::runtime;
 use crate::cli::{OutputFormat, ShowArgs};

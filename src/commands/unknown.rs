@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::locate::discover;
+use super::discovery::discover;
 use crate::redact::Redactor;
 use crate::report::printer::Printer;
 use crate::report::problem::{exit, Problem};

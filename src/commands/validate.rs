@@ -1,13 +1,19 @@
 //! `arazzo validate`: every check without sending anything, in the chosen
-//! format, with `--fix`.
+//! format. With `--fix`, the fixes diagnostics carry are applied, editing only
+//! the text of the values that change (see [`crate::validate::fix`]); with
+//! `--fix --dry-run`, printed as a unified diff instead.
+
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::locate::{default_paths, document_fetcher, stdin_in_paths};
+use super::discovery::{default_paths, document_fetcher, stdin_in_paths};
 use super::runtime;
 use crate::cli::{DiagnosticFormat, ValidateArgs};
 use crate::report::printer::Printer;
 use crate::report::problem::{exit, Problem};
+use crate::validate::diagnostics::Diagnostic;
+use crate::validate::fix::{self, Edit};
 
 pub(super) fn command(args: ValidateArgs, printer: &Printer) -> Result<u8, Problem> {
     let limit = args.documents.max_document_size;
@@ -18,12 +24,13 @@ pub(super) fn command(args: ValidateArgs, printer: &Printer) -> Result<u8, Probl
             Some("validate the file itself, or add --dry-run for the fixes as a diff".into()),
         ));
     }
-    let files = crate::check::expand_paths(&default_paths(&paths), limit).map_err(|m| {
-        Problem::usage(
-            m,
-            Some("pass Arazzo documents or directories holding them".into()),
-        )
-    })?;
+    let files =
+        crate::validate::pipeline::expand_paths(&default_paths(&paths), limit).map_err(|m| {
+            Problem::usage(
+                m,
+                Some("pass Arazzo documents or directories holding them".into()),
+            )
+        })?;
     if files.is_empty() {
         return Err(Problem::usage(
             "no Arazzo documents to validate",
@@ -42,7 +49,8 @@ pub(super) fn command(args: ValidateArgs, printer: &Printer) -> Result<u8, Probl
         let mut all = Vec::new();
         let mut sources = Vec::new();
         for f in files {
-            let (diags, source) = rt.block_on(crate::check::validate_file(f, &fetcher));
+            let (diags, source) =
+                rt.block_on(crate::validate::pipeline::validate_file(f, &fetcher));
             all.extend(diags);
             sources.push(source);
         }
@@ -50,7 +58,7 @@ pub(super) fn command(args: ValidateArgs, printer: &Printer) -> Result<u8, Probl
     };
     let (mut all, mut sources) = check(&files);
     if args.fix {
-        let fixed = super::fixing::apply(&files, &all, args.dry_run, printer)?;
+        let fixed = apply_fixes(&files, &all, args.dry_run, printer)?;
         let noun = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
         let verb = if args.dry_run { "would fix" } else { "fixed" };
         printer.err(&format!(
@@ -65,7 +73,7 @@ pub(super) fn command(args: ValidateArgs, printer: &Printer) -> Result<u8, Probl
     }
     let errors = all
         .iter()
-        .filter(|d| d.severity == crate::diagnostics::Severity::Error)
+        .filter(|d| d.severity == crate::validate::diagnostics::Severity::Error)
         .count();
     let warnings = all.len() - errors;
     let noun = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
@@ -88,7 +96,7 @@ pub(super) fn command(args: ValidateArgs, printer: &Printer) -> Result<u8, Probl
             printer.err(&summary);
         }
         DiagnosticFormat::Human => {
-            printer.err(&crate::diagnostics::render(&all, &sources, false));
+            printer.err(&crate::validate::diagnostics::render(&all, &sources, false));
             printer.err(&summary);
         }
     }
@@ -96,5 +104,93 @@ pub(super) fn command(args: ValidateArgs, printer: &Printer) -> Result<u8, Probl
         exit::SUCCEEDED
     } else {
         exit::DOCUMENT
+    })
+}
+
+/// What `--fix` did to one run's documents.
+struct Fixed {
+    /// Documents whose text changed (or would, with `--dry-run`).
+    pub files: usize,
+    /// Fixes applied (or that would be).
+    pub applied: usize,
+}
+
+/// Applies the certain fixes of `diags` to `files`: in place, or as a diff on
+/// stdout when `dry_run`. Says on stderr what changed and what could not.
+fn apply_fixes(
+    files: &[PathBuf],
+    diags: &[Diagnostic],
+    dry_run: bool,
+    printer: &Printer,
+) -> Result<Fixed, Problem> {
+    let mut fixed = Fixed {
+        files: 0,
+        applied: 0,
+    };
+    for path in files {
+        let name = path.display().to_string();
+        let mut edits: Vec<Edit> = Vec::new();
+        for d in diags.iter().filter(|d| d.file == name) {
+            let Some(f) = &d.fix else { continue };
+            let edit = Edit {
+                pointer: f.pointer.clone(),
+                from: f.replace.clone(),
+                to: f.with.clone(),
+            };
+            // The same mistake can be reported from several places.
+            if !edits.contains(&edit) {
+                edits.push(edit);
+            }
+        }
+        if edits.is_empty() {
+            continue;
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Problem::document(format!("--fix: cannot read `{name}`: {e}"), None))?;
+        let outcome = fix::apply(&text, &edits);
+        for (edit, why) in &outcome.skipped {
+            printer.err(&format!("{name}: not fixed at {}: {why}\n", edit.pointer));
+        }
+        if outcome.applied.is_empty() || outcome.text == text {
+            continue;
+        }
+        fixed.files += 1;
+        fixed.applied += outcome.applied.len();
+        if dry_run {
+            printer.out(&fix::diff(&name, &text, &outcome.text));
+            continue;
+        }
+        write_in_place(path, &outcome.text)
+            .map_err(|m| Problem::document(format!("--fix: {m}"), None))?;
+        for a in &outcome.applied {
+            printer.err(&format!(
+                "{name}:{}:{}: fixed `{}` → `{}`\n",
+                a.line, a.column, a.before, a.after
+            ));
+        }
+    }
+    Ok(fixed)
+}
+
+/// Replaces a file's text without leaving it half written: a new file beside
+/// it, with the same permissions, renamed over it.
+fn write_in_place(path: &Path, text: &str) -> Result<(), String> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{file_name}.arazzo-fix"));
+    let permissions = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?
+        .permissions();
+    std::fs::write(&temp, text).map_err(|e| format!("cannot write `{}`: {e}", temp.display()))?;
+    let _ = std::fs::set_permissions(&temp, permissions);
+    std::fs::rename(&temp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        format!("cannot replace `{}`: {e}", path.display())
     })
 }

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::compiler::{Compiler, Place};
-use super::criteria::{compile_criterion, locate_criterion};
+use super::criterion_check::{compile_criterion, locate_criterion};
 use super::errors::{error, suggest, token, CompileError};
 use super::program::{Action, ActionKind, CompiledCriterion, Jump};
 use crate::document::Criterion;

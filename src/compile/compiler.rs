@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use super::errors::{error, fail, suggest, CompileError};
 use super::program::{CompiledWorkflow, Program};
-use crate::document::{display_url, Loaded, SourceRef, Workflow};
+use crate::document::{Loaded, SourceRef, Workflow};
+use crate::read::display_url;
 
 pub(super) struct Compiler<'a> {
     pub(super) loaded: &'a Loaded,

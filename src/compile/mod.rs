@@ -19,9 +19,9 @@
 mod action;
 mod call;
 mod compiler;
-mod criteria;
+mod criterion_check;
 mod errors;
-mod inputs;
+mod inputs_schema;
 mod operation;
 mod parameters;
 mod program;
@@ -32,11 +32,12 @@ mod workflow;
 
 use std::collections::BTreeSet;
 
-use crate::document::{display_url, Loaded};
+use crate::document::Loaded;
+use crate::read::display_url;
 
 pub(crate) use errors::{error, token};
 pub use errors::{suggest, CompileError};
-pub(crate) use inputs::inputs_schema;
+pub(crate) use inputs_schema::inputs_schema;
 pub use program::{
     Action, ActionKind, CompiledBody, CompiledCriterion, CompiledParam, CompiledStep,
     CompiledWorkflow, CriterionCheck, Jump, OperationCall, Program, StepTarget,

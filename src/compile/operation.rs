@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use super::compiler::{Compiler, Place};
 use super::errors::{error, fail, suggest, CompileError};
-use crate::document::{display_url, SourceRef, Step};
+use crate::document::{SourceRef, Step};
 use crate::expr::Pointer;
 use crate::openapi::{OpenApi, OpenApiError, Operation};
+use crate::read::display_url;
 
 /// An operation found for a step: the name of its source, the description,
 /// and the operation.

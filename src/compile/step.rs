@@ -4,7 +4,7 @@
 
 use super::action::ActionList;
 use super::compiler::{Compiler, Place};
-use super::criteria::{compile_criterion, locate_criterion};
+use super::criterion_check::{compile_criterion, locate_criterion};
 use super::errors::{error, token, CompileError};
 use super::parameters::{same_param, ParamAt};
 use super::program::{Action, CompiledCriterion, CompiledStep, StepTarget};

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::action::ActionList;
 use super::compiler::{Compiler, Place};
 use super::errors::{error, token, CompileError};
-use super::inputs::inputs_schema;
+use super::inputs_schema::inputs_schema;
 use super::parameters::ParamAt;
 use super::program::{Action, CompiledStep, CompiledWorkflow, StepTarget};
 use super::refs::RefCheck;

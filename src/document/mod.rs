@@ -16,9 +16,7 @@ pub use model::*;
 
 use crate::http::Fetcher;
 use crate::openapi::OpenApi;
-use crate::read::{fetch, parse_tree, LoadError};
-// Kept while compile/ is split elsewhere; to be removed on merge.
-pub use crate::read::display_url;
+use crate::read::{display_url, fetch, parse_tree, LoadError};
 
 /// A parsed Arazzo document and where it came from.
 #[derive(Debug)]

@@ -8,15 +8,15 @@
 //! chooses what follows it. `request` builds an HTTP request and `send` sends
 //! it, behind the one call `attempt` makes to the transport.
 
-mod actions;
 mod attempt;
 pub mod inputs;
 pub mod interrupt;
+mod next_step;
 pub mod outcome;
 pub mod request;
 pub mod resume;
+mod run_loop;
 pub mod send;
-mod steps;
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::compile::{check_all, Program};
-use crate::diagnostics::{Diagnostic, Fix, Severity, SourceFile};
 use crate::document::{self, Loaded};
-use crate::lint::lint;
 use crate::plan::{check_literals, PlanProblem, ProblemAbout};
 use crate::read::LoadError;
-use crate::validate::schema;
+use crate::validate::arazzo_schema;
+use crate::validate::diagnostics::{Diagnostic, Fix, Severity, SourceFile};
+use crate::validate::lint::lint;
 
 /// Expands the command-line paths: files as given, directories to the Arazzo
 /// documents directly inside them (by an `arazzo` field at the top).
@@ -170,7 +170,7 @@ struct FileCheck<'a> {
 impl FileCheck<'_> {
     /// Phase 2: every error the Arazzo 1.0 JSON Schema finds, at its place.
     fn arazzo_schema(&mut self) {
-        for issue in schema::check(&self.tree) {
+        for issue in arazzo_schema::check(&self.tree) {
             self.schema_pointers.push(issue.pointer.clone());
             self.diags.push(self.file.at(
                 Some(&issue.pointer),
