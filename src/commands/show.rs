@@ -1,5 +1,7 @@
 //! `arazzo show`: a workflow's steps, what each reads and produces.
 
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 
 use super::discovery::{document_fetcher, locate};
@@ -7,8 +9,9 @@ use super::flags::compile_problem;
 use super::run::pick_workflow;
 use super::runtime;
 use crate::cli::{OutputFormat, ShowArgs};
-use crate::compile::compile;
+use crate::compile::{compile, CompiledStep, Program, StepTarget};
 use crate::document;
+use crate::expr::Expr;
 use crate::report::printer::Printer;
 use crate::report::problem::{exit, Problem};
 
@@ -26,47 +29,14 @@ pub(super) fn command(args: ShowArgs, printer: &Printer) -> Result<u8, Problem> 
     pick_workflow(&loaded, Some(args.workflow.clone()))?;
     let program = compile(&loaded, &args.workflow).map_err(|errors| compile_problem(&errors))?;
     let wf = program.entry();
-    let steps: Vec<Value> = wf
-        .steps
-        .iter()
-        .map(|s| {
-            let (method, path) = s.describe(&program);
-            let operation = match &s.target {
-                crate::compile::StepTarget::Operation(c) => c.operation.operation_id.clone(),
-                crate::compile::StepTarget::Workflow { .. } => None,
-            };
-            let mut reads: Vec<String> = s
-                .expressions()
-                .iter()
-                .filter(|e| {
-                    matches!(
-                        e,
-                        crate::expr::Expr::Inputs { .. }
-                            | crate::expr::Expr::Steps { .. }
-                            | crate::expr::Expr::Workflows { .. }
-                    )
-                })
-                .map(|e| e.to_string())
-                .collect();
-            reads.dedup();
-            let mut seen = std::collections::BTreeSet::new();
-            reads.retain(|r| seen.insert(r.clone()));
-            serde_json::json!({
-                "stepId": s.step_id,
-                "operationId": operation,
-                "method": method,
-                "path": path,
-                "reads": reads,
-                "produces": s.outputs.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
+    let steps: Vec<Value> = wf.steps.iter().map(|s| describe(&program, s)).collect();
+    let outputs: Vec<&str> = wf.outputs.iter().map(|(k, _)| k.as_str()).collect();
     match args.output {
         OutputFormat::Json => printer.out_json(serde_json::json!({
             "workflowId": wf.workflow_id,
             "summary": wf.summary,
             "steps": steps,
-            "outputs": wf.outputs.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            "outputs": outputs,
         })),
         OutputFormat::Human => {
             let mut out = format!("{}\n", wf.workflow_id);
@@ -74,48 +44,76 @@ pub(super) fn command(args: ShowArgs, printer: &Printer) -> Result<u8, Problem> 
                 out.push_str(&format!("  {s}\n"));
             }
             for (i, s) in steps.iter().enumerate() {
-                out.push_str(&format!(
-                    "\n{}. {}  {} {}{}\n",
-                    i + 1,
-                    s["stepId"].as_str().unwrap_or(""),
-                    s["method"].as_str().unwrap_or(""),
-                    s["path"].as_str().unwrap_or(""),
-                    match s["operationId"].as_str() {
-                        Some(o) if !o.is_empty() => format!("  ({o})"),
-                        _ => String::new(),
-                    }
-                ));
-                let reads: Vec<&str> = s["reads"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect();
-                if !reads.is_empty() {
-                    out.push_str(&format!("   reads:    {}\n", reads.join(", ")));
-                }
-                let prod: Vec<&str> = s["produces"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect();
-                if !prod.is_empty() {
-                    out.push_str(&format!("   produces: {}\n", prod.join(", ")));
-                }
+                out.push_str(&human_step(i + 1, s));
             }
-            let outs: Vec<&String> = wf.outputs.iter().map(|(k, _)| k).collect();
-            if !outs.is_empty() {
-                out.push_str(&format!(
-                    "\noutputs: {}\n",
-                    outs.iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+            if !outputs.is_empty() {
+                out.push_str(&format!("\noutputs: {}\n", outputs.join(", ")));
             }
             printer.out(&out);
         }
     }
     Ok(exit::SUCCEEDED)
+}
+
+/// One step as `show -o json` shows it: its operation, method and path, the
+/// inputs and outputs it reads (each once, in order) and the outputs it
+/// produces.
+fn describe(program: &Program, s: &CompiledStep) -> Value {
+    let (method, path) = s.describe(program);
+    let operation = match &s.target {
+        StepTarget::Operation(c) => c.operation.operation_id.clone(),
+        StepTarget::Workflow { .. } => None,
+    };
+    let mut seen = BTreeSet::new();
+    let reads: Vec<String> = s
+        .expressions()
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Expr::Inputs { .. } | Expr::Steps { .. } | Expr::Workflows { .. }
+            )
+        })
+        .map(|e| e.to_string())
+        .filter(|r| seen.insert(r.clone()))
+        .collect();
+    serde_json::json!({
+        "stepId": s.step_id,
+        "operationId": operation,
+        "method": method,
+        "path": path,
+        "reads": reads,
+        "produces": s.outputs.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+    })
+}
+
+/// `N. stepId  METHOD /path  (operationId)`, then what it reads and produces.
+fn human_step(n: usize, s: &Value) -> String {
+    let mut out = format!(
+        "\n{n}. {}  {} {}{}\n",
+        s["stepId"].as_str().unwrap_or(""),
+        s["method"].as_str().unwrap_or(""),
+        s["path"].as_str().unwrap_or(""),
+        match s["operationId"].as_str() {
+            Some(o) if !o.is_empty() => format!("  ({o})"),
+            _ => String::new(),
+        }
+    );
+    let list = |key: &str| -> Vec<&str> {
+        s[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect()
+    };
+    let reads = list("reads");
+    if !reads.is_empty() {
+        out.push_str(&format!("   reads:    {}\n", reads.join(", ")));
+    }
+    let produces = list("produces");
+    if !produces.is_empty() {
+        out.push_str(&format!("   produces: {}\n", produces.join(", ")));
+    }
+    out
 }
