@@ -1,10 +1,13 @@
 //! `arazzo`: load an Arazzo 1.0.1 document and the OpenAPI descriptions it names,
 //! compile a workflow, and run it step by step against real HTTP servers.
 //!
-//! The pipeline is load → compile → run: [`document`] reads documents and sources,
-//! [`openapi`] indexes OpenAPI descriptions, [`expr`] parses runtime expressions and
-//! conditions, [`compile`] resolves everything a workflow needs, [`engine`] runs it,
-//! [`report`] holds the result and [`redact`] keeps secrets out of every output.
+//! The pipeline is read → document → compile → plan/engine → report: [`read`] reads
+//! any document within its limits, [`document`] loads an Arazzo document with its
+//! sources, [`openapi`] indexes OpenAPI descriptions, [`expr`] parses runtime
+//! expressions and conditions, [`compile`] resolves everything a workflow needs,
+//! [`plan`] checks requests before anything is sent, [`engine`] runs the workflow,
+//! [`report`] shows what happened and [`redact`] keeps secrets out of every output.
+//! [`commands`] holds one file per subcommand. `docs/ARCHITECTURE.md` is the map.
 
 pub mod batch;
 pub mod cli;
