@@ -75,7 +75,7 @@ fn child_validate(workflow: &Path) {
     let text = std::fs::read_to_string(workflow).unwrap();
     let tree: Value = serde_yaml_ng::from_str(&text).unwrap();
     p.done("read+parse_workflow_yaml");
-    let issues = arazzo::validate::arazzo_schema::check(&tree);
+    let issues = arazzo::check::arazzo_schema::check(&tree);
     assert!(issues.is_empty(), "{:?}", issues.len());
     p.done("arazzo_json_schema_check");
     let url = Url::from_file_path(workflow).unwrap();
@@ -86,7 +86,7 @@ fn child_validate(workflow: &Path) {
     let literal = arazzo::plan::check_literals(&program);
     assert!(literal.is_empty());
     p.done("check_literals(request_schemas)");
-    let findings = arazzo::validate::lint::lint(&program, &loaded);
+    let findings = arazzo::check::lint::lint(&program, &loaded);
     p.done("lint");
     drop((findings, program, loaded, tree));
     p.done("drop");
@@ -180,7 +180,7 @@ fn child_experiment(name: &str, workflow: &Path) {
                 std::fs::read_to_string(manifest_dir().join("src/validate/arazzo-1.0-schema.yaml"))
                     .unwrap();
             let mut schema: Value = serde_yaml_ng::from_str(&text).unwrap();
-            arazzo::validate::arazzo_schema::apply_tolerances(&mut schema);
+            arazzo::check::arazzo_schema::apply_tolerances(&mut schema);
             if name != "arazzo-schema" {
                 schema["$defs"]["schema"] = serde_json::json!({"type": ["object", "boolean"]});
             }

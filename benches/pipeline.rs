@@ -279,8 +279,7 @@ mod compiling {
         let rt = runtime();
         let client = fetcher();
         let path = workflow_path();
-        bencher
-            .bench_local(|| rt.block_on(arazzo::validate::pipeline::validate_file(path, &client)));
+        bencher.bench_local(|| rt.block_on(arazzo::check::pipeline::validate_file(path, &client)));
     }
 }
 

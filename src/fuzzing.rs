@@ -139,19 +139,18 @@ pub fn document(data: &[u8]) {
     };
     let url = Url::parse("file:///fuzz/flow.arazzo.yaml").expect("a URL");
     let _ = crate::document::parse_arazzo(url, s);
-    let file =
-        crate::validate::diagnostics::SourceFile::new("flow.arazzo.yaml".into(), s.to_string());
+    let file = crate::check::diagnostics::SourceFile::new("flow.arazzo.yaml".into(), s.to_string());
     for pointer in ["", "/workflows/0/steps/0", "/info/title", "/a/b/0"] {
         let _ = file.at(
             Some(pointer),
             "fuzz",
-            crate::validate::diagnostics::Severity::Error,
+            crate::check::diagnostics::Severity::Error,
             String::new(),
             None,
         );
     }
     if let Ok(tree) = crate::read::parse_tree(s, "the input") {
-        let _ = crate::validate::arazzo_schema::check(&tree);
+        let _ = crate::check::arazzo_schema::check(&tree);
     }
 }
 

@@ -10,6 +10,7 @@
 //! [`commands`] holds one file per subcommand. `docs/ARCHITECTURE.md` is the map.
 
 pub mod batch;
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod compile;
@@ -19,11 +20,10 @@ pub mod expr;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
-pub mod mcp;
 pub mod openapi;
 pub mod plan;
 pub mod read;
 pub mod redact;
 pub mod report;
 pub mod schema;
-pub mod validate;
+pub mod serve;

@@ -1,4 +1,4 @@
-//! `arazzo::validate`: the schema check over OAI's schema fixtures and the corpus of real
+//! `arazzo::check`: the schema check over OAI's schema fixtures and the corpus of real
 //! Arazzo documents, and the source map over them and a 2 MB OpenAPI description.
 //!
 //! Fixtures live in `../shared` (beside this checkout).
@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use arazzo::check::arazzo_schema::{check, SchemaIssue};
 use arazzo::document::source_map::SourceMap;
-use arazzo::validate::arazzo_schema::{check, SchemaIssue};
 use serde_json::Value;
 
 fn shared(rel: &str) -> PathBuf {

@@ -37,7 +37,7 @@ fn documents(args: &ListArgs) -> Result<Vec<PathBuf>, Problem> {
     let paths = stdin_in_paths(&args.paths)?;
     let limit = args.documents.max_document_size;
     let files =
-        crate::validate::pipeline::expand_paths(&default_paths(&paths), limit).map_err(|m| {
+        crate::check::pipeline::expand_paths(&default_paths(&paths), limit).map_err(|m| {
             Problem::usage(
                 m,
                 Some(

@@ -1,6 +1,6 @@
 //! `arazzo mcp`: checks the flags, loads and compiles the workflows to serve,
 //! fills in the operator's inputs, then hands them to the server
-//! ([`crate::mcp`]).
+//! ([`crate::serve::mcp_tools`]).
 
 use crate::cli::McpArgs;
 use crate::compile::{compile, Program};
@@ -9,10 +9,10 @@ use crate::engine::inputs::{self, InputSources};
 use crate::engine::interrupt::Stop;
 use crate::engine::RunOptions;
 use crate::http::ClientOptions;
-use crate::mcp::{tool_for, valid_tool_name, Ready, Served};
 use crate::plan;
 use crate::report::printer::Printer;
 use crate::report::problem::{exit, Problem};
+use crate::serve::mcp_tools::{tool_for, valid_tool_name, Ready, Served};
 use rmcp::model::Tool;
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
@@ -62,7 +62,7 @@ pub(super) fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
         http: args.http.clone(),
         allow_hosts: args.allow_hosts.clone(),
     };
-    crate::mcp::serve(ready, printer, rt)
+    crate::serve::mcp_tools::serve(ready, printer, rt)
 }
 
 /// What the command line gives before any document is loaded.
@@ -123,7 +123,7 @@ fn document_files(args: &McpArgs) -> Result<Vec<PathBuf>, Problem> {
     } else {
         args.paths.clone()
     };
-    crate::validate::pipeline::expand_paths(&paths, args.documents.max_document_size).map_err(|m| {
+    crate::check::pipeline::expand_paths(&paths, args.documents.max_document_size).map_err(|m| {
         Problem::usage(
             m,
             Some("pass Arazzo documents or directories holding them".into()),

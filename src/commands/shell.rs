@@ -367,7 +367,7 @@ fn candidates(cmd: &clap::Command, before: &[String]) -> Vec<String> {
         }
         ("mcp", Some("inputs")) => {
             let paths: Vec<PathBuf> = line.positionals.iter().map(|p| unquote(p).into()).collect();
-            let files = crate::validate::pipeline::expand_paths(&default_paths(&paths), limit);
+            let files = crate::check::pipeline::expand_paths(&default_paths(&paths), limit);
             input_names(&files.unwrap_or_default(), None, limit)
         }
         _ => Vec::new(),

@@ -1,6 +1,6 @@
 //! `arazzo validate`: every check without sending anything, in the chosen
 //! format. With `--fix`, the fixes diagnostics carry are applied, editing only
-//! the text of the values that change (see [`crate::validate::fix`]); with
+//! the text of the values that change (see [`crate::check::fix`]); with
 //! `--fix --dry-run`, printed as a unified diff instead.
 
 use std::path::{Path, PathBuf};
@@ -9,11 +9,11 @@ use serde_json::Value;
 
 use super::discovery::{default_paths, document_fetcher, stdin_in_paths};
 use super::runtime;
+use crate::check::diagnostics::Diagnostic;
+use crate::check::fix::{self, Edit};
 use crate::cli::{DiagnosticFormat, ValidateArgs};
 use crate::report::printer::Printer;
 use crate::report::problem::{exit, Problem};
-use crate::validate::diagnostics::Diagnostic;
-use crate::validate::fix::{self, Edit};
 
 pub(super) fn command(args: ValidateArgs, printer: &Printer) -> Result<u8, Problem> {
     let limit = args.documents.max_document_size;
@@ -25,7 +25,7 @@ pub(super) fn command(args: ValidateArgs, printer: &Printer) -> Result<u8, Probl
         ));
     }
     let files =
-        crate::validate::pipeline::expand_paths(&default_paths(&paths), limit).map_err(|m| {
+        crate::check::pipeline::expand_paths(&default_paths(&paths), limit).map_err(|m| {
             Problem::usage(
                 m,
                 Some("pass Arazzo documents or directories holding them".into()),
@@ -49,8 +49,7 @@ pub(super) fn command(args: ValidateArgs, printer: &Printer) -> Result<u8, Probl
         let mut all = Vec::new();
         let mut sources = Vec::new();
         for f in files {
-            let (diags, source) =
-                rt.block_on(crate::validate::pipeline::validate_file(f, &fetcher));
+            let (diags, source) = rt.block_on(crate::check::pipeline::validate_file(f, &fetcher));
             all.extend(diags);
             sources.push(source);
         }
@@ -73,7 +72,7 @@ pub(super) fn command(args: ValidateArgs, printer: &Printer) -> Result<u8, Probl
     }
     let errors = all
         .iter()
-        .filter(|d| d.severity == crate::validate::diagnostics::Severity::Error)
+        .filter(|d| d.severity == crate::check::diagnostics::Severity::Error)
         .count();
     let warnings = all.len() - errors;
     let noun = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
@@ -89,14 +88,14 @@ pub(super) fn command(args: ValidateArgs, printer: &Printer) -> Result<u8, Probl
             printer.out_json(v);
         }
         DiagnosticFormat::Sarif => {
-            printer.out_json(crate::validate::ci_formats::sarif(&all, &sources));
+            printer.out_json(crate::check::ci_formats::sarif(&all, &sources));
         }
         DiagnosticFormat::Github => {
-            printer.out(&crate::validate::ci_formats::github(&all, &sources));
+            printer.out(&crate::check::ci_formats::github(&all, &sources));
             printer.err(&summary);
         }
         DiagnosticFormat::Human => {
-            printer.err(&crate::validate::diagnostics::render(&all, &sources, false));
+            printer.err(&crate::check::diagnostics::render(&all, &sources, false));
             printer.err(&summary);
         }
     }

@@ -92,8 +92,7 @@ impl Printer {
     /// Renders a syntax error as `validate` does: the file, line and column,
     /// and the offending lines with a marker under the place.
     fn problem_in_file(&self, p: &Problem, at: &crate::read::SyntaxAt) {
-        let file =
-            crate::validate::diagnostics::SourceFile::new(at.file.clone(), (*at.text).clone());
+        let file = crate::check::diagnostics::SourceFile::new(at.file.clone(), (*at.text).clone());
         let d = file.at_line(
             at.line,
             at.column,
@@ -101,6 +100,6 @@ impl Printer {
             p.message.clone(),
             p.help.clone(),
         );
-        self.err(&crate::validate::diagnostics::render(&[d], &[file], false));
+        self.err(&crate::check::diagnostics::render(&[d], &[file], false));
     }
 }

@@ -13,7 +13,7 @@
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Map, Value};
 
-use crate::validate::diagnostics::{Diagnostic, Severity, SourceFile};
+use crate::check::diagnostics::{Diagnostic, Severity, SourceFile};
 
 /// `$schema` of the SARIF log.
 pub const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";

@@ -1,4 +1,4 @@
-//! `arazzo mcp`: serves workflows as MCP tools, one tool per workflow, over stdio
+//! The server of `arazzo mcp`: workflows as MCP tools, one tool per workflow, over stdio
 //! or streamable HTTP. Everything MCP-specific (the rmcp SDK) stays in this module.
 //!
 //! The engine's futures are not `Send`, while rmcp wants `Send` handlers, so runs

@@ -6,11 +6,11 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use crate::check::diagnostics::Severity;
 use crate::compile::{ActionKind, CompiledWorkflow, CriterionCheck, Jump, Program, StepTarget};
 use crate::document::Loaded;
 use crate::expr::{Expr, Pointer};
 use crate::openapi::{OpenApi, Operation};
-use crate::validate::diagnostics::Severity;
 
 /// One finding, placed by JSON Pointer in the entry document.
 #[derive(Debug, Clone)]

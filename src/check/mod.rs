@@ -1,4 +1,5 @@
-//! `arazzo validate`: every check of a document without sending anything.
+//! Every check of a document without sending anything, as `arazzo validate`
+//! runs them.
 //! [`pipeline`] runs them in order on one file (syntax, the Arazzo JSON Schema in
 //! [`arazzo_schema`], the sources, the compile checks, payloads, [`lint`]s);
 //! [`diagnostics`] are what they find, placed in the text; [`fix`] applies

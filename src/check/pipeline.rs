@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::check::arazzo_schema;
+use crate::check::diagnostics::{Diagnostic, Fix, Severity, SourceFile};
+use crate::check::lint::lint;
 use crate::compile::{check_all, Program};
 use crate::document::{self, Loaded};
 use crate::plan::{check_literals, PlanProblem, ProblemAbout};
 use crate::read::LoadError;
-use crate::validate::arazzo_schema;
-use crate::validate::diagnostics::{Diagnostic, Fix, Severity, SourceFile};
-use crate::validate::lint::lint;
 
 /// Expands the command-line paths: files as given, directories to the Arazzo
 /// documents directly inside them (by an `arazzo` field at the top).
