@@ -177,7 +177,7 @@ fn child_experiment(name: &str, workflow: &Path) {
         // `$defs/schema` reference to the whole JSON Schema 2020-12 meta-schema.
         "arazzo-schema" | "arazzo-schema-without-$defs/schema" => {
             let text =
-                std::fs::read_to_string(manifest_dir().join("src/validate/arazzo-1.0-schema.yaml"))
+                std::fs::read_to_string(manifest_dir().join("src/check/arazzo-1.0-schema.yaml"))
                     .unwrap();
             let mut schema: Value = serde_yaml_ng::from_str(&text).unwrap();
             arazzo::check::arazzo_schema::apply_tolerances(&mut schema);

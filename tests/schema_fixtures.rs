@@ -315,7 +315,7 @@ fn corpus_documents() {
 #[test]
 fn embedded_schema_is_the_reference_copy() {
     let embedded = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/validate/arazzo-1.0-schema.yaml"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/check/arazzo-1.0-schema.yaml"),
     )
     .unwrap();
     let reference =
