@@ -1,4 +1,4 @@
-//! Command-line definitions (clap). Only shapes here; `app` does the work.
+//! Command-line definitions (clap). Only shapes here; `commands` does the work.
 
 use std::path::PathBuf;
 

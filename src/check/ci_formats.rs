@@ -8,7 +8,7 @@
 //! diagnostic about a file as a whole has no place but the file.
 //!
 //! Neither renderer masks secrets nor escapes control characters: the caller
-//! prints through the [`Printer`](crate::commands::Printer), as for `--format json`.
+//! prints through the [`Printer`](crate::report::printer::Printer), as for `--format json`.
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Map, Value};

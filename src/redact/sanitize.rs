@@ -8,7 +8,7 @@
 //! RIGHT-TO-LEFT OVERRIDE (lower-case hex, Rust's notation). Line feeds and
 //! tabs stay as they are.
 //!
-//! The [`Printer`](crate::commands::Printer) applies [`escape`] to everything it
+//! The [`Printer`](crate::report::printer::Printer) applies [`escape`] to everything it
 //! writes, before it turns the tool's own styling into colours
 //! ([`Style::paint`](crate::report::terminal::Style::paint)), so the colours survive and
 //! nothing else can colour. JSON output uses [`escape_json`] instead: serde
