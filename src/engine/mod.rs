@@ -3,10 +3,12 @@
 //! prints; it reports through [`Event`]s and returns a [`RunReport`].
 //!
 //! Here: the run's options, events and evaluation context, and the run as a
-//! whole. `steps` runs a workflow (its dependencies, then its steps as their
-//! actions order them); `attempt` makes one attempt at a step; `actions`
+//! whole. `run_loop` runs a workflow (its dependencies, then its steps as their
+//! actions order them); `attempt` makes one attempt at a step; `next_step`
 //! chooses what follows it. `request` builds an HTTP request and `send` sends
-//! it, behind the one call `attempt` makes to the transport.
+//! it, behind the one call `attempt` makes to the transport. Beside them:
+//! [`inputs`] (gathering and checking a run's inputs), [`interrupt`] (signals),
+//! [`resume`] (continuing an earlier run) and [`outcome`] (the run report).
 
 mod attempt;
 pub mod inputs;
