@@ -3405,3 +3405,37 @@ fn run_refuses_a_document_with_unknown_fields_or_duplicate_workflow_ids() {
     out.assert_stderr_has("two workflows have the workflowId `w`");
     out.assert_stderr_has("arazzo validate");
 }
+
+/// A retried step's exchanges say which attempt sent them: the trace names
+/// attempt 1 for the refused request and attempt 2 for the one that passed.
+#[test]
+fn a_trace_numbers_the_attempts_of_a_retried_step() {
+    let (case, doc) = Case::with_api(
+        r#"- workflowId: w
+  steps:
+  - stepId: s
+    operationId: getStatus
+    successCriteria: [{condition: $statusCode == 200}]
+    onFailure: [{name: again, type: retry, retryAfter: 0, retryLimit: 2}]
+"#,
+    );
+    let echo = Echo::start();
+    echo.reply_on("/status", Reply::new(503));
+    echo.reply_on("/status", Reply::new(200));
+    let trace = case.dir.path().join("trace.json");
+    let out = run_api(&doc, "w", &echo, &["--trace", trace.to_str().unwrap()]);
+    out.assert_code(0);
+    assert_eq!(out.json()["steps"][0]["attempts"], 2, "{}", out.stdout);
+    let t: Value = serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    let exchanges = t["exchanges"].as_array().or_else(|| t.as_array()).unwrap();
+    let seen: Vec<(u64, u64)> = exchanges
+        .iter()
+        .map(|e| {
+            (
+                e["attempt"].as_u64().unwrap(),
+                e["response"]["status"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(seen, [(1, 503), (2, 200)], "{t}");
+}

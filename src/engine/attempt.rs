@@ -25,16 +25,19 @@ const SHOWN_BODY: usize = 400;
 type Outcome = Result<Received, (ErrorKind, String)>;
 
 impl<'a, 'e> Runner<'a, 'e> {
-    /// One attempt at a step: build and send the request (or call the workflow),
-    /// check successCriteria, evaluate outputs.
+    /// Attempt number `number` (from 1) at a step: build and send the request
+    /// (or call the workflow), check successCriteria, evaluate outputs. The
+    /// number is known from the start, so that the exchange's event (and the
+    /// trace) says which attempt sent it.
     pub(super) async fn attempt(
         &mut self,
         frame: Frame<'_>,
         step: &CompiledStep,
         step_outputs: &StepOutputs,
+        number: u32,
     ) -> Attempt {
         let started = Instant::now();
-        let mut attempt = self.new_attempt(frame.index, step);
+        let mut attempt = self.new_attempt(frame.index, step, number);
         let reached = match &step.target {
             StepTarget::Operation(call) => {
                 self.call_operation(frame, step, call, step_outputs, &mut attempt)
@@ -68,9 +71,9 @@ impl<'a, 'e> Runner<'a, 'e> {
         attempt
     }
 
-    /// An attempt at `step` of workflow `wf_index` that has not run yet: it
+    /// Attempt `number` at `step` of workflow `wf_index`, not run yet: it
     /// counts as failed until it succeeds.
-    fn new_attempt(&self, wf_index: usize, step: &CompiledStep) -> Attempt {
+    fn new_attempt(&self, wf_index: usize, step: &CompiledStep, number: u32) -> Attempt {
         let (method, _) = step.describe(self.program);
         Attempt {
             report: StepReport {
@@ -79,7 +82,7 @@ impl<'a, 'e> Runner<'a, 'e> {
                     .then(|| self.program.workflows[wf_index].workflow_id.clone()),
                 status: Status::Failed,
                 status_code: None,
-                attempts: 1,
+                attempts: number,
                 outputs: Map::new(),
                 duration_ms: 0,
                 method,

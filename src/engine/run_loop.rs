@@ -271,8 +271,7 @@ impl<'a, 'e> Runner<'a, 'e> {
             path: &path,
             depth: frame.depth,
         });
-        let mut attempt = self.attempt(frame, step, step_outputs).await;
-        attempt.report.attempts = attempts;
+        let attempt = self.attempt(frame, step, step_outputs, attempts).await;
         (self.on_event)(Event::StepFinished {
             report: &attempt.report,
             depth: frame.depth,
