@@ -20,6 +20,14 @@ fn main() -> ExitCode {
                     }
                 }
             }
+            // A bare word clap does not expect may be a secret: not echoed.
+            if e.kind() == ErrorKind::UnknownArgument {
+                if let Some(arg) = e.get(ContextKind::InvalidArg) {
+                    if let Some(code) = arazzo::commands::unexpected_argument(&arg.to_string()) {
+                        return ExitCode::from(code);
+                    }
+                }
+            }
             e.exit()
         }
     };

@@ -473,3 +473,42 @@ fn fish_completes_workflows_and_inputs_when_installed() {
     let sub = fish_complete(dir.path(), &script, "arazzo ru");
     assert_eq!(sub, ["run"]);
 }
+
+/// Completing after `-f -` never reads standard input: while completing, it
+/// is the user's terminal, and reading it would freeze the shell. The child's
+/// stdin is a pipe held open, as a terminal is.
+#[test]
+fn completion_after_dash_f_dash_does_not_read_standard_input() {
+    use std::process::Stdio;
+    for words in [
+        &["arazzo", "run", "-f", "-", ""][..],
+        &["arazzo", "run", "-f", "-", "w", "-i", ""],
+        &["arazzo", "show", "--file=-", ""],
+    ] {
+        let index = (words.len() - 1).to_string();
+        let mut child = support::cli::arazzo_std()
+            .args(["__complete", &index, "--"])
+            .args(words)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let held = child.stdin.take();
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break Some(s);
+            }
+            if started.elapsed() > std::time::Duration::from_secs(20) {
+                let _ = child.kill();
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        drop(held);
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{words:?}: blocked on standard input"
+        );
+    }
+}

@@ -36,7 +36,13 @@ pub fn expand_paths(paths: &[PathBuf], max_size: usize) -> Result<Vec<PathBuf>, 
         } else if p.is_file() || crate::read::stdin::is_stdin_path(p) {
             out.push(p.clone());
         } else {
-            return Err(format!("`{}` does not exist", p.display()));
+            let shown = p.display().to_string();
+            if shown.contains("://") {
+                return Err(format!(
+                    "`{shown}` is a URL: validate reads files; fetch it first, e.g. `curl -sS URL | arazzo validate -`"
+                ));
+            }
+            return Err(format!("`{shown}` does not exist"));
         }
     }
     Ok(out)

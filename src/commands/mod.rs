@@ -18,7 +18,7 @@ mod show;
 mod unknown;
 mod validate;
 
-pub use unknown::unknown_command;
+pub use unknown::{unexpected_argument, unknown_command};
 
 /// Runs the parsed command line and returns the exit code.
 pub fn main(cli: Cli) -> u8 {
@@ -30,6 +30,7 @@ pub fn main(cli: Cli) -> u8 {
         style,
         live: crate::report::terminal::Live::new(),
     };
+    register_url_passwords(&printer.redactor);
     let result = match cli.command {
         Command::Run(args) => run::command(args, &printer),
         Command::Validate(args) => validate::command(args, &printer),
@@ -54,4 +55,21 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Problem> {
         .enable_all()
         .build()
         .map_err(|e| Problem::document(format!("cannot start the runtime: {e}"), None))
+}
+
+/// Registers the password of every URL on the command line (`-f URL`,
+/// `validate URL`, `--server URL`) as a secret, so that no message, log or
+/// report can show it, whatever path the URL takes through the tool.
+fn register_url_passwords(redactor: &Redactor) {
+    for arg in std::env::args().skip(1) {
+        let value = arg.split_once('=').map_or(arg.as_str(), |(_, v)| v);
+        for candidate in [arg.as_str(), value] {
+            if let Some(password) = url::Url::parse(candidate)
+                .ok()
+                .and_then(|u| u.password().map(str::to_string))
+            {
+                redactor.add(&password);
+            }
+        }
+    }
 }

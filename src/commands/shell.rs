@@ -403,6 +403,11 @@ fn unquote(word: &str) -> String {
 /// fetched), else the one under ./workflows/ defining `workflow`, else every
 /// one there.
 fn documents(file: Option<String>, workflow: Option<&str>, limit: usize) -> Vec<PathBuf> {
+    // `-f -`: standard input is the user's terminal while completing; reading
+    // it would freeze the shell.
+    if file.as_deref() == Some(crate::read::stdin::DASH) {
+        return Vec::new();
+    }
     if file.is_none() && workflow.is_none() {
         let found = discover(Path::new("workflows"), limit);
         return found.into_iter().map(|(p, _)| p).collect();

@@ -64,8 +64,10 @@ pub fn unknown_command(word: &str, args: &[String]) -> Option<u8> {
 
 /// Registers as secrets the values of `-i NAME=VALUE` arguments whose input is
 /// secret (declared `format: password` or `writeOnly`, or named like a
-/// credential) and `--server` URL passwords, so the suggestion never echoes
-/// them. Returns whether anything was registered.
+/// credential), `--server` URL passwords, an `-i` value without `=`, and any
+/// other bare word (the value of a `NAME=VALUE`, or the whole word): a key
+/// pasted in the wrong place must not be echoed. Returns whether anything was
+/// registered.
 fn register_secret_args(args: &[String], doc: &Path, workflow: &str, redactor: &Redactor) -> bool {
     let secret = secret_inputs(doc, workflow);
     let mut any = false;
@@ -87,8 +89,21 @@ fn register_secret_args(args: &[String], doc: &Path, workflow: &str, redactor: &
                         .map(|v| ("-i", v))
                 }),
         };
-        let Some((f, pair)) = value else { continue };
+        let Some((f, pair)) = value else {
+            if !arg.starts_with('-') && arg != workflow && !arg.is_empty() {
+                let hidden = arg.split_once('=').map_or(arg.as_str(), |(_, v)| v);
+                if !hidden.is_empty() {
+                    redactor.add(hidden);
+                    any = true;
+                }
+            }
+            continue;
+        };
         let Some((name, v)) = pair.split_once('=') else {
+            if f != "--server" && !pair.is_empty() {
+                redactor.add(pair);
+                any = true;
+            }
             continue;
         };
         let hidden = match f {
@@ -105,6 +120,40 @@ fn register_secret_args(args: &[String], doc: &Path, workflow: &str, redactor: &
         }
     }
     any
+}
+
+/// Called when clap finds an argument it does not expect. A bare word (not a
+/// flag) may be a secret pasted without `-i`: it is not echoed, and a
+/// `NAME=VALUE` gets the `-i` form to type. `None` for flags, whose clap
+/// message (with its did-you-mean) is kept.
+pub fn unexpected_argument(arg: &str) -> Option<u8> {
+    if arg.starts_with('-') {
+        return None;
+    }
+    let (message, help) = match arg.split_once('=') {
+        Some((name, _)) if !name.is_empty() => (
+            format!("unexpected argument `{name}=…` (its value is not shown)"),
+            format!("pass an input as `-i {name}=VALUE`, or better in ARAZZO_INPUT_<NAME>"),
+        ),
+        _ => (
+            format!(
+                "unexpected argument of {} characters (not shown: it may be a secret)",
+                arg.chars().count()
+            ),
+            "pass inputs as `-i NAME=VALUE`; `arazzo <command> --help` lists what each command takes".to_string(),
+        ),
+    };
+    let printer = Printer {
+        redactor: Redactor::new(),
+        style: crate::report::terminal::Style::decide(
+            crate::report::terminal::ColorChoice::Auto,
+            false,
+            0,
+        ),
+        live: crate::report::terminal::Live::new(),
+    };
+    printer.problem(&Problem::usage(message, Some(help)));
+    Some(exit::USAGE)
 }
 
 /// The inputs of `workflow` in `doc` declared as secrets.

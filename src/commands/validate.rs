@@ -57,7 +57,7 @@ pub(super) fn command(args: ValidateArgs, printer: &Printer) -> Result<u8, Probl
     };
     let (mut all, mut sources) = check(&files);
     if args.fix {
-        let fixed = apply_fixes(&files, &all, args.dry_run, printer)?;
+        let fixed = apply_fixes(&files, &all, args.dry_run, limit, printer)?;
         let noun = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
         let verb = if args.dry_run { "would fix" } else { "fixed" };
         printer.err(&format!(
@@ -120,6 +120,7 @@ fn apply_fixes(
     files: &[PathBuf],
     diags: &[Diagnostic],
     dry_run: bool,
+    limit: usize,
     printer: &Printer,
 ) -> Result<Fixed, Problem> {
     let mut fixed = Fixed {
@@ -144,8 +145,10 @@ fn apply_fixes(
         if edits.is_empty() {
             continue;
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Problem::document(format!("--fix: cannot read `{name}`: {e}"), None))?;
+        // Through `read_file`, so that `validate - --fix --dry-run` diffs the
+        // text read from standard input (the same the diagnostics came from).
+        let text = crate::read::read_file(path, limit, &format!("`{name}`"))
+            .map_err(|e| Problem::document(format!("--fix: {}", e.message), None))?;
         let outcome = fix::apply(&text, &edits);
         for (edit, why) in &outcome.skipped {
             printer.err(&format!("{name}: not fixed at {}: {why}\n", edit.pointer));

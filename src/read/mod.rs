@@ -218,6 +218,11 @@ pub fn display_url(url: &Url) -> String {
             return p.display().to_string();
         }
     }
+    if url.password().is_some() {
+        let mut masked = url.clone();
+        let _ = masked.set_password(Some(crate::redact::MASK));
+        return masked.to_string();
+    }
     url.to_string()
 }
 
@@ -225,10 +230,12 @@ pub fn display_url(url: &Url) -> String {
 /// client; either way at most the fetcher's `max_document_size` bytes.
 pub async fn fetch(url: &Url, fetcher: &Fetcher) -> Result<String, LoadError> {
     let max = fetcher.max_document_size;
+    // A password in the URL is never shown.
+    let shown = display_url(url);
     match url.scheme() {
         "file" => {
             let path = url.to_file_path().map_err(|_| {
-                LoadError::new(format!("`{url}` is not a usable file URL"), None)
+                LoadError::new(format!("`{shown}` is not a usable file URL"), None)
             })?;
             read_file(&path, max, &format!("`{}`", path.display()))
         }
@@ -237,16 +244,16 @@ pub async fn fetch(url: &Url, fetcher: &Fetcher) -> Result<String, LoadError> {
                 let why = crate::http::describe_error(&e);
                 let help = crate::http::tls_hint(&why)
                     .unwrap_or_else(|| "check the URL and your network, or point at a local copy".into());
-                LoadError::new(format!("cannot fetch `{url}`: {why}"), Some(help))
+                LoadError::new(format!("cannot fetch `{shown}`: {why}"), Some(help))
             })?;
             let status = resp.status();
             if !status.is_success() {
                 return Err(LoadError::new(
-                    format!("fetching `{url}` answered HTTP {status}"),
+                    format!("fetching `{shown}` answered HTTP {status}"),
                     None,
                 ));
             }
-            let what = format!("`{url}`");
+            let what = format!("`{shown}`");
             if let Some(n) = resp.content_length().filter(|n| *n > max as u64) {
                 return Err(LoadError::too_large(&what, Some(n), max));
             }
@@ -255,7 +262,7 @@ pub async fn fetch(url: &Url, fetcher: &Fetcher) -> Result<String, LoadError> {
             while let Some(chunk) = resp
                 .chunk()
                 .await
-                .map_err(|e| LoadError::new(format!("reading `{url}` failed: {e}"), None))?
+                .map_err(|e| LoadError::new(format!("reading `{shown}` failed: {e}"), None))?
             {
                 if bytes.len() + chunk.len() > max {
                     return Err(LoadError::too_large(&what, None, max));
@@ -267,7 +274,7 @@ pub async fn fetch(url: &Url, fetcher: &Fetcher) -> Result<String, LoadError> {
                 .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
         }
         other => Err(LoadError::new(
-            format!("`{url}`: the URL scheme `{other}` is not supported (use a path, file:, http: or https:)"),
+            format!("`{shown}`: the URL scheme `{other}` is not supported (use a path, file:, http: or https:)"),
             None,
         )),
     }
