@@ -20,6 +20,9 @@ pub const VERSION: &str = concat!(
 #[command(
     name = "arazzo",
     version = VERSION,
+    // A flag given twice (an alias and the command line, say): the last wins,
+    // as in git and ripgrep.
+    args_override_self = true,
     about = "Run Arazzo 1.0.1 workflows against real APIs",
     long_about = "Run Arazzo 1.0.1 workflows against real APIs.\n\nExit codes: 0 the workflow succeeded; 1 it ran and failed; 2 the command line or the inputs are wrong; 3 the document or one of its sources cannot be loaded or is invalid; 130 stopped by SIGINT, 143 by SIGTERM (the reports are written; continue with --resume)."
 )]
@@ -38,11 +41,11 @@ pub struct Cli {
     pub quiet: bool,
 
     /// When to use colour; NO_COLOR in the environment means never for `auto`.
-    #[arg(long = "color", value_enum, default_value_t = ColorChoice::Auto, global = true, value_name = "WHEN")]
+    #[arg(long = "color", value_enum, default_value_t = ColorChoice::Auto, global = true, value_name = "WHEN", overrides_with = "no_color")]
     pub color: ColorChoice,
 
     /// The same as --color never.
-    #[arg(long = "no-color", global = true, conflicts_with = "color")]
+    #[arg(long = "no-color", global = true, overrides_with = "color")]
     pub no_color: bool,
 }
 
@@ -320,7 +323,8 @@ pub struct RunArgs {
     pub report: Option<PathBuf>,
 
     /// With --each: the journal, where each line's report is appended as soon
-    /// as the line finishes (default: FILE.journal beside the --each FILE).
+    /// as the line finishes (default: FILE.journal beside the --each FILE; for
+    /// --each -, a temporary file removed when every line succeeded).
     #[arg(long = "journal", value_name = "PATH", requires = "each")]
     pub journal: Option<PathBuf>,
 

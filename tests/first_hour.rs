@@ -99,8 +99,18 @@ fn no_color_is_color_never() {
             plain.stderr
         );
     }
-    let both = exec(arazzo().args(["--no-color", "--color", "always", "list"]));
-    assert_eq!(both.code, 2, "{}", both.stderr);
+    // Given twice, the last one wins (as in git and ripgrep).
+    let last = exec(arazzo().args(["--no-color", "--color", "always", "run", "nope"]));
+    assert!(last.stderr.contains('\u{1b}'), "{}", last.stderr);
+    let last = exec(arazzo().args(["--color", "always", "run", "nope", "--no-color"]));
+    assert!(!last.stderr.contains('\u{1b}'), "{}", last.stderr);
+    let twice = exec(arazzo().args(["-q", "-q", "--no-color", "--no-color", "run", "nope"]));
+    assert_eq!(twice.code, 2, "{}", twice.stderr);
+    assert!(
+        twice.stderr.contains("no workflow `nope`"),
+        "{}",
+        twice.stderr
+    );
 }
 
 #[test]
@@ -234,8 +244,10 @@ fn each_reads_the_batch_lines_from_standard_input() {
     assert_eq!(instances.len(), 3, "{instances:?}");
 }
 
+/// A one-off pipe leaves no journal behind when every line succeeded, so the
+/// next pipe in the same folder runs too.
 #[test]
-fn each_from_standard_input_has_a_default_journal_in_the_current_directory() {
+fn each_from_standard_input_leaves_no_journal_when_it_succeeds() {
     let server = StandIn::start(KEY);
     let dir = tempfile::tempdir().unwrap();
     let workflows = dir.path().join("workflows");
@@ -252,18 +264,24 @@ fn each_from_standard_input_has_a_default_journal_in_the_current_directory() {
         openapi.join("composio-openapi-original.json"),
     )
     .unwrap();
-    let mut cmd = provision(&server.base_url(), KEY, &["--each", "-"]);
-    cmd.current_dir(dir.path()).write_stdin("userId\nu1\n");
-    let out = exec(&mut cmd);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    // CSV lines are counted in the file: the header is line 1.
-    assert!(out.stdout.starts_with("✓ line 2"), "{}", out.stdout);
-    assert!(
-        out.stderr.contains("batch: 1 run, 1 succeeded"),
-        "{}",
-        out.stderr
-    );
-    assert!(dir.path().join("stdin.journal").is_file());
+    for _ in 0..2 {
+        let mut cmd = provision(&server.base_url(), KEY, &["--each", "-"]);
+        cmd.current_dir(dir.path()).write_stdin("userId\nu1\n");
+        let out = exec(&mut cmd);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        // CSV lines are counted in the file: the header is line 1.
+        assert!(out.stdout.starts_with("✓ line 2"), "{}", out.stdout);
+        assert!(
+            out.stderr.contains("batch: 1 run, 1 succeeded"),
+            "{}",
+            out.stderr
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 2, "only workflows/ and openapi/: {left:?}");
 }
 
 #[test]

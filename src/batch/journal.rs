@@ -36,11 +36,18 @@ const MAX_RECORD: usize = 64 * 1024 * 1024;
 /// The journal beside the batch file when `--journal` is not given:
 /// `users.jsonl.journal`, or `users.jsonl.shard-2-of-8.journal` for a shard.
 ///
-/// For `--each -` (standard input) it is `stdin.journal` in the current
-/// directory.
+/// For `--each -` (standard input) it is a file of its own in the system's
+/// temporary folder: a pipe is usually run once, and its journal must
+/// neither litter the current directory nor stop the next pipe run there.
+/// It is removed when every line succeeded (see [`is_throwaway`]).
 pub fn default_path(each: &Path, shard: Option<Shard>) -> PathBuf {
     let mut name = if crate::read::stdin::is_dash(each) {
-        std::ffi::OsString::from("stdin")
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        std::env::temp_dir()
+            .join(format!("arazzo-stdin-{}-{stamp}", std::process::id()))
+            .into_os_string()
     } else {
         each.as_os_str().to_owned()
     };
@@ -49,6 +56,16 @@ pub fn default_path(each: &Path, shard: Option<Shard>) -> PathBuf {
     }
     name.push(".journal");
     PathBuf::from(name)
+}
+
+/// Whether the journal at `path` is the one [`default_path`] chose for
+/// `--each -`, which is removed once every line succeeded.
+pub fn is_throwaway(path: &Path) -> bool {
+    path.starts_with(std::env::temp_dir())
+        && path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("arazzo-stdin-") && n.ends_with(".journal"))
 }
 
 /// What identifies a batch in its journal.

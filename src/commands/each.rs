@@ -186,6 +186,10 @@ fn conclude(
     files: &Files,
 ) -> u8 {
     print_summary(printer, summary, args, journal_path);
+    let clean = summary.failed == 0 && summary.interrupted.is_none();
+    if clean && args.journal.is_none() && crate::batch::journal::is_throwaway(journal_path) {
+        let _ = std::fs::remove_file(journal_path);
+    }
     if let Some(m) = &files.error {
         printer.problem(&Problem::usage(m.clone(), None));
     }

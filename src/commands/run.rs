@@ -128,6 +128,7 @@ fn read_flags(args: &mut RunArgs, printer: &Printer) -> Result<Flags, Problem> {
     }
     register_url_secrets(&servers, &printer.redactor);
     check_durations(args)?;
+    check_output_paths(args)?;
     claim_stdin(args)?;
     let file_inputs = match &args.inputs_file {
         Some(path) => Some(read_inputs_file(path, args.documents.max_document_size)?),
@@ -369,6 +370,45 @@ fn claim_stdin(args: &RunArgs) -> Result<(), Problem> {
     Ok(())
 }
 
+/// The files a run writes (`--report`, `--junit`, `--trace`, `--journal`):
+/// not `-`, since stdout carries the outputs (`-o json` prints the report
+/// there), and never one path for two of them, which would keep only the
+/// last one written.
+fn check_output_paths(args: &RunArgs) -> Result<(), Problem> {
+    let named = [
+        ("--report", args.report.as_deref()),
+        ("--junit", args.junit.as_deref()),
+        ("--trace", args.trace.as_deref()),
+        ("--journal", args.journal.as_deref()),
+    ];
+    let given: Vec<(&str, &std::path::Path)> = named
+        .iter()
+        .filter_map(|(flag, path)| path.map(|p| (*flag, p)))
+        .collect();
+    for (flag, path) in &given {
+        if crate::read::stdin::is_dash(path) {
+            return Err(Problem::usage(
+                format!("{flag} - would write to a file named `-`"),
+                Some(format!(
+                    "name a file for {flag}; for the JSON report on stdout use -o json"
+                )),
+            ));
+        }
+    }
+    for (i, (flag, path)) in given.iter().enumerate() {
+        if let Some((other, _)) = given[..i].iter().find(|(_, p)| p == path) {
+            return Err(Problem::usage(
+                format!(
+                    "{other} and {flag} both name `{}`: one would overwrite the other",
+                    path.display()
+                ),
+                Some("give each its own file".into()),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Refuses durations out of range (parse_seconds accepts any number).
 fn check_durations(args: &RunArgs) -> Result<(), Problem> {
     const LONGEST: f64 = 1.0e9;
@@ -486,7 +526,14 @@ fn finish_run(
     stop: &Stop,
 ) -> u8 {
     match args.output {
-        OutputFormat::Json => printer.out_json(serde_json::to_value(report).unwrap_or(Value::Null)),
+        OutputFormat::Json => {
+            printer.out_json(serde_json::to_value(report).unwrap_or(Value::Null));
+            // stdout holds the report; a failure is also said on stderr, so
+            // that a CI log shows why the job failed.
+            if let Some(line) = crate::report::human::failure_line(report) {
+                printer.err(&line);
+            }
+        }
         OutputFormat::Human => print_human(printer, report, args.report.as_deref(), ctx),
     }
     // Report files: a path that cannot be written is reported; a run that

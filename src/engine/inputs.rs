@@ -174,11 +174,18 @@ pub fn gather_traced(
     let known = |name: &str| props.is_some_and(|p| p.contains_key(name));
     let mut inputs = Map::new();
     let mut origins = BTreeMap::new();
+    // Set but empty: what CI gives for a secret it does not have. Read as
+    // not set; a required input left so is named with its variable below.
+    let mut empty_env: Vec<(String, String)> = Vec::new();
 
     if let Some(p) = props {
         for (name, s) in p {
             for var in env_names(name) {
                 if let Some(text) = (src.env)(&var) {
+                    if text.is_empty() {
+                        empty_env.push((name.clone(), var));
+                        continue;
+                    }
                     let v = typed_value(name, &text, Some(s))
                         .map_err(|m| err(format!("{m} (from the environment variable {var})")))?;
                     inputs.insert(name.clone(), v);
@@ -214,6 +221,26 @@ pub fn gather_traced(
         let v = typed_value(name, text, props.and_then(|p| p.get(name))).map_err(err)?;
         inputs.insert(name.clone(), v);
         origins.insert(name.clone(), Origin::Flag);
+    }
+    let required = |name: &str| {
+        schema
+            .and_then(|s| s.get("required"))
+            .and_then(Value::as_array)
+            .is_some_and(|r| r.iter().any(|v| v.as_str() == Some(name)))
+    };
+    if let Some((name, var)) = empty_env
+        .iter()
+        .find(|(name, _)| !inputs.contains_key(name) && required(name))
+    {
+        return Err(InputError {
+            message: format!(
+                "missing required input `{name}`: the environment variable {var} is set but empty"
+            ),
+            help: format!(
+                "a CI secret that is not defined is passed as an empty value: define it, or pass -i {name}=VALUE\n{}",
+                describe(workflow_id, schema)
+            ),
+        });
     }
     Ok(Gathered {
         values: inputs,

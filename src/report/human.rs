@@ -282,3 +282,20 @@ fn status_word(status: Status) -> &'static str {
         Status::Uncertain => "uncertain",
     }
 }
+
+/// One line on a failed or interrupted run, for when stdout holds the JSON
+/// report: `arazzo: workflow w failed at step `s`: …`. `None` when it
+/// succeeded.
+pub(crate) fn failure_line(report: &RunReport) -> Option<String> {
+    let e = report.error.as_ref()?;
+    let (verb, at) = if report.interrupted() {
+        ("was stopped", e.step_id.as_deref())
+    } else {
+        ("failed", e.step_id.as_deref())
+    };
+    let at = at.map(|s| format!(" at step `{s}`")).unwrap_or_default();
+    Some(format!(
+        "arazzo: workflow {} {verb}{at}: {} (the report is on stdout)\n",
+        report.workflow_id, e.message
+    ))
+}
