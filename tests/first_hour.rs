@@ -99,6 +99,20 @@ fn no_color_is_color_never() {
             plain.stderr
         );
     }
+    // validate's diagnostics too.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.arazzo.yaml");
+    std::fs::write(&bad, "arazzo: 1.0.1\ninfo: {title: t}\n").unwrap();
+    let drawn = exec(arazzo().args(["--color", "always", "validate"]).arg(&bad));
+    assert_eq!(drawn.code, 3);
+    assert!(drawn.stderr.contains("\u{1b}["), "{}", drawn.stderr);
+    assert!(
+        drawn.stderr.contains("sourceDescriptions"),
+        "{}",
+        drawn.stderr
+    );
+    let plain = exec(arazzo().args(["validate", "--no-color"]).arg(&bad));
+    assert!(!plain.stderr.contains('\u{1b}'), "{}", plain.stderr);
     // Given twice, the last one wins (as in git and ripgrep).
     let last = exec(arazzo().args(["--no-color", "--color", "always", "run", "nope"]));
     assert!(last.stderr.contains('\u{1b}'), "{}", last.stderr);

@@ -118,6 +118,12 @@ fn check_flags(args: &McpArgs, printer: &Printer) -> Result<Flags, Problem> {
 /// The documents to serve: the paths given (default `./workflows`), with
 /// directories expanded.
 fn document_files(args: &McpArgs) -> Result<Vec<PathBuf>, Problem> {
+    if args.paths.iter().any(|p| crate::read::stdin::is_dash(p)) {
+        return Err(Problem::usage(
+            "arazzo mcp does not read documents from standard input",
+            Some("name the files or directories that hold them (default ./workflows)".into()),
+        ));
+    }
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from("workflows")]
     } else {

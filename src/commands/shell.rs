@@ -83,6 +83,15 @@ fn write_pages(cmd: &clap::Command, dir: &Path, printer: &Printer) -> Result<u8,
     let cannot = |what: &Path, e: std::io::Error| {
         Problem::usage(format!("cannot write `{}`: {e}", what.display()), None)
     };
+    if dir.exists() && !dir.is_dir() {
+        return Err(Problem::usage(
+            format!("`{}` is not a directory", dir.display()),
+            Some(
+                "give --dir a directory (it is created when missing), e.g. ~/.local/share/man/man1"
+                    .into(),
+            ),
+        ));
+    }
     std::fs::create_dir_all(dir).map_err(|e| cannot(dir, e))?;
     let pages = std::iter::once((cmd, false)).chain(paged(cmd).map(|s| (s, true)));
     for (page, sub) in pages {

@@ -95,7 +95,7 @@ pub(super) fn command(args: ValidateArgs, printer: &Printer) -> Result<u8, Probl
             printer.err(&summary);
         }
         DiagnosticFormat::Human => {
-            printer.err(&crate::check::diagnostics::render(&all, &sources, false));
+            printer.err_diagnostics(&all, &sources);
             printer.err(&summary);
         }
     }

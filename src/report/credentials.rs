@@ -153,6 +153,9 @@ fn origin_text(name: &str, ctx: &RunContext<'_>) -> Option<String> {
         Origin::Env(var) => format!("set from {var}"),
         Origin::Flag => format!("set with -i {name}=…"),
         Origin::File => match ctx.inputs_file {
+            Some(path) if crate::read::stdin::is_dash(path) => {
+                format!("set in the --inputs read from {}", crate::read::stdin::NAME)
+            }
             Some(path) => format!("set in the --inputs file `{}`", path.display()),
             None => "set in the --inputs file".to_string(),
         },

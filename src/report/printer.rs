@@ -57,6 +57,24 @@ impl Printer {
         let _ = e.write_all(self.shown(text).as_bytes());
         let _ = e.flush();
     }
+
+    /// Diagnostics drawn by [`crate::check::diagnostics::render`], which
+    /// escapes every text it lays out: in colour when stderr has it (the
+    /// drawing's own escape codes kept, secrets masked), else as [`Printer::err`].
+    pub fn err_diagnostics(
+        &self,
+        diags: &[crate::check::diagnostics::Diagnostic],
+        files: &[crate::check::diagnostics::SourceFile],
+    ) {
+        if !self.style.color {
+            self.err(&crate::check::diagnostics::render(diags, files, false));
+            return;
+        }
+        let drawn = crate::check::diagnostics::render(diags, files, true);
+        let mut e = std::io::stderr().lock();
+        let _ = e.write_all(self.redactor.redact(&drawn).as_bytes());
+        let _ = e.flush();
+    }
     /// Renders a problem with miette. Secrets are masked and control
     /// characters escaped before rendering, since line wrapping could
     /// otherwise split a secret where no mask would find it, and miette's own
@@ -100,6 +118,6 @@ impl Printer {
             p.message.clone(),
             p.help.clone(),
         );
-        self.err(&crate::check::diagnostics::render(&[d], &[file], false));
+        self.err_diagnostics(&[d], &[file]);
     }
 }
