@@ -242,6 +242,14 @@ impl MietteDiagnostic for Rendered<'_> {
     }
 }
 
+/// Whether messages are wrapped to the width of the screen: only on a
+/// terminal. In a log or a pipe a line stays whole, so that a long URL or
+/// path can be searched for and copied.
+pub fn wrap_lines() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal()
+}
+
 /// Renders diagnostics for a terminal, each with its source snippet.
 pub fn render(diags: &[Diagnostic], files: &[SourceFile], color: bool) -> String {
     let theme = if color {
@@ -249,7 +257,7 @@ pub fn render(diags: &[Diagnostic], files: &[SourceFile], color: bool) -> String
     } else {
         GraphicalTheme::unicode_nocolor()
     };
-    let handler = GraphicalReportHandler::new_themed(theme);
+    let handler = GraphicalReportHandler::new_themed(theme).with_wrap_lines(wrap_lines());
     // Control characters are escaped before miette lays the text out (so its
     // markers stay under the right columns), spans moved to match.
     let escaped: Vec<Arc<String>> = files

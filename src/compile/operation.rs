@@ -142,9 +142,28 @@ fn operation_in_source(
         None => fail(
             "ref/unknown-operation",
             format!("{at}: operation `{op_id}` is not in source `{name}`"),
-            suggest(op_id, api.operation_ids()),
+            Some(unknown_operation_help(op_id, api)),
         ),
     }
+}
+
+/// The help for an operationId the description lacks: the nearest one, or,
+/// when none is near, a few that exist and how to list them all.
+fn unknown_operation_help(id: &str, api: &OpenApi) -> String {
+    if let Some(near) = suggest(id, api.operation_ids()) {
+        return near;
+    }
+    let some: Vec<&str> = api.operation_ids().take(5).collect();
+    if some.is_empty() {
+        return "the description defines no operationId: name the operation by `operationPath` instead".into();
+    }
+    format!(
+        "check the spelling against the description; its operationIds include {}",
+        some.iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// A bare `operationId`: the operation in the document's only OpenAPI source.
@@ -166,7 +185,7 @@ fn operation_by_id(at: &Place, id: &str, sources: &Sources) -> Result<Resolved, 
                         "{at}: operation `{id}` is not in source `{name}` (`{}`)",
                         display_url(&api.url)
                     ),
-                    suggest(id, api.operation_ids()),
+                    Some(unknown_operation_help(id, api)),
                 ),
             }
         }

@@ -106,7 +106,7 @@ impl LoadError {
                 show_size(max as u64)
             ),
             help: Some(format!(
-                "raise the limit with --max-document-size (e.g. --max-document-size {suggest}MiB) if the document is right"
+                "raise the limit with --max-document-size (e.g. --max-document-size {suggest}MiB) if the file is right"
             )),
             too_large: true,
             at: None,

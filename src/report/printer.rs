@@ -96,7 +96,8 @@ impl Printer {
         } else {
             GraphicalTheme::unicode_nocolor()
         };
-        let handler = GraphicalReportHandler::new_themed(theme);
+        let handler = GraphicalReportHandler::new_themed(theme)
+            .with_wrap_lines(crate::check::diagnostics::wrap_lines());
         if handler.render_report(&mut text, &masked).is_err() {
             text = format!("Error: {}\n", masked.message);
         }
