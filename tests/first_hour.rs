@@ -422,3 +422,46 @@ fn an_empty_standard_input_is_called_empty() {
         out.stderr
     );
 }
+
+/// A mistyped workflowId where a command goes gets the workflow spelt right,
+/// and a workflow of the `-f` document is found too; a mistyped command keeps
+/// clap's own did-you-mean.
+#[test]
+fn a_near_miss_of_a_workflow_id_without_run_is_spelt_right() {
+    let out = exec(arazzo().args(["provison-mcp-server", "-i", "userId=bob"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("did you mean the workflow `provision-mcp-server`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("arazzo run provision-mcp-server -i userId=bob"),
+        "{}",
+        out.stderr
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("flow.yaml"),
+        "arazzo: 1.0.1\ninfo: {title: t, version: '1'}\nsourceDescriptions: []\nworkflows:\n- workflowId: get-thing\n  steps: []\n",
+    )
+    .unwrap();
+    let out = exec(
+        arazzo()
+            .current_dir(dir.path())
+            .args(["get-thing", "-f", "flow.yaml"]),
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("arazzo run get-thing -f flow.yaml"),
+        "{}",
+        out.stderr
+    );
+
+    let out = exec(arazzo().arg("valdate"));
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("'validate'"), "{}", out.stderr);
+}

@@ -12,19 +12,22 @@ use crate::report::printer::Printer;
 use crate::report::problem::{exit, Problem};
 
 /// Called when the first word of the command line is no command. When `word`
-/// is a workflowId of a document under `./workflows`, prints an error that
-/// suggests `arazzo run <word> …` with the rest of `args` (the command line
-/// without the program name) and returns the exit code; `None` otherwise, so
-/// that clap's own message (with its did-you-mean) is printed. Reads only
-/// local files and says nothing when they cannot be read.
+/// is a workflowId of a document under `./workflows` (or of the `-f`
+/// document on the line), prints an error that suggests `arazzo run <word> …`
+/// with the rest of `args` (the command line without the program name) and
+/// returns the exit code; when it is a near miss of one (and of no command),
+/// the same with the workflowId spelt right. `None` otherwise, so that clap's
+/// own message (with its did-you-mean) is printed. Reads only local files and
+/// says nothing when they cannot be read.
 pub fn unknown_command(word: &str, args: &[String]) -> Option<u8> {
-    let found = discover(
-        Path::new("workflows"),
-        crate::http::DEFAULT_MAX_DOCUMENT_SIZE,
-    );
+    let found = workflows_on_hand(args);
+    let (id, exact) = match found.iter().find(|(_, ids)| ids.iter().any(|i| i == word)) {
+        Some(_) => (word.to_string(), true),
+        None => (near_workflow(word, &found)?, false),
+    };
     let files: Vec<&PathBuf> = found
         .iter()
-        .filter(|(_, ids)| ids.iter().any(|id| id == word))
+        .filter(|(_, ids)| ids.contains(&id))
         .map(|(p, _)| p)
         .collect();
     let first = files.first()?;
@@ -32,6 +35,7 @@ pub fn unknown_command(word: &str, args: &[String]) -> Option<u8> {
     let masked = register_secret_args(args, first, word, &redactor);
     let at = args.iter().position(|a| a == word).unwrap_or(0);
     let mut suggested: Vec<&str> = args.iter().map(String::as_str).collect();
+    suggested[at] = &id;
     suggested.insert(at, "run");
     let command = suggested
         .iter()
@@ -52,14 +56,69 @@ pub fn unknown_command(word: &str, args: &[String]) -> Option<u8> {
         live: crate::report::terminal::Live::new(),
     };
     let shown: Vec<String> = files.iter().map(|p| format!("`{}`", p.display())).collect();
-    printer.problem(&Problem::usage(
+    let message = if exact {
         format!(
             "`{word}` is not an arazzo command; it is a workflow in {}: did you forget `run`?",
             shown.join(", ")
-        ),
-        Some(help),
-    ));
+        )
+    } else {
+        format!(
+            "`{word}` is not an arazzo command; did you mean the workflow `{id}` (in {})?",
+            shown.join(", ")
+        )
+    };
+    printer.problem(&Problem::usage(message, Some(help)));
     Some(exit::USAGE)
+}
+
+/// The documents a mistyped command may have meant a workflow of: those under
+/// ./workflows, and the one `-f`/`--file` names, with their workflowIds.
+fn workflows_on_hand(args: &[String]) -> Vec<(PathBuf, Vec<String>)> {
+    let limit = crate::http::DEFAULT_MAX_DOCUMENT_SIZE;
+    let mut found = discover(Path::new("workflows"), limit);
+    let file = args.iter().enumerate().find_map(|(i, a)| match a.as_str() {
+        "-f" | "--file" => args.get(i + 1).cloned(),
+        _ => a.strip_prefix("--file=").map(str::to_string),
+    });
+    let Some(file) = file.filter(|f| f != crate::read::stdin::DASH) else {
+        return found;
+    };
+    let path = PathBuf::from(file);
+    if let Some(tree) = path
+        .is_file()
+        .then(|| super::discovery::arazzo_tree(&path, limit))
+        .flatten()
+    {
+        let ids = tree
+            .get("workflows")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|w| w.get("workflowId")?.as_str().map(str::to_string))
+            .collect();
+        found.push((path, ids));
+    }
+    found
+}
+
+/// The workflowId `word` misspells, when it is near one and near no command
+/// (whose misspelling clap's did-you-mean already answers).
+fn near_workflow(word: &str, found: &[(PathBuf, Vec<String>)]) -> Option<String> {
+    use clap::CommandFactory;
+    let commands = crate::cli::Cli::command();
+    let names: Vec<&str> = commands.get_subcommands().map(|c| c.get_name()).collect();
+    if crate::compile::suggest(word, names.into_iter()).is_some() {
+        return None;
+    }
+    let ids: Vec<&str> = found
+        .iter()
+        .flat_map(|(_, ids)| ids.iter().map(String::as_str))
+        .collect();
+    let near = crate::compile::suggest(word, ids.iter().copied())?;
+    // `suggest` words its answer ("did you mean `a`?"); take the first name.
+    ids.into_iter()
+        .find(|id| near.contains(&format!("`{id}`")))
+        .map(str::to_string)
 }
 
 /// Registers as secrets the values of `-i NAME=VALUE` arguments whose input is
@@ -72,11 +131,20 @@ fn register_secret_args(args: &[String], doc: &Path, workflow: &str, redactor: &
     let secret = secret_inputs(doc, workflow);
     let mut any = false;
     let mut flag: Option<&str> = None;
+    // The value of another flag that takes one (`-f FILE`, `-o json`): shown.
+    let mut plain_value = false;
     for arg in args {
+        if std::mem::take(&mut plain_value) {
+            continue;
+        }
         let value = match (flag.take(), arg.as_str()) {
             (Some(f), v) => Some((f, v)),
             (None, "-i" | "--input" | "--server") => {
                 flag = Some(arg.as_str());
+                None
+            }
+            (None, a) if a.starts_with('-') && !a.contains('=') && run_flag_takes_value(a) => {
+                plain_value = true;
                 None
             }
             (None, a) => a
@@ -154,6 +222,26 @@ pub fn unexpected_argument(arg: &str) -> Option<u8> {
     };
     printer.problem(&Problem::usage(message, Some(help)));
     Some(exit::USAGE)
+}
+
+/// Whether `flag` (`-f`, `--output`) is a flag of `arazzo run` (or a global
+/// one) that takes a value, so that the next word is that value.
+fn run_flag_takes_value(flag: &str) -> bool {
+    use clap::CommandFactory;
+    let cli = crate::cli::Cli::command();
+    let Some(run) = cli.find_subcommand("run") else {
+        return false;
+    };
+    let matches = |a: &clap::Arg| match flag.strip_prefix("--") {
+        Some(long) => a.get_long() == Some(long),
+        None => flag.len() == 2 && a.get_short() == flag.chars().nth(1),
+    };
+    let found = run
+        .get_arguments()
+        .chain(cli.get_arguments())
+        .find(|a| matches(a))
+        .is_some_and(|a| a.get_action().takes_values());
+    found
 }
 
 /// The inputs of `workflow` in `doc` declared as secrets.
