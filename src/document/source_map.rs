@@ -326,7 +326,10 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
             line_start = i + 1;
         }
     }
-    (line, before[line_start..].chars().count() + 1)
+    // A byte-order mark opens the text but is no column an editor shows.
+    let shown = &before[line_start..];
+    let shown = shown.strip_prefix('\u{feff}').unwrap_or(shown);
+    (line, shown.chars().count() + 1)
 }
 
 /// Byte offsets at which lines start: `\n`, `\r\n` and a lone `\r` end a line.
@@ -1226,5 +1229,8 @@ workflows:
         assert_eq!(line_col(text, 10), (4, 1));
         assert_eq!(line_col(text, 999), (4, 3));
         assert_eq!(line_col("é", 1), (1, 1));
+        // A byte-order mark takes no column.
+        assert_eq!(line_col("\u{feff}ab", 3), (1, 1));
+        assert_eq!(line_col("\u{feff}ab", 4), (1, 2));
     }
 }
