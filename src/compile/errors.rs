@@ -85,7 +85,7 @@ pub(super) fn fail<T>(
 pub fn suggest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
     let lw = wanted.to_ascii_lowercase();
     let mut scored: Vec<(usize, &str)> = candidates
-        .map(|c| (edit_distance(&lw, &c.to_ascii_lowercase()), c))
+        .map(|c| (crate::expr::edit_distance(&lw, &c.to_ascii_lowercase()), c))
         .collect();
     scored.sort();
     let best = scored.first().map(|(d, _)| *d).unwrap_or(usize::MAX);
@@ -107,22 +107,6 @@ pub fn suggest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> O
                 .join(" or ")
         ))
     }
-}
-
-/// Levenshtein distance between two names, for [`suggest`].
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]

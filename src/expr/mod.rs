@@ -11,6 +11,7 @@ mod parse;
 mod template;
 
 pub use condition::{Condition, ConditionError};
+pub(crate) use near::edit_distance;
 pub use near::{near_expression, near_expressions_in};
 pub use parse::{parse_expression, ExprError};
 pub use template::{Template, ValueExpr};

@@ -34,7 +34,7 @@ pub fn near_expression(text: &str) -> Option<String> {
     let best = ROOTS
         .iter()
         .filter(|r| close(root, r))
-        .min_by_key(|r| distance(&root.to_ascii_lowercase(), &r.to_ascii_lowercase()))?;
+        .min_by_key(|r| edit_distance(&root.to_ascii_lowercase(), &r.to_ascii_lowercase()))?;
     let meant = format!("${best}{tail}");
     parse_expression(&meant).is_ok().then_some(meant)
 }
@@ -64,10 +64,12 @@ fn close(written: &str, root: &str) -> bool {
         return true;
     }
     let limit = if w.len() >= 6 { 2 } else { 1 };
-    distance(&w, &r) <= limit
+    edit_distance(&w, &r) <= limit
 }
 
-fn distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance between two names (in characters): for near-miss
+/// expressions here and every did-you-mean of the compiler.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
