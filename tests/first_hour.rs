@@ -465,3 +465,29 @@ fn a_near_miss_of_a_workflow_id_without_run_is_spelt_right() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("'validate'"), "{}", out.stderr);
 }
+
+/// A workflowId not found while a document under ./workflows cannot be read:
+/// the message names that file, whose workflows may be the one meant.
+#[test]
+fn a_broken_document_under_workflows_is_named_when_an_id_is_not_found() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("workflows")).unwrap();
+    std::fs::write(
+        dir.path().join("workflows/flow.yaml"),
+        "arazzo: 1.0.1\nworkflows:\n- workflowId: get-thing\n  steps: [\n",
+    )
+    .unwrap();
+    let out = exec(arazzo().current_dir(dir.path()).args(["run", "get-thing"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no workflow `get-thing`"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("workflows/flow.yaml"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("arazzo validate workflows/"),
+        "{}",
+        out.stderr
+    );
+}

@@ -82,6 +82,20 @@ pub(super) fn locate(
                     .unwrap_or_default();
                 format!("{near}workflows under ./workflows/: {}", all.join(", "))
             };
+            let broken = unreadable(&dir, &found);
+            let help = if broken.is_empty() {
+                help
+            } else if all.is_empty() {
+                format!(
+                    "the Arazzo documents under ./workflows/ could not be read: {} (`arazzo validate workflows/` says why)",
+                    broken.join(", ")
+                )
+            } else {
+                format!(
+                    "{help}\nthese files under ./workflows/ could not be read as Arazzo documents, so their workflows are not listed: {} (`arazzo validate workflows/` says why)",
+                    broken.join(", ")
+                )
+            };
             Err(Problem::usage(
                 format!("no workflow `{id}` under ./workflows/"),
                 Some(help),
@@ -119,6 +133,35 @@ fn directory_given(f: &str, max_document_size: usize) -> Problem {
 
 /// Arazzo documents directly under `dir`, with their workflowIds, sorted by
 /// path. A file over the size limit is not read (`-f` names it, and says so).
+/// Files under `dir` that look like Arazzo documents (by name, or an
+/// `arazzo:` line) but are not among `found`: a syntax error hides their
+/// workflows, and the user should hear of it.
+fn unreadable(dir: &Path, found: &[(PathBuf, Vec<String>)]) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && !found.iter().any(|(f, _)| f == p))
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let yaml_or_json = [".yaml", ".yml", ".json"].iter().any(|x| name.ends_with(x));
+            yaml_or_json
+                && (name.contains(".arazzo.")
+                    || (p.metadata().is_ok_and(|m| m.len() < 64 * 1024 * 1024)
+                        && std::fs::read(p).is_ok_and(|b| {
+                            String::from_utf8_lossy(&b).lines().any(|l| {
+                                let l = l.trim_start_matches(['{', ' ', '"']);
+                                l.starts_with("arazzo:") || l.starts_with("arazzo\":")
+                            })
+                        })))
+        })
+        .map(|p| p.display().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
 pub(super) fn discover(dir: &Path, max_size: usize) -> Vec<(PathBuf, Vec<String>)> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
