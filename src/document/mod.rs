@@ -325,6 +325,14 @@ impl<'s> SourceLoad<'s> {
         )
     }
 
+    /// AsyncAPI sources wait for message steps.
+    fn asyncapi(&self) -> LoadError {
+        LoadError::new(
+            format!("{}: AsyncAPI sources are not supported yet", self.what),
+            Some("message steps are not supported yet; remove the source".into()),
+        )
+    }
+
     /// The type the source declares, else `arazzo` when its text has the field.
     fn kind(&self, has_arazzo: bool) -> SourceKind {
         self.sd.kind.unwrap_or(if has_arazzo {
@@ -349,12 +357,14 @@ impl<'s> SourceLoad<'s> {
                     OpenApi::from_lazy(self.url.clone(), lazy).map_err(|e| self.api_error(e))?,
                 )),
                 SourceKind::Arazzo => Parsed::Arazzo(lazy.into_text()),
+                SourceKind::Asyncapi => return Err(self.asyncapi()),
             },
             Err(text) => {
                 let tree = parse_tree(&text, what).map_err(|e| e.in_file(shown))?;
                 match self.kind(tree.get("arazzo").is_some()) {
                     SourceKind::Openapi => Parsed::Tree(tree),
                     SourceKind::Arazzo => Parsed::Arazzo(text),
+                    SourceKind::Asyncapi => return Err(self.asyncapi()),
                 }
             }
         })

@@ -1,4 +1,4 @@
-//! The Arazzo 1.0.1 object model, as written by authors. Values that may hold
+//! The Arazzo 1.0.1 and 1.1 object model, as written by authors. Values that may hold
 //! runtime expressions stay `serde_json::Value` here; `compile` turns them into
 //! evaluable trees.
 
@@ -9,6 +9,9 @@ use serde_json::{Map, Value};
 #[serde(rename_all = "camelCase")]
 pub struct Document {
     pub arazzo: String,
+    /// 1.1: the document's own URI, the base for its relative references.
+    #[serde(default, rename = "$self")]
+    pub self_uri: Option<String>,
     pub info: Info,
     pub source_descriptions: Vec<SourceDescription>,
     pub workflows: Vec<Workflow>,
@@ -41,6 +44,8 @@ pub struct SourceDescription {
 pub enum SourceKind {
     Openapi,
     Arazzo,
+    /// 1.1: an AsyncAPI description (message steps are not run yet).
+    Asyncapi,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -78,6 +83,9 @@ pub struct Step {
     pub operation_path: Option<String>,
     #[serde(default)]
     pub workflow_id: Option<String>,
+    /// 1.1: an AsyncAPI channel (message steps).
+    #[serde(default)]
+    pub channel_path: Option<String>,
     #[serde(default)]
     pub parameters: Vec<Value>,
     #[serde(default)]
@@ -90,6 +98,18 @@ pub struct Step {
     pub on_failure: Vec<Value>,
     #[serde(default)]
     pub outputs: Map<String, Value>,
+    /// 1.1: the longest the step may run, in milliseconds, retries and all.
+    #[serde(default)]
+    pub timeout: Option<u64>,
+    /// 1.1: steps that must complete before this one starts.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    /// 1.1: `send` or `receive` (message steps).
+    #[serde(default)]
+    pub action: Option<String>,
+    /// 1.1: the correlation id a `receive` waits for (message steps).
+    #[serde(default)]
+    pub correlation_id: Option<Value>,
 }
 
 /// A Parameter Object. Reusable Objects (`reference`) are kept apart by the
@@ -114,8 +134,13 @@ pub struct RequestBody {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Replacement {
     pub target: String,
+    /// 1.1: how `target` is read (`jsonpointer`, `jsonpath`, `xpath`, or an
+    /// Expression Type Object); absent, it follows the payload's media type.
+    #[serde(default)]
+    pub target_selector_type: Option<Value>,
     pub value: Value,
 }
 

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 pub(crate) const ROOT: &[&str] = &[
     "arazzo",
+    "$self",
     "info",
     "sourceDescriptions",
     "workflows",
@@ -41,20 +42,33 @@ pub(crate) const STEP: &[&str] = &[
     "onSuccess",
     "onFailure",
     "outputs",
+    "timeout",
+    "dependsOn",
+    "channelPath",
+    "action",
+    "correlationId",
 ];
 pub(crate) const PARAMETER: &[&str] = &["name", "in", "value"];
 pub(crate) const REQUEST_BODY: &[&str] = &["contentType", "payload", "replacements"];
-pub(crate) const REPLACEMENT: &[&str] = &["target", "value"];
+pub(crate) const REPLACEMENT: &[&str] = &["target", "targetSelectorType", "value"];
 // `version` beside `type` is the flat form of the Criterion Expression Type
 // Object that documents in the wild use (the model reads it too).
 pub(crate) const CRITERION: &[&str] = &["context", "condition", "type", "version"];
 pub(crate) const EXPRESSION_TYPE: &[&str] = &["type", "version"];
-pub(crate) const SUCCESS_ACTION: &[&str] = &["name", "type", "workflowId", "stepId", "criteria"];
+pub(crate) const SUCCESS_ACTION: &[&str] = &[
+    "name",
+    "type",
+    "workflowId",
+    "stepId",
+    "parameters",
+    "criteria",
+];
 pub(crate) const FAILURE_ACTION: &[&str] = &[
     "name",
     "type",
     "workflowId",
     "stepId",
+    "parameters",
     "retryAfter",
     "retryLimit",
     "criteria",
