@@ -78,7 +78,7 @@ fn parse_arazzo_with(url: Url, text: &str, structure: bool) -> Result<ArazzoDoc,
         ));
     }
     match raw.get("arazzo").and_then(Value::as_str) {
-        Some(v) if v.starts_with("1.0.") || v == "1.0" => {}
+        Some(v) if v.starts_with("1.0.") || v == "1.0" || v.starts_with("1.1.") => {}
         Some(v) => {
             return Err(LoadError::new(
                 format!("`{shown}` declares `arazzo: {v}`; this tool runs Arazzo 1.0.x"),

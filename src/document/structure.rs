@@ -157,7 +157,7 @@ pub fn problems(doc: &Value) -> Vec<String> {
 }
 
 fn version_ok(v: &str) -> bool {
-    let Some(rest) = v.strip_prefix("1.0.") else {
+    let Some(rest) = v.strip_prefix("1.0.").or_else(|| v.strip_prefix("1.1.")) else {
         return false;
     };
     let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
