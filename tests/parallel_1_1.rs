@@ -487,3 +487,85 @@ fn message_expressions_parse_and_say_message_steps_are_not_supported_yet() {
         out.all()
     );
 }
+
+/// A signal while independent steps are in flight: no new step starts, each
+/// request in flight gets the grace period, the run ends interrupted (exit
+/// 130) with the steps left in flight `uncertain`, and `--resume` then runs
+/// what did not complete, without sending again what did.
+#[test]
+fn a_signal_during_parallel_steps_stops_them_all_and_resume_finishes() {
+    use support::cli::{arazzo_std, wait_until, Running};
+    let mut wf = String::from("- workflowId: par\n  steps:\n");
+    wf.push_str(&get_step("fast", ""));
+    wf.push_str(&get_step("slow1", ""));
+    wf.push_str(&get_step("slow2", ""));
+    wf.push_str(&get_step("join", "    dependsOn: [fast, slow1, slow2]\n"));
+    let (case, doc) = Case::new(&wf);
+    let echo = Echo::start();
+    for id in ["slow1", "slow2"] {
+        echo.reply_on(
+            &format!("/items/{id}"),
+            Reply::json(200, &serde_json::json!({"path": id})).after(Duration::from_secs(3)),
+        );
+    }
+    let report = case.path("report.json");
+    let mut cmd = arazzo_std();
+    cmd.args(["run", "par", "-f"])
+        .arg(&doc)
+        .args(["--server", &format!("api={}", echo.base_url())])
+        .args(["--grace-period", "0", "--report", report.to_str().unwrap()]);
+    let running = Running::start(cmd);
+    wait_until("three requests are in flight", || {
+        echo.api_requests().len() >= 3
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    running.signal("INT");
+    let out = running.finish(Duration::from_secs(20));
+    assert_eq!(out.code, 130, "{}", out.context());
+    let r = read_json(&report);
+    assert_eq!(r["status"], "interrupted");
+    assert_eq!(r["error"]["kind"], "interrupted");
+    let steps: Vec<(&str, &str)> = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["stepId"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("fast", "succeeded"),
+            ("slow1", "uncertain"),
+            ("slow2", "uncertain")
+        ],
+        "{}",
+        out.context()
+    );
+    assert_eq!(
+        echo.api_requests().len(),
+        3,
+        "join must not start after the signal"
+    );
+
+    // GETs left uncertain are sent again on resume; `fast` is not.
+    let out = exec(
+        arazzo()
+            .args(["run", "--resume"])
+            .arg(&report)
+            .args(["-f"])
+            .arg(&doc)
+            .args([
+                "--server",
+                &format!("api={}", echo.base_url()),
+                "-o",
+                "json",
+            ]),
+    );
+    out.assert_code(0);
+    let paths: Vec<String> = echo.api_requests()[3..]
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(!paths.contains(&"/items/fast".to_string()), "{paths:?}");
+    assert!(paths.contains(&"/items/join".to_string()), "{paths:?}");
+}

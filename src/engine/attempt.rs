@@ -127,7 +127,10 @@ impl<'a, 'e> Runner<'a, 'e> {
         attempt.report.url = built.url.clone();
         let sent_at = Instant::now();
         let mut hops = Vec::new();
-        let flow = match self.exchange(&built, &mut hops, frame.limit).await {
+        let flow = match self
+            .exchange(&built, &mut hops, frame.limit, &step.step_id)
+            .await
+        {
             Ok(Ok(r)) => {
                 attempt.report.status_code = Some(r.status);
                 attempt.response = Some(r);
@@ -167,6 +170,7 @@ impl<'a, 'e> Runner<'a, 'e> {
         built: &BuiltRequest,
         hops: &mut Vec<send::Hop>,
         limit: Option<StepLimit>,
+        step_id: &str,
     ) -> Result<Outcome, Signal> {
         let sent = self.transport(built, hops);
         let max_duration = self.opts.max_duration.unwrap_or_default();
@@ -179,12 +183,8 @@ impl<'a, 'e> Runner<'a, 'e> {
         });
         // The step's 1.1 `timeout` when it ends first: the shortest wins.
         let step_limit = limit.map(|l| {
-            let owner = &self.program.workflows[l.step.0].steps[l.step.1].step_id;
-            let why = format!(
-                "the step ran longer than step `{owner}`'s timeout ({} ms) while waiting for the response",
-                l.timeout.as_millis()
-            );
-            (l.left(), why)
+            let e = l.error(self.program, step_id, "while waiting for the response");
+            (l.left(), e.message)
         });
         let first = match (run_limit, step_limit) {
             (Some(r), Some(s)) => Some(if s.0 < r.0 { s } else { r }),

@@ -216,9 +216,15 @@ impl<'a, 'e> Runner<'a, 'e> {
 }
 
 /// Keeps the stop of the earliest step in the list, so that which error
-/// ends the workflow does not depend on which visit ended first.
+/// ends the workflow does not depend on which visit ended first; an
+/// interruption comes before any other (it is what `--resume` continues).
 fn keep_first(stop: &mut Option<(usize, RunError)>, i: usize, e: RunError) {
-    if stop.as_ref().is_none_or(|(s, _)| i < *s) {
+    let rank = |e: &RunError| e.kind != ErrorKind::Interrupted;
+    let better = match stop.as_ref() {
+        None => true,
+        Some((s, kept)) => (rank(&e), i) < (rank(kept), *s),
+    };
+    if better {
         *stop = Some((i, e));
     }
 }
