@@ -569,3 +569,53 @@ fn a_signal_during_parallel_steps_stops_them_all_and_resume_finishes() {
     assert!(!paths.contains(&"/items/fast".to_string()), "{paths:?}");
     assert!(paths.contains(&"/items/join".to_string()), "{paths:?}");
 }
+
+/// `list`, `show`, the dry run and batch runs read 1.1 documents: `show`
+/// says which steps wait for which, the dry run plans every request, and a
+/// batch runs the graph once per line.
+#[test]
+fn list_show_dry_run_and_batch_understand_a_graph_workflow() {
+    let (case, doc) = Case::new(&six_and_join());
+    let out = exec(arazzo().arg("list").arg(&doc));
+    out.assert_code(0);
+    assert!(out.stdout.contains("six"), "{}", out.context());
+    let out = exec(
+        arazzo()
+            .args(["show", "six", "-f"])
+            .arg(&doc)
+            .args(["-o", "json"]),
+    );
+    out.assert_code(0);
+    let v = out.json();
+    assert_eq!(v["parallel"], true);
+    assert_eq!(
+        v["steps"][6]["after"],
+        serde_json::json!(["s1", "s2", "s3", "s4", "s5", "s6"])
+    );
+    let out = exec(arazzo().args(["show", "six", "-f"]).arg(&doc));
+    assert!(
+        out.stdout.contains("after:    s1, s2, s3, s4, s5, s6"),
+        "{}",
+        out.context()
+    );
+
+    let echo = Echo::start();
+    let out = run(&doc, "six", &echo, &["--dry-run"]);
+    out.assert_code(0);
+    assert!(out.stdout.contains("/items/join"), "{}", out.context());
+    assert!(echo.api_requests().is_empty());
+
+    let lines = case.path("lines.jsonl");
+    std::fs::write(&lines, "{}\n{}\n").unwrap();
+    let out = exec(
+        arazzo()
+            .args(["run", "six", "-f"])
+            .arg(&doc)
+            .args(["--server", &format!("api={}", echo.base_url())])
+            .arg("--each")
+            .arg(&lines)
+            .args(["--journal", case.path("j").to_str().unwrap()]),
+    );
+    out.assert_code(0);
+    assert_eq!(echo.api_requests().len(), 14, "{}", out.context());
+}
