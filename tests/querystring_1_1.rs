@@ -581,3 +581,40 @@ fn the_dry_run_shows_the_url_with_its_query_string() {
     );
     assert!(echo.requests().is_empty());
 }
+
+// Arazzo 1.1.0: "the value MUST match the media type format as expressed by
+// the parameter's `content` field". The pairs of a form query string are
+// checked against the media type's schema before anything is sent.
+#[test]
+fn form_pairs_are_checked_against_the_content_schema_before_sending() {
+    let (_dir, doc) = case(
+        r#"- workflowId: w
+  steps:
+  - stepId: s
+    operationId: searchForm
+    parameters:
+    - name: searchParams
+      in: querystring
+      value: "limit=many&sort=desc"
+"#,
+    );
+    let echo = Echo::start();
+    let out = exec(
+        arazzo()
+            .args(["run", "w", "-f"])
+            .arg(&doc)
+            .args(["--server", &format!("api={}", echo.base_url())])
+            .arg("--dry-run"),
+    );
+    assert_ne!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let text = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        text.contains(
+            "querystring parameter `searchParams`/limit: expected a value of type integer"
+        ),
+        "{text}"
+    );
+    let ok = run(&doc, &echo, &[]);
+    assert_ne!(ok.code, 0);
+    assert!(echo.requests().is_empty());
+}
