@@ -233,6 +233,47 @@ fn a_json_query_string_is_the_json_text_percent_encoded() {
     );
 }
 
+// Arazzo 1.1.0, Parameter Object `value`: "Runtime expressions can be embedded
+// within the string value using `{}` notation", here in JSON text: an
+// embedded string is escaped as inside a JSON string, so the text stays JSON;
+// `$request.query.<parameter name>` is the value sent.
+#[test]
+fn a_string_embedded_in_json_text_is_escaped_as_json() {
+    let (_dir, doc) = case(
+        r#"- workflowId: w
+  inputs:
+    type: object
+    properties:
+      name: {type: string}
+      limit: {type: integer}
+  steps:
+  - stepId: s
+    operationId: searchJson
+    parameters:
+    - name: filterParams
+      in: querystring
+      value: '{"name":"{$inputs.name}","limit":{$inputs.limit}}'
+    outputs:
+      sent: $request.query.filterParams
+  outputs:
+    sent: $steps.s.outputs.sent
+"#,
+    );
+    let echo = Echo::start();
+    let out = run(
+        &doc,
+        &echo,
+        &["-i", r#"name=say "hi" & go"#, "-i", "limit=5"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = decoded(&only_request(&echo).2);
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap(),
+        json!({"name": "say \"hi\" & go", "limit": 5})
+    );
+    assert_eq!(out.json()["outputs"]["sent"], json!(text));
+}
+
 // Arazzo 1.1.0, Parameter Object Examples, "Query Example": `in: query` with
 // `value: $inputs.username` still goes in as one pair of its own.
 #[test]

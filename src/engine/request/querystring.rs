@@ -9,8 +9,9 @@
 //!   `{$…}` is percent-encoded whole, so that `a&b=c` inside it stays one value
 //!   and cannot add a parameter. An object (form media type only) is written
 //!   `k=v&k2=v2`, an array member repeating its key.
-//! - `application/json`: a string is the JSON text, an object, array or other
-//!   value is written as JSON; the text is then percent-encoded whole.
+//! - `application/json`: a string is the JSON text (a string embedded with
+//!   `{$…}` escaped as inside a JSON string), an object, array or other value
+//!   is written as JSON; the text is then percent-encoded whole.
 //! - any other media type: the string, percent-encoded whole.
 //!
 //! `$request.query.<name>` reads the pairs of a form (or unknown) query
@@ -46,6 +47,12 @@ pub(super) fn build(p: &CompiledParam, ctx: &dyn Resolve) -> Result<Option<Built
         // end the value it stands in or add a parameter.
         (ValueExpr::Template(t), true) => Value::String(
             t.render_required(&EncodeEmbedded(ctx))
+                .map_err(|why| cannot_build(p, why))?,
+        ),
+        // Inside JSON text, an embedded string is escaped as in a JSON string,
+        // so that a quote in it does not end the string it stands in.
+        (ValueExpr::Template(t), false) if media == QueryMedia::Json => Value::String(
+            t.render_required(&JsonEscaped(ctx))
                 .map_err(|why| cannot_build(p, why))?,
         ),
         _ => match super::parameter_value(p, ctx)? {
@@ -95,6 +102,27 @@ impl Resolve for EncodeEmbedded<'_> {
     fn resolve(&self, expr: &Expr) -> Option<Cow<'_, Value>> {
         let v = self.0.resolve(expr)?;
         let text = utf8_percent_encode(&stringify(Some(&v)), COMPONENT).to_string();
+        Some(Cow::Owned(Value::String(text)))
+    }
+    fn missing(&self, expr: &Expr) -> Option<String> {
+        self.0.missing(expr)
+    }
+}
+
+/// A context whose strings are JSON-escaped (without their quotes) and whose
+/// other values are their JSON text.
+struct JsonEscaped<'a>(&'a dyn Resolve);
+
+impl Resolve for JsonEscaped<'_> {
+    fn resolve(&self, expr: &Expr) -> Option<Cow<'_, Value>> {
+        let v = self.0.resolve(expr)?;
+        let text = match v.as_ref() {
+            Value::String(s) => {
+                let quoted = Value::String(s.clone()).to_string();
+                quoted[1..quoted.len() - 1].to_string()
+            }
+            other => other.to_string(),
+        };
         Some(Cow::Owned(Value::String(text)))
     }
     fn missing(&self, expr: &Expr) -> Option<String> {
