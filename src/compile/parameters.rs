@@ -149,23 +149,8 @@ impl<'a> Compiler<'a> {
             .filter(|p| is_in(p, "query") && !credential(p))
             .collect();
         let Some(first) = strings.first() else {
-            if let (Some(qs), Some(q)) = (operation.querystring(), queries.first()) {
-                if operation.param(&q.param.name, ParamIn::Query).is_none() {
-                    self.errors.push(
-                        error(
-                            "param/querystring-with-query",
-                            format!(
-                                "{at}: parameter `{}` is given `in: query`, but `{} {}` takes its whole query string as the querystring parameter `{}`",
-                                q.param.name, operation.method, operation.path, qs.name
-                            ),
-                            Some(format!(
-                                "give the query string in one parameter: `- name: {}\n  in: querystring\n  value: '{}=…'`",
-                                qs.name, q.param.name
-                            )),
-                        )
-                        .at(&q.in_ptr),
-                    );
-                }
+            if let Some(q) = queries.first() {
+                self.query_beside_declared_querystring(q, operation, at);
             }
             return;
         };
@@ -202,23 +187,7 @@ impl<'a> Compiler<'a> {
             );
         }
         for p in &strings {
-            let media = QueryMedia::of(operation.querystring());
-            let refused = match (&p.param.value, media) {
-                (Value::Object(_) | Value::Array(_), QueryMedia::Json) => None,
-                (Value::Object(_), QueryMedia::Form) => None,
-                (Value::Object(_) | Value::Array(_), QueryMedia::Unknown) => Some(format!(
-                    "`{} {}` declares no querystring parameter whose media type says how to write an object or array",
-                    operation.method, operation.path
-                )),
-                (Value::Array(_), QueryMedia::Form) => Some(
-                    "an `application/x-www-form-urlencoded` query string is written from a string or an object, not an array".to_string(),
-                ),
-                (Value::Object(_) | Value::Array(_), _) => Some(format!(
-                    "the querystring parameter's media type `{}` is written from a string",
-                    operation.querystring().and_then(|s| s.media_type.as_deref()).unwrap_or("?")
-                )),
-                _ => None,
-            };
+            let refused = unwritable_querystring(&p.param.value, operation);
             if let Some(why) = refused {
                 self.errors.push(
                     error(
@@ -230,5 +199,60 @@ impl<'a> Compiler<'a> {
                 );
             }
         }
+    }
+}
+
+impl<'a> Compiler<'a> {
+    /// An `in: query` parameter the operation does not declare, given to an
+    /// operation that takes its whole query string as a querystring parameter.
+    fn query_beside_declared_querystring(
+        &mut self,
+        q: &ParamAt,
+        operation: &Operation,
+        at: &Place,
+    ) {
+        let Some(qs) = operation.querystring() else {
+            return;
+        };
+        if operation.param(&q.param.name, ParamIn::Query).is_some() {
+            return;
+        }
+        self.errors.push(
+            error(
+                "param/querystring-with-query",
+                format!(
+                    "{at}: parameter `{}` is given `in: query`, but `{} {}` takes its whole query string as the querystring parameter `{}`",
+                    q.param.name, operation.method, operation.path, qs.name
+                ),
+                Some(format!(
+                    "give the query string in one parameter: `- name: {}\n  in: querystring\n  value: '{}=…'`",
+                    qs.name, q.param.name
+                )),
+            )
+            .at(&q.in_ptr),
+        );
+    }
+}
+
+/// Why a querystring value written as an object or array cannot be sent in
+/// the media type of the operation's querystring parameter (`None`: it can,
+/// or it is a string or scalar, written as text).
+fn unwritable_querystring(value: &Value, operation: &Operation) -> Option<String> {
+    let media = QueryMedia::of(operation.querystring());
+    match (value, media) {
+        (Value::Object(_) | Value::Array(_), QueryMedia::Json) => None,
+        (Value::Object(_), QueryMedia::Form) => None,
+        (Value::Object(_) | Value::Array(_), QueryMedia::Unknown) => Some(format!(
+            "`{} {}` declares no querystring parameter whose media type says how to write an object or array",
+            operation.method, operation.path
+        )),
+        (Value::Array(_), QueryMedia::Form) => Some(
+            "an `application/x-www-form-urlencoded` query string is written from a string or an object, not an array".to_string(),
+        ),
+        (Value::Object(_) | Value::Array(_), _) => Some(format!(
+            "the querystring parameter's media type `{}` is written from a string",
+            operation.querystring().and_then(|s| s.media_type.as_deref()).unwrap_or("?")
+        )),
+        _ => None,
     }
 }
