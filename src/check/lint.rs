@@ -548,7 +548,9 @@ fn undeclared_parameters(
             if p.spec.is_some()
                 || !matches!(
                     p.location,
-                    crate::openapi::ParamIn::Query | crate::openapi::ParamIn::Cookie
+                    crate::openapi::ParamIn::Query
+                        | crate::openapi::ParamIn::Cookie
+                        | crate::openapi::ParamIn::Querystring
                 )
                 || secret
                     .iter()

@@ -41,8 +41,11 @@ pub struct Continuation {
 }
 
 /// Methods that a server applies at most once however often they are sent
-/// (RFC 9110 §9.2.2), so an uncertain one may simply be sent again.
-const IDEMPOTENT: &[&str] = &["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"];
+/// (RFC 9110 §9.2.2, and QUERY, OpenAPI 3.2's safe method with a body), so an
+/// uncertain one may simply be sent again. A custom method (OpenAPI 3.2
+/// `additionalOperations`) is not assumed to be.
+pub(crate) const IDEMPOTENT: &[&str] =
+    &["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE", "QUERY"];
 
 /// Reads a report: one JSON object (`-o json` or `--report` output).
 pub fn parse_report(text: &str) -> Result<RunReport, String> {
