@@ -84,7 +84,7 @@ doc() {
   printf 'arazzo: %s\ninfo: {title: bench, version: "1"}\nsourceDescriptions:\n- {name: api, url: ./api.yaml, type: openapi}\nworkflows:\n- workflowId: six\n  steps:\n' "$1"
   for id in s1 s2 s3 s4 s5 s6 join; do
     printf '  - stepId: %s\n    operationId: getItem\n    parameters: [{name: id, in: path, value: %s}]\n    successCriteria: [{condition: $statusCode == 200}]\n' "$id" "$id"
-    [ "$id" = join ] && [ -n "$2" ] && printf '    %s\n' "$2"
+    if [ "$id" = join ] && [ -n "$2" ]; then printf '    %s\n' "$2"; fi
   done
 }
 doc 1.1.0 'dependsOn: [s1, s2, s3, s4, s5, s6]' >"$work/parallel.arazzo.yaml"
