@@ -127,7 +127,7 @@ fn family(code: &str) -> &'static str {
         "syntax" => "The document is not valid YAML or JSON",
         "document" => "The document cannot be used as an Arazzo document",
         "io" => "A document cannot be read",
-        "schema" => "The document breaks the Arazzo 1.0 JSON Schema",
+        "schema" => "The document breaks the Arazzo JSON Schema of its version",
         "source" => "A source description cannot be loaded",
         "ref" => "A reference does not resolve",
         "param" => "A parameter does not fit its operation",

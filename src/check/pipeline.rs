@@ -95,7 +95,7 @@ pub async fn validate_file(
         schema_pointers: Vec::new(),
     };
 
-    // 2. The Arazzo 1.0 JSON Schema. Its errors do not stop the checks below
+    // 2. The Arazzo JSON Schema of the document's version (1.0 or 1.1). Its errors do not stop the checks below
     // when the document can still be read: every mistake is reported at once.
     check.arazzo_schema();
 
@@ -148,7 +148,7 @@ fn not_arazzo(file: &SourceFile, tree: &Value) -> Option<Diagnostic> {
     let hint = if tree.get("openapi").is_some() || tree.get("swagger").is_some() {
         "this is an OpenAPI description; validate the Arazzo document that names it"
     } else {
-        "an Arazzo document starts with `arazzo: 1.0.1`"
+        "an Arazzo document starts with `arazzo: 1.1.0` (or `arazzo: 1.0.1`)"
     };
     Some(file.at(
         Some(""),
@@ -174,7 +174,7 @@ struct FileCheck<'a> {
 }
 
 impl FileCheck<'_> {
-    /// Phase 2: every error the Arazzo 1.0 JSON Schema finds, at its place.
+    /// Phase 2: every error the Arazzo JSON Schema of its version finds, at its place.
     fn arazzo_schema(&mut self) {
         for issue in arazzo_schema::check(&self.tree) {
             self.schema_pointers.push(issue.pointer.clone());
