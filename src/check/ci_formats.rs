@@ -235,6 +235,18 @@ pub fn sarif(diags: &[Diagnostic], files: &[SourceFile]) -> Value {
         })
         .collect();
 
+    // Each document with the Arazzo version it declares.
+    let artifacts: Vec<Value> = files
+        .iter()
+        .map(|f| {
+            let mut a = Map::new();
+            a.insert("location".into(), json!({ "uri": artifact_uri(&f.name) }));
+            if let Some(v) = &f.arazzo {
+                a.insert("properties".into(), json!({ "arazzo": v }));
+            }
+            Value::Object(a)
+        })
+        .collect();
     json!({
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -247,6 +259,7 @@ pub fn sarif(diags: &[Diagnostic], files: &[SourceFile]) -> Value {
                 }
             },
             "columnKind": "unicodeCodePoints",
+            "artifacts": artifacts,
             "results": results,
         }]
     })

@@ -34,6 +34,9 @@ pub struct Diagnostic {
     /// A certain fix (`validate --fix` applies it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<Fix>,
+    /// The Arazzo version the file declares (`1.1.0`), when it is one `arazzo` reads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arazzo: Option<String>,
     #[serde(skip)]
     span: Option<(usize, usize)>,
 }
@@ -59,6 +62,8 @@ const ABOUT_THE_NAME: &[&str] = &[
 /// The text of one file, with its source map, for placing diagnostics.
 pub struct SourceFile {
     pub name: String,
+    /// The Arazzo version the document declares (`1.1.0`), when it is one `arazzo` reads.
+    pub arazzo: Option<String>,
     pub text: Arc<String>,
     pub map: SourceMap,
 }
@@ -68,6 +73,7 @@ impl SourceFile {
         let map = SourceMap::parse(&text);
         SourceFile {
             name,
+            arazzo: None,
             text: Arc::new(text),
             map,
         }
@@ -138,6 +144,7 @@ impl SourceFile {
             help,
             pointer: pointer.map(str::to_string),
             fix: None,
+            arazzo: None,
             span,
         }
     }
@@ -169,6 +176,7 @@ impl SourceFile {
             help,
             pointer: None,
             fix: None,
+            arazzo: None,
             span: Some((offset, usize::from(offset < self.text.len()))),
         }
     }
@@ -192,6 +200,7 @@ impl Diagnostic {
             help,
             pointer: None,
             fix: None,
+            arazzo: None,
             span: None,
         }
     }

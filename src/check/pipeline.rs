@@ -87,6 +87,12 @@ pub async fn validate_file(
     if let Some(d) = not_arazzo(&file, &tree) {
         return (vec![d], file);
     }
+    let mut file = file;
+    file.arazzo = tree
+        .get("arazzo")
+        .and_then(Value::as_str)
+        .filter(|v| crate::document::structure::version_ok(v))
+        .map(str::to_string);
     let mut check = FileCheck {
         path,
         file,
@@ -111,6 +117,9 @@ pub async fn validate_file(
         file, mut diags, ..
     } = check;
     diags.sort_by_key(|d| (d.line.unwrap_or(0), d.column.unwrap_or(0)));
+    for d in &mut diags {
+        d.arazzo.clone_from(&file.arazzo);
+    }
     (diags, file)
 }
 
