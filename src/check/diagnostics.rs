@@ -57,6 +57,7 @@ const ABOUT_THE_NAME: &[&str] = &[
     "id/output-key",
     "id/component-key",
     "schema/unknown-field",
+    "schema/arazzo-1.1",
 ];
 
 /// The text of one file, with its source map, for placing diagnostics.
