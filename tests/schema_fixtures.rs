@@ -131,6 +131,11 @@ fn oai_pass_fixtures_have_no_issue() {
                 path.display(),
                 show(&issues)
             );
+            // The loader's structure check (`run`, `list`, `mcp`) agrees.
+            let url = url::Url::from_file_path(&path).unwrap();
+            if let Err(e) = arazzo::document::parse_arazzo(url, &text) {
+                panic!("{} is refused by the loader: {}", path.display(), e.message);
+            }
         }
     }
 }
