@@ -505,6 +505,56 @@ mod tests {
     }
 
     #[test]
+    fn the_base_uri_is_self_resolved_against_the_retrieval_url() {
+        let at = Url::parse("https://api.example.com/v2/api-description.yaml").unwrap();
+        let base = |s: Option<&str>| base_uri(&at, s, "x").map(|u| u.to_string());
+        assert_eq!(base(None).unwrap(), at.as_str());
+        assert_eq!(
+            base(Some("workflows/purchase.arazzo.yaml")).unwrap(),
+            "https://api.example.com/v2/workflows/purchase.arazzo.yaml"
+        );
+        assert_eq!(
+            base(Some("https://w.example.com/a.yaml")).unwrap(),
+            "https://w.example.com/a.yaml"
+        );
+        assert!(base(Some("a.yaml#/x"))
+            .unwrap_err()
+            .message
+            .contains("fragment"));
+        assert!(base(Some("file:///etc/a.yaml"))
+            .unwrap_err()
+            .message
+            .contains("local file"));
+        // A local document may say it lives on the network.
+        let local = Url::parse("file:///flows/a.yaml").unwrap();
+        assert_eq!(
+            base_uri(&local, Some("https://w.example.com/a.yaml"), "x")
+                .unwrap()
+                .as_str(),
+            "https://w.example.com/a.yaml"
+        );
+    }
+
+    #[test]
+    fn versions_other_than_1_0_and_1_1_are_refused() {
+        let url = Url::parse("file:///tmp/x.yaml").unwrap();
+        let doc = |v: &str| {
+            format!("arazzo: {v}\ninfo: {{title: t, version: '1'}}\nsourceDescriptions: [{{name: a, url: a.yaml}}]\nworkflows:\n- workflowId: w\n  steps:\n  - {{stepId: s, operationId: x}}\n")
+        };
+        for v in ["1.0.0", "1.0.1", "1.1.0"] {
+            assert!(parse_arazzo(url.clone(), &doc(v)).is_ok(), "{v}");
+        }
+        for v in ["1.2.0", "2.0.0", "'0.9'"] {
+            let e = parse_arazzo(url.clone(), &doc(v)).unwrap_err();
+            assert!(
+                e.message.contains("1.0.0, 1.0.1 and 1.1.0"),
+                "{}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
     fn arazzo_model_errors_name_the_path() {
         let url = Url::parse("file:///tmp/x.yaml").unwrap();
         let e = parse_arazzo(

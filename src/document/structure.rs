@@ -677,5 +677,17 @@ mod tests {
         assert_eq!(problems(&doc), Vec::<String>::new());
         doc["$self"] = json!("https://x/y#frag");
         assert_eq!(problems(&doc).len(), 1);
+        // 1.0's flat criterion `version` is not 1.1's.
+        doc["$self"] = json!("https://x/y");
+        doc["workflows"][0]["steps"][0]["successCriteria"] = json!([
+            {"context": "$response.body", "condition": "$.a", "type": "jsonpath",
+             "version": "draft-goessner-dispatch-jsonpath-00"}
+        ]);
+        let p = problems(&doc);
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(
+            p[0].starts_with("workflows[0].steps[0].successCriteria[0].version: "),
+            "{p:#?}"
+        );
     }
 }
