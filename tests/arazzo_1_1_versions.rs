@@ -433,6 +433,33 @@ fn a_source_naming_a_loaded_documents_self_is_that_document() {
     );
 }
 
+// 1.1 §Identity-Based Referencing: "When a Source Description Object's `url` field is an
+// absolute URI, the implementation MUST resolve it to an Arazzo Description by identity
+// (matching the `$self` value) rather than by location alone." The document a relative URL
+// loads is known by its `$self` before the absolute URL is looked at.
+#[test]
+fn an_absolute_source_url_is_matched_against_the_self_of_a_sibling() {
+    let echo = Echo::start();
+    let identity = echo.url("/id/b.arazzo.yaml");
+    let main = format!(
+        "arazzo: 1.1.0\ninfo: {{title: main, version: '1'}}\nsourceDescriptions:\n  - {{name: a, url: '{identity}', type: arazzo}}\n  - {{name: b, url: mirror/b.arazzo.yaml, type: arazzo}}\nworkflows:\n  - workflowId: w\n    steps:\n      - stepId: call\n        workflowId: $sourceDescriptions.a.bw\n        outputs:\n          status: $outputs.status\n    outputs:\n      got: $steps.call.outputs.status\n"
+    );
+    let b = format!(
+        "arazzo: 1.1.0\n$self: {identity}\ninfo: {{title: b, version: '1'}}\nsourceDescriptions:\n  - {{name: api, url: ../specs/api.yaml, type: openapi}}\nworkflows:\n  - workflowId: bw\n    steps:\n      - stepId: get\n        operationId: getItem\n        parameters:\n          - {{name: id, in: path, value: '1'}}\n        outputs:\n          status: $statusCode\n    outputs:\n      status: $steps.get.outputs.status\n"
+    );
+    echo.serve("/main.arazzo.yaml", "application/yaml", &main);
+    echo.serve("/mirror/b.arazzo.yaml", "application/yaml", &b);
+    echo.serve("/specs/api.yaml", "application/yaml", API);
+    let out = run_url(&echo.url("/main.arazzo.yaml"), &echo);
+    out.assert_code(0);
+    assert_eq!(out.json()["outputs"]["got"], 200, "{}", out.context());
+    let asked = paths(&echo);
+    assert!(
+        !asked.contains(&"/id/b.arazzo.yaml".to_string()),
+        "fetched by location instead of matched by identity: {asked:?}"
+    );
+}
+
 /// A 1.1 document with the OpenAPI source `api` and the AsyncAPI source `events`, and
 /// `steps` (lines at the steps' indentation).
 fn async_doc(steps: &str) -> String {

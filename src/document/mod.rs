@@ -271,12 +271,9 @@ pub async fn load_with(url: Url, client: &Fetcher, structure: bool) -> Result<Lo
     let mut next = 0;
     while next < loading.docs.len() {
         let doc = Arc::clone(&loading.docs[next].doc);
-        let mut sources = Vec::new();
-        for sd in &doc.doc.source_descriptions {
-            if sources
-                .iter()
-                .any(|(n, _): &(String, SourceRef)| n == &sd.name)
-            {
+        let list = &doc.doc.source_descriptions;
+        for (i, sd) in list.iter().enumerate() {
+            if list[..i].iter().any(|o| o.name == sd.name) {
                 return Err(LoadError::new(
                     format!(
                         "`{}` has two source descriptions named `{}`",
@@ -286,10 +283,20 @@ pub async fn load_with(url: Url, client: &Fetcher, structure: bool) -> Result<Lo
                     Some("source description names must be unique".into()),
                 ));
             }
-            let source = loading.source(&doc, sd).await?;
-            sources.push((sd.name.clone(), source));
         }
-        loading.docs[next].sources = sources;
+        // Relative URLs first: a document one of them loads may be the one an absolute URL
+        // names by its `$self` (identity-based referencing), which then is not fetched.
+        let mut order: Vec<usize> = (0..list.len()).collect();
+        order.sort_by_key(|&i| Url::parse(&list[i].url).is_ok());
+        let mut found: Vec<Option<SourceRef>> = vec![None; list.len()];
+        for i in order {
+            found[i] = Some(loading.source(&doc, &list[i]).await?);
+        }
+        loading.docs[next].sources = list
+            .iter()
+            .zip(found)
+            .filter_map(|(sd, s)| Some((sd.name.clone(), s?)))
+            .collect();
         next += 1;
     }
     Ok(Loaded { docs: loading.docs })
