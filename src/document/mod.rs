@@ -119,33 +119,7 @@ fn parse_arazzo_with(url: Url, text: &str, structure: bool) -> Result<ArazzoDoc,
             None,
         ));
     }
-    match raw.get("arazzo") {
-        Some(Value::String(v)) if Version::of(v).is_some() => {}
-        Some(v) => {
-            let v = match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            return Err(LoadError::new(
-                format!(
-                    "`{shown}` declares `arazzo: {v}`; this tool reads {}",
-                    structure::SUPPORTED
-                ),
-                Some("set `arazzo: 1.1.0` (or `1.0.1`) when the document is written for one of them; a newer version is not read".into()),
-            ));
-        }
-        None => {
-            let hint = if raw.get("openapi").is_some() {
-                "this looks like an OpenAPI description; pass the Arazzo document that names it"
-            } else {
-                "an Arazzo document starts with `arazzo: 1.1.0` (or `arazzo: 1.0.1`)"
-            };
-            return Err(LoadError::new(
-                format!("`{shown}` is not an Arazzo document: the `arazzo` field is missing"),
-                Some(hint.into()),
-            ));
-        }
-    }
+    read_version(&raw, &shown)?;
     let doc: Document = serde_path_to_error::deserialize(&raw).map_err(|e| {
         let path = e.path().to_string();
         LoadError::new(
@@ -210,6 +184,38 @@ fn parse_arazzo_with(url: Url, text: &str, structure: bool) -> Result<ArazzoDoc,
         doc,
         raw,
     })
+}
+
+/// Refuses a document whose `arazzo` version this tool does not read, or that has none.
+fn read_version(raw: &Value, shown: &str) -> Result<(), LoadError> {
+    match raw.get("arazzo") {
+        Some(Value::String(v)) if Version::of(v).is_some() => {}
+        Some(v) => {
+            let v = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            return Err(LoadError::new(
+                format!(
+                    "`{shown}` declares `arazzo: {v}`; this tool reads {}",
+                    structure::SUPPORTED
+                ),
+                Some("set `arazzo: 1.1.0` (or `1.0.1`) when the document is written for one of them; a newer version is not read".into()),
+            ));
+        }
+        None => {
+            let hint = if raw.get("openapi").is_some() {
+                "this looks like an OpenAPI description; pass the Arazzo document that names it"
+            } else {
+                "an Arazzo document starts with `arazzo: 1.1.0` (or `arazzo: 1.0.1`)"
+            };
+            return Err(LoadError::new(
+                format!("`{shown}` is not an Arazzo document: the `arazzo` field is missing"),
+                Some(hint.into()),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The base URI of a document read from `url` (Arazzo 1.1, "Establishing the Base URI"): its

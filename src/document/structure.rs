@@ -123,44 +123,7 @@ pub fn problems(doc: &Value) -> Vec<String> {
     let mut out = Vec::new();
     let mut c = Checker { out: &mut out };
     c.fields(doc, ROOT, "the document");
-    let version = doc.get("arazzo").and_then(Value::as_str);
-    if let Some(v) = version {
-        if !version_ok(v) {
-            c.say(
-                "`arazzo`",
-                format!(
-                    "`{v}` is not an Arazzo version this tool reads (write `1.1.0` or `1.0.1`)"
-                ),
-            );
-        }
-    }
-    match version.and_then(Version::of) {
-        Some(Version::V1_0) => {
-            for (pointer, what) in newer_features(doc) {
-                c.say(
-                    &display_pointer(&pointer),
-                    format!("{what} (set `arazzo: 1.1.0`)"),
-                );
-            }
-        }
-        Some(Version::V1_1) => {
-            if let Some(s) = doc.get("$self").and_then(Value::as_str) {
-                if s.contains('#') {
-                    c.say(
-                        "`$self`",
-                        format!("`{s}` has a fragment (`#…`), which `$self` must not have"),
-                    );
-                }
-            }
-            for pointer in flat_criterion_versions(doc) {
-                c.say(
-                    &display_pointer(&pointer),
-                    "a criterion's `version` beside `type` is Arazzo 1.0's form; in 1.1 write `type: {type: jsonpath, version: …}`".into(),
-                );
-            }
-        }
-        None => {}
-    }
+    c.version(doc);
     if let Some(info) = doc.get("info") {
         c.fields(info, INFO, "`info`");
     }
@@ -520,6 +483,49 @@ struct Checker<'o> {
 }
 
 impl Checker<'_> {
+    /// The `arazzo` version, and what the version it declares does not have: 1.1 fields in
+    /// a 1.0 document, a `$self` with a fragment or 1.0's flat criterion `version` in 1.1.
+    fn version(&mut self, doc: &Value) {
+        let version = doc.get("arazzo").and_then(Value::as_str);
+        if let Some(v) = version {
+            if !version_ok(v) {
+                self.say(
+                    "`arazzo`",
+                    format!(
+                        "`{v}` is not an Arazzo version this tool reads (write `1.1.0` or `1.0.1`)"
+                    ),
+                );
+            }
+        }
+        match version.and_then(Version::of) {
+            Some(Version::V1_0) => {
+                for (pointer, what) in newer_features(doc) {
+                    self.say(
+                        &display_pointer(&pointer),
+                        format!("{what} (set `arazzo: 1.1.0`)"),
+                    );
+                }
+            }
+            Some(Version::V1_1) => {
+                if let Some(s) = doc.get("$self").and_then(Value::as_str) {
+                    if s.contains('#') {
+                        self.say(
+                            "`$self`",
+                            format!("`{s}` has a fragment (`#…`), which `$self` must not have"),
+                        );
+                    }
+                }
+                for pointer in flat_criterion_versions(doc) {
+                    self.say(
+                        &display_pointer(&pointer),
+                        "a criterion's `version` beside `type` is Arazzo 1.0's form; in 1.1 write `type: {type: jsonpath, version: …}`".into(),
+                    );
+                }
+            }
+            None => {}
+        }
+    }
+
     fn say(&mut self, at: &str, what: String) {
         self.out.push(format!("{at}: {what}"));
     }
