@@ -1145,6 +1145,9 @@ fn required_help(kind: Kind, reusable: bool, field: &str) -> String {
             "add `in` (path, query, header or cookie): parameters of an operation step need it; only parameters passed to a workflow leave it out"
         }
         (Kind::SuccessAction | Kind::FailureAction, "name") => "give the action a `name`",
+        (Kind::SuccessAction | Kind::FailureAction, "workflowId") => {
+            "an action's `parameters` are the inputs of the workflow it goes to: add that `workflowId`, or remove `parameters`"
+        }
         (Kind::SuccessAction, "type") => "add `type`: `end` or `goto`",
         (Kind::FailureAction, "type") => "add `type`: `end`, `goto` or `retry`",
         (Kind::Criterion, "condition") => {
