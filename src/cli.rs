@@ -271,6 +271,11 @@ pub struct RunArgs {
     #[arg(long = "max-steps", value_name = "N", default_value_t = 1000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_steps: usize,
 
+    /// Most steps of one workflow that run at once when its steps run as a
+    /// graph (Arazzo 1.1 `dependsOn`); 1 runs them one after another.
+    #[arg(long = "max-parallel", value_name = "N", default_value_t = crate::engine::DEFAULT_MAX_PARALLEL, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
+    pub max_parallel: usize,
+
     /// Run the workflow once per line of FILE: JSON Lines (one object of inputs
     /// per line) or CSV with a header row. Inputs shared by every line come from
     /// -i, --inputs and the environment; a line's own values win. `-` reads
@@ -414,6 +419,11 @@ pub struct McpArgs {
     /// Most step executions one tool call's run may make.
     #[arg(long = "max-steps", value_name = "N", default_value_t = 1000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_steps: usize,
+
+    /// Most steps of one workflow that run at once when its steps run as a
+    /// graph (Arazzo 1.1 `dependsOn`); 1 runs them one after another.
+    #[arg(long = "max-parallel", value_name = "N", default_value_t = crate::engine::DEFAULT_MAX_PARALLEL, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
+    pub max_parallel: usize,
 
     /// Skip the preflight check before each run.
     #[arg(long = "no-preflight")]

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::compile::{CompiledWorkflow, OperationCall, Program, StepTarget};
 use crate::engine::{base_url, request, RunOptions};
 use crate::expr::{apply_pointer, Expr, Resolve, ValueExpr};
-use crate::openapi::ParamIn;
+use crate::openapi::{ParamIn, QueryMedia};
 
 /// A value not known before the run, shown as `{$expression}`.
 fn placeholder(e: &Expr) -> String {
@@ -371,25 +371,36 @@ impl RequestCheck<'_> {
         }
     }
 
-    /// Path and query parameter values against their schemas (placeholders
-    /// left unchecked).
+    /// Path and query parameter values against their schemas, and a
+    /// querystring's against its media type's (placeholders left unchecked).
     fn parameter_values(&self, problems: &mut Vec<PlanProblem>) {
         let (call, built) = (self.call, self.built);
         for p in &call.parameters {
-            let (Some(spec), value) = (
-                p.spec.as_ref(),
-                match p.location {
-                    ParamIn::Path => built.path_params.get(&p.name),
-                    ParamIn::Query => built.query_params.get(&p.name),
-                    _ => None,
-                },
-            ) else {
+            let Some(spec) = p.spec.as_ref() else {
                 continue;
             };
-            let (Some(schema), Some(value)) = (&spec.schema, value) else {
+            let (schema, value) = match p.location {
+                ParamIn::Path => (
+                    &spec.schema,
+                    built.path_params.get(&p.name).map(Cow::Borrowed),
+                ),
+                ParamIn::Query => (
+                    &spec.schema,
+                    built.query_params.get(&p.name).map(Cow::Borrowed),
+                ),
+                ParamIn::Querystring => (
+                    &spec.content_schema,
+                    querystring_value(spec, built, &p.name),
+                ),
+                _ => continue,
+            };
+            let (Some(schema), Some(value)) = (schema, value) else {
                 continue;
             };
-            if is_placeholder(value) {
+            let value = value.as_ref();
+            if is_placeholder(value)
+                || (p.location == ParamIn::Querystring && holds_placeholder(value))
+            {
                 continue;
             }
             let checker = call
@@ -397,7 +408,34 @@ impl RequestCheck<'_> {
                 .get(&format!("{} {}", p.location.as_str(), p.name), || {
                     crate::schema::checker(&call.api, schema)
                 });
-            let value = coerce_to_schema(value, &checker.schema, &checker.schema);
+            let value = match (p.location, value) {
+                // Form pairs are text: each member is coerced like a query value.
+                (ParamIn::Querystring, Value::Object(members))
+                    if QueryMedia::of(Some(spec)) == QueryMedia::Form =>
+                {
+                    let root = &checker.schema;
+                    let schema = crate::schema::follow(root, root);
+                    let member = |k: &str| {
+                        schema
+                            .get("properties")
+                            .and_then(|ps| ps.get(k))
+                            .or_else(|| schema.get("additionalProperties"))
+                    };
+                    Value::Object(
+                        members
+                            .iter()
+                            .map(|(k, v)| {
+                                let v = match member(k) {
+                                    Some(s) => coerce_to_schema(v, s, root),
+                                    None => v.clone(),
+                                };
+                                (k.clone(), v)
+                            })
+                            .collect(),
+                    )
+                }
+                _ => coerce_to_schema(value, &checker.schema, &checker.schema),
+            };
             for v in checker.violations(&value, &|_, _| false) {
                 problems.push(self.problem(
                     format!("{} parameter `{}`{}", p.location.as_str(), p.name, v.path),
@@ -445,6 +483,24 @@ impl RequestCheck<'_> {
                 ProblemAbout::Body(v.path.clone()),
             ));
         }
+    }
+}
+
+/// What a querystring parameter's schema is checked against: the pairs of a
+/// form query string (each a string, coerced like query values), the value
+/// of a JSON one (its text parsed).
+fn querystring_value<'a>(
+    spec: &crate::openapi::ParamSpec,
+    built: &'a request::BuiltRequest,
+    name: &str,
+) -> Option<Cow<'a, Value>> {
+    match QueryMedia::of(Some(spec)) {
+        QueryMedia::Form => Some(Cow::Owned(Value::Object(built.query_params.clone()))),
+        QueryMedia::Json => match built.query_params.get(name)? {
+            Value::String(text) => serde_json::from_str(text).ok().map(Cow::Owned),
+            other => Some(Cow::Borrowed(other)),
+        },
+        _ => None,
     }
 }
 

@@ -828,3 +828,43 @@ fn sigint_over_stdio_answers_the_call_in_flight() {
     assert_eq!(api.requests().len(), 1);
     assert!(!line.contains(KEY));
 }
+
+/// An Arazzo 1.1 document served as tools: a workflow whose steps run as a
+/// graph (`dependsOn`) is listed and called like any other, its independent
+/// steps overlapping on the server.
+#[test]
+fn a_1_1_graph_workflow_is_served_and_called() {
+    let echo = support::echo::Echo::start();
+    echo.delay_answers(Duration::from_millis(150));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("api.yaml"),
+        "openapi: 3.1.0\ninfo: {title: t, version: '1'}\nservers: [{url: 'http://127.0.0.1:1'}]\npaths:\n  /items/{id}:\n    get:\n      operationId: getItem\n      parameters: [{name: id, in: path, required: true, schema: {type: string}}]\n      responses: {'200': {description: ok}}\n",
+    )
+    .unwrap();
+    let mut doc = String::from("arazzo: 1.1.0\ninfo: {title: t, version: '1'}\nsourceDescriptions: [{name: api, url: ./api.yaml, type: openapi}]\nworkflows:\n- workflowId: fan-out\n  summary: Reads three items at once\n  steps:\n");
+    for id in ["a", "b", "c"] {
+        doc.push_str(&format!("  - {{stepId: {id}, operationId: getItem, parameters: [{{name: id, in: path, value: {id}}}], outputs: {{path: $response.body#/path}}}}\n"));
+    }
+    doc.push_str("  - {stepId: join, operationId: getItem, parameters: [{name: id, in: path, value: join}], dependsOn: [a, b, c]}\n  outputs: {b: $steps.b.outputs.path}\n");
+    let file = dir.path().join("fan.arazzo.yaml");
+    std::fs::write(&file, doc).unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_arazzo"));
+    cmd.arg("mcp")
+        .arg(&file)
+        .args(["--server", &format!("api={}", echo.base_url())]);
+    let rt = runtime();
+    rt.block_on(async {
+        let (client, stderr) = connect_stdio(cmd).await;
+        let tools = client.list_all_tools().await.unwrap();
+        let names: Vec<String> = tools.iter().map(|t| t.name.to_string()).collect();
+        assert_eq!(names, ["fan-out"], "{}", stderr.text());
+        let r = call(&client, "fan-out", json!({})).await;
+        assert_ne!(r.is_error, Some(true), "{}", text_of(&r));
+        assert!(text_of(&r).contains("/items/b"), "{}", text_of(&r));
+        client.cancel().await.unwrap();
+    });
+    let paths: Vec<String> = echo.api_requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths.len(), 4, "{paths:?}");
+    assert_eq!(paths[3], "/items/join");
+}

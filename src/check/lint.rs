@@ -327,7 +327,13 @@ fn fields_at(api: &OpenApi, schema: &Value, pointer: &Pointer) -> String {
 }
 
 /// Steps no path reaches, and goto loops whose success path never leaves.
+/// Not for a workflow whose steps run as a graph (1.1 `dependsOn`): each of
+/// its steps starts when its prerequisites complete, not when a step before
+/// it moves on, and the compiler already refuses prerequisites that cannot.
 fn reachability(wf: &CompiledWorkflow, wf_ptr: &str, out: &mut Vec<Finding>) {
+    if wf.parallel {
+        return;
+    }
     let n = wf.steps.len();
     // Success edges: None means "the workflow ends".
     let success_edges = |i: usize| -> Vec<Option<usize>> {
@@ -542,7 +548,9 @@ fn undeclared_parameters(
             if p.spec.is_some()
                 || !matches!(
                     p.location,
-                    crate::openapi::ParamIn::Query | crate::openapi::ParamIn::Cookie
+                    crate::openapi::ParamIn::Query
+                        | crate::openapi::ParamIn::Cookie
+                        | crate::openapi::ParamIn::Querystring
                 )
                 || secret
                     .iter()

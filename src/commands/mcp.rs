@@ -52,6 +52,7 @@ pub(super) fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
         max_duration: args.max_duration.map(Duration::from_secs_f64),
         max_retry_wait: Duration::from_secs_f64(args.stopping.max_retry_wait),
         stop: flags.stop,
+        max_parallel: args.max_parallel,
     };
     let ready = Ready {
         tools,

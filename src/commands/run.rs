@@ -48,6 +48,7 @@ pub(super) fn command(mut args: RunArgs, printer: &Printer) -> Result<u8, Proble
         max_duration: args.max_duration.map(Duration::from_secs_f64),
         max_retry_wait: Duration::from_secs_f64(args.stopping.max_retry_wait),
         stop: flags.stop,
+        max_parallel: args.max_parallel,
     };
     if let Some(each) = &args.each {
         let run = super::each::BatchRun {

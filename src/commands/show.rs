@@ -9,7 +9,7 @@ use super::flags::compile_problem;
 use super::run::pick_workflow;
 use super::runtime;
 use crate::cli::{OutputFormat, ShowArgs};
-use crate::compile::{compile, CompiledStep, Program, StepTarget};
+use crate::compile::{compile, CompiledStep, CompiledWorkflow, Program, StepTarget};
 use crate::document;
 use crate::expr::Expr;
 use crate::report::printer::Printer;
@@ -29,12 +29,13 @@ pub(super) fn command(args: ShowArgs, printer: &Printer) -> Result<u8, Problem> 
     pick_workflow(&loaded, Some(args.workflow.clone()))?;
     let program = compile(&loaded, &args.workflow).map_err(|errors| compile_problem(&errors))?;
     let wf = program.entry();
-    let steps: Vec<Value> = wf.steps.iter().map(|s| describe(&program, s)).collect();
+    let steps: Vec<Value> = wf.steps.iter().map(|s| describe(&program, wf, s)).collect();
     let outputs: Vec<&str> = wf.outputs.iter().map(|(k, _)| k.as_str()).collect();
     match args.output {
         OutputFormat::Json => printer.out_json(serde_json::json!({
             "workflowId": wf.workflow_id,
             "summary": wf.summary,
+            "parallel": wf.parallel,
             "steps": steps,
             "outputs": outputs,
         })),
@@ -42,6 +43,9 @@ pub(super) fn command(args: ShowArgs, printer: &Printer) -> Result<u8, Problem> 
             let mut out = format!("{}\n", wf.workflow_id);
             if let Some(s) = &wf.summary {
                 out.push_str(&format!("  {s}\n"));
+            }
+            if wf.parallel {
+                out.push_str("  steps run as their dependencies allow (dependsOn), up to --max-parallel at once\n");
             }
             for (i, s) in steps.iter().enumerate() {
                 out.push_str(&human_step(i + 1, s));
@@ -58,7 +62,7 @@ pub(super) fn command(args: ShowArgs, printer: &Printer) -> Result<u8, Problem> 
 /// One step as `show -o json` shows it: its operation, method and path, the
 /// inputs and outputs it reads (each once, in order) and the outputs it
 /// produces.
-fn describe(program: &Program, s: &CompiledStep) -> Value {
+fn describe(program: &Program, wf: &CompiledWorkflow, s: &CompiledStep) -> Value {
     let (method, path) = s.describe(program);
     let operation = match &s.target {
         StepTarget::Operation(c) => c.operation.operation_id.clone(),
@@ -84,6 +88,8 @@ fn describe(program: &Program, s: &CompiledStep) -> Value {
         "path": path,
         "reads": reads,
         "produces": s.outputs.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+        "after": s.deps.after.iter().map(|&j| &wf.steps[j].step_id).collect::<Vec<_>>(),
+        "timeoutMs": s.timeout.map(|t| t.as_millis() as u64),
     })
 }
 
@@ -114,6 +120,13 @@ fn human_step(n: usize, s: &Value) -> String {
     let produces = list("produces");
     if !produces.is_empty() {
         out.push_str(&format!("   produces: {}\n", produces.join(", ")));
+    }
+    let after = list("after");
+    if !after.is_empty() {
+        out.push_str(&format!("   after:    {}\n", after.join(", ")));
+    }
+    if let Some(ms) = s["timeoutMs"].as_u64() {
+        out.push_str(&format!("   timeout:  {ms} ms\n"));
     }
     out
 }

@@ -9,7 +9,7 @@ use super::criterion_check::{compile_criterion, locate_criterion};
 use super::errors::{error, suggest, token, CompileError};
 use super::program::{Action, ActionKind, CompiledCriterion, Jump};
 use crate::document::Criterion;
-use crate::expr::Expr;
+use crate::expr::{Expr, ValueExpr};
 
 /// An action list as written.
 pub(super) struct ActionList<'v> {
@@ -112,11 +112,61 @@ impl<'a> Compiler<'a> {
         let jump = self.jump(&written, &place, at)?;
         let kind = action_kind(&written, list, jump, &place)?;
         let criteria = action_criteria(&written, &place, located)?;
+        let inputs = self.action_inputs(&written, jump, &place, at, located)?;
         Ok(Action {
             name: name.to_string(),
             kind,
             criteria,
+            inputs,
         })
+    }
+
+    /// 1.1: the action's `parameters`, "passed to a workflow as referenced by
+    /// `workflowId`" (so only with one), without `in`.
+    fn action_inputs(
+        &mut self,
+        written: &WrittenAction,
+        jump: Option<Jump>,
+        place: &str,
+        at: &Place,
+        located: &mut Vec<(String, Expr)>,
+    ) -> Result<Vec<(String, ValueExpr)>, CompileError> {
+        let Some(raw) = written.fields.get("parameters") else {
+            return Ok(Vec::new());
+        };
+        let list_ptr = written.pointer_to("parameters");
+        if !matches!(jump, Some(Jump::Workflow(_))) {
+            return Err(error(
+                "action/invalid",
+                format!("{place}: `parameters` are passed to a workflow, but the action names no `workflowId`"),
+                Some("remove `parameters`, or point the action at a workflow with `workflowId`".into()),
+            )
+            .at(&list_ptr));
+        }
+        let Some(items) = raw.as_array() else {
+            return Err(error(
+                "action/invalid",
+                format!("{place}: `parameters` must be a list of Parameter Objects"),
+                None,
+            )
+            .at(&list_ptr));
+        };
+        let mut inputs = Vec::new();
+        for p in self.parameter_list(items, &list_ptr, at) {
+            if p.param.location.is_some() {
+                return Err(error(
+                    "param/invalid",
+                    format!("{place}: parameter `{}` has `in`, but parameters passed to a workflow map to its inputs", p.param.name),
+                    Some("remove `in`: the 1.1 text says it MUST NOT be used here".into()),
+                )
+                .at(&p.in_ptr));
+            }
+            let what = format!("{place}, parameter `{}`", p.param.name);
+            if let Some(v) = self.value_at(&p.param.value, &p.value_ptr, &what, located) {
+                inputs.push((p.param.name.clone(), v));
+            }
+        }
+        Ok(inputs)
     }
 
     /// The fields of an action: the item itself, or inside a Reusable Object

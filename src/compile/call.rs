@@ -40,6 +40,7 @@ impl<'a> Compiler<'a> {
             })
             .map(|p| p.param.name.clone())
             .collect();
+        self.querystring_params(&params, &operation, &secret_params, at);
         let mut parameters: Vec<CompiledParam> = Vec::new();
         for (p, value) in params.into_iter().zip(values) {
             let (location, spec) = match param_target(&p, &operation, at) {
@@ -195,7 +196,7 @@ fn param_target(
             "param/missing-in",
             format!("{at}: parameter `{name}` has no `in`"),
             Some(
-                "parameters of an operation step need `in: path`, `query`, `header` or `cookie`"
+                "parameters of an operation step need `in: path`, `query`, `querystring`, `header` or `cookie`"
                     .to_string(),
             ),
         )
@@ -205,7 +206,7 @@ fn param_target(
         return Err(error(
             "param/invalid-in",
             format!("{at}: parameter `{name}` has `in: {loc_text}`"),
-            Some("`in` is one of path, query, header, cookie".to_string()),
+            Some("`in` is one of path, query, querystring, header, cookie".to_string()),
         )
         .at(&p.in_ptr));
     };

@@ -115,6 +115,7 @@ fn unfinished(doc: usize, id: String) -> CompiledWorkflow {
         outputs: Vec::new(),
         secret_inputs: BTreeSet::new(),
         depends_on: Vec::new(),
+        parallel: false,
         incomplete: true,
     }
 }

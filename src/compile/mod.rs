@@ -27,6 +27,7 @@ mod parameters;
 mod program;
 mod refs;
 mod step;
+mod step_graph;
 mod values;
 mod workflow;
 
@@ -42,6 +43,7 @@ pub use program::{
     Action, ActionKind, CompiledBody, CompiledCriterion, CompiledParam, CompiledStep,
     CompiledWorkflow, CriterionCheck, Jump, OperationCall, Program, StepTarget,
 };
+pub use step_graph::StepDeps;
 
 use compiler::compile_parts;
 use errors::fail;

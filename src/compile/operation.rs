@@ -269,10 +269,18 @@ fn shared_operation_id(
     };
     let list: Vec<String> = ops
         .iter()
-        .map(|(path, method)| format!("{} {path}", method.to_ascii_uppercase()))
+        .map(|(path, method)| format!("{} {path}", shown_method(method)))
         .collect();
     let (path, method) = &ops[0];
     let escaped = path.replace('~', "~0").replace('/', "~1");
+    // An `additionalOperations` method is named under that field.
+    let method = match crate::openapi::METHODS.contains(&method.as_str()) {
+        true => method.to_string(),
+        false => format!(
+            "additionalOperations/{}",
+            method.replace('~', "~0").replace('/', "~1")
+        ),
+    };
     fail(
         "ref/duplicate-operation-id",
         format!(
@@ -286,7 +294,18 @@ fn shared_operation_id(
     )
 }
 
-/// `{$sourceDescriptions.<name>.url}#/paths/~1things~1{id}/get`
+/// A method as the index keeps it, as sent: a fixed field upper-cased, an
+/// `additionalOperations` key as written.
+fn shown_method(method: &str) -> String {
+    match crate::openapi::METHODS.contains(&method) {
+        true => method.to_ascii_uppercase(),
+        false => method.to_string(),
+    }
+}
+
+/// `{$sourceDescriptions.<name>.url}#/paths/~1things~1{id}/get`, or for a
+/// method of OpenAPI 3.2's `additionalOperations`
+/// `…#/paths/~1things~1{id}/additionalOperations/COPY`.
 fn resolve_operation_path(
     at: &Place,
     path: &str,
@@ -329,8 +348,17 @@ fn resolve_operation_path(
         help: None,
         ..Default::default()
     })?;
-    match pointer.tokens() {
-        [paths, template, method] if paths == "paths" => {
+    let found = match pointer.tokens() {
+        [paths, template, method] if paths == "paths" => Some((template, method)),
+        [paths, template, field, method]
+            if paths == "paths" && crate::openapi::ADDITIONAL.contains(&field.as_str()) =>
+        {
+            Some((template, method))
+        }
+        _ => None,
+    };
+    match found {
+        Some((template, method)) => {
             let op = api.operation_at(template, method).map_err(|e| CompileError {
                 code: "ref/operation-path",
                 pointer: None,
@@ -339,8 +367,8 @@ fn resolve_operation_path(
             })?;
             Ok((name.to_string(), Arc::clone(api), op))
         }
-        _ => fail("ref/operation-path", 
-            format!("{at}: operationPath `{path}` does not point at an operation (`#/paths/<escaped path>/<method>`)"),
+        None => fail("ref/operation-path",
+            format!("{at}: operationPath `{path}` does not point at an operation (`#/paths/<escaped path>/<method>`, or `…/additionalOperations/<METHOD>`)"),
             help,
         ),
     }

@@ -110,6 +110,9 @@ pub struct Action {
     pub name: String,
     pub kind: ActionKind,
     pub criteria: Vec<CompiledCriterion>,
+    /// 1.1 `parameters`: the inputs passed to the workflow the action goes
+    /// to (over those it takes from the current workflow's inputs).
+    pub inputs: Vec<(String, ValueExpr)>,
 }
 
 #[derive(Debug, Clone)]
@@ -122,6 +125,11 @@ pub struct CompiledStep {
     pub on_success: Vec<Action>,
     pub on_failure: Vec<Action>,
     pub outputs: Vec<(String, ValueExpr)>,
+    /// 1.1 `timeout`: the longest the step may run, retries and all.
+    pub timeout: Option<std::time::Duration>,
+    /// 1.1: what must complete before the step starts (in a workflow that
+    /// runs as a graph; see [`CompiledWorkflow::parallel`]).
+    pub deps: super::StepDeps,
 }
 
 impl CompiledStep {
@@ -158,6 +166,9 @@ impl CompiledStep {
             for c in &a.criteria {
                 exprs.extend(c.expressions());
             }
+            for (_, v) in &a.inputs {
+                exprs.extend(v.expressions());
+            }
         }
         for (_, o) in &self.outputs {
             exprs.extend(o.expressions());
@@ -193,6 +204,10 @@ pub struct CompiledWorkflow {
     pub secret_inputs: BTreeSet<String>,
     /// Workflows (indexes) that must complete first.
     pub depends_on: Vec<usize>,
+    /// 1.1: some step declares `dependsOn`, so the steps run as a graph
+    /// (each when its prerequisites completed, independent ones at once)
+    /// rather than in list order.
+    pub parallel: bool,
     /// Some step did not compile (a document with errors, checked by
     /// `validate`): `steps` lacks it, so step indexes do not match the document.
     pub incomplete: bool,

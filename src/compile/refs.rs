@@ -37,6 +37,12 @@ impl RefCheck<'_> {
                 output,
                 pointer,
             } => self.check_step_output(e, step, output, pointer.as_ref(), place, step_index),
+            Expr::Workflows {
+                workflow,
+                part: crate::expr::WorkflowPart::Inputs,
+                name,
+                pointer,
+            } if *workflow == wf.workflow_id => self.check_input(e, name, pointer.as_ref(), place),
             Expr::Workflows { workflow, .. }
                 if !d
                     .doc

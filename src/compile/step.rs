@@ -45,6 +45,7 @@ impl<'a> Compiler<'a> {
         let success_criteria = self.success_criteria(step, at, located);
         let (on_success, on_failure) = self.step_actions(step, inherited, at, located);
         let outputs = self.step_outputs(step, at, located);
+        let timeout = self.step_timeout(step, at);
         let failed = self.errors.len() != before;
         // In the step's order: the target comes before what follows it.
         self.errors.splice(before..before, deferred);
@@ -58,7 +59,28 @@ impl<'a> Compiler<'a> {
             on_success,
             on_failure,
             outputs,
+            timeout,
+            deps: Default::default(),
         })
+    }
+
+    /// The step's 1.1 `timeout` in milliseconds; zero is refused (the step
+    /// could never finish).
+    fn step_timeout(&mut self, step: &Step, at: &Place) -> Option<std::time::Duration> {
+        match step.timeout? {
+            0 => {
+                self.errors.push(
+                    error(
+                        "step/invalid",
+                        format!("{at}: `timeout: 0` leaves the step no time to run"),
+                        Some("give the most milliseconds the step may take, e.g. `timeout: 5000`, or remove it".into()),
+                    )
+                    .at(&at.pointer_to("timeout")),
+                );
+                None
+            }
+            ms => Some(std::time::Duration::from_millis(ms)),
+        }
     }
 
     /// Reports a step that names more than one target.

@@ -66,10 +66,18 @@ impl<'a> Compiler<'a> {
             wf,
             declared_inputs: &inputs.declared,
             step_outputs: &step_outputs,
-            strict_order: !has_jumps(wf, &inherited),
+            strict_order: !has_jumps(wf, &inherited)
+                && wf.steps.iter().all(|s| s.depends_on.is_empty()),
         };
         self.check_located(&refs, &wf_located, &here.to_string(), None);
-        let (steps, incomplete) = self.steps(&here, &inherited, &refs, &mut inputs.secret);
+        let (mut steps, incomplete) = self.steps(&here, &inherited, &refs, &mut inputs.secret);
+        let graph = self.step_graph(&here, (!incomplete).then_some(&steps[..]));
+        let parallel = graph.is_some();
+        if let (false, Some(graph)) = (incomplete, graph) {
+            for (step, deps) in steps.iter_mut().zip(graph) {
+                step.deps = deps;
+            }
+        }
         let outputs = self.workflow_outputs(&here, &refs);
         Ok(CompiledWorkflow {
             workflow_id: wf.workflow_id.clone(),
@@ -81,6 +89,7 @@ impl<'a> Compiler<'a> {
             outputs,
             secret_inputs: inputs.secret,
             depends_on,
+            parallel,
             incomplete,
         })
     }

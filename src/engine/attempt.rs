@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 
 use super::request::{self, BuiltRequest};
 use super::{
-    base_url, criterion_holds, send, Attempt, Ctx, Event, Frame, Received, Runner, StepOutputs,
-    MAX_NESTING,
+    base_url, criterion_holds, send, Attempt, Ctx, Event, Frame, Received, Runner, StepLimit,
+    StepOutputs, MAX_NESTING,
 };
 use crate::compile::{CompiledStep, CompiledWorkflow, OperationCall, StepTarget};
 use crate::engine::interrupt::Signal;
@@ -30,7 +30,7 @@ impl<'a, 'e> Runner<'a, 'e> {
     /// number is known from the start, so that the exchange's event (and the
     /// trace) says which attempt sent it.
     pub(super) async fn attempt(
-        &mut self,
+        &self,
         frame: Frame<'_>,
         step: &CompiledStep,
         step_outputs: &StepOutputs,
@@ -102,7 +102,7 @@ impl<'a, 'e> Runner<'a, 'e> {
     /// there: the request could not be built, or a stop came while it waited
     /// for its response.
     async fn call_operation(
-        &mut self,
+        &self,
         frame: Frame<'_>,
         step: &CompiledStep,
         call: &OperationCall,
@@ -127,7 +127,10 @@ impl<'a, 'e> Runner<'a, 'e> {
         attempt.report.url = built.url.clone();
         let sent_at = Instant::now();
         let mut hops = Vec::new();
-        let flow = match self.exchange(&built, &mut hops).await {
+        let flow = match self
+            .exchange(&built, &mut hops, frame.limit, &step.step_id)
+            .await
+        {
             Ok(Ok(r)) => {
                 attempt.report.status_code = Some(r.status);
                 attempt.response = Some(r);
@@ -166,21 +169,32 @@ impl<'a, 'e> Runner<'a, 'e> {
         &self,
         built: &BuiltRequest,
         hops: &mut Vec<send::Hop>,
+        limit: Option<StepLimit>,
+        step_id: &str,
     ) -> Result<Outcome, Signal> {
         let sent = self.transport(built, hops);
-        let remaining = self.remaining();
         let max_duration = self.opts.max_duration.unwrap_or_default();
+        let run_limit = self.remaining().map(|left| {
+            let why = format!(
+                "the run reached --max-duration ({:.1} s) while waiting for the response",
+                max_duration.as_secs_f64()
+            );
+            (left, why)
+        });
+        // The step's 1.1 `timeout` when it ends first: the shortest wins.
+        let step_limit = limit.map(|l| {
+            let e = l.error(self.program, step_id, "while waiting for the response");
+            (l.left(), e.message)
+        });
+        let first = match (run_limit, step_limit) {
+            (Some(r), Some(s)) => Some(if s.0 < r.0 { s } else { r }),
+            (r, s) => r.or(s),
+        };
         let sent = async move {
-            match remaining {
-                Some(left) => tokio::time::timeout(left, sent).await.unwrap_or_else(|_| {
-                    Err((
-                        ErrorKind::Timeout,
-                        format!(
-                            "the run reached --max-duration ({:.1} s) while waiting for the response",
-                            max_duration.as_secs_f64()
-                        ),
-                    ))
-                }),
+            match first {
+                Some((left, why)) => tokio::time::timeout(left, sent)
+                    .await
+                    .unwrap_or_else(|_| Err((ErrorKind::Timeout, why))),
                 None => sent.await,
             }
         };
@@ -216,14 +230,14 @@ impl<'a, 'e> Runner<'a, 'e> {
     /// Tells the live displays and traces about the attempt's exchange, sent
     /// at `sent_at`.
     fn report_exchange(
-        &mut self,
+        &self,
         wf_index: usize,
         attempt: &Attempt,
         built: &BuiltRequest,
         hops: &[send::Hop],
         sent_at: Instant,
     ) {
-        (self.on_event)(Event::Exchange {
+        (self.on_event.borrow_mut())(Event::Exchange {
             workflow_id: &self.program.workflows[wf_index].workflow_id,
             step_id: &attempt.report.step_id,
             attempt: attempt.report.attempts,
@@ -271,14 +285,16 @@ impl<'a, 'e> Runner<'a, 'e> {
     /// Calls workflow `workflow` with `inputs`, and records on the attempt its
     /// steps, its outputs and, when it did not succeed, why.
     async fn call_workflow(
-        &mut self,
+        &self,
         frame: Frame<'_>,
         step: &CompiledStep,
         workflow: usize,
         inputs: Map<String, Value>,
         attempt: &mut Attempt,
     ) {
-        let run = self.workflow(workflow, inputs, frame.depth + 1).await;
+        let run = self
+            .workflow(workflow, inputs, frame.depth + 1, frame.limit)
+            .await;
         let child = &self.program.workflows[workflow];
         attempt.nested = run.steps;
         let cut = run
@@ -320,7 +336,7 @@ impl<'a, 'e> Runner<'a, 'e> {
     /// evaluated when it got that far, its status, and why each output that
     /// is missing is, for the requests that read it later.
     fn conclude(
-        &mut self,
+        &self,
         frame: Frame<'_>,
         step: &CompiledStep,
         step_outputs: &StepOutputs,
@@ -334,7 +350,7 @@ impl<'a, 'e> Runner<'a, 'e> {
             attempt.report.status = Status::Succeeded;
         }
         note_unevaluated(step, attempt, &mut unresolved);
-        self.unresolved[frame.index].insert(step.step_id.clone(), unresolved);
+        self.unresolved.borrow_mut()[frame.index].insert(step.step_id.clone(), unresolved);
     }
 
     /// Checks the successCriteria against the attempt's response (or called

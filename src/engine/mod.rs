@@ -19,8 +19,10 @@ pub mod request;
 pub mod resume;
 mod run_loop;
 pub mod send;
+mod step_graph;
 
 use std::borrow::Cow;
+use std::cell::{Cell, Ref, RefCell};
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
@@ -54,7 +56,13 @@ pub struct RunOptions {
     /// Set by SIGINT/SIGTERM: no new requests, a request in flight gets the
     /// stop's grace period, then the run ends as interrupted.
     pub stop: Stop,
+    /// Most steps of one workflow run at once when its steps run as a graph
+    /// (Arazzo 1.1 `dependsOn`); `--max-parallel`.
+    pub max_parallel: usize,
 }
+
+/// Default `--max-parallel`.
+pub const DEFAULT_MAX_PARALLEL: usize = 8;
 
 /// Default `--max-retry-wait`.
 pub const DEFAULT_MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
@@ -74,6 +82,7 @@ impl Default for RunOptions {
             max_duration: None,
             max_retry_wait: DEFAULT_MAX_RETRY_WAIT,
             stop: Stop::default(),
+            max_parallel: DEFAULT_MAX_PARALLEL,
         }
     }
 }
@@ -132,9 +141,11 @@ struct Finished {
 /// The evaluation context of one step: the workflow state plus the step's own
 /// request and response (or, for a step that called a workflow, its outputs).
 struct Ctx<'a> {
+    /// The running workflow's id (`$workflows.<it>.inputs` reads `inputs`).
+    workflow_id: &'a str,
     inputs: &'a Map<String, Value>,
     step_outputs: &'a HashMap<String, Map<String, Value>>,
-    finished: &'a HashMap<String, Finished>,
+    finished: Ref<'a, HashMap<String, Finished>>,
     /// `$outputs`: the workflow's own outputs, or the called workflow's inside a
     /// step that calls one.
     outputs: Option<&'a Map<String, Value>>,
@@ -143,7 +154,7 @@ struct Ctx<'a> {
     doc_url: &'a str,
     source_urls: &'a [(String, String)],
     /// Why each step output that resolved to nothing did, by step and output.
-    unresolved: &'a HashMap<String, HashMap<String, String>>,
+    unresolved: Ref<'a, HashMap<String, HashMap<String, String>>>,
     /// When `--max-duration` runs out.
     deadline: Option<Instant>,
 }
@@ -205,6 +216,17 @@ impl Ctx<'_> {
                     None => format!("reads output `{output}`, which step `{step}` did not produce"),
                 },
             },
+            Expr::Workflows {
+                workflow,
+                part,
+                name,
+                pointer,
+            } if workflow == self.workflow_id && *part == WorkflowPart::Inputs => {
+                match self.inputs.get(name) {
+                    None => format!("found no input `{name}` (it was not given)"),
+                    Some(v) => at(v, pointer),
+                }
+            }
             Expr::Workflows {
                 workflow,
                 part,
@@ -283,6 +305,11 @@ impl Resolve for Ctx<'_> {
                 name,
                 pointer,
             } => {
+                // 1.1: `$workflows.<id>.inputs.<name>` is another form of
+                // `$inputs.<name>` in the running workflow.
+                if workflow == self.workflow_id && *part == WorkflowPart::Inputs {
+                    return apply_pointer(self.inputs.get(name)?, pointer);
+                }
                 let f = self.finished.get(workflow)?;
                 let map = match part {
                     WorkflowPart::Inputs => &f.inputs,
@@ -307,10 +334,18 @@ impl Resolve for Ctx<'_> {
 
     fn missing(&self, expr: &Expr) -> Option<String> {
         // Only an optional input that was not given at all may drop a field.
-        if let Expr::Inputs { name, .. } = expr {
-            if !self.inputs.contains_key(name) {
-                return None;
-            }
+        let own_input = match expr {
+            Expr::Inputs { name, .. } => Some(name),
+            Expr::Workflows {
+                workflow,
+                part: WorkflowPart::Inputs,
+                name,
+                ..
+            } if workflow == self.workflow_id => Some(name),
+            _ => None,
+        };
+        if own_input.is_some_and(|name| !self.inputs.contains_key(name)) {
+            return None;
         }
         // A step output that resolved to nothing: say why it did.
         if let Expr::Steps { step, output, .. } = expr {
@@ -356,6 +391,65 @@ struct Frame<'f> {
     inputs: &'f Map<String, Value>,
     /// How deep in workflow calls it runs (0 for the entry workflow).
     depth: usize,
+    /// The 1.1 `timeout` of the step this frame runs inside (a step's own,
+    /// or that of a step that called this workflow), when it has one.
+    limit: Option<StepLimit>,
+}
+
+/// When a step with a 1.1 `timeout` must be done: its requests, retry waits
+/// and the workflow it calls all end by then.
+#[derive(Clone, Copy)]
+struct StepLimit {
+    at: Instant,
+    timeout: Duration,
+    /// The step whose timeout it is: (workflow index, step index).
+    step: (usize, usize),
+}
+
+impl<'f> Frame<'f> {
+    /// The frame for running step `index` of the frame's workflow: its own
+    /// timeout, when it ends before the one it already runs within, starts now.
+    fn for_step(self, step: &crate::compile::CompiledStep, index: usize) -> Frame<'f> {
+        let Some(timeout) = step.timeout else {
+            return self;
+        };
+        let at = Instant::now() + timeout;
+        if self.limit.is_some_and(|l| l.at <= at) {
+            return self;
+        }
+        Frame {
+            limit: Some(StepLimit {
+                at,
+                timeout,
+                step: (self.index, index),
+            }),
+            ..self
+        }
+    }
+}
+
+impl StepLimit {
+    fn left(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+
+    /// The error of step `step_id` that ran out of this limit `when`.
+    fn error(&self, program: &Program, step_id: &str, when: &str) -> RunError {
+        let owner = &program.workflows[self.step.0].steps[self.step.1].step_id;
+        let whose = if owner == step_id {
+            "its".to_string()
+        } else {
+            format!("step `{owner}`'s")
+        };
+        RunError {
+            step_id: Some(step_id.to_string()),
+            kind: ErrorKind::Timeout,
+            message: format!(
+                "step `{step_id}` ran longer than {whose} timeout ({} ms) {when}",
+                self.timeout.as_millis()
+            ),
+        }
+    }
 }
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
@@ -409,26 +503,26 @@ pub async fn run_from(
     on_event: &mut dyn FnMut(Event<'_>),
     resume: Option<Resume>,
 ) -> RunReport {
-    let mut runner = Runner {
+    let runner = Runner {
         program,
         client,
         opts,
         redactor,
-        on_event,
-        executed: 0,
+        on_event: RefCell::new(on_event),
+        executed: Cell::new(0),
         started: Instant::now(),
-        finished: HashMap::new(),
+        finished: RefCell::new(HashMap::new()),
         source_urls: source_urls(loaded),
         doc_urls: loaded.docs.iter().map(|d| self_uri(&d.doc.base)).collect(),
-        interrupted: None,
-        resume_at: None,
-        unresolved: vec![HashMap::new(); program.workflows.len()],
+        interrupted: Cell::new(None),
+        resume_at: RefCell::new(None),
+        unresolved: RefCell::new(vec![HashMap::new(); program.workflows.len()]),
     };
     let carried = match resume {
         Some(r) => runner.resume(r),
         None => Vec::new(),
     };
-    let run = runner.workflow(0, inputs.clone(), 0).await;
+    let run = runner.workflow(0, inputs.clone(), 0, None).await;
     runner.report(inputs, run, carried)
 }
 
@@ -473,35 +567,39 @@ fn without(inputs: &Map<String, Value>, secret: &BTreeSet<&String>) -> Map<Strin
         .collect()
 }
 
+/// The state of one run. Steps of a workflow may run concurrently (on one
+/// thread, interleaved at their awaits), so the state they share sits in
+/// cells; no borrow of one is ever held across an await.
 struct Runner<'a, 'e> {
     program: &'a Program,
     client: &'a reqwest::Client,
     opts: &'a RunOptions,
     redactor: &'a Redactor,
-    on_event: &'e mut dyn FnMut(Event<'_>),
+    on_event: RefCell<&'e mut dyn FnMut(Event<'_>)>,
     /// Step attempts so far, against `opts.max_steps`.
-    executed: usize,
+    executed: Cell<usize>,
     started: Instant,
     /// Workflows that have finished in this run, by workflowId.
-    finished: HashMap<String, Finished>,
+    finished: RefCell<HashMap<String, Finished>>,
     source_urls: Vec<Vec<(String, String)>>,
     doc_urls: Vec<String>,
     /// The signal that cut the run short, once a step has seen the stop.
-    interrupted: Option<Signal>,
+    interrupted: Cell<Option<Signal>>,
     /// Where the entry workflow starts and the outputs it starts with, taken
     /// (once) by its first run.
-    resume_at: Option<(usize, StepOutputs)>,
+    resume_at: RefCell<Option<(usize, StepOutputs)>>,
     /// Per workflow: why the step outputs that resolved to nothing did, from
     /// each step's latest attempt (see [`Ctx::missing`]).
-    unresolved: Vec<HashMap<String, HashMap<String, String>>>,
+    unresolved: RefCell<Vec<HashMap<String, HashMap<String, String>>>>,
 }
 
 /// What the action chosen after an attempt tells the loop to do.
 enum Next {
     Continue,
     Jump(usize),
-    /// A goto to a workflow: a one-way transfer.
-    Transfer(usize),
+    /// A goto to a workflow: a one-way transfer, with the inputs the
+    /// action's 1.1 `parameters` pass.
+    Transfer(usize, Map<String, Value>),
     End,
     /// Retry with the failure action at this index.
     Retry(usize),
@@ -534,8 +632,10 @@ impl<'a, 'e> Runner<'a, 'e> {
 
     /// The error of a run cut short by `signal` at `step_id`, and the note
     /// that the run was interrupted.
-    fn interrupted_error(&mut self, step_id: &str, signal: Signal, when: &str) -> RunError {
-        self.interrupted.get_or_insert(signal);
+    fn interrupted_error(&self, step_id: &str, signal: Signal, when: &str) -> RunError {
+        if self.interrupted.get().is_none() {
+            self.interrupted.set(Some(signal));
+        }
         RunError {
             step_id: Some(step_id.to_string()),
             kind: ErrorKind::Interrupted,
@@ -545,9 +645,9 @@ impl<'a, 'e> Runner<'a, 'e> {
 
     /// Takes over the state an earlier run left: the workflows it finished,
     /// and where the entry workflow starts; the step reports it carries.
-    fn resume(&mut self, r: Resume) -> Vec<StepReport> {
+    fn resume(&self, r: Resume) -> Vec<StepReport> {
         for (id, (inputs, outputs)) in r.workflows {
-            self.finished.insert(
+            self.finished.borrow_mut().insert(
                 id,
                 Finished {
                     inputs,
@@ -556,7 +656,7 @@ impl<'a, 'e> Runner<'a, 'e> {
                 },
             );
         }
-        self.resume_at = Some((r.step, r.step_outputs));
+        *self.resume_at.borrow_mut() = Some((r.step, r.step_outputs));
         r.carried
     }
 
@@ -569,7 +669,7 @@ impl<'a, 'e> Runner<'a, 'e> {
         run: WorkflowRun,
         mut carried: Vec<StepReport>,
     ) -> RunReport {
-        let status = if self.interrupted.is_some() {
+        let status = if self.interrupted.get().is_some() {
             Status::Interrupted
         } else if run.succeeded {
             Status::Succeeded
@@ -606,6 +706,7 @@ impl<'a, 'e> Runner<'a, 'e> {
     /// inputs (without the `secret` ones) and outputs, for the report.
     fn other_workflows(&self, entry: &String, secret: &BTreeSet<&String>) -> Map<String, Value> {
         self.finished
+            .borrow()
             .iter()
             .filter(|(id, _)| *id != entry)
             .map(|(id, f)| {
@@ -630,11 +731,12 @@ impl<'a, 'e> Runner<'a, 'e> {
     ) -> Ctx<'c> {
         let doc = self.program.workflows[wf].doc;
         Ctx {
-            unresolved: &self.unresolved[wf],
+            workflow_id: &self.program.workflows[wf].workflow_id,
+            unresolved: Ref::map(self.unresolved.borrow(), |u| &u[wf]),
             deadline: self.opts.max_duration.map(|d| self.started + d),
             inputs,
             step_outputs,
-            finished: &self.finished,
+            finished: self.finished.borrow(),
             outputs: attempt.and_then(|a| a.called_outputs.as_ref()),
             request: attempt.and_then(|a| a.request.as_ref()),
             response: attempt.and_then(|a| a.response.as_ref()),

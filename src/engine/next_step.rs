@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
-use super::{criteria_hold, header, Attempt, Ctx, Frame, Next, Runner, StepOutputs};
-use crate::compile::{ActionKind, CompiledStep, Jump};
+use serde_json::{Map, Value};
+
+use super::{criteria_hold, header, Attempt, Ctx, Frame, Next, Runner, StepLimit, StepOutputs};
+use crate::compile::{Action, ActionKind, CompiledStep, Jump};
 use crate::engine::outcome::{ErrorKind, RunError};
 
 impl<'a, 'e> Runner<'a, 'e> {
@@ -24,7 +26,10 @@ impl<'a, 'e> Runner<'a, 'e> {
         if attempt.error.is_none() {
             on_success(step, &ctx)
         } else {
-            on_failure(step, &ctx, retries)
+            // A step out of its 1.1 `timeout` is not retried ("retries and
+            // all"); its other failure actions still apply.
+            let spent = frame.limit.is_some_and(|l| l.left().is_zero());
+            on_failure(step, &ctx, retries, spent)
         }
     }
 
@@ -32,18 +37,26 @@ impl<'a, 'e> Runner<'a, 'e> {
     /// (else the action's `retryAfter`). A wait beyond `--max-retry-wait` or
     /// `--max-duration`, or a signal during it, ends the run with the error.
     pub(super) async fn retry_wait(
-        &mut self,
+        &self,
         step: &CompiledStep,
         attempt: &Attempt,
         after: Option<f64>,
         retry: u32,
         failure: Option<RunError>,
+        limit: Option<StepLimit>,
     ) -> Result<(), RunError> {
         let Some((w, source)) = retry_delay(step, attempt, after) else {
             return Ok(());
         };
         if self.remaining().is_some_and(|r| r < w) {
             return Err(self.timeout_error(
+                &step.step_id,
+                &format!("before the retry wait of {:.1} s", w.as_secs_f64()),
+            ));
+        }
+        if let Some(l) = limit.filter(|l| l.left() < w) {
+            return Err(l.error(
+                self.program,
                 &step.step_id,
                 &format!("before the retry wait of {:.1} s", w.as_secs_f64()),
             ));
@@ -90,7 +103,7 @@ fn on_success(step: &CompiledStep, ctx: &Ctx<'_>) -> Next {
         Some(a) => match &a.kind {
             ActionKind::End => Next::End,
             ActionKind::Goto(Jump::Step(i)) => Next::Jump(*i),
-            ActionKind::Goto(Jump::Workflow(w)) => Next::Transfer(*w),
+            ActionKind::Goto(Jump::Workflow(w)) => Next::Transfer(*w, action_inputs(a, ctx)),
             ActionKind::Retry { .. } => Next::Continue,
         },
     }
@@ -98,21 +111,33 @@ fn on_success(step: &CompiledStep, ctx: &Ctx<'_>) -> Next {
 
 /// After a failure: the first onFailure action whose criteria hold and, for a
 /// retry, whose limit `retries` has not reached; none stops the workflow.
-fn on_failure(step: &CompiledStep, ctx: &Ctx<'_>, retries: &[u32]) -> Next {
+fn on_failure(step: &CompiledStep, ctx: &Ctx<'_>, retries: &[u32], spent: bool) -> Next {
     for (i, a) in step.on_failure.iter().enumerate() {
         if !criteria_hold(&a.criteria, ctx) {
             continue;
         }
         let next = match &a.kind {
+            ActionKind::Retry { .. } if spent => continue,
             ActionKind::Retry { limit, .. } if retries[i] >= *limit => continue,
             ActionKind::Retry { .. } => Next::Retry(i),
             ActionKind::End => Next::End,
             ActionKind::Goto(Jump::Step(s)) => Next::Jump(*s),
-            ActionKind::Goto(Jump::Workflow(w)) => Next::Transfer(*w),
+            ActionKind::Goto(Jump::Workflow(w)) => Next::Transfer(*w, action_inputs(a, ctx)),
         };
         return next;
     }
     Next::Stop
+}
+
+/// The inputs an action's 1.1 `parameters` pass to the workflow it goes to,
+/// evaluated where the action was chosen (an input that evaluates to nothing
+/// is left out: the workflow's inputs schema then says whether it may be).
+pub(super) fn action_inputs(action: &Action, ctx: &Ctx<'_>) -> Map<String, Value> {
+    action
+        .inputs
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), v.eval(ctx)?)))
+        .collect()
 }
 
 /// How long to wait before a retry, and who asks for it: the server's

@@ -1,6 +1,8 @@
 //! Building an HTTP request from a compiled step: parameters serialized the way
-//! OpenAPI describes (path `simple`, query `form`, header `simple`, cookie `form`),
-//! and the body encoded for its media type.
+//! OpenAPI describes (path `simple`, query `form`, header `simple`, cookie `form`,
+//! a `querystring` in its media type), and the body encoded for its media type.
+
+mod querystring;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{Map, Value};
@@ -68,6 +70,12 @@ pub fn build(
     let op = &step.operation;
     let mut parts = Parts::new(&op.path);
     for p in &step.parameters {
+        if p.location == ParamIn::Querystring {
+            if let Some(built) = querystring::build(p, ctx)? {
+                parts.add_querystring(p, built);
+            }
+            continue;
+        }
         // Only an optional input that was not given leaves a parameter without
         // a value; a path or required parameter still needs one.
         if let Some(value) = parameter_value(p, ctx)? {
@@ -126,6 +134,19 @@ impl Parts {
         }
     }
 
+    /// Adds the query string of querystring parameter `p`: after the query
+    /// parameters, if any (a step may not give both, but a server URL may
+    /// hold a query).
+    fn add_querystring(&mut self, p: &CompiledParam, built: querystring::Built) {
+        if p.secret {
+            self.secrets.push(stringify(Some(&built.value)));
+        }
+        if !built.text.is_empty() {
+            self.query.push(built.text);
+        }
+        self.query_params.extend(built.query_params);
+    }
+
     /// Adds parameter `p` with its value where its location says, serialized in
     /// its style; a credential parameter's value is also kept as a secret.
     fn add(&mut self, p: &CompiledParam, value: Value) {
@@ -163,6 +184,8 @@ impl Parts {
                 let text = simple_style(&value, false, COMPONENT);
                 self.cookies.push(format!("{}={text}", p.name));
             }
+            // Built whole by `add_querystring`.
+            ParamIn::Querystring => {}
         }
     }
 }

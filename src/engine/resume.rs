@@ -41,8 +41,11 @@ pub struct Continuation {
 }
 
 /// Methods that a server applies at most once however often they are sent
-/// (RFC 9110 §9.2.2), so an uncertain one may simply be sent again.
-const IDEMPOTENT: &[&str] = &["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"];
+/// (RFC 9110 §9.2.2, and QUERY, OpenAPI 3.2's safe method with a body), so an
+/// uncertain one may simply be sent again. A custom method (OpenAPI 3.2
+/// `additionalOperations`) is not assumed to be.
+pub(crate) const IDEMPOTENT: &[&str] =
+    &["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE", "QUERY"];
 
 /// Reads a report: one JSON object (`-o json` or `--report` output).
 pub fn parse_report(text: &str) -> Result<RunReport, String> {
@@ -92,6 +95,9 @@ pub fn plan(program: &Program, prior: RunReport, resend_uncertain: bool) -> Resu
     let Some(from) = error.step_id.as_deref() else {
         return plan_from_start(&prior, workflows);
     };
+    if wf.parallel {
+        return plan_graph(&prior, from, workflows, resend_uncertain);
+    }
     let index = wf
         .steps
         .iter()
@@ -273,6 +279,73 @@ fn resent_step(
         ));
     }
     Ok(Some(format!("step `{}` ({what})", u.step_id)))
+}
+
+/// How to continue a workflow whose steps ran as a graph (Arazzo 1.1
+/// `dependsOn`): the steps that succeeded are carried with their outputs
+/// (and the steps of the workflows they called); every other step runs
+/// again when its prerequisites allow. A request left in flight is sent
+/// again, refused for a method that is not idempotent unless
+/// `--resend-uncertain`; a step that calls a workflow which had finished
+/// some of its steps is refused, as in list order.
+fn plan_graph(
+    prior: &RunReport,
+    from: &str,
+    workflows: FinishedWorkflows,
+    resend_uncertain: bool,
+) -> Result<Plan, String> {
+    // Each top-level entry with the entries of the workflow it called
+    // (they come just before it).
+    let mut groups: Vec<&[StepReport]> = Vec::new();
+    let mut start = 0;
+    for (i, s) in prior.steps.iter().enumerate() {
+        if s.workflow_id.is_none() {
+            groups.push(&prior.steps[start..=i]);
+            start = i + 1;
+        }
+    }
+    let mut resent = Vec::new();
+    let mut carried = Vec::new();
+    for g in &groups {
+        let (top, inner) = g.split_last().expect("a group ends with its step");
+        if top.status == Status::Succeeded {
+            carried.extend(g.iter());
+            continue;
+        }
+        if let Some(done) = inner.iter().find(|s| s.status == Status::Succeeded) {
+            return Err(format!(
+                "step `{}` calls a workflow which stopped after its step `{}` had finished; continuing would send that step's request again",
+                top.step_id, done.step_id
+            ));
+        }
+        for u in g
+            .iter()
+            .filter(|s| s.status == Status::Uncertain && s.method != "CALL")
+        {
+            let what = format!("{} {}", u.method, u.url);
+            if !IDEMPOTENT.contains(&u.method.to_ascii_uppercase().as_str()) && !resend_uncertain {
+                return Err(format!(
+                    "step `{}` ({what}) was in flight when the run was interrupted: the server may have acted on it (created what it asks for). Check, then pass --resend-uncertain to send it again, or start a new run",
+                    u.step_id
+                ));
+            }
+            resent.push(format!("step `{}` ({what})", u.step_id));
+        }
+    }
+    let (step_outputs, masked) =
+        restore(carried.iter().copied().filter(|s| s.workflow_id.is_none()));
+    let carried: Vec<StepReport> = carried.into_iter().cloned().collect();
+    Ok(Plan::Continue(Continuation {
+        resume: Resume {
+            step: 0,
+            step_outputs,
+            workflows,
+            carried: carry(&carried),
+        },
+        from: Some(from.to_string()),
+        masked,
+        resent: (!resent.is_empty()).then(|| resent.join(", ")),
+    }))
 }
 
 /// How to continue a batch line that was running when its batch was killed,

@@ -7,25 +7,54 @@ use std::ops::ControlFlow;
 use serde_json::{Map, Value};
 
 use super::{
-    filter_inputs, Attempt, Boxed, Event, Finished, Frame, Next, Runner, StepOutputs, WorkflowRun,
+    filter_inputs, Attempt, Boxed, Event, Finished, Frame, Next, Runner, StepLimit, StepOutputs,
+    WorkflowRun,
 };
 use crate::compile::{ActionKind, CompiledStep, CompiledWorkflow, Jump};
 use crate::engine::outcome::{ErrorKind, RunError, StepReport};
 
 /// How a workflow's steps are going: where they are, what they left, and how
 /// they end.
-struct StepsRun {
+pub(super) struct StepsRun {
     /// The index of the step to visit next.
-    pc: usize,
-    step_outputs: StepOutputs,
-    reports: Vec<StepReport>,
+    pub(super) pc: usize,
+    pub(super) step_outputs: StepOutputs,
+    pub(super) reports: Vec<StepReport>,
     /// The failure of each step whose latest execution failed, in step order.
-    failures: Vec<(usize, RunError)>,
+    pub(super) failures: Vec<(usize, RunError)>,
     /// The error that ended the steps early (a stop, the budget, a failure no
     /// action handles).
-    stop_error: Option<RunError>,
+    pub(super) stop_error: Option<RunError>,
     /// The result of a workflow a goto transferred to.
-    transfer: Option<WorkflowRun>,
+    pub(super) transfer: Option<WorkflowRun>,
+    /// The workflow a goto chose to transfer to (with the inputs its
+    /// parameters pass), run once the steps have stopped.
+    pub(super) transfer_to: Option<(usize, Map<String, Value>)>,
+}
+
+/// How a visit of a step ends: what the workflow's steps do next.
+pub(super) enum Visit {
+    /// On to the next step in the list (or, in a graph, the step is done).
+    Next,
+    /// A goto to the step at this index.
+    Jump(usize),
+    /// The steps end here: an `end`, a goto to a workflow (`transfer_to`),
+    /// or a stop (`stop_error`, or a failure no action handles).
+    End,
+}
+
+impl StepsRun {
+    pub(super) fn new(pc: usize, step_outputs: StepOutputs) -> StepsRun {
+        StepsRun {
+            pc,
+            step_outputs,
+            reports: Vec::new(),
+            failures: Vec::new(),
+            stop_error: None,
+            transfer: None,
+            transfer_to: None,
+        }
+    }
 }
 
 impl WorkflowRun {
@@ -43,10 +72,11 @@ impl WorkflowRun {
 impl<'a, 'e> Runner<'a, 'e> {
     /// Runs workflow `index` (dependencies first), then records it as finished.
     pub(super) fn workflow(
-        &mut self,
+        &self,
         index: usize,
         inputs: Map<String, Value>,
         depth: usize,
+        limit: Option<StepLimit>,
     ) -> Boxed<'_, WorkflowRun> {
         Box::pin(async move {
             let program = self.program;
@@ -70,7 +100,7 @@ impl<'a, 'e> Runner<'a, 'e> {
             }
             let mut steps_report = Vec::new();
             if let Some(error) = self
-                .dependencies(wf, &inputs, depth, &mut steps_report)
+                .dependencies(wf, &inputs, depth, limit, &mut steps_report)
                 .await
             {
                 return WorkflowRun::failed(steps_report, error);
@@ -79,11 +109,16 @@ impl<'a, 'e> Runner<'a, 'e> {
                 index,
                 inputs: &inputs,
                 depth,
+                limit,
             };
-            let mut run = self.steps(frame).await;
+            let mut run = if wf.parallel {
+                self.steps_graph(frame).await
+            } else {
+                self.steps(frame).await
+            };
             steps_report.append(&mut run.steps);
             run.steps = steps_report;
-            self.finished.insert(
+            self.finished.borrow_mut().insert(
                 wf.workflow_id.clone(),
                 Finished {
                     inputs,
@@ -99,21 +134,25 @@ impl<'a, 'e> Runner<'a, 'e> {
     /// their steps added to `reports`; the error that stops `wf` when one of
     /// them is interrupted or fails.
     async fn dependencies(
-        &mut self,
+        &self,
         wf: &CompiledWorkflow,
         inputs: &Map<String, Value>,
         depth: usize,
+        limit: Option<StepLimit>,
         reports: &mut Vec<StepReport>,
     ) -> Option<RunError> {
         for &dep in &wf.depends_on {
             let dep_wf = &self.program.workflows[dep];
-            if let Some(done) = self.finished.get(&dep_wf.workflow_id) {
-                if done.succeeded {
-                    continue;
-                }
+            let done = self
+                .finished
+                .borrow()
+                .get(&dep_wf.workflow_id)
+                .map(|f| f.succeeded);
+            if done == Some(true) {
+                continue;
             }
             let dep_inputs = filter_inputs(inputs, dep_wf);
-            let run = self.workflow(dep, dep_inputs, depth + 1).await;
+            let run = self.workflow(dep, dep_inputs, depth + 1, limit).await;
             reports.extend(run.steps);
             if let Some(e) = run
                 .error
@@ -139,48 +178,53 @@ impl<'a, 'e> Runner<'a, 'e> {
 
     /// Runs the steps of the frame's workflow from the first (or where a
     /// resumed run starts) until they end, then evaluates its outputs.
-    async fn steps(&mut self, frame: Frame<'_>) -> WorkflowRun {
+    async fn steps(&self, frame: Frame<'_>) -> WorkflowRun {
         let (pc, step_outputs) = self.start_at(frame);
-        let mut run = StepsRun {
-            pc,
-            step_outputs,
-            reports: Vec::new(),
-            failures: Vec::new(),
-            stop_error: None,
-            transfer: None,
-        };
+        let mut run = StepsRun::new(pc, step_outputs);
         let count = self.program.workflows[frame.index].steps.len();
         while run.pc < count {
-            if self.visit(frame, &mut run).await.is_break() {
-                break;
+            match self.visit(frame, &mut run).await {
+                Visit::Next => run.pc += 1,
+                Visit::Jump(j) => run.pc = j,
+                Visit::End => break,
             }
         }
+        self.transfer(frame, &mut run).await;
         self.finish(frame, run)
+    }
+
+    /// Runs the workflow a goto chose to transfer to, if one did.
+    pub(super) async fn transfer(&self, frame: Frame<'_>, run: &mut StepsRun) {
+        if let Some((target, inputs)) = run.transfer_to.take() {
+            run.transfer = Some(self.start_workflow(frame, target, inputs).await);
+        }
     }
 
     /// Where the steps start and the outputs they start with: for the entry
     /// workflow, where an earlier run left it (taken once); else the first step.
-    fn start_at(&mut self, frame: Frame<'_>) -> (usize, StepOutputs) {
-        match self.resume_at.take() {
+    pub(super) fn start_at(&self, frame: Frame<'_>) -> (usize, StepOutputs) {
+        let mut resume_at = self.resume_at.borrow_mut();
+        match resume_at.take() {
             Some(at) if frame.index == 0 && frame.depth == 0 => at,
             other => {
-                self.resume_at = other;
+                *resume_at = other;
                 (0, HashMap::new())
             }
         }
     }
 
     /// One visit of the step at `run.pc`: attempts (and retries) until an
-    /// action moves on. `Break` when the workflow's steps end here.
-    async fn visit(&mut self, frame: Frame<'_>, run: &mut StepsRun) -> ControlFlow<()> {
+    /// action moves on, all within the step's 1.1 `timeout`.
+    pub(super) async fn visit(&self, frame: Frame<'_>, run: &mut StepsRun) -> Visit {
         let program = self.program;
         let step = &program.workflows[frame.index].steps[run.pc];
+        let frame = frame.for_step(step, run.pc);
         let mut retries = vec![0u32; step.on_failure.len()];
         let mut attempts = 0u32;
         loop {
-            if let Some(e) = self.refuse_start(step) {
+            if let Some(e) = self.refuse_start(frame, step) {
                 run.stop_error = Some(e);
-                return ControlFlow::Break(());
+                return Visit::End;
             }
             attempts += 1;
             let mut attempt = self
@@ -196,7 +240,7 @@ impl<'a, 'e> Runner<'a, 'e> {
                 run.stop_error = Some(e.clone());
                 run.reports.append(&mut attempt.nested);
                 run.reports.push(attempt.report);
-                return ControlFlow::Break(());
+                return Visit::End;
             }
             let next = self.choose_next(frame, step, &run.step_outputs, &attempt, &retries);
             if let Next::Retry(i) = next {
@@ -204,43 +248,45 @@ impl<'a, 'e> Runner<'a, 'e> {
             }
             run.record(&mut attempt, &next);
             match next {
-                Next::Continue => {
-                    run.pc += 1;
-                    return ControlFlow::Continue(());
-                }
-                Next::Jump(j) => {
-                    run.pc = j;
-                    return ControlFlow::Continue(());
-                }
-                Next::End => return ControlFlow::Break(()),
+                Next::Continue => return Visit::Next,
+                Next::Jump(j) => return Visit::Jump(j),
+                Next::End => return Visit::End,
                 Next::Stop => {
                     run.stop_error = attempt.error;
-                    return ControlFlow::Break(());
+                    return Visit::End;
                 }
-                Next::Transfer(target) => {
-                    run.transfer = Some(self.start_workflow(frame, target).await);
-                    return ControlFlow::Break(());
+                Next::Transfer(target, inputs) => {
+                    run.transfer_to = Some((target, inputs));
+                    return Visit::End;
                 }
                 Next::Retry(ri) => {
                     let retry = self.retry(frame, run, step, ri, retries[ri], &attempt);
                     if retry.await.is_break() {
-                        return ControlFlow::Break(());
+                        return Visit::End;
                     }
                 }
             }
         }
     }
 
-    /// Why `step` may not start now: a stop was requested, `--max-duration`
-    /// ran out, or the run's step budget is spent.
-    fn refuse_start(&mut self, step: &CompiledStep) -> Option<RunError> {
+    /// Why `step` may not start (or try again) now: a stop was requested,
+    /// `--max-duration` or the step's 1.1 `timeout` ran out, or the run's
+    /// step budget is spent.
+    pub(super) fn refuse_start(&self, frame: Frame<'_>, step: &CompiledStep) -> Option<RunError> {
         if let Some(signal) = self.opts.stop.requested() {
             return Some(self.interrupted_error(&step.step_id, signal, "before the step started"));
         }
         if self.out_of_time() {
             return Some(self.timeout_error(&step.step_id, "before the step could start"));
         }
-        if self.executed >= self.opts.max_steps {
+        if let Some(l) = frame.limit.filter(|l| l.left().is_zero()) {
+            return Some(l.error(
+                self.program,
+                &step.step_id,
+                "before it could be tried again",
+            ));
+        }
+        if self.executed.get() >= self.opts.max_steps {
             return Some(RunError {
                 step_id: Some(step.step_id.clone()),
                 kind: ErrorKind::Budget,
@@ -257,22 +303,22 @@ impl<'a, 'e> Runner<'a, 'e> {
     /// against the step budget, shown through events, its outputs replacing
     /// the step's earlier ones.
     async fn execute(
-        &mut self,
+        &self,
         frame: Frame<'_>,
         step: &CompiledStep,
         step_outputs: &mut StepOutputs,
         attempts: u32,
     ) -> Attempt {
-        self.executed += 1;
+        self.executed.set(self.executed.get() + 1);
         let (method, path) = step.describe(self.program);
-        (self.on_event)(Event::StepStarted {
+        (self.on_event.borrow_mut())(Event::StepStarted {
             step_id: &step.step_id,
             method: &method,
             path: &path,
             depth: frame.depth,
         });
         let attempt = self.attempt(frame, step, step_outputs, attempts).await;
-        (self.on_event)(Event::StepFinished {
+        (self.on_event.borrow_mut())(Event::StepFinished {
             report: &attempt.report,
             depth: frame.depth,
         });
@@ -284,7 +330,7 @@ impl<'a, 'e> Runner<'a, 'e> {
     /// visit): waits as asked, then runs the action's `then` step or workflow
     /// before the step is tried again. `Break` when the wait ends the run.
     async fn retry(
-        &mut self,
+        &self,
         frame: Frame<'_>,
         run: &mut StepsRun,
         step: &CompiledStep,
@@ -296,7 +342,8 @@ impl<'a, 'e> Runner<'a, 'e> {
             return ControlFlow::Break(());
         };
         let failure = attempt.error.clone();
-        if let Err(e) = self.retry_wait(step, attempt, *after, retry, failure).await {
+        let waited = self.retry_wait(step, attempt, *after, retry, failure, frame.limit);
+        if let Err(e) = waited.await {
             run.reports.push(attempt.report.clone());
             run.stop_error = Some(e);
             return ControlFlow::Break(());
@@ -309,7 +356,11 @@ impl<'a, 'e> Runner<'a, 'e> {
                 run.reports.push(side_attempt.report);
             }
             Some(Jump::Workflow(w)) => {
-                let called = self.start_workflow(frame, *w).await;
+                let inputs = {
+                    let ctx = self.ctx(frame.inputs, &run.step_outputs, frame.index, Some(attempt));
+                    super::next_step::action_inputs(&step.on_failure[action], &ctx)
+                };
+                let called = self.start_workflow(frame, *w, inputs).await;
                 run.reports.extend(called.steps);
             }
             None => {}
@@ -318,16 +369,24 @@ impl<'a, 'e> Runner<'a, 'e> {
     }
 
     /// Runs workflow `target`, started by a goto or a retry's `then` from the
-    /// frame's workflow, with the inputs it declares taken from the frame's.
-    async fn start_workflow(&mut self, frame: Frame<'_>, target: usize) -> WorkflowRun {
-        let inputs = filter_inputs(frame.inputs, &self.program.workflows[target]);
-        self.workflow(target, inputs, frame.depth + 1).await
+    /// frame's workflow, with the inputs it declares taken from the frame's
+    /// and, over them, those the action's 1.1 `parameters` pass (`given`).
+    async fn start_workflow(
+        &self,
+        frame: Frame<'_>,
+        target: usize,
+        given: Map<String, Value>,
+    ) -> WorkflowRun {
+        let mut inputs = filter_inputs(frame.inputs, &self.program.workflows[target]);
+        inputs.extend(given);
+        self.workflow(target, inputs, frame.depth + 1, frame.limit)
+            .await
     }
 
     /// The workflow's result once its steps have ended: its error (the one
     /// that ended the steps, else the first step failure left standing) and
     /// its outputs.
-    fn finish(&self, frame: Frame<'_>, mut run: StepsRun) -> WorkflowRun {
+    pub(super) fn finish(&self, frame: Frame<'_>, mut run: StepsRun) -> WorkflowRun {
         if let Some(called) = run.transfer.take() {
             run.transferred(called);
         }

@@ -24,6 +24,7 @@ pub(crate) const ROOTS: &[&str] = &[
     "$statusCode",
     "$request.",
     "$response.",
+    "$message.",
     "$inputs.",
     "$outputs.",
     "$steps.",
@@ -51,6 +52,7 @@ pub(crate) fn looks_like_expression(s: &str) -> bool {
             | "statusCode"
             | "request"
             | "response"
+            | "message"
             | "inputs"
             | "outputs"
             | "steps"
@@ -80,6 +82,7 @@ pub fn parse_expression(s: &str) -> Result<Expr, ExprError> {
         ("statusCode", None) => Ok(Expr::StatusCode),
         ("request", Some(rest)) => parse_message(s, rest, true),
         ("response", Some(rest)) => parse_message(s, rest, false),
+        ("message", Some(rest)) => reserved_message(s, rest),
         ("inputs", Some(rest)) => {
             let (name, pointer) = name_and_pointer(s, rest)?;
             Ok(Expr::Inputs { name, pointer })
@@ -96,7 +99,7 @@ pub fn parse_expression(s: &str) -> Result<Expr, ExprError> {
             err(format!("`{s}`: `${root}` takes nothing after it"))
         }
         (
-            "request" | "response" | "inputs" | "outputs" | "steps" | "workflows"
+            "request" | "response" | "message" | "inputs" | "outputs" | "steps" | "workflows"
             | "sourceDescriptions" | "components",
             None,
         ) => err(format!(
@@ -107,6 +110,29 @@ pub fn parse_expression(s: &str) -> Result<Expr, ExprError> {
             ROOTS.join(", ")
         )),
     }
+}
+
+/// `$message.header.<name>` or `$message.payload[#pointer]` (Arazzo 1.1): the
+/// message a message step sent or received. Checked for its form, then
+/// refused with the reason: message steps are not run yet.
+fn reserved_message(s: &str, rest: &str) -> Result<Expr, ExprError> {
+    let well_formed = match rest.split_once('.') {
+        Some(("header", name)) => !name.is_empty(),
+        _ => {
+            rest == "payload"
+                || rest
+                    .strip_prefix("payload#")
+                    .is_some_and(|p| p.is_empty() || p.starts_with('/'))
+        }
+    };
+    if !well_formed {
+        return err(format!(
+            "`{s}`: a message expression is `$message.header.<name>` or `$message.payload#/<pointer>`"
+        ));
+    }
+    err(format!(
+        "`{s}` reads the message of a message step (AsyncAPI): message steps are not supported yet"
+    ))
 }
 
 /// `$steps.<stepId>.outputs.<name>`, `rest` being what follows `$steps.` in `s`.

@@ -1,5 +1,5 @@
-//! An index over an OpenAPI 3.0 or 3.1 description, read straight from its JSON
-//! tree. Building a typed model of every schema is unnecessary (and costly on a
+//! An index over an OpenAPI 3.0, 3.1 or 3.2 description, read straight from its
+//! JSON tree. Building a typed model of every schema is unnecessary (and costly on a
 //! 2 MB description): a run needs only the operations it calls, which are resolved
 //! on demand, `$ref`s included.
 
@@ -15,9 +15,37 @@ use url::Url;
 pub use tree::Lazy;
 use tree::Tree;
 
+/// The Path Item fields that hold an operation, one per HTTP method (`query`
+/// is OpenAPI 3.2's; it is read in any 3.x description that writes it).
 pub const METHODS: &[&str] = &[
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    "get", "put", "post", "delete", "options", "head", "patch", "trace", "query",
 ];
+
+/// The Path Item fields that map other HTTP methods, written as they are sent
+/// (`COPY`, `PURGE`), to operations: OpenAPI 3.2's `additionalOperations`, and
+/// the extension that carries it in 3.0 and 3.1 descriptions.
+pub const ADDITIONAL: &[&str] = &["additionalOperations", "x-oai-additionalOperations"];
+
+/// The operations of a path item (`$ref` not followed): each with its method
+/// as the index keeps it, the fixed field's name (`get`) or the
+/// `additionalOperations` key as written (`COPY`).
+pub(crate) fn item_operations(item: &Value) -> Vec<(String, &Value)> {
+    let mut out: Vec<(String, &Value)> = METHODS
+        .iter()
+        .filter_map(|m| item.get(*m).map(|op| (m.to_string(), op)))
+        .collect();
+    for field in ADDITIONAL {
+        for (m, op) in item
+            .get(*field)
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            out.push((m.clone(), op));
+        }
+    }
+    out
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenApiError {
@@ -32,6 +60,9 @@ pub enum ParamIn {
     Query,
     Header,
     Cookie,
+    /// OpenAPI 3.2: the whole query string as one value, in the media type of
+    /// the parameter's `content`.
+    Querystring,
 }
 
 impl ParamIn {
@@ -41,6 +72,7 @@ impl ParamIn {
             "query" => ParamIn::Query,
             "header" => ParamIn::Header,
             "cookie" => ParamIn::Cookie,
+            "querystring" => ParamIn::Querystring,
             _ => return None,
         })
     }
@@ -50,6 +82,7 @@ impl ParamIn {
             ParamIn::Query => "query",
             ParamIn::Header => "header",
             ParamIn::Cookie => "cookie",
+            ParamIn::Querystring => "querystring",
         }
     }
 }
@@ -64,13 +97,52 @@ pub struct ParamSpec {
     pub style: Option<String>,
     pub explode: Option<bool>,
     pub allow_reserved: bool,
+    /// The media type of the parameter's `content` (its first, for OpenAPI
+    /// allows exactly one), lower-case: how an `in: querystring` value is
+    /// written.
+    pub media_type: Option<String>,
+    /// The schema of that media type, `$ref` resolved.
+    pub content_schema: Option<Value>,
+}
+
+/// How an `in: querystring` value is written, by the media type of the
+/// operation's querystring parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryMedia {
+    /// The operation declares no querystring parameter (or one without
+    /// `content`): a string is sent as the query string it is.
+    Unknown,
+    /// `application/x-www-form-urlencoded`: `k=v&k2=v2`.
+    Form,
+    /// `application/json` (or `+json`): the JSON text, percent-encoded.
+    Json,
+    /// Any other media type: the text, percent-encoded.
+    Other,
+}
+
+impl QueryMedia {
+    /// The media of a querystring parameter as the operation declares it.
+    pub fn of(spec: Option<&ParamSpec>) -> QueryMedia {
+        let Some(mt) = spec.and_then(|s| s.media_type.as_deref()) else {
+            return QueryMedia::Unknown;
+        };
+        let mt = mt.split(';').next().unwrap_or("").trim();
+        if mt == "application/x-www-form-urlencoded" {
+            QueryMedia::Form
+        } else if mt == "application/json" || mt.ends_with("+json") {
+            QueryMedia::Json
+        } else {
+            QueryMedia::Other
+        }
+    }
 }
 
 /// One operation with everything a request needs.
 #[derive(Debug, Clone)]
 pub struct Operation {
     pub operation_id: Option<String>,
-    /// Upper-case HTTP method.
+    /// The HTTP method as sent: upper-case for a fixed Path Item field
+    /// (`GET`, `QUERY`), as written for an `additionalOperations` key (`COPY`).
     pub method: String,
     pub path: String,
     pub parameters: Vec<ParamSpec>,
@@ -119,7 +191,19 @@ impl Operation {
             .unwrap_or_default()
     }
 
+    /// The operation's `in: querystring` parameter (OpenAPI 3.2), if any.
+    pub fn querystring(&self) -> Option<&ParamSpec> {
+        self.parameters
+            .iter()
+            .find(|p| p.location == ParamIn::Querystring)
+    }
+
+    /// The parameter `name` in `location`. An operation has at most one
+    /// `querystring` parameter: a step's, whatever its name, is that one.
     pub fn param(&self, name: &str, location: ParamIn) -> Option<&ParamSpec> {
+        if location == ParamIn::Querystring {
+            return self.querystring();
+        }
         self.parameters.iter().find(|p| {
             p.location == location
                 && if location == ParamIn::Header {
@@ -129,6 +213,28 @@ impl Operation {
                 }
         })
     }
+}
+
+/// The operation of a (resolved) path item for `method`, with the method to
+/// send: a fixed field (`get`, or `GET` in any case) upper-cased, else an
+/// `additionalOperations` key exactly as written.
+fn path_item_operation<'v>(item: &'v Value, method: &str) -> Option<(&'v Value, String)> {
+    let fixed = |m: &str| {
+        METHODS
+            .iter()
+            .find(|f| **f == m)
+            .and_then(|f| item.get(*f))
+            .map(|op| (op, m.to_ascii_uppercase()))
+    };
+    let additional = || {
+        ADDITIONAL
+            .iter()
+            .find_map(|field| item.get(*field)?.get(method))
+            .map(|op| (op, method.to_string()))
+    };
+    fixed(method)
+        .or_else(additional)
+        .or_else(|| fixed(&method.to_ascii_lowercase()))
 }
 
 /// Whether a parameter's name alone says it carries a credential (whatever the
@@ -173,9 +279,10 @@ pub struct OpenApi {
     pub url: Url,
     pub version: String,
     doc: Tree,
-    /// operationId → (path template, lower-case method), built on first use:
-    /// a run finds its few operations without it.
-    by_id: OnceLock<HashMap<String, (String, &'static str)>>,
+    /// operationId → (path template, method: a fixed field's lower-case name or
+    /// an `additionalOperations` key), built on first use: a run finds its few
+    /// operations without it.
+    by_id: OnceLock<HashMap<String, (String, String)>>,
     /// operationIds that name more than one operation, with every (path, method).
     duplicates: OnceLock<Vec<SharedId>>,
     /// What a later stage derives from the description and keeps with it,
@@ -185,7 +292,7 @@ pub struct OpenApi {
 }
 
 /// An operationId and the operations (path template, method) that share it.
-pub type SharedId = (String, Vec<(String, &'static str)>);
+pub type SharedId = (String, Vec<(String, String)>);
 
 impl OpenApi {
     /// An index over a description parsed whole (YAML, or built in memory).
@@ -204,12 +311,12 @@ impl OpenApi {
             Some(v) if v.starts_with("3.") => v.to_string(),
             Some(v) => {
                 return Err(OpenApiError::Invalid(format!(
-                    "OpenAPI version `{v}` is not supported: arazzo reads OpenAPI 3.0 and 3.1"
+                    "OpenAPI version `{v}` is not supported: arazzo reads OpenAPI 3.0, 3.1 and 3.2"
                 )))
             }
             None if doc.top("swagger").is_some() => {
                 return Err(OpenApiError::Invalid(
-                    "this is a Swagger 2.0 description; arazzo reads OpenAPI 3.0 and 3.1 (convert it first, e.g. with swagger2openapi)".into(),
+                    "this is a Swagger 2.0 description; arazzo reads OpenAPI 3.0, 3.1 and 3.2 (convert it first, e.g. with swagger2openapi)".into(),
                 ))
             }
             None => {
@@ -228,7 +335,7 @@ impl OpenApi {
         })
     }
 
-    fn index(&self) -> &HashMap<String, (String, &'static str)> {
+    fn index(&self) -> &HashMap<String, (String, String)> {
         self.by_id.get_or_init(|| {
             let mut by_id = HashMap::new();
             for (id, path, method) in self.doc.operation_ids() {
@@ -261,7 +368,7 @@ impl OpenApi {
     }
 
     /// The operations that share `id`, when more than one does.
-    pub fn operations_sharing(&self, id: &str) -> Option<&[(String, &'static str)]> {
+    pub fn operations_sharing(&self, id: &str) -> Option<&[(String, String)]> {
         self.duplicate_operation_ids()
             .iter()
             .find(|(i, _)| i == id)
@@ -273,7 +380,7 @@ impl OpenApi {
     }
 
     /// Where the operation with this operationId is: path template and method.
-    fn locate(&self, id: &str) -> Option<(String, &'static str)> {
+    fn locate(&self, id: &str) -> Option<(String, String)> {
         match self.doc.find_operation(id) {
             Ok(found) => found,
             Err(()) => self.index().get(id).cloned(),
@@ -287,20 +394,21 @@ impl OpenApi {
     /// Resolves an operation by operationId.
     pub fn operation(&self, id: &str) -> Result<Option<Operation>, OpenApiError> {
         match self.locate(id) {
-            Some((path, method)) => self.operation_at(&path, method).map(Some),
+            Some((path, method)) => self.operation_at(&path, &method).map(Some),
             None => Ok(None),
         }
     }
 
-    /// Resolves the operation at a path template and method.
+    /// Resolves the operation at a path template and method: a fixed field's
+    /// name (`get`, `query`, in any case), or a key of the path item's
+    /// `additionalOperations` (`COPY`, exactly as written there).
     pub fn operation_at(&self, path: &str, method: &str) -> Result<Operation, OpenApiError> {
-        let method = method.to_ascii_lowercase();
         let item = self
             .doc
             .path_item(path)?
             .ok_or_else(|| OpenApiError::Invalid(format!("no path `{path}` in the description")))?;
         let item = self.resolve(item)?;
-        let op = item.get(method.as_str()).ok_or_else(|| {
+        let (op, method) = path_item_operation(item, method).ok_or_else(|| {
             OpenApiError::Invalid(format!("path `{path}` has no `{method}` operation"))
         })?;
         let op = self.resolve(op)?;
@@ -343,7 +451,7 @@ impl OpenApi {
                 .get("operationId")
                 .and_then(Value::as_str)
                 .map(str::to_string),
-            method: method.to_ascii_uppercase(),
+            method,
             path: path.to_string(),
             parameters,
             request_body,
@@ -369,6 +477,14 @@ impl OpenApi {
             Some(s) => Some(self.resolve(s)?.clone()),
             None => None,
         };
+        let content = p
+            .get("content")
+            .and_then(Value::as_object)
+            .and_then(|c| c.iter().next());
+        let content_schema = match content.and_then(|(_, m)| self.resolve(m).ok()?.get("schema")) {
+            Some(s) => Some(self.resolve(s)?.clone()),
+            None => None,
+        };
         Ok(ParamSpec {
             name: name.to_string(),
             location,
@@ -381,6 +497,8 @@ impl OpenApi {
                 .get("allowReserved")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
+            media_type: content.map(|(k, _)| k.to_ascii_lowercase()),
+            content_schema,
         })
     }
 
@@ -514,6 +632,39 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn openapi_32_methods_and_querystring_parameters() {
+        let a = OpenApi::from_value(
+            Url::parse("file:///tmp/api.json").unwrap(),
+            json!({
+                "openapi": "3.2.0",
+                "paths": {"/d": {
+                    "get": {"operationId": "getD", "parameters": [{"name": "qs", "in": "querystring",
+                        "content": {"application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/q"}}}}]},
+                    "query": {"operationId": "queryD"},
+                    "additionalOperations": {"COPY": {"operationId": "copyD"}}
+                }},
+                "components": {"schemas": {"q": {"type": "object"}}}
+            }),
+        )
+        .unwrap();
+        assert_eq!(a.operation("queryD").unwrap().unwrap().method, "QUERY");
+        assert_eq!(a.operation("copyD").unwrap().unwrap().method, "COPY");
+        assert_eq!(a.operation_at("/d", "COPY").unwrap().method, "COPY");
+        assert_eq!(a.operation_at("/d", "GET").unwrap().method, "GET");
+        assert!(a.operation_at("/d", "copy").is_err());
+        let get = a.operation("getD").unwrap().unwrap();
+        let qs = get.param("anyName", ParamIn::Querystring).unwrap();
+        assert_eq!(qs.name, "qs");
+        assert_eq!(
+            qs.media_type.as_deref(),
+            Some("application/x-www-form-urlencoded")
+        );
+        assert_eq!(qs.content_schema, Some(json!({"type": "object"})));
+        assert_eq!(QueryMedia::of(Some(qs)), QueryMedia::Form);
+        assert_eq!(QueryMedia::of(None), QueryMedia::Unknown);
     }
 
     #[test]

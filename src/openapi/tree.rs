@@ -16,7 +16,7 @@ use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::{OpenApiError, METHODS};
+use super::{item_operations, OpenApiError, ADDITIONAL, METHODS};
 
 /// A description's tree: parsed whole, or lazily.
 pub enum Tree {
@@ -189,9 +189,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for Top<'a> {
     }
 }
 
-/// The operationIds of a path item, by method, without building its tree, and
-/// whether the item is a `$ref`.
-struct OperationIds(Vec<(&'static str, String)>, bool);
+/// The operationIds of a path item, by method (a fixed field's name, or an
+/// `additionalOperations` key), without building its tree, and whether the
+/// item is a `$ref`.
+struct OperationIds(Vec<(String, String)>, bool);
 
 impl<'de> Deserialize<'de> for OperationIds {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -209,19 +210,25 @@ impl<'de> Deserialize<'de> for OperationIds {
                 let mut is_ref = false;
                 while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                     is_ref |= k == "$ref";
-                    match METHODS.iter().find(|m| **m == k) {
-                        Some(m) => {
-                            // An operation that is not an object is the resolver's to report.
-                            if let OpOrAny(Ok(Op {
-                                operation_id: Some(id),
-                            })) = map.next_value::<OpOrAny>()?
-                            {
-                                out.push((*m, id));
+                    if let Some(m) = METHODS.iter().find(|m| **m == k) {
+                        // An operation that is not an object is the resolver's to report.
+                        if let OpOrAny(Ok(Op {
+                            operation_id: Some(id),
+                        })) = map.next_value::<OpOrAny>()?
+                        {
+                            out.push((m.to_string(), id));
+                        }
+                    } else if ADDITIONAL.contains(&k.as_ref()) {
+                        // Few and small: read as a tree.
+                        if let Some(ops) = map.next_value::<Value>()?.as_object() {
+                            for (m, op) in ops {
+                                if let Some(id) = op.get("operationId").and_then(Value::as_str) {
+                                    out.push((m.clone(), id.to_string()));
+                                }
                             }
                         }
-                        None => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
                     }
                 }
                 Ok(OperationIds(out, is_ref))
@@ -539,7 +546,7 @@ impl Tree {
     /// without indexing every operation. `Err(())` when the quick way cannot
     /// tell (a whole tree, escapes in the text, a `$ref` path item): the
     /// caller then uses the full index.
-    pub fn find_operation(&self, id: &str) -> Result<Option<(String, &'static str)>, ()> {
+    pub fn find_operation(&self, id: &str) -> Result<Option<(String, String)>, ()> {
         let Tree::Lazy(l) = self else {
             return Err(());
         };
@@ -569,13 +576,8 @@ impl Tree {
             let Ok(item) = node.get(&l.text) else {
                 return Err(());
             };
-            for &m in METHODS {
-                if item
-                    .get(m)
-                    .and_then(|op| op.get("operationId"))
-                    .and_then(Value::as_str)
-                    == Some(id)
-                {
+            for (m, op) in item_operations(item) {
+                if op.get("operationId").and_then(Value::as_str) == Some(id) {
                     return Ok(Some((path.clone(), m)));
                 }
             }
@@ -599,18 +601,14 @@ impl Tree {
         }
     }
 
-    pub fn operation_ids(&self) -> Vec<(String, String, &'static str)> {
+    pub fn operation_ids(&self) -> Vec<(String, String, String)> {
         let mut out = Vec::new();
         let from_value = |path: &str, item: &Value, out: &mut Vec<_>| {
-            let Some(item) = item.as_object() else {
+            if !item.is_object() {
                 return;
-            };
-            for &m in METHODS {
-                if let Some(id) = item
-                    .get(m)
-                    .and_then(|op| op.get("operationId"))
-                    .and_then(Value::as_str)
-                {
+            }
+            for (m, op) in item_operations(item) {
+                if let Some(id) = op.get("operationId").and_then(Value::as_str) {
                     out.push((id.to_string(), path.to_string(), m));
                 }
             }
@@ -752,10 +750,10 @@ mod tests {
             assert_eq!(
                 ids,
                 vec![
-                    ("getA".to_string(), "/a/{id}".to_string(), "get"),
-                    ("postA".into(), "/a/{id}".into(), "post"),
-                    ("getB".into(), "/b".into(), "get"),
-                    ("delC".into(), "/c~d".into(), "delete"),
+                    ("getA".to_string(), "/a/{id}".to_string(), "get".to_string()),
+                    ("postA".into(), "/a/{id}".into(), "post".into()),
+                    ("getB".into(), "/b".into(), "get".into()),
+                    ("delC".into(), "/c~d".into(), "delete".into()),
                 ],
                 "{t:?}"
             );
@@ -805,12 +803,17 @@ mod tests {
             },
             "components": {"pathItems": {"r": {"get": {"operationId": "getR"}}}}}"##;
         let t = Tree::Lazy(Box::new(Lazy::parse(doc.into()).unwrap()));
-        assert_eq!(t.find_operation("getX"), Ok(Some(("/x".into(), "get"))));
+        assert_eq!(
+            t.find_operation("getX"),
+            Ok(Some(("/x".into(), "get".into())))
+        );
         // The link in /x names getY too: the full index decides.
         assert_eq!(t.find_operation("getY"), Err(()));
-        assert!(t
-            .operation_ids()
-            .contains(&("getY".to_string(), "/y".to_string(), "post")));
+        assert!(t.operation_ids().contains(&(
+            "getY".to_string(),
+            "/y".to_string(),
+            "post".to_string()
+        )));
         // Behind a `$ref`, or absent: the full index decides.
         assert_eq!(t.find_operation("getR"), Err(()));
         assert_eq!(t.find_operation("nope"), Err(()));
@@ -819,7 +822,10 @@ mod tests {
             r#"{"openapi": "3.0.0", "paths": {"/x": {"get": {"operationId": "get\u0058"}}}}"#;
         let t = Tree::Lazy(Box::new(Lazy::parse(escaped.into()).unwrap()));
         assert_eq!(t.find_operation("getX"), Err(()));
-        assert_eq!(t.operation_ids(), vec![("getX".into(), "/x".into(), "get")]);
+        assert_eq!(
+            t.operation_ids(),
+            vec![("getX".into(), "/x".into(), "get".into())]
+        );
         assert_eq!(Tree::Full(json!({})).find_operation("getX"), Err(()));
     }
 
@@ -833,12 +839,40 @@ mod tests {
         for t in [&lazy, &full] {
             let ids = t.operation_ids();
             assert!(!ids.iter().any(|(id, _, _)| id == "listThings"), "{ids:?}");
-            assert!(ids.contains(&("getOther".into(), "/a".into(), "get")));
+            assert!(ids.contains(&("getOther".into(), "/a".into(), "get".into())));
         }
         assert_eq!(lazy.find_operation("listThings"), Err(()));
         assert_eq!(
             lazy.find_operation("getOther"),
-            Ok(Some(("/a".into(), "get")))
+            Ok(Some(("/a".into(), "get".into())))
+        );
+    }
+
+    #[test]
+    fn openapi_32_query_and_additional_operations_are_indexed() {
+        let doc = r#"{"openapi": "3.2.0", "paths": {
+            "/d": {"query": {"operationId": "queryD"},
+                   "additionalOperations": {"COPY": {"operationId": "copyD"}, "PURGE": {}},
+                   "x-oai-additionalOperations": {"LINK": {"operationId": "linkD"}}}}}"#;
+        let lazy = Tree::Lazy(Box::new(Lazy::parse(doc.into()).unwrap()));
+        let full = Tree::Full(serde_json::from_str(doc).unwrap());
+        for t in [&lazy, &full] {
+            assert_eq!(
+                t.operation_ids(),
+                vec![
+                    ("queryD".to_string(), "/d".to_string(), "query".to_string()),
+                    ("copyD".into(), "/d".into(), "COPY".into()),
+                    ("linkD".into(), "/d".into(), "LINK".into()),
+                ]
+            );
+        }
+        assert_eq!(
+            lazy.find_operation("copyD"),
+            Ok(Some(("/d".into(), "COPY".into())))
+        );
+        assert_eq!(
+            lazy.find_operation("queryD"),
+            Ok(Some(("/d".into(), "query".into())))
         );
     }
 

@@ -116,6 +116,7 @@ fn place(p: &CompiledParam) -> &'static str {
         crate::openapi::ParamIn::Query => "query parameter",
         crate::openapi::ParamIn::Cookie => "cookie",
         crate::openapi::ParamIn::Path => "path parameter",
+        crate::openapi::ParamIn::Querystring => "query string",
     }
 }
 

@@ -11,6 +11,26 @@ use crate::engine::outcome::{RunReport, Status, StepReport};
 use crate::engine::Event;
 use crate::redact::Redactor;
 
+/// The exchanges in the order of the report's steps (the order they were
+/// sent within one step): steps that ran at once (Arazzo 1.1 `dependsOn`)
+/// finish in any order, and the trace must not depend on it. Their
+/// `startedMs` and `durationMs` still show when each ran.
+fn in_report_order<'x>(exchanges: &'x [Value], report: &RunReport) -> Vec<&'x Value> {
+    let position = |x: &Value| {
+        let wf = x["workflowId"].as_str().unwrap_or_default();
+        let step = x["stepId"].as_str().unwrap_or_default();
+        report.steps.iter().position(|s| {
+            s.step_id == step && s.workflow_id.as_deref().unwrap_or(&report.workflow_id) == wf
+        })
+    };
+    let mut keyed: Vec<(usize, &Value)> = exchanges
+        .iter()
+        .map(|x| (position(x).unwrap_or(usize::MAX), x))
+        .collect();
+    keyed.sort_by_key(|(k, _)| *k);
+    keyed.into_iter().map(|(_, x)| x).collect()
+}
+
 /// Collects the HTTP exchanges of a run.
 #[derive(Default)]
 pub struct Trace {
@@ -95,7 +115,7 @@ impl Trace {
             "workflowId": report.workflow_id,
             "status": report.status,
             "durationMs": report.duration_ms,
-            "exchanges": self.exchanges,
+            "exchanges": in_report_order(&self.exchanges, report),
         });
         redactor.redact_value(&mut v);
         let text = serde_json::to_string_pretty(&v).unwrap_or_default();

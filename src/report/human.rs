@@ -189,7 +189,12 @@ fn failed_summary(
             && Some(s.step_id.as_str()) == e.step_id.as_deref()
             && s.workflow_id.is_none()
     });
+    // In a workflow whose steps ran as a graph (1.1 `dependsOn`), the report
+    // lists steps in document order, not in the order they ran: say what
+    // completed and what did not, not what came before or after.
+    let graph = ctx.program.entry().parallel;
     let (before, after) = match failed_at {
+        _ if graph => (&report.steps[..], &report.steps[..0]),
         Some(i) => (&report.steps[..i], &report.steps[i + 1..]),
         None => (&report.steps[..], &report.steps[..0]),
     };
@@ -202,10 +207,11 @@ fn failed_summary(
     let mut help = crate::report::credentials::refused_help(report, ctx)
         .map(|h| h + "\n")
         .unwrap_or_default();
-    help.push_str(&if names.is_empty() {
-        "no step completed before the failure".to_string()
-    } else {
-        format!("steps that completed before the failure: {names}")
+    help.push_str(&match (names.is_empty(), graph) {
+        (true, false) => "no step completed before the failure".to_string(),
+        (false, false) => format!("steps that completed before the failure: {names}"),
+        (true, true) => "no step completed".to_string(),
+        (false, true) => format!("steps that completed: {names}"),
     });
     if !after.is_empty() {
         help.push_str(&format!(

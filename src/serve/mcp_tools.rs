@@ -241,9 +241,15 @@ pub fn annotations(program: &Program) -> ToolAnnotations {
             StepTarget::Workflow { .. } => None,
         })
         .collect();
-    let read_only = methods.iter().all(|m| m == "GET" || m == "HEAD");
+    // QUERY (OpenAPI 3.2) is safe; a custom method is assumed to be neither
+    // read-only nor idempotent.
+    let read_only = methods
+        .iter()
+        .all(|m| m == "GET" || m == "HEAD" || m == "QUERY");
     let destructive = methods.contains("DELETE");
-    let idempotent = !methods.contains("POST") && !methods.contains("PATCH");
+    let idempotent = methods
+        .iter()
+        .all(|m| crate::engine::resume::IDEMPOTENT.contains(&m.as_str()));
     ToolAnnotations::new()
         .read_only(read_only)
         .destructive(destructive)

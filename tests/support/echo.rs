@@ -89,6 +89,8 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// How long the answer waits before it goes.
+    pub delay: std::time::Duration,
 }
 
 impl Reply {
@@ -98,6 +100,7 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: String::new(),
+            delay: std::time::Duration::ZERO,
         }
     }
 
@@ -124,6 +127,12 @@ impl Reply {
         self.body = body.to_string();
         self
     }
+
+    /// Sends the answer only after `delay`.
+    pub fn after(mut self, delay: std::time::Duration) -> Reply {
+        self.delay = delay;
+        self
+    }
 }
 
 #[derive(Default)]
@@ -132,6 +141,8 @@ struct Inner {
     routes: HashMap<String, VecDeque<Reply>>,
     global: VecDeque<Reply>,
     files: HashMap<String, (String, String)>,
+    /// How long every answer other than a static file waits before it goes.
+    delay: Option<std::time::Duration>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -215,6 +226,12 @@ impl Echo {
             .push_back(reply);
     }
 
+    /// Makes every answer other than a static file wait `delay` first (the
+    /// requests still overlap: each waits on its own).
+    pub fn delay_answers(&self, delay: std::time::Duration) {
+        lock(&self.shared).delay = Some(delay);
+    }
+
     /// Every request received so far, in arrival order (static files included).
     pub fn requests(&self) -> Vec<Recorded> {
         lock(&self.shared).requests.clone()
@@ -262,22 +279,17 @@ async fn handle(State(shared): State<Shared>, req: Request) -> Response {
         body: String::from_utf8_lossy(&bytes).into_owned(),
     };
 
-    let mut inner = lock(&shared);
-    inner.requests.push(recorded.clone());
-
-    let with_method = format!("{} {}", recorded.method, recorded.path);
-    for key in [with_method.as_str(), recorded.path.as_str()] {
-        if let Some(reply) = inner.routes.get_mut(key).and_then(VecDeque::pop_front) {
-            return respond(&reply);
-        }
+    let (delay, scripted) = match answer_for(&shared, &recorded) {
+        Ok(found) => found,
+        Err(file) => return file,
+    };
+    let wait = delay.unwrap_or_default() + scripted.as_ref().map(|r| r.delay).unwrap_or_default();
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
     }
-    if let Some((ct, text)) = inner.files.get(&recorded.path) {
-        return respond(&Reply::text(200, ct, text));
-    }
-    if let Some(reply) = inner.global.pop_front() {
+    if let Some(reply) = scripted {
         return respond(&reply);
     }
-    drop(inner);
 
     let mut headers = Map::new();
     for (k, v) in &recorded.headers {
@@ -297,6 +309,26 @@ async fn handle(State(shared): State<Shared>, req: Request) -> Response {
             "body": recorded.body,
         }),
     ))
+}
+
+/// The scripted answer to `recorded` (route scripts first, then the global
+/// script) with the server's delay, or `Err` with a static file's answer.
+fn answer_for(
+    shared: &Shared,
+    recorded: &Recorded,
+) -> Result<(Option<std::time::Duration>, Option<Reply>), Response> {
+    let mut inner = lock(shared);
+    inner.requests.push(recorded.clone());
+    let with_method = format!("{} {}", recorded.method, recorded.path);
+    for key in [with_method.as_str(), recorded.path.as_str()] {
+        if let Some(reply) = inner.routes.get_mut(key).and_then(VecDeque::pop_front) {
+            return Ok((inner.delay, Some(reply)));
+        }
+    }
+    if let Some((ct, text)) = inner.files.get(&recorded.path) {
+        return Err(respond(&Reply::text(200, ct, text)));
+    }
+    Ok((inner.delay, inner.global.pop_front()))
 }
 
 fn respond(reply: &Reply) -> Response {
