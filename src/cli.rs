@@ -13,7 +13,7 @@ pub const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (commit ",
     env!("ARAZZO_COMMIT"),
-    "; Arazzo 1.0.0, 1.0.1)"
+    "; Arazzo 1.0.0, 1.0.1, 1.1.0)"
 );
 
 #[derive(Debug, Parser)]
@@ -23,8 +23,8 @@ pub const VERSION: &str = concat!(
     // A flag given twice (an alias and the command line, say): the last wins,
     // as in git and ripgrep.
     args_override_self = true,
-    about = "Run Arazzo 1.0.1 workflows against real APIs",
-    long_about = "Run Arazzo 1.0.1 workflows against real APIs.\n\nExit codes: 0 the workflow succeeded; 1 it ran and failed; 2 the command line or the inputs are wrong; 3 the document or one of its sources cannot be loaded or is invalid; 130 stopped by SIGINT, 143 by SIGTERM (the reports are written; continue with --resume)."
+    about = "Run Arazzo 1.0 and 1.1 workflows against real APIs",
+    long_about = "Run Arazzo 1.0 and 1.1 workflows against real APIs (OpenAPI steps; AsyncAPI message steps are not run yet).\n\nExit codes: 0 the workflow succeeded; 1 it ran and failed; 2 the command line or the inputs are wrong; 3 the document or one of its sources cannot be loaded or is invalid; 130 stopped by SIGINT, 143 by SIGTERM (the reports are written; continue with --resume)."
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -1,4 +1,4 @@
-//! `arazzo`: load an Arazzo 1.0.1 document and the OpenAPI descriptions it names,
+//! `arazzo`: load an Arazzo 1.0 or 1.1 document and the OpenAPI descriptions it names,
 //! compile a workflow, and run it step by step against real HTTP servers.
 //!
 //! The pipeline is read → document → compile → plan/engine → report: [`read`] reads

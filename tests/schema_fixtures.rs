@@ -1,4 +1,4 @@
-//! `arazzo::check`: the schema check over OAI's schema fixtures and the corpus of real
+//! `arazzo::check`: the schema check over OAI's 1.0 and 1.1 schema fixtures and the corpus of real
 //! Arazzo documents, and the source map over them and a 2 MB OpenAPI description.
 //!
 //! Fixtures live in `../shared` (beside this checkout).
@@ -102,36 +102,47 @@ fn show(issues: &[SchemaIssue]) -> String {
 /// (see `apply_tolerances`), with the reason. None of OAI's 1.0 fixtures does today.
 const TOLERANCE_CONFLICTS: &[(&str, &str)] = &[];
 
-#[test]
-fn oai_pass_fixtures_have_no_issue() {
+fn fixtures(version: &str, outcome: &str) -> Vec<PathBuf> {
     let mut files = Vec::new();
     files_under(
-        &shared("reference/arazzo/schema-tests/v1.0/pass"),
+        &shared(&format!(
+            "reference/arazzo/schema-tests/v{version}/{outcome}"
+        )),
         &mut files,
     );
-    assert!(!files.is_empty(), "no pass fixtures found");
-    for path in files {
-        let text = std::fs::read_to_string(&path).unwrap();
-        let doc = parse(&text).unwrap_or_else(|| panic!("{} does not parse", path.display()));
-        let issues = check(&doc);
-        assert!(
-            issues.is_empty(),
-            "{} should be valid:\n{}",
-            path.display(),
-            show(&issues)
-        );
+    assert!(!files.is_empty(), "no v{version} {outcome} fixtures found");
+    files
+}
+
+/// Every `pass` fixture of OAI's 1.0 and 1.1 schema tests is valid against the schema of its
+/// version (1.1: "This string MUST be the version number of the Arazzo Specification that the
+/// Arazzo Description uses. The `arazzo` field MUST be used by tooling to interpret the Arazzo
+/// Description.").
+#[test]
+fn oai_pass_fixtures_have_no_issue() {
+    for version in ["1.0", "1.1"] {
+        for path in fixtures(version, "pass") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let doc = parse(&text).unwrap_or_else(|| panic!("{} does not parse", path.display()));
+            let issues = check(&doc);
+            assert!(
+                issues.is_empty(),
+                "{} should be valid:\n{}",
+                path.display(),
+                show(&issues)
+            );
+            // The loader's structure check (`run`, `list`, `mcp`) agrees.
+            let url = url::Url::from_file_path(&path).unwrap();
+            if let Err(e) = arazzo::document::parse_arazzo(url, &text) {
+                panic!("{} is refused by the loader: {}", path.display(), e.message);
+            }
+        }
     }
 }
 
 #[test]
 fn oai_fail_fixtures_have_issues() {
-    let mut files = Vec::new();
-    files_under(
-        &shared("reference/arazzo/schema-tests/v1.0/fail"),
-        &mut files,
-    );
-    assert!(!files.is_empty(), "no fail fixtures found");
-    for path in files {
+    for path in fixtures("1.0", "fail") {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         let text = std::fs::read_to_string(&path).unwrap();
         let doc = parse(&text).unwrap_or_else(|| panic!("{name} does not parse"));
@@ -147,6 +158,208 @@ fn oai_fail_fixtures_have_issues() {
         assert!(!issues.is_empty(), "{name} should have issues");
         println!("{name}:\n{}", show(&issues));
     }
+}
+
+/// Each `fail` fixture of OAI's 1.1 schema tests, with the reason it fails: an issue at this
+/// pointer with this code, whose message holds this text. Each one is failed by the schema
+/// check for the reason its name gives.
+const V1_1_FAILS: &[(&str, &str, &str, &str)] = &[
+    // Step Object: "channelPath … a reference to an AsyncAPI channel"; one target only.
+    (
+        "async-both-operationId-and-channelPath.arazzo.yaml",
+        "/workflows/0/steps/0",
+        "schema/oneOf",
+        "`operationId` and `channelPath`",
+    ),
+    // `action` is REQUIRED for an AsyncAPI step.
+    (
+        "async-channelPath-without-action.arazzo.yaml",
+        "/workflows/0/steps/0",
+        "schema/required",
+        "`action`",
+    ),
+    (
+        "async-depends-on-duplicate-values.arazzo.yaml",
+        "/workflows/0/steps/1/dependsOn",
+        "schema/unique-items",
+        "same entry twice",
+    ),
+    (
+        "async-depends-on-empty.arazzo.yaml",
+        "/workflows/0/steps/1/dependsOn",
+        "schema/min-items",
+        "is empty",
+    ),
+    // dependsOn: a stepId, `$workflows.<workflowId>.steps.<stepId>` or
+    // `$sourceDescriptions.<name>.<workflowId>.steps.<stepId>`; `$steps.x` is none of them.
+    (
+        "async-depends-on-invalid-reference.arazzo.yaml",
+        "/workflows/0/steps/1/dependsOn/0",
+        "schema/pattern",
+        "`$steps.sendEvent`, which is not a step reference",
+    ),
+    // A channelPath names an AsyncAPI channel; the only source is `type: openapi`.
+    (
+        "channel-path-is-invalid-for-openapi.arazzo.yaml",
+        "/workflows/0/steps/0/channelPath",
+        "ref/wrong-source-type",
+        "no AsyncAPI source",
+    ),
+    (
+        "invalid-arazzo-version.yaml",
+        "/arazzo",
+        "schema/type",
+        "must be a string",
+    ),
+    // correlationId: "Only applicable to `asyncapi` steps with action `receive`".
+    (
+        "invalid-async-correlation-id-non-receive-action.arazzo.yaml",
+        "/workflows/0/steps/0/action",
+        "schema/enum",
+        "`receive`",
+    ),
+    (
+        "invalid-async-parameter-without-in.arazzo.yaml",
+        "/workflows/0/steps/0/parameters/0",
+        "schema/required",
+        "`in`",
+    ),
+    (
+        "invalid-async.arazzo.yaml",
+        "/workflows/0/steps/0/action",
+        "schema/enum",
+        "`send` or `receive`",
+    ),
+    (
+        "invalid-expression-type-object.arazzo.yaml",
+        "/workflows/0/steps/0/outputs/brokenSelector/type/version",
+        "schema/enum",
+        "`rfc9535`",
+    ),
+    (
+        "invalid-openapi-parameter-without-in.arazzo.yaml",
+        "/workflows/0/steps/0/parameters/0",
+        "schema/required",
+        "`in`",
+    ),
+    (
+        "invalid-openapi-success-criteria.arazzo.yaml",
+        "/workflows/0/steps/0/successCriteria",
+        "schema/min-items",
+        "is empty",
+    ),
+    (
+        "invalid-querystring-without-value.arazzo.yaml",
+        "/workflows/0/steps/0/parameters/0",
+        "schema/required",
+        "`value`",
+    ),
+    (
+        "invalid-selector-object.arazzo.yaml",
+        "/workflows/0/steps/0/outputs/brokenOutput",
+        "schema/required",
+        "`type`",
+    ),
+    // "The `$self` URI MUST NOT contain a fragment identifier."
+    (
+        "invalid-self-fragment.arazzo.yaml",
+        "/$self",
+        "schema/pattern",
+        "$self",
+    ),
+    (
+        "invalid-targetSelectorType.arazzo.yaml",
+        "/workflows/0/steps/0/requestBody/replacements/0/targetSelectorType",
+        "schema/",
+        "targetSelectorType",
+    ),
+    (
+        "invalid-workflow-step-with-operationId.arazzo.yaml",
+        "/workflows/0/steps/0",
+        "schema/oneOf",
+        "`operationId` and `workflowId`",
+    ),
+    (
+        "invalid-workflow-success-criteria.arazzo.yaml",
+        "/workflows/0/steps/0/successCriteria",
+        "schema/min-items",
+        "is empty",
+    ),
+    ("not-an-object.yaml", "", "schema/type", "must be a mapping"),
+    (
+        "openapi-both-operationId-and-operationPath.arazzo.yaml",
+        "/workflows/0/steps/0",
+        "schema/oneOf",
+        "`operationId` and `operationPath`",
+    ),
+    (
+        "openapi-duplicate-parameters.arazzo.yaml",
+        "/workflows/0/steps/0/parameters",
+        "schema/unique-items",
+        "same entry twice",
+    ),
+    (
+        "openapi-missing-operation-target.arazzo.yaml",
+        "/workflows/0/steps/0",
+        "schema/oneOf",
+        "none of",
+    ),
+    (
+        "workflow-duplicate-parameters.arazzo.yaml",
+        "/workflows/0/steps/0/parameters",
+        "schema/unique-items",
+        "same entry twice",
+    ),
+    (
+        "workflow-missing-workflowId.arazzo.yaml",
+        "/workflows/0/steps/0",
+        "schema/oneOf",
+        "none of",
+    ),
+    (
+        "workflow-step-with-action.arazzo.yaml",
+        "/workflows/0/steps/0/action",
+        "schema/unknown-field",
+        "`action`",
+    ),
+    (
+        "workflow-step-with-channelPath.arazzo.yaml",
+        "/workflows/0/steps/0",
+        "schema/oneOf",
+        "`workflowId` and `channelPath`",
+    ),
+];
+
+#[test]
+fn oai_1_1_fail_fixtures_fail_for_their_reason() {
+    let files = fixtures("1.1", "fail");
+    let mut report = Vec::new();
+    for path in &files {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(path).unwrap();
+        let doc = parse(&text).unwrap_or_else(|| panic!("{name} does not parse"));
+        let issues = check(&doc);
+        println!("{name}:\n{}", show(&issues));
+        let Some((_, pointer, code, text)) = V1_1_FAILS.iter().find(|f| f.0 == name) else {
+            report.push(format!("{name}: no expected reason listed"));
+            continue;
+        };
+        let found = issues
+            .iter()
+            .any(|i| i.pointer == *pointer && i.code.starts_with(code) && i.message.contains(text));
+        if !found {
+            report.push(format!(
+                "{name}: expected {code} at `{pointer}` mentioning {text:?}, got:\n{}",
+                show(&issues)
+            ));
+        }
+    }
+    assert_eq!(
+        files.len(),
+        V1_1_FAILS.len(),
+        "a fixture was added or removed"
+    );
+    assert!(report.is_empty(), "{}", report.join("\n"));
 }
 
 #[test]
@@ -166,6 +379,7 @@ fn fail_fixture_messages() {
         .expect("an issue on `arazzo`");
     assert_eq!(version.code, "schema/type");
     assert!(version.help.contains("arazzo: 1.0.1"), "{}", show(&issues));
+    assert!(version.help.contains("arazzo: 1.1.0"), "{}", show(&issues));
 
     let doc = parse(
         &std::fs::read_to_string(shared(
@@ -311,21 +525,25 @@ fn corpus_documents() {
     );
 }
 
-/// The embedded schema is OAI's file unchanged below the added header comment.
+/// The embedded schemas are OAI's files unchanged below the added header comment.
 #[test]
 fn embedded_schema_is_the_reference_copy() {
-    let embedded = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/check/arazzo-1.0-schema.yaml"),
-    )
-    .unwrap();
-    let reference =
-        std::fs::read_to_string(shared("reference/arazzo/schemas/v1.0-dev-WIP/schema.yaml"))
-            .unwrap();
-    let body = embedded
-        .split_once("\n\n$id:")
-        .map(|(_, rest)| format!("$id:{rest}"))
-        .expect("header, blank line, then the schema");
-    assert_eq!(body, reference);
+    for version in ["1.0", "1.1"] {
+        let embedded = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("src/check/arazzo-{version}-schema.yaml")),
+        )
+        .unwrap();
+        let reference = std::fs::read_to_string(shared(&format!(
+            "reference/arazzo/schemas/v{version}-dev-WIP/schema.yaml"
+        )))
+        .unwrap();
+        let body = embedded
+            .split_once("\n\n$id:")
+            .map(|(_, rest)| format!("$id:{rest}"))
+            .expect("header, blank line, then the schema");
+        assert_eq!(body, reference, "arazzo-{version}-schema.yaml");
+    }
 }
 
 #[test]

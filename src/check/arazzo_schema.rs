@@ -1,10 +1,16 @@
-//! Checks an Arazzo document against the Arazzo 1.0 JSON Schema and says what is wrong in words
-//! a person can act on.
+//! Checks an Arazzo document against the JSON Schema of its version (1.0 or 1.1, by its
+//! `arazzo` field) and says what is wrong in words a person can act on.
 //!
-//! The schema is OAI's 1.0 work-in-progress iteration (`arazzo-1.0-schema.yaml` beside this
-//! file, Apache-2.0, from the OpenAPI Initiative's Arazzo-Specification repository). The
-//! published 2024-08-01 iteration is not used: it wrongly requires `retryAfter` and a target on
-//! every retry action (checklist 76), which the WIP iteration fixes.
+//! The schemas are OAI's work-in-progress iterations (`arazzo-1.0-schema.yaml` and
+//! `arazzo-1.1-schema.yaml` beside this file, Apache-2.0, from the OpenAPI Initiative's
+//! Arazzo-Specification repository). The published 2024-08-01 iteration of 1.0 is not used: it
+//! wrongly requires `retryAfter` and a target on every retry action (checklist 76), which the
+//! WIP iteration fixes. Where a schema is stricter than its specification, the deviation is
+//! made on the loaded schema ([`apply_tolerances`]).
+//!
+//! A document that declares 1.0 but uses a field of 1.1 (`timeout`, `$self`, …) gets one
+//! issue at that field, `schema/arazzo-1.1`, whose help is to set `arazzo: 1.1.0`, instead of
+//! the 1.0 schema's "unknown field" (see [`structure::newer_features`]).
 //!
 //! A raw JSON Schema report is mostly noise: `oneOf` and `anyOf` report every alternative, and
 //! `unevaluatedProperties` (which the schema puts on every object) flags a property as unknown
@@ -13,7 +19,7 @@
 //! drops "unknown" reports of properties that have their own errors, turns "exactly one of
 //! these fields" into one message, and names places as `workflows[0].steps[2]`.
 
-use crate::document::structure;
+use crate::document::structure::{self, Version};
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
@@ -21,10 +27,23 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{Draft, ValidationError, Validator};
 use serde_json::{json, Value};
 
-/// The schema text, embedded in the binary: no file or network access at run time. Its `$ref`s
-/// are local (`#/$defs/…`, `#workflowId`, `#stepId`) except the 2020-12 meta-schema used for
-/// workflow inputs, which the `jsonschema` crate ships.
-static SCHEMA_TEXT: &str = include_str!("arazzo-1.0-schema.yaml");
+/// The schema texts, embedded in the binary: no file or network access at run time. Their
+/// `$ref`s are local (`#/$defs/…`, `#workflowId`, `#stepId`) except the 2020-12 meta-schema
+/// used for workflow inputs, which the `jsonschema` crate ships.
+static SCHEMA_1_0: &str = include_str!("arazzo-1.0-schema.yaml");
+static SCHEMA_1_1: &str = include_str!("arazzo-1.1-schema.yaml");
+
+/// The version whose schema checks `doc`: the one its `arazzo` field declares, else (a
+/// version this tool does not read, a number, nothing) the newest, whose `arazzo` pattern
+/// then says what is wrong.
+pub fn schema_version(doc: &Value) -> Version {
+    let declared = match doc.get("arazzo") {
+        Some(Value::String(s)) => Version::of(s),
+        Some(Value::Number(n)) => Version::of(&n.to_string()),
+        _ => None,
+    };
+    declared.unwrap_or(Version::V1_1)
+}
 
 /// One thing the schema rejects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,11 +64,35 @@ pub struct SchemaIssue {
 /// Every schema issue of `doc`, in document order. An empty list means the document is valid
 /// against the (tolerant, see [`apply_tolerances`]) Arazzo 1.0 schema.
 pub fn check(doc: &Value) -> Vec<SchemaIssue> {
-    let errors: Vec<ValidationError<'_>> = validator().iter_errors(doc).collect();
+    let version = schema_version(doc);
+    let errors: Vec<ValidationError<'_>> = validator(version).iter_errors(doc).collect();
     let found = convert_all(doc, &errors);
+    // Arazzo 1.1 in a 1.0 document: said once, at the field, instead of what the 1.0 schema
+    // says about it there (or under it).
+    let newer = match version {
+        Version::V1_0 => structure::newer_features(doc),
+        Version::V1_1 => Vec::new(),
+    };
+    let covered = |pointer: &str| {
+        newer
+            .iter()
+            .any(|(p, _)| pointer == p || pointer.starts_with(&format!("{p}/")))
+    };
     let mut issues: Vec<(Vec<usize>, SchemaIssue)> = Vec::new();
+    if version == Version::V1_1 {
+        for issue in channels_without_asyncapi(doc) {
+            issues.push((document_order(doc, &issue.pointer), issue));
+        }
+    }
+    for (pointer, what) in &newer {
+        let issue = newer_feature(doc, pointer, what);
+        issues.push((document_order(doc, &issue.pointer), issue));
+    }
     for f in merge_required(found) {
         let issue = render(doc, f);
+        if covered(&issue.pointer) {
+            continue;
+        }
         if !issues.iter().any(|(_, i)| *i == issue) {
             issues.push((document_order(doc, &issue.pointer), issue));
         }
@@ -58,11 +101,78 @@ pub fn check(doc: &Value) -> Vec<SchemaIssue> {
     issues.into_iter().map(|(_, i)| i).collect()
 }
 
-fn validator() -> &'static Validator {
-    static VALIDATOR: OnceLock<Validator> = OnceLock::new();
-    VALIDATOR.get_or_init(|| {
+/// `ref/wrong-source-type`: a step with a `channelPath` (an AsyncAPI channel) in a 1.1
+/// document whose sources all declare a type and none is `asyncapi`: there is no channel to
+/// name. (Known without loading the sources, so said with the schema's findings.)
+fn channels_without_asyncapi(doc: &Value) -> Vec<SchemaIssue> {
+    let sources: Vec<&Value> = doc
+        .get("sourceDescriptions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .collect();
+    let kinds: Vec<Option<&str>> = sources
+        .iter()
+        .map(|s| s.get("type").and_then(Value::as_str))
+        .collect();
+    if kinds.is_empty() || kinds.iter().any(|k| matches!(k, None | Some("asyncapi"))) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (i, w) in doc
+        .get("workflows")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        for (j, step) in w
+            .get("steps")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            if step.get("channelPath").is_none() {
+                continue;
+            }
+            let pointer = format!("/workflows/{i}/steps/{j}/channelPath");
+            let subject = subject(doc, parent(&pointer), Kind::Step, false);
+            out.push(issue(
+                pointer,
+                "ref/wrong-source-type",
+                format!("{subject} has a `channelPath`, which names a channel of an AsyncAPI source, but the document has no AsyncAPI source description (every one declares another `type`)"),
+                "an OpenAPI step names its operation by `operationId` or `operationPath`; a channelPath needs a source with `type: asyncapi`".to_string(),
+            ));
+        }
+    }
+    out
+}
+
+/// `schema/arazzo-1.1`: a feature of Arazzo 1.1 in a document that declares 1.0.
+fn newer_feature(doc: &Value, pointer: &str, what: &str) -> SchemaIssue {
+    let declared = doc.get("arazzo").and_then(Value::as_str).unwrap_or("1.0");
+    issue(
+        pointer.to_string(),
+        "schema/arazzo-1.1",
+        format!(
+            "`{}`: {what}, and the document declares `arazzo: {declared}`",
+            display_path(pointer)
+        ),
+        "set `arazzo: 1.1.0` to use Arazzo 1.1, or remove it".to_string(),
+    )
+}
+
+fn validator(version: Version) -> &'static Validator {
+    static V1_0: OnceLock<Validator> = OnceLock::new();
+    static V1_1: OnceLock<Validator> = OnceLock::new();
+    let (cell, text) = match version {
+        Version::V1_0 => (&V1_0, SCHEMA_1_0),
+        Version::V1_1 => (&V1_1, SCHEMA_1_1),
+    };
+    cell.get_or_init(|| {
         let mut schema: Value =
-            serde_yaml_ng::from_str(SCHEMA_TEXT).expect("the embedded Arazzo schema is YAML");
+            serde_yaml_ng::from_str(text).expect("the embedded Arazzo schema is YAML");
         apply_tolerances(&mut schema);
         jsonschema::options()
             .with_draft(Draft::Draft202012)
@@ -71,7 +181,7 @@ fn validator() -> &'static Validator {
     })
 }
 
-/// Where the 1.0 schema is stricter than the specification, the checklist says to accept what
+/// Where a schema is stricter than its specification, the checklist says to accept what
 /// the specification allows. Each deviation is made here, on the loaded schema, rather than by
 /// filtering errors afterwards: inside a `oneOf` a filtered error would still change which
 /// alternative matches.
@@ -88,15 +198,34 @@ fn validator() -> &'static Validator {
 /// - Checklist 76 needs nothing: the WIP schema no longer requires `retryAfter` or a target on
 ///   retry actions.
 ///
+/// The 1.1 schema keeps the Reusable Object and `type: simple` defects (removed the same way)
+/// and fixes the Criterion Expression Type one; its `value` of a Payload Replacement is "Any |
+/// {expression} | Selector Object" in the 1.1 text but a string or a Selector Object in the
+/// schema, and a Parameter's `value` (the same type in the text) may not be an object there.
+/// Both take any value in 1.1, an object with a `selector` being checked as a Selector Object.
+///
 /// Not changed: output names (`^[a-zA-Z0-9\.\-_]+$`, checklist 168) stay unchecked, as in the
 /// schema; extra keys elsewhere stay errors.
 pub fn apply_tolerances(schema: &mut Value) {
     let defs = &mut schema["$defs"];
-    if let Some(value) = defs
-        .pointer_mut("/payload-replacement-object/properties/value")
-        .and_then(Value::as_object_mut)
-    {
-        value.remove("type");
+    let has_selectors = defs.get("selector-object").is_some();
+    for at in [
+        "/payload-replacement-object/properties/value",
+        "/parameter-object/properties/value",
+    ] {
+        let Some(value) = defs.pointer_mut(at).and_then(Value::as_object_mut) else {
+            continue;
+        };
+        if has_selectors {
+            value.remove("oneOf");
+            value.insert(
+                "if".into(),
+                json!({ "type": "object", "required": ["selector"] }),
+            );
+            value.insert("then".into(), json!({ "$ref": "#/$defs/selector-object" }));
+        } else if at.starts_with("/payload") {
+            value.remove("type");
+        }
     }
     if let Some(reusable) = defs["reusable-object"].as_object_mut() {
         reusable.remove("unevaluatedProperties");
@@ -155,6 +284,8 @@ enum What {
     },
     /// More than one alternative of a `oneOf` fits.
     Ambiguous,
+    /// A step's `dependsOn` entry in none of its three forms.
+    DependsOn,
     Other(String),
 }
 
@@ -199,9 +330,25 @@ fn convert(doc: &Value, e: &ValidationError<'_>, scope: &HashSet<String>) -> Vec
         ValidationErrorKind::Required { property } => What::Required(vec![value_text(property)]),
         ValidationErrorKind::UnevaluatedProperties { unexpected }
         | ValidationErrorKind::AdditionalProperties { unexpected } => {
+            // A field the object's kind defines, reported because a subschema that evaluates
+            // it failed on something else inside the object (the 1.1 step shapes are `allOf`s,
+            // whose failures drop what they evaluated), is not unknown.
+            let kind = kind_at(&pointer);
+            let reusable = doc
+                .pointer(&pointer)
+                .and_then(|v| v.get("reference"))
+                .is_some()
+                && matches!(
+                    kind,
+                    Kind::Parameter | Kind::SuccessAction | Kind::FailureAction
+                );
+            let failed_inside = scope
+                .iter()
+                .any(|p| p.len() > pointer.len() + 1 && p.starts_with(&format!("{pointer}/")));
             return unexpected
                 .iter()
                 .filter(|name| !has_errors_under(scope, &child(&pointer, name)))
+                .filter(|name| !(failed_inside && kind.fields(reusable).contains(&name.as_str())))
                 .map(|name| Found {
                     pointer: pointer.clone(),
                     what: What::Unknown(name.clone()),
@@ -247,6 +394,15 @@ fn convert(doc: &Value, e: &ValidationError<'_>, scope: &HashSet<String>) -> Vec
 /// own errors, for the alternative the document most likely meant.
 fn collapse(doc: &Value, pointer: &str, branches: &[Vec<ValidationError<'static>>]) -> Vec<Found> {
     let value = doc.pointer(pointer);
+    // A 1.1 step's `dependsOn` entry: one of three reference forms.
+    if kind_at(parent(parent(pointer))) == Kind::Step
+        && last_segment(parent(pointer)) == "dependsOn"
+    {
+        return vec![Found {
+            pointer: pointer.to_owned(),
+            what: What::DependsOn,
+        }];
+    }
     // `oneOf: [{required: [a]}, {required: [b]}, …]`: "exactly one of a, b, …".
     let fields: Option<Vec<String>> = branches
         .iter()
@@ -277,6 +433,11 @@ fn collapse(doc: &Value, pointer: &str, branches: &[Vec<ValidationError<'static>
     }
 
     let converted: Vec<Vec<Found>> = branches.iter().map(|b| convert_all(doc, b)).collect();
+    if kind_at(pointer) == Kind::Step && converted.len() == 3 {
+        if let Some(found) = step_shape(value, pointer, &converted) {
+            return found;
+        }
+    }
     // Reusable Object or not: `reference` tells.
     let has_reference = value.and_then(|v| v.get("reference")).is_some();
     let fits = |found: &[Found]| {
@@ -287,6 +448,9 @@ fn collapse(doc: &Value, pointer: &str, branches: &[Vec<ValidationError<'static>
                         has_reference || !names.iter().any(|n| n == "reference")
                     }
                     What::Unknown(name) => !has_reference || name != "reference",
+                    // An alternative of another type than the value's was not meant (a
+                    // Selector Object written as an output is not a string gone wrong).
+                    What::Type(_) => false,
                     _ => true,
                 }
         })
@@ -309,13 +473,70 @@ fn collapse(doc: &Value, pointer: &str, branches: &[Vec<ValidationError<'static>
     best.map(|i| converted[i].clone()).unwrap_or_default()
 }
 
+/// A 1.1 step is an OpenAPI, an AsyncAPI or a workflow step (the schema's `oneOf` of three
+/// shapes): its fields say which it meant, whatever the other shapes would report. A field
+/// of the step the meant shape allows is not reported as unknown there (the shapes are
+/// `allOf`s, whose failures drop what they evaluated), and two targets are one finding.
+fn step_shape(
+    value: Option<&Value>,
+    pointer: &str,
+    converted: &[Vec<Found>],
+) -> Option<Vec<Found>> {
+    let has = |f: &str| value.and_then(|v| v.get(f)).is_some();
+    const TARGETS: [&str; 4] = ["operationId", "operationPath", "workflowId", "channelPath"];
+    let present: Vec<String> = TARGETS
+        .iter()
+        .filter(|f| has(f))
+        .map(|f| f.to_string())
+        .collect();
+    if present.len() > 1 {
+        return Some(vec![Found {
+            pointer: pointer.to_owned(),
+            what: What::ExactlyOne {
+                fields: TARGETS.iter().map(|f| f.to_string()).collect(),
+                present,
+            },
+        }]);
+    }
+    let (meant, not_here): (usize, &[&str]) = if has("workflowId") {
+        (
+            2,
+            &[
+                "operationId",
+                "operationPath",
+                "channelPath",
+                "action",
+                "correlationId",
+            ],
+        )
+    } else if ["channelPath", "action", "correlationId"]
+        .iter()
+        .any(|f| has(f))
+    {
+        (1, &["operationPath", "workflowId"])
+    } else {
+        (0, &["workflowId", "channelPath", "action", "correlationId"])
+    };
+    let found: Vec<Found> = converted[meant]
+        .iter()
+        .filter(|f| match &f.what {
+            What::Unknown(name) if f.pointer == pointer => {
+                !structure::STEP.contains(&name.as_str()) || not_here.contains(&name.as_str())
+            }
+            _ => true,
+        })
+        .cloned()
+        .collect();
+    (!found.is_empty()).then_some(found)
+}
+
 /// A `oneOf` that several alternatives satisfy: in Arazzo, an object with more than one of a
 /// set of mutually exclusive fields.
 fn ambiguous(doc: &Value, pointer: &str) -> What {
     let value = doc.pointer(pointer);
     let has = |name: &str| value.and_then(|v| v.get(name)).is_some();
     let exclusive: &[&str] = match kind_at(pointer) {
-        Kind::Step => &["operationId", "operationPath", "workflowId"],
+        Kind::Step => &["operationId", "operationPath", "workflowId", "channelPath"],
         Kind::SuccessAction | Kind::FailureAction => &["workflowId", "stepId"],
         _ => &[],
     };
@@ -528,11 +749,21 @@ fn render(doc: &Value, found: Found) -> SchemaIssue {
                 at.kind.noun()
             ),
         ),
+        What::DependsOn => issue(
+            at.pointer,
+            "schema/pattern",
+            format!(
+                "`{}` is {}, which is not a step reference",
+                at.place,
+                shown(at.value)
+            ),
+            "write a stepId of this workflow (`sendEvent`), `$workflows.<workflowId>.steps.<stepId>` or `$sourceDescriptions.<name>.<workflowId>.steps.<stepId>`".to_string(),
+        ),
         What::Other(text) => issue(
             at.pointer,
             "schema/invalid",
             format!("`{}` is invalid: {text}", at.place),
-            "see the Arazzo 1.0.1 specification for this object".to_string(),
+            "see the Arazzo specification (of the version the document declares) for this object".to_string(),
         ),
     }
 }
@@ -560,6 +791,8 @@ struct At<'a> {
     place: String,
     /// The pointer's last segment: the field (or index) the value is under.
     field: String,
+    /// The document is checked against the 1.1 schema.
+    v1_1: bool,
 }
 
 impl<'a> At<'a> {
@@ -575,6 +808,7 @@ impl<'a> At<'a> {
             subject: subject(doc, &pointer, kind, reusable),
             place: display_path(&pointer),
             field: last_segment(&pointer),
+            v1_1: schema_version(doc) == Version::V1_1,
             pointer,
             value,
             kind,
@@ -629,9 +863,16 @@ impl<'a> At<'a> {
             _ => format!("a {}", kind.noun()),
         };
         let help = match suggestion(name, known) {
-            _ if kind == Kind::Root && name == "$schema" => {
-                "an Arazzo document does not declare a `$schema`; remove it (the version is given by `arazzo: 1.0.1`)".to_string()
+            _ if kind == Kind::Criterion && name == "version" => {
+                "in Arazzo 1.1 a criterion's version goes in an Expression Type Object: `type: {type: jsonpath, version: rfc9535}`".to_string()
             }
+            _ if kind == Kind::Root && name == "$schema" => {
+                "an Arazzo document does not declare a `$schema`; remove it (the version is given by `arazzo: 1.1.0` or `arazzo: 1.0.1`)".to_string()
+            }
+            Some(s) if s == name && kind == Kind::Step => format!(
+                "`{name}` belongs to another kind of step (`channelPath`, `action` and `correlationId` to an AsyncAPI step, `operationPath` to an OpenAPI step, `workflowId` to a step that calls a workflow): remove it from this one"
+            ),
+            Some(s) if s == name => format!("`{name}` does not belong here: remove it"),
             Some(s) => format!(
                 "did you mean `{s}`? Field names are case-sensitive; otherwise remove `{name}`, or rename it `x-{name}` to keep it as an extension"
             ),
@@ -669,11 +910,11 @@ impl<'a> At<'a> {
                 "the document must be a mapping (object) of Arazzo fields, not {}",
                 with_article(actual)
             );
-            let help = "an Arazzo document is a mapping that starts with `arazzo: 1.0.1`, followed by `info`, `sourceDescriptions` and `workflows`".to_string();
+            let help = "an Arazzo document is a mapping that starts with `arazzo: 1.1.0` (or `arazzo: 1.0.1`), followed by `info`, `sourceDescriptions` and `workflows`".to_string();
             return issue(self.pointer, "schema/type", message, help);
         }
         let help = if self.pointer == "/arazzo" {
-            "write the Arazzo version as a string: `arazzo: 1.0.1`".to_string()
+            "write the Arazzo version as a string: `arazzo: 1.1.0` (or `arazzo: 1.0.1`)".to_string()
         } else {
             type_help(&self.field, expected, actual)
         };
@@ -722,7 +963,12 @@ impl<'a> At<'a> {
             shown(self.value)
         );
         let help = if self.pointer == "/arazzo" {
-            "this tool reads Arazzo 1.0.x documents: set `arazzo: 1.0.1`".to_string()
+            format!(
+                "this tool reads {}: set `arazzo: 1.1.0` (or `arazzo: 1.0.1`) when the document is written for one of them",
+                structure::SUPPORTED
+            )
+        } else if self.pointer == "/$self" {
+            "remove the fragment (`#` and what follows): `$self` is the document's own URI, which has none".to_string()
         } else if self.field == "name" && kind_at(parent(&self.pointer)) == Kind::Source {
             "use only letters, digits, `_` and `-` in a source description name (it is used in `$sourceDescriptions.<name>` expressions)".to_string()
         } else {
@@ -767,7 +1013,27 @@ impl<'a> At<'a> {
     fn not_exactly_one(self, fields: &[String], present: &[String]) -> SchemaIssue {
         let subject = &self.subject;
         let (message, help) = if self.kind == Kind::Step {
-            let help = "give the step exactly one of operationId, operationPath or workflowId";
+            let v1_1 = fields.iter().any(|f| f == "channelPath") || self.v1_1;
+            let help = if v1_1 {
+                "give the step exactly one of operationId, operationPath, workflowId or (an AsyncAPI step, with `action`) channelPath"
+            } else {
+                "give the step exactly one of operationId, operationPath or workflowId"
+            };
+            let all: Vec<String> = if v1_1 {
+                vec![
+                    "operationId".into(),
+                    "operationPath".into(),
+                    "workflowId".into(),
+                    "channelPath".into(),
+                ]
+            } else {
+                vec![
+                    "operationId".into(),
+                    "operationPath".into(),
+                    "workflowId".into(),
+                ]
+            };
+            let fields = if present.is_empty() { &all[..] } else { fields };
             if present.is_empty() {
                 (
                     format!(
@@ -850,7 +1116,7 @@ fn required_help(kind: Kind, reusable: bool, field: &str) -> String {
         (_, "reference") if reusable || matches!(kind, Kind::Parameter | Kind::SuccessAction | Kind::FailureAction) => {
             "add `reference`, a runtime expression such as `$components.parameters.page`"
         }
-        (Kind::Root, "arazzo") => "add `arazzo: 1.0.1` at the top of the document",
+        (Kind::Root, "arazzo") => "add `arazzo: 1.1.0` (or `arazzo: 1.0.1`) at the top of the document",
         (Kind::Root, "info") => "add `info` with a `title` and a `version` (of this document)",
         (Kind::Root, "sourceDescriptions") => {
             "add `sourceDescriptions`, listing the API descriptions the workflows call (`name`, `url`, `type: openapi`)"
@@ -879,6 +1145,9 @@ fn required_help(kind: Kind, reusable: bool, field: &str) -> String {
             "add `in` (path, query, header or cookie): parameters of an operation step need it; only parameters passed to a workflow leave it out"
         }
         (Kind::SuccessAction | Kind::FailureAction, "name") => "give the action a `name`",
+        (Kind::SuccessAction | Kind::FailureAction, "workflowId") => {
+            "an action's `parameters` are the inputs of the workflow it goes to: add that `workflowId`, or remove `parameters`"
+        }
         (Kind::SuccessAction, "type") => "add `type`: `end` or `goto`",
         (Kind::FailureAction, "type") => "add `type`: `end`, `goto` or `retry`",
         (Kind::Criterion, "condition") => {
@@ -930,12 +1199,12 @@ fn enum_help(owner: Kind, field: &str, value: Option<&Value>, names: &[String]) 
     let text = value.and_then(Value::as_str).unwrap_or_default();
     match (owner, field) {
         (Kind::Source, "type") => {
-            "use `openapi` for an OpenAPI description or `arazzo` for another Arazzo document".to_string()
+            "use `openapi` for an OpenAPI description, `arazzo` for another Arazzo document or (Arazzo 1.1) `asyncapi` for an AsyncAPI description".to_string()
         }
         (Kind::Parameter, "in") if text.eq_ignore_ascii_case("body") => {
             "a request body is not a parameter: put it in the step's `requestBody` (`payload`)".to_string()
         }
-        (Kind::Parameter, "in") => "use one of path, query, header or cookie".to_string(),
+        (Kind::Parameter, "in") => "use one of path, query, header or cookie (or, in Arazzo 1.1, querystring)".to_string(),
         (Kind::SuccessAction, "type") if text == "retry" => {
             "`retry` is only for failure actions (`onFailure`, `failureActions`); a success action is `end` or `goto`".to_string()
         }
@@ -1424,12 +1693,16 @@ workflows:
     fn source_description_names_and_versions() {
         let doc = doc_with(|d| {
             set(d, "/sourceDescriptions/0/name", json!("pet store"));
-            set(d, "/arazzo", json!("1.1.0"));
+            set(d, "/arazzo", json!("1.2.0"));
         });
         let issues = check(&doc);
         assert_eq!(issues.len(), 2, "{issues:#?}");
         assert_eq!(issues[0].pointer, "/arazzo");
-        assert!(issues[0].help.contains("arazzo: 1.0.1"));
+        assert!(
+            issues[0].help.contains("arazzo: 1.1.0"),
+            "{}",
+            issues[0].help
+        );
         assert_eq!(issues[1].code, "schema/pattern");
         assert!(issues[1].help.contains("letters, digits"));
     }
@@ -1448,27 +1721,89 @@ workflows:
 
     #[test]
     fn the_schema_compiles_offline_and_stays_a_valid_2020_12_schema() {
-        let mut schema: Value = serde_yaml_ng::from_str(SCHEMA_TEXT).unwrap();
-        assert_eq!(
-            schema["$schema"],
-            json!("https://json-schema.org/draft/2020-12/schema")
-        );
-        assert_eq!(
-            schema["$id"],
-            json!("https://spec.openapis.org/arazzo/1.0/schema/WORK-IN-PROGRESS")
-        );
-        apply_tolerances(&mut schema);
-        assert!(jsonschema::draft202012::meta::is_valid(&schema));
-        // Built without the crate's HTTP resolver: every `$ref` resolved locally (the
-        // 2020-12 meta-schema ships with the crate).
-        let _ = validator();
-        // Workflow inputs are checked against the 2020-12 meta-schema through that `$ref`.
-        let doc = doc_with(|d| set(d, "/workflows/0/inputs", json!({"type": "objec"})));
+        for (text, version, minor) in [
+            (SCHEMA_1_0, Version::V1_0, "1.0"),
+            (SCHEMA_1_1, Version::V1_1, "1.1"),
+        ] {
+            let mut schema: Value = serde_yaml_ng::from_str(text).unwrap();
+            assert_eq!(
+                schema["$schema"],
+                json!("https://json-schema.org/draft/2020-12/schema")
+            );
+            assert_eq!(
+                schema["$id"],
+                json!(format!(
+                    "https://spec.openapis.org/arazzo/{minor}/schema/WORK-IN-PROGRESS"
+                ))
+            );
+            apply_tolerances(&mut schema);
+            assert!(jsonschema::draft202012::meta::is_valid(&schema));
+            // Built without the crate's HTTP resolver: every `$ref` resolved locally (the
+            // 2020-12 meta-schema ships with the crate).
+            let _ = validator(version);
+            // Workflow inputs are checked against the 2020-12 meta-schema through that `$ref`.
+            let doc = doc_with(|d| {
+                set(d, "/arazzo", json!(format!("{minor}.0")));
+                set(d, "/workflows/0/inputs", json!({"type": "objec"}));
+            });
+            let issue = only(&check(&doc)).clone();
+            assert_eq!(
+                (issue.pointer.as_str(), issue.code),
+                ("/workflows/0/inputs/type", "schema/enum")
+            );
+        }
+    }
+
+    #[test]
+    fn arazzo_1_1_fields_in_a_1_0_document_and_tolerances_of_1_1() {
+        // `timeout` in 1.0: one issue at the field, with the fix.
+        let doc = doc_with(|d| set(d, "/workflows/0/steps/0/timeout", json!(500)));
         let issue = only(&check(&doc)).clone();
         assert_eq!(
             (issue.pointer.as_str(), issue.code),
-            ("/workflows/0/inputs/type", "schema/enum")
+            ("/workflows/0/steps/0/timeout", "schema/arazzo-1.1")
         );
+        assert!(issue.help.contains("set `arazzo: 1.1.0`"), "{}", issue.help);
+        // In 1.1 it is fine, and so are a literal object as a parameter value and any
+        // replacement value.
+        let doc = doc_with(|d| {
+            set(d, "/arazzo", json!("1.1.0"));
+            set(d, "/workflows/0/steps/0/timeout", json!(500));
+            set(
+                d,
+                "/workflows/0/steps/0/parameters/0/value",
+                json!({"a": 1}),
+            );
+            set(
+                d,
+                "/workflows/0/steps/1/requestBody/replacements",
+                json!([{"target": "/id", "value": 2}]),
+            );
+        });
+        assert_eq!(check(&doc), Vec::new());
+        // …but an object with a `selector` must be a whole Selector Object.
+        let doc = doc_with(|d| {
+            set(d, "/arazzo", json!("1.1.0"));
+            set(
+                d,
+                "/workflows/0/steps/0/parameters/0/value",
+                json!({"context": "$response.body", "selector": "/id"}),
+            );
+        });
+        let issue = only(&check(&doc)).clone();
+        assert_eq!(issue.code, "schema/required");
+        assert!(issue.message.contains("`type`"), "{}", issue.message);
+        // `$self` with a fragment.
+        let doc = doc_with(|d| {
+            set(d, "/arazzo", json!("1.1.0"));
+            set(d, "/$self", json!("https://x.example/a.yaml#/x"));
+        });
+        let issue = only(&check(&doc)).clone();
+        assert_eq!(
+            (issue.pointer.as_str(), issue.code),
+            ("/$self", "schema/pattern")
+        );
+        assert!(issue.help.contains("fragment"), "{}", issue.help);
     }
 
     #[test]

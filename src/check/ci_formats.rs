@@ -127,7 +127,7 @@ fn family(code: &str) -> &'static str {
         "syntax" => "The document is not valid YAML or JSON",
         "document" => "The document cannot be used as an Arazzo document",
         "io" => "A document cannot be read",
-        "schema" => "The document breaks the Arazzo 1.0 JSON Schema",
+        "schema" => "The document breaks the Arazzo JSON Schema of its version",
         "source" => "A source description cannot be loaded",
         "ref" => "A reference does not resolve",
         "param" => "A parameter does not fit its operation",
@@ -235,6 +235,18 @@ pub fn sarif(diags: &[Diagnostic], files: &[SourceFile]) -> Value {
         })
         .collect();
 
+    // Each document with the Arazzo version it declares.
+    let artifacts: Vec<Value> = files
+        .iter()
+        .map(|f| {
+            let mut a = Map::new();
+            a.insert("location".into(), json!({ "uri": artifact_uri(&f.name) }));
+            if let Some(v) = &f.arazzo {
+                a.insert("properties".into(), json!({ "arazzo": v }));
+            }
+            Value::Object(a)
+        })
+        .collect();
     json!({
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -247,6 +259,7 @@ pub fn sarif(diags: &[Diagnostic], files: &[SourceFile]) -> Value {
                 }
             },
             "columnKind": "unicodeCodePoints",
+            "artifacts": artifacts,
             "results": results,
         }]
     })

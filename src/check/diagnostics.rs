@@ -34,6 +34,9 @@ pub struct Diagnostic {
     /// A certain fix (`validate --fix` applies it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<Fix>,
+    /// The Arazzo version the file declares (`1.1.0`), when it is one `arazzo` reads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arazzo: Option<String>,
     #[serde(skip)]
     span: Option<(usize, usize)>,
 }
@@ -54,11 +57,14 @@ const ABOUT_THE_NAME: &[&str] = &[
     "id/output-key",
     "id/component-key",
     "schema/unknown-field",
+    "schema/arazzo-1.1",
 ];
 
 /// The text of one file, with its source map, for placing diagnostics.
 pub struct SourceFile {
     pub name: String,
+    /// The Arazzo version the document declares (`1.1.0`), when it is one `arazzo` reads.
+    pub arazzo: Option<String>,
     pub text: Arc<String>,
     pub map: SourceMap,
 }
@@ -68,6 +74,7 @@ impl SourceFile {
         let map = SourceMap::parse(&text);
         SourceFile {
             name,
+            arazzo: None,
             text: Arc::new(text),
             map,
         }
@@ -138,6 +145,7 @@ impl SourceFile {
             help,
             pointer: pointer.map(str::to_string),
             fix: None,
+            arazzo: None,
             span,
         }
     }
@@ -169,6 +177,7 @@ impl SourceFile {
             help,
             pointer: None,
             fix: None,
+            arazzo: None,
             span: Some((offset, usize::from(offset < self.text.len()))),
         }
     }
@@ -192,6 +201,7 @@ impl Diagnostic {
             help,
             pointer: None,
             fix: None,
+            arazzo: None,
             span: None,
         }
     }

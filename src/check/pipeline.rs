@@ -87,6 +87,12 @@ pub async fn validate_file(
     if let Some(d) = not_arazzo(&file, &tree) {
         return (vec![d], file);
     }
+    let mut file = file;
+    file.arazzo = tree
+        .get("arazzo")
+        .and_then(Value::as_str)
+        .filter(|v| crate::document::structure::version_ok(v))
+        .map(str::to_string);
     let mut check = FileCheck {
         path,
         file,
@@ -95,7 +101,7 @@ pub async fn validate_file(
         schema_pointers: Vec::new(),
     };
 
-    // 2. The Arazzo 1.0 JSON Schema. Its errors do not stop the checks below
+    // 2. The Arazzo JSON Schema of the document's version (1.0 or 1.1). Its errors do not stop the checks below
     // when the document can still be read: every mistake is reported at once.
     check.arazzo_schema();
 
@@ -111,6 +117,9 @@ pub async fn validate_file(
         file, mut diags, ..
     } = check;
     diags.sort_by_key(|d| (d.line.unwrap_or(0), d.column.unwrap_or(0)));
+    for d in &mut diags {
+        d.arazzo.clone_from(&file.arazzo);
+    }
     (diags, file)
 }
 
@@ -148,7 +157,7 @@ fn not_arazzo(file: &SourceFile, tree: &Value) -> Option<Diagnostic> {
     let hint = if tree.get("openapi").is_some() || tree.get("swagger").is_some() {
         "this is an OpenAPI description; validate the Arazzo document that names it"
     } else {
-        "an Arazzo document starts with `arazzo: 1.0.1`"
+        "an Arazzo document starts with `arazzo: 1.1.0` (or `arazzo: 1.0.1`)"
     };
     Some(file.at(
         Some(""),
@@ -174,7 +183,7 @@ struct FileCheck<'a> {
 }
 
 impl FileCheck<'_> {
-    /// Phase 2: every error the Arazzo 1.0 JSON Schema finds, at its place.
+    /// Phase 2: every error the Arazzo JSON Schema of its version finds, at its place.
     fn arazzo_schema(&mut self) {
         for issue in arazzo_schema::check(&self.tree) {
             self.schema_pointers.push(issue.pointer.clone());

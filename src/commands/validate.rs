@@ -77,15 +77,17 @@ pub(super) fn command(args: ValidateArgs, printer: &Printer) -> Result<u8, Probl
     let warnings = all.len() - errors;
     let noun = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
     let summary = format!(
-        "{}: {}, {}\n",
+        "{}: {}, {}{}\n",
         noun(files.len(), "document"),
         noun(errors, "error"),
-        noun(warnings, "warning")
+        noun(warnings, "warning"),
+        versions(&sources)
     );
     match args.format {
         DiagnosticFormat::Json => {
             let v = serde_json::to_value(&all).unwrap_or(Value::Null);
             printer.out_json(v);
+            printer.err(&summary);
         }
         DiagnosticFormat::Sarif => {
             printer.out_json(crate::check::ci_formats::sarif(&all, &sources));
@@ -104,6 +106,25 @@ pub(super) fn command(args: ValidateArgs, printer: &Printer) -> Result<u8, Probl
     } else {
         exit::DOCUMENT
     })
+}
+
+/// The Arazzo versions the documents declare, for the summary: `; Arazzo 1.1.0`, or with
+/// several, `; Arazzo 1.0.1 (2), 1.1.0 (1)`. Nothing when no document declares one it reads.
+fn versions(sources: &[crate::check::diagnostics::SourceFile]) -> String {
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for s in sources {
+        if let Some(v) = &s.arazzo {
+            *counts.entry(v.as_str()).or_default() += 1;
+        }
+    }
+    match counts.len() {
+        0 => String::new(),
+        1 if sources.len() == 1 => format!("; Arazzo {}", counts.keys().next().unwrap()),
+        _ => {
+            let each: Vec<String> = counts.iter().map(|(v, n)| format!("{v} ({n})")).collect();
+            format!("; Arazzo {}", each.join(", "))
+        }
+    }
 }
 
 /// What `--fix` did to one run's documents.

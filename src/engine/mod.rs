@@ -247,7 +247,7 @@ impl Ctx<'_> {
                     }
                 }
             },
-            Expr::SourceDescriptions { .. } | Expr::Components { .. } => {
+            Expr::SelfUri | Expr::SourceDescriptions { .. } | Expr::Components { .. } => {
                 "has no value at run time".to_string()
             }
         }
@@ -317,10 +317,8 @@ impl Resolve for Ctx<'_> {
                 };
                 apply_pointer(map.get(name)?, pointer)
             }
+            Expr::SelfUri => owned(Value::String(self.doc_url.to_string())),
             Expr::SourceDescriptions { name, rest } => {
-                if name == "$self" {
-                    return owned(Value::String(self.doc_url.to_string()));
-                }
                 if rest == "url" {
                     return self
                         .source_urls
@@ -515,7 +513,7 @@ pub async fn run_from(
         started: Instant::now(),
         finished: RefCell::new(HashMap::new()),
         source_urls: source_urls(loaded),
-        doc_urls: loaded.docs.iter().map(|d| d.doc.url.to_string()).collect(),
+        doc_urls: loaded.docs.iter().map(|d| self_uri(&d.doc.base)).collect(),
         interrupted: Cell::new(None),
         resume_at: RefCell::new(None),
         unresolved: RefCell::new(vec![HashMap::new(); program.workflows.len()]),
@@ -541,12 +539,23 @@ fn source_urls(loaded: &Loaded) -> Vec<Vec<(String, String)>> {
                     let url = match s {
                         SourceRef::OpenApi(api) => api.url.to_string(),
                         SourceRef::Arazzo(i) => loaded.docs[*i].doc.url.to_string(),
+                        SourceRef::AsyncApi(api) => api.url.to_string(),
                     };
                     (n.clone(), url)
                 })
                 .collect()
         })
         .collect()
+}
+
+/// The value of `$self` (Arazzo 1.1) in a document whose base URI is `base`: its `$self`
+/// made absolute, else the URL it was read from; a password in it masked.
+fn self_uri(base: &url::Url) -> String {
+    let mut shown = base.clone();
+    if shown.password().is_some() {
+        let _ = shown.set_password(Some(crate::redact::MASK));
+    }
+    shown.to_string()
 }
 
 /// `inputs` without the secret ones.

@@ -586,15 +586,7 @@ fn split_operand(token: &str) -> Result<Operand, String> {
     };
     let nav_start = nav_start.min(token.len());
     let (base, nav_text) = token.split_at(nav_start);
-    let expr = if base == "$self" {
-        // Arazzo 1.1's `$self`: the URL of the entry document.
-        Expr::SourceDescriptions {
-            name: "$self".into(),
-            rest: "url".into(),
-        }
-    } else {
-        parse_expression(base).map_err(|e| e.message)?
-    };
+    let expr = parse_expression(base).map_err(|e| e.message)?;
     let nav = parse_nav(nav_text).map_err(|m| format!("`{token}`: {m}"))?;
     Ok(Operand::Ref { expr, nav })
 }

@@ -138,6 +138,8 @@ pub enum WorkflowPart {
 /// One parsed runtime expression.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expr {
+    /// Arazzo 1.1's `$self`: the base URI of the document the expression is in.
+    SelfUri,
     Url,
     Method,
     StatusCode,
@@ -187,6 +189,7 @@ impl std::fmt::Display for Expr {
             }
         }
         match self {
+            Expr::SelfUri => f.write_str("$self"),
             Expr::Url => f.write_str("$url"),
             Expr::Method => f.write_str("$method"),
             Expr::StatusCode => f.write_str("$statusCode"),

@@ -1,4 +1,4 @@
-//! The runtime-expression grammar of Arazzo 1.0.1, with the structure the spec's
+//! The runtime-expression grammar of Arazzo 1.0.1 (plus 1.1's `$self`), with the structure the spec's
 //! examples give to `$steps`, `$workflows`, `$sourceDescriptions` and `$components`.
 
 use super::{Expr, Pointer, WorkflowPart};
@@ -18,6 +18,7 @@ fn err<T>(message: impl Into<String>) -> Result<T, ExprError> {
 
 /// The roots a runtime expression can start with, for messages.
 pub(crate) const ROOTS: &[&str] = &[
+    "$self",
     "$url",
     "$method",
     "$statusCode",
@@ -45,7 +46,8 @@ pub(crate) fn looks_like_expression(s: &str) -> bool {
     let after = rest[end..].chars().next();
     matches!(
         root,
-        "url"
+        "self"
+            | "url"
             | "method"
             | "statusCode"
             | "request"
@@ -73,6 +75,8 @@ pub fn parse_expression(s: &str) -> Result<Expr, ExprError> {
         None => (body, None),
     };
     match (root, rest) {
+        // Arazzo 1.1: the document's own URI.
+        ("self", None) => Ok(Expr::SelfUri),
         ("url", None) => Ok(Expr::Url),
         ("method", None) => Ok(Expr::Method),
         ("statusCode", None) => Ok(Expr::StatusCode),
@@ -91,7 +95,7 @@ pub fn parse_expression(s: &str) -> Result<Expr, ExprError> {
         ("workflows", Some(rest)) => parse_workflows(s, rest),
         ("sourceDescriptions", Some(rest)) => parse_source_descriptions(s, rest),
         ("components", Some(rest)) => parse_components(s, rest),
-        ("url" | "method" | "statusCode", Some(_)) => {
+        ("self" | "url" | "method" | "statusCode", Some(_)) => {
             err(format!("`{s}`: `${root}` takes nothing after it"))
         }
         (
