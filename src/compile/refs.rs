@@ -74,15 +74,11 @@ impl RefCheck<'_> {
                     None,
                 )
             }
-            Expr::SourceDescriptions { name, .. }
-                if name != "$self" && d.source(name).is_none() =>
-            {
-                fail(
-                    "ref/unknown-source",
-                    format!("{place}: `{e}` names a source description that does not exist"),
-                    suggest(name, d.sources.iter().map(|(n, _)| n.as_str())),
-                )
-            }
+            Expr::SourceDescriptions { name, .. } if d.source(name).is_none() => fail(
+                "ref/unknown-source",
+                format!("{place}: `{e}` names a source description that does not exist"),
+                suggest(name, d.sources.iter().map(|(n, _)| n.as_str())),
+            ),
             Expr::Components { kind, name } => {
                 let exists = d
                     .doc
