@@ -619,3 +619,50 @@ fn list_show_dry_run_and_batch_understand_a_graph_workflow() {
     out.assert_code(0);
     assert_eq!(echo.api_requests().len(), 14, "{}", out.context());
 }
+
+/// 1.1, Failure Action `retry`: "If a `stepId` or `workflowId` are specified,
+/// then the reference is executed and the context is returned, after which
+/// the current step is retried." In a graph workflow the side trip runs inside
+/// the failing step's visit and reads what it needs.
+#[test]
+fn a_retry_side_trip_runs_inside_a_graph_step() {
+    let wf = r#"- workflowId: w
+  steps:
+  - stepId: a
+    operationId: getItem
+    parameters: [{name: id, in: path, value: a}]
+    outputs: {path: $response.body#/path}
+  - stepId: b
+    operationId: getItem
+    dependsOn: [a]
+    parameters: [{name: id, in: path, value: b}]
+    successCriteria: [{condition: $statusCode == 200}]
+    onFailure: [{name: refreshFirst, type: retry, stepId: refresh, retryLimit: 1}]
+  - stepId: refresh
+    operationId: getItem
+    dependsOn: [b]
+    parameters: [{name: id, in: path, value: refresh}, {name: q, in: query, value: $steps.a.outputs.path}]
+"#;
+    let (_case, doc) = Case::new(wf);
+    let echo = Echo::start();
+    echo.reply_on("/items/b", Reply::new(503));
+    let out = run(&doc, "w", &echo, &[]);
+    out.assert_code(0);
+    let reqs: Vec<(String, Option<String>)> = echo
+        .api_requests()
+        .iter()
+        .map(|r| (r.path.clone(), r.query.clone()))
+        .collect();
+    assert_eq!(reqs[0].0, "/items/a");
+    assert_eq!(reqs[1].0, "/items/b");
+    assert_eq!(
+        reqs[2],
+        (
+            "/items/refresh".to_string(),
+            Some("q=%2Fitems%2Fa".to_string())
+        ),
+        "{}",
+        out.context()
+    );
+    assert_eq!(reqs[3].0, "/items/b");
+}

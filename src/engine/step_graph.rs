@@ -25,7 +25,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use super::outcome::{ErrorKind, RunError, StepReport};
 use super::run_loop::{StepsRun, Visit};
 use super::{Frame, Runner, StepOutputs, WorkflowRun};
-use crate::compile::CompiledStep;
+use crate::compile::{ActionKind, CompiledStep, Jump};
 
 /// Where each step of the graph stands.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -166,9 +166,9 @@ impl<'a, 'e> Runner<'a, 'e> {
     ) {
         let step = &g.steps[i];
         // What the visit produced: its step's outputs and those of a step a
-        // retry ran on the way (not the prerequisites' it was given).
+        // retry ran on the way (not the copies of others' it was given).
         for (id, outs) in local.step_outputs {
-            if id == step.step_id || !is_prerequisite(step, g.steps, &id) {
+            if id == step.step_id || side_trip(step, g.steps, &id) {
                 run.step_outputs.insert(id, outs);
             }
         }
@@ -229,22 +229,37 @@ fn keep_first(stop: &mut Option<(usize, RunError)>, i: usize, e: RunError) {
     }
 }
 
-fn is_prerequisite(step: &CompiledStep, steps: &[CompiledStep], id: &str) -> bool {
-    step.deps.after.iter().any(|&j| steps[j].step_id == id)
+/// Whether a retry of `step` runs step `id` first.
+fn side_trip(step: &CompiledStep, steps: &[CompiledStep], id: &str) -> bool {
+    step.on_failure.iter().any(|a| {
+        matches!(a.kind, ActionKind::Retry { then: Some(Jump::Step(s)), .. } if steps[s].step_id == id)
+    })
 }
 
-/// The outputs a visit of `step` may read: its prerequisites', and its own
-/// from an earlier visit.
+/// The outputs a visit of `step` may read: its prerequisites', its own from
+/// an earlier visit, and those of the steps a retry of it runs first (with
+/// their prerequisites').
 fn prerequisite_outputs(
     step: &CompiledStep,
     steps: &[CompiledStep],
     all: &StepOutputs,
 ) -> StepOutputs {
-    step.deps
-        .after
-        .iter()
-        .map(|&j| &steps[j].step_id)
-        .chain(std::iter::once(&step.step_id))
+    let side_trips = step.on_failure.iter().filter_map(|a| match a.kind {
+        ActionKind::Retry {
+            then: Some(Jump::Step(s)),
+            ..
+        } => Some(&steps[s]),
+        _ => None,
+    });
+    std::iter::once(step)
+        .chain(side_trips)
+        .flat_map(|s| {
+            s.deps
+                .after
+                .iter()
+                .map(|&j| &steps[j].step_id)
+                .chain(std::iter::once(&s.step_id))
+        })
         .filter_map(|id| Some((id.clone(), all.get(id)?.clone())))
         .collect()
 }
