@@ -11,7 +11,7 @@ use super::parameters::ParamAt;
 use super::program::{CompiledBody, CompiledParam, OperationCall};
 use super::step::StepRequest;
 use super::values::BodyValues;
-use crate::expr::Pointer;
+use crate::expr::Target;
 use crate::openapi::{OpenApi, Operation, ParamIn, ParamSpec, SecretParam};
 
 impl<'a> Compiler<'a> {
@@ -151,21 +151,29 @@ impl<'a> Compiler<'a> {
         let xml = content_type.to_ascii_lowercase().contains("xml");
         let mut replacements = Vec::new();
         let mut xml_replacements = Vec::new();
-        for (target, r_ptr, value) in b.replacements {
-            match replacement_target(xml, &target) {
-                Err((m, help)) => self.errors.push(
+        for (target, kind, r_ptr, value) in b.replacements {
+            match Target::compile(&target, kind.as_ref(), xml) {
+                Err((in_kind, m)) => self.errors.push(
                     error(
                         "body/replacement-target",
                         format!("{at}, replacement target: {m}"),
-                        Some(help.to_string()),
+                        Some(target_help(xml).to_string()),
                     )
-                    .at(&format!("{r_ptr}/target")),
+                    .at(&format!(
+                        "{r_ptr}/{}",
+                        if in_kind {
+                            "targetSelectorType"
+                        } else {
+                            "target"
+                        }
+                    )),
                 ),
-                Ok(pointer) => {
+                Ok(t) => {
                     let Some(value) = value else { continue };
-                    match pointer {
-                        Some(p) => replacements.push((p, value)),
-                        None => xml_replacements.push((target, value)),
+                    if t.xpath_version().is_some() {
+                        xml_replacements.push((t, value));
+                    } else {
+                        replacements.push((t, value));
                     }
                 }
             }
@@ -269,16 +277,12 @@ fn is_secret(name: &str, location: ParamIn, secret_params: &[SecretParam]) -> bo
             .any(|s| s.location == location && s.name == lname)
 }
 
-/// A replacement target checked: a JSON Pointer, or for an XML body an XPath
-/// expression (`None`: the target text is the XPath). The error comes with help.
-fn replacement_target(xml: bool, target: &str) -> Result<Option<Pointer>, (String, &'static str)> {
-    // For an XML body the target is an XPath expression.
+/// Help for a replacement target that does not compile.
+fn target_help(xml: bool) -> &'static str {
     if xml {
-        crate::expr::criteria::check_xpath(target).map(|_| None).map_err(|m| (m, "replacement targets of an XML body are XPath expressions such as `/pet/name` or `/pet/@id`"))
+        "replacement targets of an XML body are XPath expressions such as `/pet/name` or `/pet/@id`"
     } else {
-        Pointer::parse(target)
-            .map(Some)
-            .map_err(|m| (m, "replacement targets are JSON Pointers such as `/pet/id`"))
+        "replacement targets are JSON Pointers such as `/pet/id`, or JSONPath queries with `targetSelectorType: jsonpath`"
     }
 }
 

@@ -22,6 +22,9 @@ pub(super) struct Compiler<'a> {
     /// Text the current step means literally even though it looks like a
     /// misspelt expression (`x-arazzo-literals` of the step and its workflow).
     pub(super) literals: Vec<String>,
+    /// The workflow being compiled is in an Arazzo 1.1 document: objects
+    /// written as Selector Objects in its values are selectors.
+    pub(super) selectors: bool,
 }
 
 /// Where in a document a piece being compiled sits, for messages.
@@ -60,6 +63,7 @@ pub(super) fn compile_parts(loaded: &Loaded, seeds: &[&str]) -> (Program, Vec<Co
         queue: Vec::new(),
         errors: Vec::new(),
         literals: Vec::new(),
+        selectors: false,
     };
     for id in seeds {
         c.workflow_index(0, id);

@@ -24,6 +24,14 @@ pub(super) fn compile_criterion(
     let Some(kind) = kind else {
         return simple_criterion(place, c, &condition_ptr);
     };
+    if let Err(m) = crate::expr::criteria::check_type(&kind) {
+        return Err(error(
+            "criteria/invalid",
+            format!("{place}: criterion `{}`: {m}", shorten(&c.condition)),
+            None,
+        )
+        .at(&format!("{c_ptr}/type")));
+    }
     if let Some(m) = crate::expr::criteria::too_deep(&kind, &c.condition) {
         return Err(error(
             "expr/too-deep",

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::expr::{Condition, Expr, Pointer, ValueExpr};
+use crate::expr::{Condition, Expr, Target, ValueExpr};
 use crate::openapi::{OpenApi, Operation, ParamIn, ParamSpec};
 
 #[derive(Debug, Clone)]
@@ -26,10 +26,10 @@ pub struct CompiledParam {
 pub struct CompiledBody {
     pub content_type: String,
     pub payload: Option<ValueExpr>,
-    /// JSON Pointer targets (JSON and other structured bodies).
-    pub replacements: Vec<(Pointer, ValueExpr)>,
+    /// JSON Pointer and JSONPath targets (JSON and other structured bodies).
+    pub replacements: Vec<(Target, ValueExpr)>,
     /// XPath targets, for an XML body (its payload is XML text).
-    pub xml_replacements: Vec<(String, ValueExpr)>,
+    pub xml_replacements: Vec<(Target, ValueExpr)>,
 }
 
 #[derive(Debug, Clone)]

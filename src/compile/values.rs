@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::compiler::{Compiler, Place};
 use super::errors::{error, token, CompileError};
-use crate::expr::{near_expression, Expr, ValueExpr};
+use crate::expr::{near_expression, Expr, Selector, ValueExpr};
 
 impl<'a> Compiler<'a> {
     /// Compiles a value written in the document: every string inside it is
@@ -41,6 +41,21 @@ impl<'a> Compiler<'a> {
                         stack.push((item, format!("{p}/{i}")));
                     }
                 }
+                Value::Object(map) if self.selectors && Selector::looks_like(map) => {
+                    match Selector::compile(map) {
+                        Ok(selector) => {
+                            located.push((format!("{p}/context"), selector.context().clone()))
+                        }
+                        Err((field, m)) => self.errors.push(
+                            error(
+                                "selector/invalid",
+                                format!("{what}: {m}"),
+                                Some(SELECTOR_HELP.to_string()),
+                            )
+                            .at(&format!("{p}/{field}")),
+                        ),
+                    }
+                }
                 Value::Object(map) => {
                     for (k, item) in map.iter().rev() {
                         stack.push((item, format!("{p}/{}", token(k))));
@@ -52,7 +67,12 @@ impl<'a> Compiler<'a> {
         if self.errors.len() != before {
             return None;
         }
-        match ValueExpr::compile(value) {
+        let compiled = if self.selectors {
+            ValueExpr::compile_with_selectors(value)
+        } else {
+            ValueExpr::compile(value)
+        };
+        match compiled {
             Ok(v) => Some(v),
             Err(e) => {
                 self.errors
@@ -118,6 +138,7 @@ impl<'a> Compiler<'a> {
                 let what = format!("{at}, replacement `{}`", r.target);
                 (
                     r.target.clone(),
+                    r.target_selector_type.clone(),
                     r_ptr.clone(),
                     self.value_at(&r.value, &format!("{r_ptr}/value"), &what, located),
                 )
@@ -136,8 +157,8 @@ pub(super) struct BodyValues {
     pub(super) content_type: Option<String>,
     /// `Some(None)`: a payload that does not compile (already reported).
     pub(super) payload: Option<Option<ValueExpr>>,
-    /// (target, pointer of the replacement, value)
-    pub(super) replacements: Vec<(String, String, Option<ValueExpr>)>,
+    /// (target, targetSelectorType, pointer of the replacement, value)
+    pub(super) replacements: Vec<(String, Option<Value>, String, Option<ValueExpr>)>,
 }
 
 /// Output names MUST match `^[a-zA-Z0-9.-_]+$`.
@@ -147,11 +168,19 @@ pub(super) fn output_key_ok(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
-/// An output's value: a runtime expression (or a template) written as a string.
+/// Help for a Selector Object that does not compile.
+pub(super) const SELECTOR_HELP: &str = "a Selector Object is `{context: $response.body, selector: $.id, type: jsonpath}`: `type` is `jsonpath`, `xpath` or `jsonpointer`, or an Expression Type Object such as `{type: xpath, version: xpath-30}`";
+
+/// An output's value: a runtime expression (or a template) written as a
+/// string, or a Selector Object (`{context, selector, type}`, Arazzo 1.1).
 pub(super) fn compile_output(v: &Value) -> Result<ValueExpr, String> {
     match v {
         Value::String(s) => ValueExpr::compile_str(s).map_err(|e| e.message),
-        _ => Err("an output is a runtime expression string".into()),
+        Value::Object(map) if Selector::looks_like(map) => match Selector::compile(map) {
+            Ok(s) => Ok(ValueExpr::Selector(Box::new(s))),
+            Err((field, m)) => Err(format!("selector `{field}`: {m}; {SELECTOR_HELP}")),
+        },
+        _ => Err("an output is a runtime expression string or a Selector Object ({context, selector, type})".into()),
     }
 }
 

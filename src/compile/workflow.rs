@@ -48,6 +48,7 @@ impl<'a> Compiler<'a> {
         let loaded = self.loaded;
         let d = &loaded.docs[doc];
         let (wf, wf_ptr) = find_workflow(&d.doc.doc.workflows, id)?;
+        self.selectors = !d.doc.doc.arazzo.starts_with("1.0");
         let here = Place {
             doc,
             workflow: wf,

@@ -530,6 +530,12 @@ fn note_unevaluated(
 /// Why step output `name` (`expr`) resolved to nothing, for the requests that
 /// would have used it.
 fn output_reason(step: &CompiledStep, name: &str, expr: &ValueExpr, ctx: &Ctx<'_>) -> String {
+    if let Some(why) = expr.selector_failure(ctx) {
+        return format!(
+            "step `{}`'s output `{name}` is undefined: {why}",
+            step.step_id
+        );
+    }
     let first = expr
         .expressions()
         .into_iter()

@@ -361,6 +361,10 @@ impl Resolve for Ctx<'_> {
             self.why_nothing(expr)
         ))
     }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
 }
 
 /// The result of running one workflow.

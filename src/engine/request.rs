@@ -8,6 +8,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{Map, Value};
 
 use crate::compile::{CompiledBody, CompiledParam, OperationCall};
+use crate::expr::criteria::XPathVersion;
 use crate::expr::{stringify, Resolve};
 use crate::openapi::ParamIn;
 
@@ -522,24 +523,32 @@ fn payload(b: &CompiledBody, ctx: &dyn Resolve) -> Result<Option<Value>, BuildEr
             continue;
         };
         let root = value.get_or_insert_with(|| Value::Object(Map::new()));
-        set_pointer(root, target.tokens(), v)
+        let locations = target
+            .json_locations(root)
             .map_err(|m| BuildError(format!("replacement `{}`: {m}", target.as_str())))?;
+        for pointer in locations {
+            set_pointer(root, pointer.tokens(), v.clone())
+                .map_err(|m| BuildError(format!("replacement `{}`: {m}", target.as_str())))?;
+        }
     }
     Ok(value)
 }
 
 /// An XML payload with the body's XPath replacements applied.
 fn replace_in_xml(xml: &str, b: &CompiledBody, ctx: &dyn Resolve) -> Result<String, BuildError> {
-    let mut values: Vec<(&str, String)> = Vec::new();
+    let mut values: Vec<(&str, XPathVersion, String)> = Vec::new();
     for (target, v) in &b.xml_replacements {
-        let v = v
-            .eval_required(ctx)
-            .map_err(|why| BuildError(format!("replacement `{target}` cannot be built: {why}")))?;
-        if let Some(v) = v {
-            values.push((target.as_str(), stringify(Some(&v))));
+        let v = v.eval_required(ctx).map_err(|why| {
+            BuildError(format!(
+                "replacement `{}` cannot be built: {why}",
+                target.as_str()
+            ))
+        })?;
+        if let (Some(v), Some(version)) = (v, target.xpath_version()) {
+            values.push((target.as_str(), version, stringify(Some(&v))));
         }
     }
-    crate::expr::criteria::xml_replace(xml, &values).map_err(BuildError)
+    crate::expr::xpath::replace(xml, &values).map_err(BuildError)
 }
 
 /// The bytes of a (non-multipart) payload for lower-case media type `ct`.

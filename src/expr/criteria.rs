@@ -316,6 +316,12 @@ impl fmt::Display for Check {
     }
 }
 
+/// Whether a criterion `type` names a type (and version) this module checks;
+/// the error says what is wrong with the `type` itself.
+pub fn check_type(kind: &Value) -> Result<(), String> {
+    parse_kind(kind).map(|_| ())
+}
+
 /// Why `condition` nests too deep for its engine to parse safely, if it does.
 /// `validate` reports this as `expr/too-deep`.
 pub fn too_deep(kind: &Value, condition: &str) -> Option<String> {
@@ -440,7 +446,7 @@ fn measure(text: &str, syntax: Syntax) -> Measure {
 }
 
 /// Runs `f`, turning a panic inside a third-party engine into an error.
-fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+pub(crate) fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     match panic::catch_unwind(AssertUnwindSafe(f)) {
         Ok(result) => result,
         Err(payload) => {
@@ -454,12 +460,18 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     }
 }
 
+const POINTER_IN_CRITERION: &str = "a criterion cannot use `jsonpointer`: the criterion types \
+    are `simple`, `regex`, `jsonpath` and `xpath` (JSON Pointer is for Selector Objects and \
+    replacement targets; to test a value, use a simple condition such as \
+    `$response.body#/id != null`)";
+
 fn parse_kind(kind: &Value) -> Result<Kind, String> {
     match kind {
         Value::String(name) => match name.as_str() {
             "regex" => Ok(Kind::Regex),
             "jsonpath" => Ok(Kind::JsonPath(JsonPathVersion::Rfc9535)),
             "xpath" => Ok(Kind::XPath(XPathVersion::V3_1)),
+            "jsonpointer" => Err(POINTER_IN_CRITERION.to_string()),
             "simple" => Err(
                 "criterion type `simple` is evaluated by the simple condition \
                  language, not as a regex, JSONPath or XPath check"
@@ -468,69 +480,19 @@ fn parse_kind(kind: &Value) -> Result<Kind, String> {
             other => Err(format!("unknown criterion type `{other}`: {TYPES_HINT}")),
         },
         Value::Object(object) => {
-            let ty = match object.get("type") {
-                Some(Value::String(ty)) => ty.as_str(),
-                Some(other) => {
-                    return Err(format!(
-                        "the Expression Type Object's `type` must be a string, not {}: \
-                         use `jsonpath` or `xpath`",
-                        describe(other)
-                    ))
-                }
-                None => {
-                    return Err("the Expression Type Object has no `type`: \
-                         add `type: jsonpath` or `type: xpath`"
-                        .to_string())
-                }
-            };
-            let allowed = match ty {
-                "jsonpath" => JSONPATH_VERSIONS,
-                "xpath" => XPATH_VERSIONS,
-                "regex" | "simple" => {
+            if let Some(Value::String(ty)) = object.get("type") {
+                if matches!(ty.as_str(), "regex" | "simple") {
                     return Err(format!(
                         "an Expression Type Object only applies to `jsonpath` or `xpath`; \
                          for {ty} write `type: {ty}` as a plain string"
-                    ))
+                    ));
                 }
-                other => {
-                    return Err(format!(
-                        "unknown Expression Type Object type `{other}`: use `jsonpath` or `xpath`"
-                    ))
-                }
-            };
-            let version = match object.get("version") {
-                Some(Value::String(version)) => version.as_str(),
-                Some(other) => {
-                    return Err(format!(
-                        "the Expression Type Object's `version` must be a string, not {}: \
-                         use {allowed}",
-                        describe(other)
-                    ))
-                }
-                None => {
-                    return Err(format!(
-                        "the Expression Type Object for `{ty}` has no `version` (it is \
-                         required): add one of {allowed}, or write `type: {ty}` as a plain \
-                         string for the default"
-                    ))
-                }
-            };
-            let kind = match (ty, version) {
-                ("jsonpath", "rfc9535") => Kind::JsonPath(JsonPathVersion::Rfc9535),
-                ("jsonpath", "draft-goessner-dispatch-jsonpath-00") => {
-                    Kind::JsonPath(JsonPathVersion::GoessnerDraft00)
-                }
-                ("xpath", "xpath-10") => Kind::XPath(XPathVersion::V1_0),
-                ("xpath", "xpath-20") => Kind::XPath(XPathVersion::V2_0),
-                ("xpath", "xpath-30") => Kind::XPath(XPathVersion::V3_0),
-                ("xpath", "xpath-31") => Kind::XPath(XPathVersion::V3_1),
-                _ => {
-                    return Err(format!(
-                        "unsupported {ty} version `{version}`: use {allowed}"
-                    ))
-                }
-            };
-            Ok(kind)
+            }
+            match expression_type(object, false)? {
+                SelectorType::JsonPath(v) => Ok(Kind::JsonPath(v)),
+                SelectorType::XPath(v) => Ok(Kind::XPath(v)),
+                SelectorType::JsonPointer => Err(POINTER_IN_CRITERION.to_string()),
+            }
         }
         other => Err(format!(
             "the criterion `type` must be a string or an Expression Type Object, not {}: \
@@ -540,7 +502,123 @@ fn parse_kind(kind: &Value) -> Result<Kind, String> {
     }
 }
 
-fn describe(value: &Value) -> &'static str {
+/// The type of a Selector Object (`type`) or of a replacement target
+/// (`targetSelectorType`): `jsonpath`, `xpath`, `jsonpointer`, or an
+/// Expression Type Object naming one of them with a version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SelectorType {
+    /// `jsonpath`.
+    JsonPath(JsonPathVersion),
+    /// `xpath`.
+    XPath(XPathVersion),
+    /// `jsonpointer` (RFC 6901).
+    JsonPointer,
+}
+
+impl SelectorType {
+    /// Reads a `type` (or `targetSelectorType`) as written in the document.
+    pub fn parse(kind: &Value) -> Result<SelectorType, String> {
+        match kind {
+            Value::String(name) => match name.as_str() {
+                "jsonpath" => Ok(SelectorType::JsonPath(JsonPathVersion::Rfc9535)),
+                "xpath" => Ok(SelectorType::XPath(XPathVersion::V3_1)),
+                "jsonpointer" => Ok(SelectorType::JsonPointer),
+                other => Err(format!(
+                    "unknown selector type `{other}`: use `jsonpath`, `xpath` or `jsonpointer` (or \
+                     an Expression Type Object such as {{type: xpath, version: xpath-30}})"
+                )),
+            },
+            Value::Object(object) => expression_type(object, true),
+            other => Err(format!(
+                "the selector type must be a string or an Expression Type Object, not {}: use \
+                 `jsonpath`, `xpath` or `jsonpointer`",
+                describe(other)
+            )),
+        }
+    }
+
+    /// The type's name: `jsonpath`, `xpath` or `jsonpointer`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SelectorType::JsonPath(_) => "jsonpath",
+            SelectorType::XPath(_) => "xpath",
+            SelectorType::JsonPointer => "jsonpointer",
+        }
+    }
+}
+
+/// An Expression Type Object: `type` and its (required) `version`.
+/// `jsonpointer` is only allowed where `pointer` is (selectors, targets).
+fn expression_type(
+    object: &serde_json::Map<String, Value>,
+    pointer: bool,
+) -> Result<SelectorType, String> {
+    let types = if pointer {
+        "`jsonpath`, `xpath` or `jsonpointer`"
+    } else {
+        "`jsonpath` or `xpath`"
+    };
+    let ty = match object.get("type") {
+        Some(Value::String(ty)) => ty.as_str(),
+        Some(other) => {
+            return Err(format!(
+                "the Expression Type Object's `type` must be a string, not {}: use {types}",
+                describe(other)
+            ))
+        }
+        None => {
+            return Err(format!(
+                "the Expression Type Object has no `type`: add `type:` with {types}"
+            ))
+        }
+    };
+    let allowed = match ty {
+        "jsonpath" => JSONPATH_VERSIONS,
+        "xpath" => XPATH_VERSIONS,
+        "jsonpointer" if pointer => "`rfc6901`",
+        "jsonpointer" => return Err(POINTER_IN_CRITERION.to_string()),
+        other => {
+            return Err(format!(
+                "unknown Expression Type Object type `{other}`: use {types}"
+            ))
+        }
+    };
+    let version = match object.get("version") {
+        Some(Value::String(version)) => version.as_str(),
+        Some(other) => {
+            return Err(format!(
+                "the Expression Type Object's `version` must be a string, not {}: \
+                 use {allowed}",
+                describe(other)
+            ))
+        }
+        None => {
+            return Err(format!(
+                "the Expression Type Object for `{ty}` has no `version` (it is \
+                 required): add one of {allowed}, or write `type: {ty}` as a plain \
+                 string for the default"
+            ))
+        }
+    };
+    Ok(match (ty, version) {
+        ("jsonpath", "rfc9535") => SelectorType::JsonPath(JsonPathVersion::Rfc9535),
+        ("jsonpath", "draft-goessner-dispatch-jsonpath-00") => {
+            SelectorType::JsonPath(JsonPathVersion::GoessnerDraft00)
+        }
+        ("xpath", "xpath-10") => SelectorType::XPath(XPathVersion::V1_0),
+        ("xpath", "xpath-20") => SelectorType::XPath(XPathVersion::V2_0),
+        ("xpath", "xpath-30") => SelectorType::XPath(XPathVersion::V3_0),
+        ("xpath", "xpath-31") => SelectorType::XPath(XPathVersion::V3_1),
+        ("jsonpointer", "rfc6901") => SelectorType::JsonPointer,
+        _ => {
+            return Err(format!(
+                "unsupported {ty} version `{version}`: use {allowed}"
+            ))
+        }
+    })
+}
+
+pub(crate) fn describe(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -723,7 +801,10 @@ fn ecma_to_fancy(pattern: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // jsonpath
 
-fn compile_jsonpath(expression: &str, version: JsonPathVersion) -> Result<JsonPathCheck, String> {
+pub(crate) fn compile_jsonpath(
+    expression: &str,
+    version: JsonPathVersion,
+) -> Result<JsonPathCheck, String> {
     let path = serde_json_path::JsonPath::parse(expression).map_err(|err| {
         let mut message = format!(
             "invalid JSONPath expression `{expression}`: at position {}, {}: write an RFC 9535 \
@@ -747,6 +828,11 @@ fn compile_jsonpath(expression: &str, version: JsonPathVersion) -> Result<JsonPa
 }
 
 impl JsonPathCheck {
+    /// The compiled query.
+    pub(crate) fn into_path(self) -> serde_json_path::JsonPath {
+        self.path
+    }
+
     fn eval(&self, context: &Value) -> Result<bool, String> {
         let parsed;
         let root = match context {
@@ -771,183 +857,24 @@ impl JsonPathCheck {
     }
 }
 
-fn looks_like_json_container(text: &str) -> bool {
+pub(crate) fn looks_like_json_container(text: &str) -> bool {
     matches!(text.trim_start().chars().next(), Some('{' | '['))
 }
 
 // ---------------------------------------------------------------------------------------
-// xpath
+// xpath (the engines are in `super::xpath`)
 
 fn compile_xpath(expression: &str, version: XPathVersion) -> Result<XPathCheck, String> {
-    build_xpath(expression)?;
+    super::xpath::check(expression, version)?;
     Ok(XPathCheck {
         expression: expression.to_string(),
         version,
     })
 }
 
-/// Whether `expression` is an XPath expression this engine can evaluate.
-pub fn check_xpath(expression: &str) -> Result<(), String> {
-    build_xpath(expression).map(|_| ())
-}
-
-/// Applies replacements to an XML body: each target is an XPath expression
-/// whose selected elements get the value as their text, attributes as their
-/// value, and text nodes as their text. A target that selects nothing is an
-/// error (the body would silently keep the old value).
-pub fn xml_replace(xml: &str, replacements: &[(&str, String)]) -> Result<String, String> {
-    use sxd_xpath::nodeset::Node;
-    let body = xml.trim_start_matches('\u{feff}');
-    xml_within_limits(body, "the XML payload")?;
-    let package = sxd_document::parser::parse(body).map_err(|err| {
-        let (line, column) = line_column(body, err.location());
-        format!("the XML payload is not well-formed (line {line}, column {column}): {err}")
-    })?;
-    let document = package.as_document();
-    for (target, text) in replacements {
-        let xpath = build_xpath(target)?;
-        let mut context = sxd_xpath::Context::new();
-        let bound = bind_document_prefixes(&document, &mut context);
-        if let Some(prefix) = xpath_prefixes(target)
-            .into_iter()
-            .find(|p| !bound.contains(p))
-        {
-            return Err(format!(
-                "replacement `{target}` uses the namespace prefix `{prefix}`, which the XML payload does not declare"
-            ));
-        }
-        let value = xpath
-            .evaluate(&context, document.root())
-            .map_err(|err| xpath_eval_error(target, &err.to_string()))?;
-        let sxd_xpath::Value::Nodeset(nodes) = value else {
-            return Err(format!(
-                "replacement `{target}` is not a path to elements or attributes of the XML payload"
-            ));
-        };
-        let nodes = nodes.document_order();
-        if nodes.is_empty() {
-            return Err(format!(
-                "replacement `{target}` selects nothing in the XML payload"
-            ));
-        }
-        for node in nodes {
-            match node {
-                Node::Element(e) => {
-                    e.set_text(text);
-                }
-                Node::Attribute(a) => {
-                    if let Some(parent) = a.parent() {
-                        parent.set_attribute_value(a.name(), text);
-                    }
-                }
-                Node::Text(t) => t.set_text(text),
-                _ => {
-                    return Err(format!(
-                        "replacement `{target}` selects something other than an element, attribute or text"
-                    ))
-                }
-            }
-        }
-    }
-    let mut out = Vec::new();
-    sxd_document::writer::Writer::new()
-        .set_single_quotes(false)
-        .format_document(&document, &mut out)
-        .map_err(|e| format!("cannot write the XML payload: {e}"))?;
-    let mut text = String::from_utf8(out).map_err(|e| e.to_string())?;
-    // The writer adds a declaration; keep the payload's own choice.
-    if !body.trim_start().starts_with("<?xml") {
-        if let Some(end) = text.find("?>").filter(|_| text.starts_with("<?xml")) {
-            text = text[end + 2..].to_string();
-        }
-    }
-    Ok(text)
-}
-
-/// Refuses XML that is nested deeper than [`MAX_XML_DEPTH`] or has more than
-/// [`MAX_XML_NODES`] pieces of markup, by a linear scan before any parser sees it.
-/// The scan counts tags (`<a>`, `</a>`, `<a/>`), skipping comments, CDATA,
-/// processing instructions and declarations, and quoted attribute values.
-fn xml_within_limits(xml: &str, what: &str) -> Result<(), String> {
-    let bytes = xml.as_bytes();
-    let (mut depth, mut nodes, mut i) = (0usize, 0usize, 0usize);
-    let skip_to = |from: usize, end: &str| {
-        memchr::memmem::find(&bytes[from..], end.as_bytes())
-            .map_or(bytes.len(), |j| from + j + end.len())
-    };
-    while let Some(j) = memchr::memchr(b'<', &bytes[i..]) {
-        i += j;
-        let rest = &bytes[i..];
-        if rest.starts_with(b"<!--") {
-            i = skip_to(i + 4, "-->");
-            continue;
-        }
-        if rest.starts_with(b"<![CDATA[") {
-            i = skip_to(i + 9, "]]>");
-            continue;
-        }
-        if rest.starts_with(b"<?") {
-            i = skip_to(i + 2, "?>");
-            continue;
-        }
-        nodes += 1;
-        if nodes > MAX_XML_NODES {
-            return Err(format!(
-                "{what} has more than {MAX_XML_NODES} XML tags, more than arazzo evaluates XPath on: \
-                 check a smaller part of the response (e.g. with a regex criterion) or ask the API for less"
-            ));
-        }
-        let closing = rest.get(1) == Some(&b'/');
-        let declaration = rest.get(1) == Some(&b'!');
-        // Find the end of the tag, skipping quoted attribute values.
-        let mut k = i + 1;
-        let mut quote: Option<u8> = None;
-        while k < bytes.len() {
-            let c = bytes[k];
-            match quote {
-                Some(q) if c == q => quote = None,
-                Some(_) => {}
-                None if c == b'"' || c == b'\'' => quote = Some(c),
-                None if c == b'>' => break,
-                None => {}
-            }
-            k += 1;
-        }
-        let self_closing = k > i + 1 && bytes.get(k - 1) == Some(&b'/');
-        if closing {
-            depth = depth.saturating_sub(1);
-        } else if !declaration && !self_closing {
-            depth += 1;
-            if depth > MAX_XML_DEPTH {
-                return Err(format!(
-                    "{what} nests XML elements more than {MAX_XML_DEPTH} levels deep, deeper than arazzo \
-                     parses: such a document is refused rather than risk the run"
-                ));
-            }
-        }
-        i = k + 1;
-        if i >= bytes.len() {
-            break;
-        }
-    }
-    Ok(())
-}
-
-fn build_xpath(expression: &str) -> Result<sxd_xpath::XPath, String> {
-    if let Some(problem) = nesting_problem(&Kind::XPath(XPathVersion::V3_1), expression) {
-        return Err(problem);
-    }
-    match sxd_xpath::Factory::new().build(expression) {
-        Ok(Some(xpath)) => Ok(xpath),
-        Ok(None) => Err(format!(
-            "invalid XPath expression `{expression}`: it contains no expression"
-        )),
-        Err(err) => Err(format!(
-            "invalid XPath expression `{expression}`: {err}: write an XPath 1.0 expression \
-             such as `count(/root/pets/*) > 0` or `/root/status = 'available'` (XPath 2.0+ \
-             syntax is not supported by this engine)"
-        )),
-    }
+/// Why an XPath expression nests too deep for the parsers, if it does.
+pub(crate) fn xpath_nesting(expression: &str) -> Option<String> {
+    nesting_problem(&Kind::XPath(XPathVersion::V3_1), expression)
 }
 
 impl XPathCheck {
@@ -959,154 +886,15 @@ impl XPathCheck {
                 describe(context)
             ));
         };
-        let xml = text.trim_start_matches('\u{feff}').trim_start();
-        if xml.is_empty() {
-            return Err("the context is empty text, not an XML document".to_string());
-        }
-        xml_within_limits(xml, "the context")?;
-        let package = sxd_document::parser::parse(xml).map_err(|err| {
-            let (line, column) = line_column(xml, err.location());
-            format!("the context is not well-formed XML (line {line}, column {column}): {err}")
-        })?;
-        let document = package.as_document();
-        let xpath = build_xpath(&self.expression)?;
-        let mut context = sxd_xpath::Context::new();
-        let bound = bind_document_prefixes(&document, &mut context);
-        // sxd-xpath panics on a name test with an unbound prefix; report it instead.
-        if let Some(prefix) = xpath_prefixes(&self.expression)
-            .into_iter()
-            .find(|p| !bound.contains(p))
-        {
-            return Err(format!(
-                "XPath `{}` uses the namespace prefix `{prefix}`, which the XML document does \
-                 not declare: use a prefix declared in the document, or match on \
-                 `local-name()`",
-                self.expression
-            ));
-        }
-        let value = xpath
-            .evaluate(&context, document.root())
-            .map_err(|err| xpath_eval_error(&self.expression, &err.to_string()))?;
-        Ok(value.boolean())
+        super::xpath::boolean(&self.expression, self.version, text)
     }
-}
-
-/// Words an XPath evaluation error; sxd-xpath prints unknown names in their `Debug` form.
-fn xpath_eval_error(expression: &str, detail: &str) -> String {
-    let name = detail
-        .split_once("local_part: \"")
-        .and_then(|(_, rest)| rest.split_once('"'))
-        .map(|(name, _)| name);
-    match name {
-        Some(name) if detail.starts_with("unknown function") => format!(
-            "XPath `{expression}` calls `{name}()`, which is not an XPath 1.0 function: this \
-             engine implements XPath 1.0 only (XPath 2.0+ functions are not available)"
-        ),
-        Some(name) if detail.starts_with("unknown variable") => format!(
-            "XPath `{expression}` uses the variable `${name}`, which is not defined: embed \
-             values in the condition instead of using variables"
-        ),
-        _ => format!("XPath `{expression}` could not be evaluated: {detail}"),
-    }
-}
-
-/// Binds every namespace prefix declared in the document (first declaration wins), so a
-/// query can use the same prefixes as the document it is applied to. Returns the prefixes.
-fn bind_document_prefixes(
-    document: &sxd_document::dom::Document<'_>,
-    context: &mut sxd_xpath::Context<'_>,
-) -> Vec<String> {
-    use sxd_document::dom::{ChildOfElement, ChildOfRoot};
-    let mut bound: Vec<String> = Vec::new();
-    let mut stack: Vec<sxd_document::dom::Element<'_>> = document
-        .root()
-        .children()
-        .into_iter()
-        .filter_map(|child| match child {
-            ChildOfRoot::Element(element) => Some(element),
-            _ => None,
-        })
-        .collect();
-    while let Some(element) = stack.pop() {
-        for namespace in element.namespaces_in_scope() {
-            if !bound.iter().any(|p| p == namespace.prefix()) {
-                bound.push(namespace.prefix().to_string());
-                context.set_namespace(namespace.prefix(), namespace.uri());
-            }
-        }
-        // Children are pushed in reverse so the walk is in document order.
-        let children = element.children();
-        stack.extend(children.into_iter().rev().filter_map(|child| match child {
-            ChildOfElement::Element(element) => Some(element),
-            _ => None,
-        }));
-    }
-    bound
-}
-
-/// The namespace prefixes an XPath expression uses (`p` in `p:name`, `p:*`, `p:f()`),
-/// ignoring string literals and axis separators (`child::`).
-fn xpath_prefixes(expression: &str) -> Vec<String> {
-    let chars: Vec<char> = expression.chars().collect();
-    // XML's NameStartChar and NameChar, as the XPath engine reads names.
-    let is_start = |c: char| {
-        matches!(c, 'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}'
-            | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}'
-            | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}'
-            | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
-            | '\u{10000}'..='\u{EFFFF}')
-    };
-    let is_name = |c: char| {
-        is_start(c)
-            || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}'
-                | '\u{203F}'..='\u{2040}')
-    };
-    let mut prefixes: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '\'' || c == '"' {
-            // Skip a string literal (XPath 1.0 has no escapes inside literals).
-            i += 1;
-            while i < chars.len() && chars[i] != c {
-                i += 1;
-            }
-            i += 1;
-        } else if is_start(c) {
-            let start = i;
-            while i < chars.len() && is_name(chars[i]) {
-                i += 1;
-            }
-            if chars.get(i) == Some(&':') && chars.get(i + 1).is_some_and(|&n| n != ':') {
-                let prefix: String = chars[start..i].iter().collect();
-                if !prefixes.contains(&prefix) {
-                    prefixes.push(prefix);
-                }
-            }
-        } else if c.is_ascii_digit() {
-            // A number such as `1.5`: skip it whole so it is not read as a name.
-            while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
-                i += 1;
-            }
-        } else {
-            i += 1;
-        }
-    }
-    prefixes
-}
-
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }
 
 // ---------------------------------------------------------------------------------------
 
 #[cfg(test)]
 mod tests {
+    use super::super::xpath::{xml_within_limits, xpath_prefixes};
     use super::*;
     use serde_json::json;
 
@@ -1527,7 +1315,15 @@ mod tests {
             err.contains("XML text") && err.contains("an object"),
             "{err}"
         );
-        let err = xpath_on("matches(/root/status, 'av.*')", PETS_XML).unwrap_err();
+        // XPath 2.0+ functions work by default (3.1) and not in XPath 1.0.
+        assert_eq!(
+            xpath_on("matches(/root/status, 'av.*')", PETS_XML),
+            Ok(true)
+        );
+        let v10 = json!({"type": "xpath", "version": "xpath-10"});
+        let err = check(v10.clone(), "matches(/root/status, 'av.*')")
+            .eval(Some(&json!(PETS_XML)))
+            .unwrap_err();
         assert!(
             err.contains("`matches()`") && err.contains("XPath 1.0"),
             "{err}"
@@ -1539,8 +1335,10 @@ mod tests {
             err.contains("prefix `q`") && !err.contains("prefix `a`"),
             "{err}"
         );
-        let err = xpath_on("$v", PETS_XML).unwrap_err();
+        let err = check(v10, "$v").eval(Some(&json!(PETS_XML))).unwrap_err();
         assert!(err.contains("variable `$v`"), "{err}");
+        let err = compile_err(json!("xpath"), "$v");
+        assert!(err.contains("XPST0008"), "{err}");
     }
 
     #[test]

@@ -8,12 +8,15 @@ mod condition;
 pub mod criteria;
 mod near;
 mod parse;
+mod selector;
 mod template;
+pub mod xpath;
 
 pub use condition::{Condition, ConditionError};
 pub(crate) use near::edit_distance;
 pub use near::{near_expression, near_expressions_in};
 pub use parse::{parse_expression, ExprError};
+pub use selector::{Selector, Target};
 pub use template::{Template, ValueExpr};
 
 use serde_json::Value;
@@ -258,6 +261,12 @@ pub trait Resolve {
     /// context knows it, what found nothing.
     fn missing(&self, expr: &Expr) -> Option<String> {
         Some(format!("`{expr}` is undefined"))
+    }
+
+    /// When an XPath or JSONPath evaluation (a Selector Object's) must give
+    /// up: the run's `--max-duration`, if any.
+    fn deadline(&self) -> Option<std::time::Instant> {
+        None
     }
 }
 

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 
 use super::parse::{looks_like_expression, parse_expression};
-use super::{stringify, Expr, ExprError, Resolve};
+use super::{stringify, Expr, ExprError, Resolve, Selector};
 
 /// A string with embedded `{$…}` expressions.
 #[derive(Debug, Clone, PartialEq)]
@@ -144,6 +144,8 @@ pub enum ValueExpr {
     Template(Template),
     Array(Vec<ValueExpr>),
     Object(Vec<(String, ValueExpr)>),
+    /// A Selector Object (Arazzo 1.1): a selector applied to its context.
+    Selector(Box<Selector>),
 }
 
 impl ValueExpr {
@@ -151,10 +153,16 @@ impl ValueExpr {
     /// [`MAX_VALUE_DEPTH`](super::MAX_VALUE_DEPTH) is an error (compiling and
     /// evaluating recurse once per level).
     pub fn compile(value: &Value) -> Result<ValueExpr, ExprError> {
-        Self::compile_at(value, 0)
+        Self::compile_at(value, 0, false)
     }
 
-    fn compile_at(value: &Value, depth: usize) -> Result<ValueExpr, ExprError> {
+    /// [`ValueExpr::compile`] for an Arazzo 1.1 value, where an object written
+    /// as a Selector Object (see [`Selector::looks_like`]) is one.
+    pub fn compile_with_selectors(value: &Value) -> Result<ValueExpr, ExprError> {
+        Self::compile_at(value, 0, true)
+    }
+
+    fn compile_at(value: &Value, depth: usize, selectors: bool) -> Result<ValueExpr, ExprError> {
         if depth > super::MAX_VALUE_DEPTH && (value.is_array() || value.is_object()) {
             return Err(ExprError {
                 message: format!(
@@ -168,7 +176,7 @@ impl ValueExpr {
             Value::Array(items) => {
                 let compiled = items
                     .iter()
-                    .map(|i| ValueExpr::compile_at(i, depth + 1))
+                    .map(|i| ValueExpr::compile_at(i, depth + 1, selectors))
                     .collect::<Result<Vec<_>, _>>()?;
                 if compiled.iter().all(|c| matches!(c, ValueExpr::Literal(_))) {
                     ValueExpr::Literal(value.clone())
@@ -176,10 +184,16 @@ impl ValueExpr {
                     ValueExpr::Array(compiled)
                 }
             }
+            Value::Object(map) if selectors && Selector::looks_like(map) => {
+                let selector = Selector::compile(map).map_err(|(field, message)| ExprError {
+                    message: format!("selector `{field}`: {message}"),
+                })?;
+                ValueExpr::Selector(Box::new(selector))
+            }
             Value::Object(map) => {
                 let compiled = map
                     .iter()
-                    .map(|(k, v)| Ok((k.clone(), ValueExpr::compile_at(v, depth + 1)?)))
+                    .map(|(k, v)| Ok((k.clone(), ValueExpr::compile_at(v, depth + 1, selectors)?)))
                     .collect::<Result<Vec<_>, ExprError>>()?;
                 if compiled
                     .iter()
@@ -216,6 +230,7 @@ impl ValueExpr {
             ValueExpr::Literal(v) => Some(v.clone()),
             ValueExpr::Expr(e) => ctx.resolve(e).map(Cow::into_owned),
             ValueExpr::Template(t) => Some(Value::String(t.render(ctx))),
+            ValueExpr::Selector(s) => s.eval(ctx).ok().flatten(),
             ValueExpr::Array(items) => Some(Value::Array(
                 items.iter().filter_map(|i| i.eval(ctx)).collect(),
             )),
@@ -248,6 +263,7 @@ impl ValueExpr {
                 },
             },
             ValueExpr::Template(t) => Some(Value::String(t.render_required(ctx)?)),
+            ValueExpr::Selector(s) => s.eval(ctx)?,
             ValueExpr::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for i in items {
@@ -269,6 +285,17 @@ impl ValueExpr {
         })
     }
 
+    /// Why a Selector Object inside has no value in `ctx` (the first that
+    /// has none), for the message about an output that is undefined.
+    pub fn selector_failure(&self, ctx: &dyn Resolve) -> Option<String> {
+        match self {
+            ValueExpr::Selector(s) => s.eval(ctx).err(),
+            ValueExpr::Array(items) => items.iter().find_map(|i| i.selector_failure(ctx)),
+            ValueExpr::Object(members) => members.iter().find_map(|(_, v)| v.selector_failure(ctx)),
+            _ => None,
+        }
+    }
+
     /// Every expression inside, in document order.
     pub fn expressions(&self) -> Vec<&Expr> {
         let mut out = Vec::new();
@@ -281,6 +308,7 @@ impl ValueExpr {
             ValueExpr::Literal(_) => {}
             ValueExpr::Expr(e) => out.push(e),
             ValueExpr::Template(t) => out.extend(t.expressions()),
+            ValueExpr::Selector(s) => out.push(s.context()),
             ValueExpr::Array(items) => items.iter().for_each(|i| i.collect(out)),
             ValueExpr::Object(members) => members.iter().for_each(|(_, v)| v.collect(out)),
         }
