@@ -43,17 +43,18 @@
 //! `$..a`, `[*]`, `[0]`, `[0:2]`, `[?(@.a == 1)]`) behaves the same, while Goessner's
 //! script expressions such as `[(@.length-1)]` and `@.length` are not available.
 //!
-//! **xpath.** [`sxd_xpath`] over [`sxd_document`], which implement **XPath 1.0 only**.
-//! Arazzo's default is XPath 3.1 and the versions `xpath-10`, `xpath-20`, `xpath-30`
-//! and `xpath-31` are all accepted, but every one of them is evaluated as XPath 1.0:
-//! location paths, predicates, the 1.0 operators and the core functions (`count`,
-//! `string`, `contains`, `starts-with`, `normalize-space`, `sum`, …; all but `id()` and
-//! `lang()`) work; XPath 2.0+ syntax (`if`/`for`/`some`/`every`, `eq`/`lt`, sequences) and
-//! functions (`matches`, `lower-case`, `exists`, …) do not. Namespace prefixes declared in the document are bound
-//! for the query (the first declaration of a prefix wins); elements in a default namespace
-//! cannot be named by a plain name test, as in XPath 1.0, but `*[local-name()='x']` works.
-//! Effective Boolean Value is XPath 1.0's `boolean()`: non-empty node-set, non-empty
-//! string, number other than 0 and NaN, or `true`.
+//! **xpath.** The default is XPath 3.1 (Arazzo 1.0.1 and 1.1 both say so); an Expression
+//! Type Object picks `xpath-10`, `xpath-20`, `xpath-30` or `xpath-31`. `xpath-10` runs on
+//! [`sxd_xpath`] with XPath 1.0's boolean conversion (non-empty node-set, non-empty string,
+//! number other than 0 and NaN, or `true`); the others run on `xee_xpath` (XPath 3.1, whose
+//! syntax and functions include 2.0's and 3.0's) with the Effective Boolean Value rules that
+//! 2.0, 3.0 and 3.1 share: an empty sequence is false, a sequence whose first item is a node
+//! is true, a single boolean, string or number by its value, and anything else is an error
+//! (FORG0006), which fails the criterion with the reason. See [`super::xpath`] for the
+//! engines, the namespace prefixes bound and the limits on XML.
+//!
+//! **jsonpointer** is a selector type (Selector Object, replacement targets), not a criterion
+//! type: a criterion that names it is a compile error naming the four criterion types.
 //!
 //! [Criterion Object]: https://spec.openapis.org/arazzo/v1.0.1.html#criterion-object
 
@@ -142,7 +143,8 @@ pub enum JsonPathVersion {
     GoessnerDraft00,
 }
 
-/// The XPath version a criterion asked for. All of them are evaluated as XPath 1.0.
+/// The XPath version a criterion, selector or replacement target asked for:
+/// `xpath-10` runs on sxd-xpath, the others on xee-xpath (see [`super::xpath`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum XPathVersion {
     /// `xpath-10`.
@@ -875,6 +877,12 @@ fn compile_xpath(expression: &str, version: XPathVersion) -> Result<XPathCheck, 
 /// Why an XPath expression nests too deep for the parsers, if it does.
 pub(crate) fn xpath_nesting(expression: &str) -> Option<String> {
     nesting_problem(&Kind::XPath(XPathVersion::V3_1), expression)
+}
+
+/// Deepest nesting of `(`, `[` and `{` in an XPath expression, outside its
+/// string literals.
+pub(crate) fn xpath_depth(expression: &str) -> usize {
+    measure(expression, Syntax::XPath).depth
 }
 
 impl XPathCheck {

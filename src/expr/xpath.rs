@@ -22,11 +22,58 @@ use serde_json::Value;
 
 use super::criteria::{XPathVersion, MAX_XML_DEPTH, MAX_XML_NODES};
 
+/// Deepest nesting of `(`, `[` and `{` in an XPath 2.0/3.0/3.1 expression.
+/// xee's parser takes about twice as long with each level (a few milliseconds
+/// at 10 levels, seconds at 20), and an expression is compiled each time it
+/// is evaluated; real expressions nest a handful of levels.
+pub const MAX_XPATH3_NESTING: usize = 10;
+
+/// Most path steps and sequence items (`/`, `,`, `!`, `|` outside string
+/// literals) in an XPath 2.0/3.0/3.1 expression: xee's compile time grows
+/// faster than linearly with them (a tenth of a second at 256 in a debug
+/// build, seconds at 2,000).
+pub const MAX_XPATH3_STEPS: usize = 256;
+
+/// The separators [`MAX_XPATH3_STEPS`] counts.
+fn steps(expression: &str) -> usize {
+    let mut quote: Option<char> = None;
+    let mut n = 0;
+    for c in expression.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if matches!(c, '/' | ',' | '!' | '|') => n += 1,
+            None => {}
+        }
+    }
+    n
+}
+
 /// Whether `expression` is an XPath expression of `version` (brackets and
 /// operators within the limits, and syntax the engine accepts).
 pub fn check(expression: &str, version: XPathVersion) -> Result<(), String> {
     if let Some(problem) = super::criteria::xpath_nesting(expression) {
         return Err(problem);
+    }
+    let depth = super::criteria::xpath_depth(expression);
+    if version != XPathVersion::V1_0 && depth > MAX_XPATH3_NESTING {
+        return Err(format!(
+            "the XPath expression nests brackets {depth} levels deep, more than the \
+             {MAX_XPATH3_NESTING} the XPath {} engine parses in reasonable time: write it with \
+             fewer levels (or use `version: xpath-10`, which allows {})",
+            version_number(version),
+            crate::expr::MAX_NESTING
+        ));
+    }
+    let n = steps(expression);
+    if version != XPathVersion::V1_0 && n > MAX_XPATH3_STEPS {
+        return Err(format!(
+            "the XPath expression has {n} path steps and sequence items (`/`, `,`, `!`, `|`), \
+             more than the {MAX_XPATH3_STEPS} the XPath {} engine compiles in reasonable time: \
+             shorten it (`//name` reaches any depth)",
+            version_number(version)
+        ));
     }
     match version {
         XPathVersion::V1_0 => build_sxd(expression).map(|_| ()),
@@ -38,8 +85,10 @@ pub fn check(expression: &str, version: XPathVersion) -> Result<(), String> {
                     (p, uri)
                 })
                 .collect();
-            let mut documents = xee_xpath::Documents::new();
-            compile3(&mut documents, expression, &prefixes, version).map(|_| ())
+            on_big_stack(|| {
+                let mut documents = xee_xpath::Documents::new();
+                compile3(&mut documents, expression, &prefixes, version).map(|_| ())
+            })
         }
     }
 }
@@ -52,15 +101,17 @@ pub fn boolean(expression: &str, version: XPathVersion, xml: &str) -> Result<boo
         XPathVersion::V1_0 => with_sxd(expression, xml, "the XML document", |value| {
             Ok(value.boolean())
         }),
-        _ => with_xee(expression, version, xml, |seq, _| {
-            seq.effective_boolean_value().map_err(|e| {
-                format!(
+        _ => on_big_stack(|| {
+            with_xee(expression, version, xml, |seq, _| {
+                seq.effective_boolean_value().map_err(|e| {
+                    format!(
                     "XPath `{expression}` has no effective boolean value ({}: {}): it returned {}; \
                      wrap it in `exists(…)`, `count(…) > 0` or a comparison",
                     e.code(),
                     first_line(e.message()),
                     describe_sequence(seq)
                 )
+                })
             })
         }),
     }
@@ -85,10 +136,12 @@ pub fn select(expression: &str, version: XPathVersion, xml: &str) -> Result<Valu
                 sxd_xpath::Value::String(s) => vec![Value::String(s)],
             })
         })?,
-        _ => with_xee(expression, version, xml, |seq, xot| {
-            seq.iter()
-                .map(|item| item_value(expression, &item, xot))
-                .collect::<Result<Vec<_>, _>>()
+        _ => on_big_stack(|| {
+            with_xee(expression, version, xml, |seq, xot| {
+                seq.iter()
+                    .map(|item| item_value(expression, &item, xot))
+                    .collect::<Result<Vec<_>, _>>()
+            })
         })?,
     };
     match items.len() {
@@ -122,7 +175,7 @@ pub fn replace(xml: &str, replacements: &[(&str, XPathVersion, String)]) -> Resu
         text = if version == XPathVersion::V1_0 {
             replace_sxd(&text, &run)?
         } else {
-            replace_xee(&text, &run)?
+            on_big_stack(|| replace_xee(&text, &run))?
         };
     }
     Ok(text)
@@ -136,6 +189,38 @@ fn prepare<'x>(text: &'x str, what: &str) -> Result<&'x str, String> {
     }
     xml_within_limits(xml, what)?;
     Ok(xml)
+}
+
+/// Stack of the thread xee runs on: its compiler recurses once per step of a
+/// path and per operator, more deeply than a 2 MiB thread allows for the
+/// longest expressions the limits let through. The memory is reserved, not
+/// used, until it is needed.
+const XEE_STACK: usize = 64 * 1024 * 1024;
+
+/// Runs `f` (xee's work) on a thread with [`XEE_STACK`] of stack; a panic
+/// there is reported as an error.
+fn on_big_stack<T: Send>(f: impl FnOnce() -> Result<T, String> + Send) -> Result<T, String> {
+    std::thread::scope(|scope| {
+        match std::thread::Builder::new()
+            .name("arazzo-xpath".into())
+            .stack_size(XEE_STACK)
+            .spawn_scoped(scope, f)
+        {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|_| Err("internal error in the XPath engine".to_string())),
+            Err(e) => Err(format!("cannot start the XPath engine's thread: {e}")),
+        }
+    })
+}
+
+fn version_number(version: XPathVersion) -> &'static str {
+    match version {
+        XPathVersion::V1_0 => "1.0",
+        XPathVersion::V2_0 => "2.0",
+        XPathVersion::V3_0 => "3.0",
+        XPathVersion::V3_1 => "3.1",
+    }
 }
 
 fn number(n: f64) -> Value {
@@ -201,11 +286,7 @@ fn compile3(
              such as `count(/root/pets/*) > 0` or `/root/status = 'available'`",
             first_line(e.error.message()),
             e.error.code(),
-            match version {
-                XPathVersion::V2_0 => "2.0",
-                XPathVersion::V3_0 => "3.0",
-                _ => "3.1",
-            }
+            version_number(version)
         )
     })
 }
@@ -774,5 +855,46 @@ mod tests {
         let err = check("(", v31).unwrap_err();
         assert!(err.contains("invalid XPath expression `(`"), "{err}");
         assert!(check("/q:a", v31).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod stack_tests {
+    use super::*;
+
+    /// The deepest and longest expressions the limits let through compile
+    /// and run quickly, called from a small stack (xee runs on a thread of its
+    /// own); one level or step more is refused before xee's parser sees it.
+    #[test]
+    fn the_largest_allowed_expressions_are_quick_from_a_small_stack() {
+        let n = MAX_XPATH3_NESTING;
+        let expressions = [
+            format!("{}1{}", "(".repeat(n), ")".repeat(n)),
+            format!("/r{}", "[a".repeat(n) + &"]".repeat(n)),
+            vec!["1"; 256].join(" or "),
+            format!("/r{}", "/a".repeat(MAX_XPATH3_STEPS - 1)),
+            format!("count(({}))", vec!["1"; MAX_XPATH3_STEPS].join(",")),
+        ];
+        let started = std::time::Instant::now();
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                for e in &expressions {
+                    check(e, XPathVersion::V3_1).unwrap();
+                    boolean(e, XPathVersion::V3_1, "<r><a/></r>").unwrap();
+                }
+            })
+            .unwrap()
+            .join()
+            .expect("no stack overflow");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        let deeper = format!("{}1{}", "(".repeat(n + 1), ")".repeat(n + 1));
+        let err = check(&deeper, XPathVersion::V3_1).unwrap_err();
+        assert!(err.contains("11 levels deep"), "{err}");
+        assert!(check(&deeper, XPathVersion::V1_0).is_ok());
+        let longer = format!("/r{}", "/a".repeat(MAX_XPATH3_STEPS));
+        let err = check(&longer, XPathVersion::V3_0).unwrap_err();
+        assert!(err.contains("257 path steps"), "{err}");
+        assert!(check("'/,/,/'", XPathVersion::V3_1).is_ok());
     }
 }
