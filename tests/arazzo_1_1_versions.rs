@@ -5,31 +5,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 use support::cli::{arazzo, exec, Out};
 use support::echo::Echo;
-
-/// A temporary folder holding a test's documents.
-struct Case {
-    dir: tempfile::TempDir,
-}
-
-impl Case {
-    fn new() -> Case {
-        Case {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn write(&self, rel: &str, text: &str) -> PathBuf {
-        let path = self.dir.path().join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
+use support::workspace::Workspace;
 
 /// The OpenAPI description the workflows call; every run passes `--server api=…`.
 const API: &str = r#"openapi: 3.0.3
@@ -105,7 +86,7 @@ fn paths(echo: &Echo) -> Vec<String> {
 #[test]
 fn documents_of_1_0_and_1_1_both_run() {
     let echo = Echo::start();
-    let case = Case::new();
+    let case = Workspace::new();
     case.write("api.yaml", API);
     for version in ["1.0.0", "1.0.1", "1.1.0"] {
         let path = case.write(
@@ -123,7 +104,7 @@ fn documents_of_1_0_and_1_1_both_run() {
 // interpret the Arazzo Description."
 #[test]
 fn validate_says_which_version_each_document_is() {
-    let case = Case::new();
+    let case = Workspace::new();
     case.write("api.yaml", API);
     let old = case.write("old.arazzo.yaml", &doc("1.0.1", "", "./api.yaml", "", ""));
     let new = case.write("new.arazzo.yaml", &doc("1.1.0", "", "./api.yaml", "", ""));
@@ -151,7 +132,7 @@ fn validate_says_which_version_each_document_is() {
 #[test]
 fn a_1_1_field_in_a_1_0_document_is_an_error_at_its_line() {
     let echo = Echo::start();
-    let case = Case::new();
+    let case = Workspace::new();
     case.write("api.yaml", API);
     let text = doc("1.0.1", "", "./api.yaml", "        timeout: 500\n", "");
     let line = text
@@ -205,7 +186,7 @@ fn a_1_1_field_in_a_1_0_document_is_an_error_at_its_line() {
 // or "cookie"" (querystring is new in 1.1); §Selector Object is new in 1.1 too.
 #[test]
 fn other_1_1_features_in_a_1_0_document() {
-    let case = Case::new();
+    let case = Workspace::new();
     case.write("api.yaml", API);
     let text = doc(
         "1.0.1",
@@ -238,7 +219,7 @@ fn other_1_1_features_in_a_1_0_document() {
 #[test]
 fn a_newer_version_is_refused() {
     let echo = Echo::start();
-    let case = Case::new();
+    let case = Workspace::new();
     case.write("api.yaml", API);
     for version in ["1.2.0", "2.0.0"] {
         let path = case.write("next.arazzo.yaml", &doc(version, "", "./api.yaml", "", ""));
@@ -329,7 +310,7 @@ fn a_relative_self_is_resolved_against_the_retrieval_url_first() {
 #[test]
 fn the_self_expression_without_a_self_field_is_the_retrieval_url() {
     let echo = Echo::start();
-    let case = Case::new();
+    let case = Workspace::new();
     case.write("api.yaml", API);
     let path = case.write(
         "flow.arazzo.yaml",
@@ -359,7 +340,7 @@ fn url_of(path: &Path) -> String {
 #[test]
 fn a_self_with_a_fragment_is_refused() {
     let echo = Echo::start();
-    let case = Case::new();
+    let case = Workspace::new();
     case.write("api.yaml", API);
     let path = case.write(
         "flow.arazzo.yaml",
@@ -474,7 +455,7 @@ fn async_doc(steps: &str) -> String {
 #[test]
 fn an_asyncapi_source_is_read_and_http_steps_still_run() {
     let echo = Echo::start();
-    let case = Case::new();
+    let case = Workspace::new();
     case.write("api.yaml", API);
     case.write("events.yaml", EVENTS);
     let path = case.write("flow.arazzo.yaml", &async_doc(""));
@@ -503,7 +484,7 @@ fn an_asyncapi_source_is_read_and_http_steps_still_run() {
 #[test]
 fn a_step_on_the_asyncapi_source_is_not_supported_yet() {
     let echo = Echo::start();
-    let case = Case::new();
+    let case = Workspace::new();
     case.write("api.yaml", API);
     case.write("events.yaml", EVENTS);
     for step in [

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 use support::cli::{arazzo, exec, Out};
 use support::echo::{Echo, Reply};
+use support::workspace::Workspace;
 
 const API: &str = r#"openapi: 3.1.0
 info: {title: parallel, version: "1"}
@@ -26,29 +27,9 @@ paths:
         "200": {description: ok}
 "#;
 
-struct Case {
-    dir: tempfile::TempDir,
-}
-
-impl Case {
-    /// A 1.1 document with `workflows` (YAML text under `workflows:`).
-    fn new(workflows: &str) -> (Case, PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("api.yaml"), API).unwrap();
-        let doc = dir.path().join("wf.arazzo.yaml");
-        std::fs::write(
-            &doc,
-            format!(
-                "arazzo: 1.1.0\ninfo: {{title: parallel, version: '1'}}\nsourceDescriptions:\n- {{name: api, url: ./api.yaml, type: openapi}}\nworkflows:\n{workflows}"
-            ),
-        )
-        .unwrap();
-        (Case { dir }, doc)
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
+/// A 1.1 document with `workflows` (YAML text under `workflows:`) beside `API`.
+fn case(workflows: &str) -> (Workspace, PathBuf) {
+    Workspace::with_api("1.1.0", "parallel", API, workflows)
 }
 
 fn run(doc: &Path, wf: &str, echo: &Echo, extra: &[&str]) -> Out {
@@ -110,7 +91,7 @@ fn read_json(path: &Path) -> Value {
 /// after all six ended.
 #[test]
 fn six_independent_steps_overlap_and_the_join_waits_for_them() {
-    let (case, doc) = Case::new(&six_and_join());
+    let (case, doc) = case(&six_and_join());
     let echo = Echo::start();
     echo.delay_answers(Duration::from_millis(200));
     let trace = case.path("trace.json");
@@ -147,7 +128,7 @@ fn six_independent_steps_overlap_and_the_join_waits_for_them() {
 /// requests overlap.
 #[test]
 fn max_parallel_one_runs_one_step_at_a_time() {
-    let (case, doc) = Case::new(&six_and_join());
+    let (case, doc) = case(&six_and_join());
     let echo = Echo::start();
     echo.delay_answers(Duration::from_millis(50));
     let trace = case.path("trace.json");
@@ -184,7 +165,7 @@ fn a_step_reading_another_waits_for_it_without_dependson() {
         get_step("slow", ""),
         get_step("other", "    dependsOn: [slow]\n"),
     );
-    let (_case, doc) = Case::new(&wf);
+    let (_case, doc) = case(&wf);
     let echo = Echo::start();
     echo.reply_on(
         "/items/slow",
@@ -219,7 +200,7 @@ fn report_order_is_document_order_whatever_finishes_first() {
     wf.push_str(&get_step("a", ""));
     wf.push_str(&get_step("b", ""));
     wf.push_str(&get_step("c", "    dependsOn: [a, b]\n"));
-    let (case, doc) = Case::new(&wf);
+    let (case, doc) = case(&wf);
     let echo = Echo::start();
     echo.reply_on(
         "/items/a",
@@ -268,7 +249,7 @@ fn cycles_and_unknown_steps_are_validate_errors_at_their_place() {
     wf.push_str(&get_step("a", "    dependsOn: [b]\n"));
     wf.push_str(&get_step("b", "    dependsOn: [a]\n"));
     wf.push_str(&get_step("c", "    dependsOn: [bb]\n"));
-    let (_case, doc) = Case::new(&wf);
+    let (_case, doc) = case(&wf);
     let out = exec(arazzo().arg("validate").arg(&doc));
     out.assert_code(3);
     let text = out.all();
@@ -316,7 +297,7 @@ fn a_step_timeout_fails_the_step_and_onfailure_still_applies() {
         "fb",
         "    onSuccess: [{name: done, type: end}]\n",
     ));
-    let (_case, doc) = Case::new(&wf);
+    let (_case, doc) = case(&wf);
     let echo = Echo::start();
     echo.reply_on(
         "/items/s",
@@ -365,7 +346,7 @@ fn a_step_timeout_covers_retries_and_the_shortest_limit_wins() {
         "s",
         "    timeout: 250\n    onFailure: [{name: again, type: retry, retryAfter: 0.1, retryLimit: 50}]\n",
     ));
-    let (_case, doc) = Case::new(&wf.replace("$statusCode == 200", "$statusCode == 201"));
+    let (_case, doc) = case(&wf.replace("$statusCode == 200", "$statusCode == 201"));
     let echo = Echo::start();
     let out = run(&doc, "w", &echo, &[]);
     out.assert_code(1);
@@ -416,7 +397,7 @@ fn action_parameters_become_the_target_workflows_inputs() {
     operationId: getItem
     parameters: [{name: id, in: path, value: "{$inputs.who}"}, {name: q, in: query, value: $workflows.next.inputs.from}]
 "#;
-    let (_case, doc) = Case::new(wf);
+    let (_case, doc) = case(wf);
     let echo = Echo::start();
     let out = run(&doc, "start", &echo, &["-i", "who=alice"]);
     out.assert_code(0);
@@ -430,7 +411,7 @@ fn action_parameters_become_the_target_workflows_inputs() {
         "{name: who, value: $inputs.who}",
         "{name: who, in: query, value: $inputs.who}",
     );
-    let (_case2, doc2) = Case::new(&bad);
+    let (_case2, doc2) = case(&bad);
     let out = exec(arazzo().arg("validate").arg(&doc2));
     out.assert_code(3);
     assert!(out.all().contains("MUST NOT be used"), "{}", out.all());
@@ -448,14 +429,14 @@ fn workflows_inputs_of_the_running_workflow_read_its_inputs() {
     parameters: [{name: id, in: path, value: $workflows.foo.inputs.username}]
   outputs: {who: $workflows.foo.inputs.username}
 "#;
-    let (_case, doc) = Case::new(wf);
+    let (_case, doc) = case(wf);
     let echo = Echo::start();
     let out = run(&doc, "foo", &echo, &["-i", "username=bob"]);
     out.assert_code(0);
     assert_eq!(echo.api_requests()[0].path, "/items/bob");
     assert_eq!(out.json()["outputs"]["who"], "bob");
     // An undeclared name is caught like `$inputs.<name>`.
-    let (_c, bad) = Case::new(&wf.replace("foo.inputs.username}", "foo.inputs.usrname}"));
+    let (_c, bad) = case(&wf.replace("foo.inputs.username}", "foo.inputs.usrname}"));
     let out = exec(arazzo().arg("validate").arg(&bad));
     out.assert_code(3);
     assert!(out.all().contains("usrname"), "{}", out.all());
@@ -471,7 +452,7 @@ fn message_expressions_parse_and_say_message_steps_are_not_supported_yet() {
         "outputs: {path: $response.body#/path}",
         "outputs: {path: $response.body#/path, status: '$message.payload#/status'}",
     ));
-    let (_case, doc) = Case::new(&wf);
+    let (_case, doc) = case(&wf);
     let out = exec(arazzo().arg("validate").arg(&doc));
     out.assert_code(3);
     assert!(
@@ -479,7 +460,7 @@ fn message_expressions_parse_and_say_message_steps_are_not_supported_yet() {
         "{}",
         out.all()
     );
-    let (_c, doc2) = Case::new(&wf.replace("$message.payload#/status", "$message.body"));
+    let (_c, doc2) = case(&wf.replace("$message.payload#/status", "$message.body"));
     let out = exec(arazzo().arg("validate").arg(&doc2));
     assert!(
         out.all().contains("$message.header.<name>"),
@@ -500,7 +481,7 @@ fn a_signal_during_parallel_steps_stops_them_all_and_resume_finishes() {
     wf.push_str(&get_step("slow1", ""));
     wf.push_str(&get_step("slow2", ""));
     wf.push_str(&get_step("join", "    dependsOn: [fast, slow1, slow2]\n"));
-    let (case, doc) = Case::new(&wf);
+    let (case, doc) = case(&wf);
     let echo = Echo::start();
     for id in ["slow1", "slow2"] {
         echo.reply_on(
@@ -575,7 +556,7 @@ fn a_signal_during_parallel_steps_stops_them_all_and_resume_finishes() {
 /// batch runs the graph once per line.
 #[test]
 fn list_show_dry_run_and_batch_understand_a_graph_workflow() {
-    let (case, doc) = Case::new(&six_and_join());
+    let (case, doc) = case(&six_and_join());
     let out = exec(arazzo().arg("list").arg(&doc));
     out.assert_code(0);
     assert!(out.stdout.contains("six"), "{}", out.context());
@@ -643,7 +624,7 @@ fn a_retry_side_trip_runs_inside_a_graph_step() {
     dependsOn: [b]
     parameters: [{name: id, in: path, value: refresh}, {name: q, in: query, value: $steps.a.outputs.path}]
 "#;
-    let (_case, doc) = Case::new(wf);
+    let (_case, doc) = case(wf);
     let echo = Echo::start();
     echo.reply_on("/items/b", Reply::new(503));
     let out = run(&doc, "w", &echo, &[]);

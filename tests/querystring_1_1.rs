@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use support::cli::{arazzo, exec, Out};
 use support::echo::Echo;
+use support::workspace::Workspace;
 
 /// An OpenAPI 3.2 description: querystring parameters in each media type,
 /// an operation with an ordinary query parameter, one with none, a `query`
@@ -68,18 +69,8 @@ paths:
 
 /// A folder with `api.yaml` (the description above) and `wf.arazzo.yaml`
 /// (an Arazzo 1.1.0 document whose `workflows:` are `workflows`).
-fn case(workflows: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("api.yaml"), API).unwrap();
-    let doc = dir.path().join("wf.arazzo.yaml");
-    std::fs::write(
-        &doc,
-        format!(
-            "arazzo: 1.1.0\ninfo:\n  title: querystring\n  version: 1.0.0\nsourceDescriptions:\n- name: api\n  url: ./api.yaml\n  type: openapi\nworkflows:\n{workflows}"
-        ),
-    )
-    .unwrap();
-    (dir, doc)
+fn case(workflows: &str) -> (Workspace, PathBuf) {
+    Workspace::with_api("1.1.0", "querystring", API, workflows)
 }
 
 /// `arazzo run w -f <doc> --server api=<echo> -o json <extra>`.

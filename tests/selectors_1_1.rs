@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use support::cli::{arazzo, exec, Out};
 use support::echo::{Echo, Reply};
+use support::workspace::Workspace;
 
 const API: &str = r#"openapi: 3.0.3
 info: {title: selectors, version: "1"}
@@ -59,26 +60,9 @@ const XML: &str = r#"<?xml version="1.0"?>
   <Total>10</Total>
 </Invoice>"#;
 
-/// Keeps a test's folder (documents and description) until the test ends.
-struct Case {
-    _dir: tempfile::TempDir,
-}
-
-impl Case {
-    /// `api.yaml` and a document of `version` with the given `workflows:`.
-    fn new(version: &str, workflows: &str) -> (Case, PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("api.yaml"), API).unwrap();
-        let doc = dir.path().join("wf.arazzo.yaml");
-        std::fs::write(
-            &doc,
-            format!(
-                "arazzo: {version}\ninfo:\n  title: selectors\n  version: 1.0.0\nsourceDescriptions:\n- name: api\n  url: ./api.yaml\n  type: openapi\nworkflows:\n{workflows}"
-            ),
-        )
-        .unwrap();
-        (Case { _dir: dir }, doc)
-    }
+/// `api.yaml` and a document of `version` with the given `workflows:`.
+fn case(version: &str, workflows: &str) -> (Workspace, PathBuf) {
+    Workspace::with_api(version, "selectors", API, workflows)
 }
 
 fn run(doc: &Path, wf: &str, echo: &Echo) -> Out {
@@ -113,7 +97,7 @@ fn outputs(out: &Out) -> Value {
 // {expression} | Selector Object]".
 #[test]
 fn selectors_in_step_outputs_of_every_type() {
-    let (_case, doc) = Case::new(
+    let (_case, doc) = case(
         "1.1.0",
         r#"- workflowId: w
   steps:
@@ -178,7 +162,7 @@ fn selectors_in_step_outputs_of_every_type() {
 // value defined using a Runtime Expression or Selector Object."
 #[test]
 fn selector_in_workflow_outputs() {
-    let (_case, doc) = Case::new(
+    let (_case, doc) = case(
         "1.1.0",
         r#"- workflowId: w
   steps:
@@ -203,7 +187,7 @@ fn selector_in_workflow_outputs() {
 // evaluated and passed to the referenced operation".
 #[test]
 fn selector_in_a_parameter_value_is_sent() {
-    let (_case, doc) = Case::new(
+    let (_case, doc) = case(
         "1.1.0",
         r#"- workflowId: w
   inputs:
@@ -251,7 +235,7 @@ fn selector_in_a_parameter_value_is_sent() {
 // Selector Objects".
 #[test]
 fn selectors_in_a_payload_and_in_a_replacement_value() {
-    let (_case, doc) = Case::new(
+    let (_case, doc) = case(
         "1.1.0",
         r#"- workflowId: w
   steps:
@@ -293,7 +277,7 @@ fn selectors_in_a_payload_and_in_a_replacement_value() {
 // expression MUST conform to JSONPath" — every location it selects is set.
 #[test]
 fn jsonpath_replacement_target_sets_every_location() {
-    let (_case, doc) = Case::new(
+    let (_case, doc) = case(
         "1.1.0",
         r#"- workflowId: w
   steps:
@@ -326,7 +310,7 @@ fn jsonpath_replacement_target_sets_every_location() {
 // would silently drop the value.
 #[test]
 fn jsonpath_replacement_target_that_selects_nothing_fails_the_step() {
-    let (_case, doc) = Case::new(
+    let (_case, doc) = case(
         "1.1.0",
         r#"- workflowId: w
   steps:
@@ -356,7 +340,7 @@ fn jsonpath_replacement_target_that_selects_nothing_fails_the_step() {
 // payload is `application/xml`" (XPath 3.1 by default; `xpath-10` on request).
 #[test]
 fn xpath_replacement_targets_in_both_engines() {
-    let (_case, doc) = Case::new(
+    let (_case, doc) = case(
         "1.1.0",
         r#"- workflowId: w
   steps:
@@ -414,17 +398,17 @@ fn xpath_criteria_follow_their_version() {
         )
     };
     // XPath 3.1 compares two strings as strings: '10' < '9'.
-    let (_case, doc) = Case::new("1.1.0", &criteria("xpath"));
+    let (_case, doc) = case("1.1.0", &criteria("xpath"));
     let out = run(&doc, "w", &serving());
     assert_ne!(out.code, 0, "{}", out.context());
     // XPath 1.0 compares them as numbers: 10 > 9.
-    let (_case, doc) = Case::new("1.1.0", &criteria("{type: xpath, version: xpath-10}"));
+    let (_case, doc) = case("1.1.0", &criteria("{type: xpath, version: xpath-10}"));
     run(&doc, "w", &serving()).assert_code(0);
     // A 1.0.1 document's default is XPath 3.1 too (1.0.1: "If `xpath` the
     // expression MUST conform to XML Path Language 3.1").
-    let (_case, doc) = Case::new("1.0.1", &criteria("xpath"));
+    let (_case, doc) = case("1.0.1", &criteria("xpath"));
     assert_ne!(run(&doc, "w", &serving()).code, 0);
-    let (_case, doc) = Case::new("1.0.1", &criteria("{type: xpath, version: xpath-10}"));
+    let (_case, doc) = case("1.0.1", &criteria("{type: xpath, version: xpath-10}"));
     run(&doc, "w", &serving()).assert_code(0);
 }
 
@@ -434,7 +418,7 @@ fn xpath_criteria_follow_their_version() {
 #[test]
 fn effective_boolean_value_differs_by_version() {
     let doc_with = |version: &str, condition: &str, ty: &str| {
-        Case::new(
+        case(
             version,
             &format!(
                 r#"- workflowId: w
@@ -476,7 +460,7 @@ fn effective_boolean_value_differs_by_version() {
 // sent, and the message names the selector.
 #[test]
 fn a_selector_that_selects_nothing_stops_the_request_with_its_name() {
-    let (_case, doc) = Case::new(
+    let (_case, doc) = case(
         "1.1.0",
         r#"- workflowId: w
   steps:
@@ -518,7 +502,7 @@ fn validate(doc: &Path) -> Out {
 // `xpath-31`); criterion types are `simple`, `regex`, `jsonpath`, `xpath`.
 #[test]
 fn bad_selectors_are_compile_errors_at_their_line() {
-    let (_case, doc) = Case::new(
+    let (_case, doc) = case(
         "1.1.0",
         r#"- workflowId: w
   steps:
@@ -565,7 +549,7 @@ fn bad_selectors_are_compile_errors_at_their_line() {
 // (a 100,000-deep document and a 10 MB text are refused quickly).
 #[test]
 fn hostile_xml_is_refused_quickly_by_the_xpath_31_engine() {
-    let (_case, doc) = Case::new(
+    let (_case, doc) = case(
         "1.1.0",
         r#"- workflowId: w
   steps:

@@ -6,6 +6,7 @@ pub mod composio;
 pub mod echo;
 pub mod jentic;
 pub mod scripted;
+pub mod workspace;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
