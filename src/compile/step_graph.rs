@@ -5,6 +5,8 @@
 //! which some step declares `dependsOn` runs as a graph (independent steps
 //! concurrently); one without runs its steps in order, as in 1.0.
 
+use std::collections::HashMap;
+
 use super::compiler::{Compiler, Place};
 use super::errors::{error, suggest, CompileError};
 use super::program::CompiledStep;
@@ -35,6 +37,13 @@ impl Compiler<'_> {
         if wf.steps.iter().all(|s| s.depends_on.is_empty()) {
             return None;
         }
+        let index: HashMap<&str, usize> = wf
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.step_id.as_str(), i))
+            .rev()
+            .collect();
         let mut deps = vec![StepDeps::default(); wf.steps.len()];
         // Which `dependsOn` entry made each explicit edge, for messages.
         let mut explicit: Vec<Vec<(usize, usize)>> = vec![Vec::new(); wf.steps.len()];
@@ -55,7 +64,7 @@ impl Compiler<'_> {
                     );
                     continue;
                 }
-                match self.dependency(here, &step.step_id, dep) {
+                match self.dependency(here, &index, &step.step_id, dep) {
                     Ok(Dep::Local(j)) => {
                         deps[i].after.push(j);
                         explicit[i].push((j, k));
@@ -71,7 +80,7 @@ impl Compiler<'_> {
                     let Expr::Steps { step, .. } = e else {
                         continue;
                     };
-                    let j = wf.steps.iter().position(|x| &x.step_id == step);
+                    let j = index.get(step.as_str()).copied();
                     if let Some(j) = j.filter(|&j| j != i && !deps[i].after.contains(&j)) {
                         deps[i].after.push(j);
                     }
@@ -85,7 +94,13 @@ impl Compiler<'_> {
     /// Resolves one `dependsOn` entry of step `step_id`: a stepId of the
     /// workflow, `$workflows.<id>.steps.<stepId>` or
     /// `$sourceDescriptions.<name>.<id>.steps.<stepId>`.
-    fn dependency(&mut self, here: &Place, step_id: &str, dep: &str) -> Result<Dep, CompileError> {
+    fn dependency(
+        &mut self,
+        here: &Place,
+        index: &HashMap<&str, usize>,
+        step_id: &str,
+        dep: &str,
+    ) -> Result<Dep, CompileError> {
         let wf = here.workflow;
         let qualified = dep
             .strip_prefix("$workflows.")
@@ -96,7 +111,7 @@ impl Compiler<'_> {
                 Some((Some(source), rest))
             });
         let Some((source, rest)) = qualified else {
-            return match wf.steps.iter().position(|s| s.step_id == dep) {
+            return match index.get(dep).copied() {
                 Some(_) if dep == step_id => Err(error(
                     "ref/self-dependency",
                     format!("{here}, step `{step_id}`: a step cannot depend on itself"),

@@ -47,6 +47,8 @@ type Task<'t> = Pin<Box<dyn Future<Output = Ended> + 't>>;
 /// The scheduler's view of a workflow's steps.
 struct Graph<'p> {
     steps: &'p [CompiledStep],
+    /// For each step, the steps that depend on it.
+    dependents: Vec<Vec<usize>>,
     state: Vec<State>,
     visits: Vec<u32>,
     /// The report entries of each visit: (step, visit number, entries).
@@ -77,11 +79,7 @@ impl Graph<'_> {
             if self.state[k] != State::Running {
                 self.state[k] = State::Waiting;
             }
-            for (d, s) in self.steps.iter().enumerate() {
-                if s.deps.after.contains(&k) {
-                    stack.push(d);
-                }
-            }
+            stack.extend(self.dependents[k].iter().copied());
         }
     }
 }
@@ -105,6 +103,7 @@ impl<'a, 'e> Runner<'a, 'e> {
             visits: vec![0; steps.len()],
             reports: Vec::new(),
             halted: false,
+            dependents: dependents(steps),
         };
         let mut stop: Option<(usize, RunError)> = None;
         let mut tasks: FuturesUnordered<Task<'_>> = FuturesUnordered::new();
@@ -213,6 +212,17 @@ impl<'a, 'e> Runner<'a, 'e> {
             ),
         })
     }
+}
+
+/// For each step, the steps whose prerequisites include it.
+fn dependents(steps: &[CompiledStep]) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::new(); steps.len()];
+    for (i, s) in steps.iter().enumerate() {
+        for &j in &s.deps.after {
+            out[j].push(i);
+        }
+    }
+    out
 }
 
 /// Keeps the stop of the earliest step in the list, so that which error
