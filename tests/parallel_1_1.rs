@@ -647,3 +647,29 @@ fn a_retry_side_trip_runs_inside_a_graph_step() {
     );
     assert_eq!(reqs[3].0, "/items/b");
 }
+
+/// A hostile graph: 3,000 steps, each waiting for the one before, the first
+/// waiting for the last. The cycle is found (without deep recursion) and
+/// reported once, at the `dependsOn` entry that closes it.
+#[test]
+fn a_long_dependency_cycle_is_reported_once() {
+    let mut wf = String::from("- workflowId: long\n  steps:\n");
+    for i in 0..3000 {
+        let dep = if i == 0 { 2999 } else { i - 1 };
+        wf.push_str(&format!(
+            "  - {{stepId: s{i}, operationId: getItem, parameters: [{{name: id, in: path, value: x}}], dependsOn: [s{dep}]}}\n"
+        ));
+    }
+    let (_case, doc) = case(&wf);
+    let out = exec(arazzo().args(["validate", "-o", "json"]).arg(&doc));
+    out.assert_code(3);
+    let cycles: Vec<Value> = out
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "ref/dependency-cycle")
+        .cloned()
+        .collect();
+    assert_eq!(cycles.len(), 1, "{}", out.context());
+}
