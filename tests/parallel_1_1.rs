@@ -673,3 +673,132 @@ fn a_long_dependency_cycle_is_reported_once() {
         .collect();
     assert_eq!(cycles.len(), 1, "{}", out.context());
 }
+
+/// Two steps running at once call workflows that both `dependsOn` the same
+/// workflow ("MUST be completed before this workflow can be processed"): it
+/// runs once, the second caller waiting for it, not twice.
+#[test]
+fn a_shared_dependency_of_parallel_steps_runs_once() {
+    let wf = r#"- workflowId: main
+  steps:
+  - {stepId: s1, workflowId: c1}
+  - {stepId: s2, workflowId: c2}
+  - {stepId: s3, operationId: getItem, dependsOn: [s1, s2], parameters: [{name: id, in: path, value: s3}]}
+- workflowId: setup
+  steps:
+  - {stepId: create, operationId: getItem, parameters: [{name: id, in: path, value: create}]}
+- workflowId: c1
+  dependsOn: [setup]
+  steps:
+  - {stepId: x, operationId: getItem, parameters: [{name: id, in: path, value: c1}]}
+- workflowId: c2
+  dependsOn: [setup]
+  steps:
+  - {stepId: y, operationId: getItem, parameters: [{name: id, in: path, value: c2}]}
+"#;
+    let (_case, doc) = case(wf);
+    let echo = Echo::start();
+    echo.delay_answers(Duration::from_millis(150));
+    let out = run(&doc, "main", &echo, &[]);
+    out.assert_code(0);
+    let creates = echo
+        .api_requests()
+        .iter()
+        .filter(|r| r.path == "/items/create")
+        .count();
+    assert_eq!(creates, 1, "{}", out.context());
+}
+
+/// A goto to a step that is still running (README: "goto to a step runs that
+/// step again once it is chosen, and after it every step that depends on it"):
+/// `a` is sent again after its running visit ends, and `b`, which depends on
+/// it, runs after that.
+#[test]
+fn a_goto_to_a_running_step_runs_it_again() {
+    let wf = r#"- workflowId: g
+  steps:
+  - {stepId: a, operationId: getItem, parameters: [{name: id, in: path, value: a}]}
+  - {stepId: b, operationId: getItem, dependsOn: [a], parameters: [{name: id, in: path, value: b}]}
+  - stepId: d
+    operationId: getItem
+    parameters: [{name: id, in: path, value: d}]
+    onSuccess: [{name: again, type: goto, stepId: a}]
+"#;
+    let (_case, doc) = case(wf);
+    let echo = Echo::start();
+    echo.reply_on(
+        "/items/a",
+        Reply::json(200, &serde_json::json!({})).after(Duration::from_millis(400)),
+    );
+    let out = run(&doc, "g", &echo, &[]);
+    out.assert_code(0);
+    let paths: Vec<String> = echo.api_requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths.iter().filter(|p| *p == "/items/a").count(),
+        2,
+        "{paths:?}"
+    );
+    assert_eq!(
+        paths.last().map(String::as_str),
+        Some("/items/b"),
+        "{paths:?}"
+    );
+}
+
+/// An unhandled failure stops the workflow: a goto to a workflow chosen at
+/// the same time by another step does not run.
+#[test]
+fn no_transfer_after_a_step_failed() {
+    let wf = r#"- workflowId: main
+  steps:
+  - {stepId: s1, operationId: getItem, parameters: [{name: id, in: path, value: s1}], successCriteria: [{condition: $statusCode == 200}]}
+  - stepId: s2
+    operationId: getItem
+    parameters: [{name: id, in: path, value: s2}]
+    onSuccess: [{name: go, type: goto, workflowId: other}]
+  - {stepId: s3, operationId: getItem, dependsOn: [s1], parameters: [{name: id, in: path, value: s3}]}
+- workflowId: other
+  steps:
+  - {stepId: o, operationId: getItem, parameters: [{name: id, in: path, value: other}]}
+"#;
+    let (_case, doc) = case(wf);
+    let echo = Echo::start();
+    echo.reply_on("/items/s1", Reply::new(500));
+    echo.reply_on(
+        "/items/s2",
+        Reply::json(200, &serde_json::json!({})).after(Duration::from_millis(200)),
+    );
+    let out = run(&doc, "main", &echo, &[]);
+    out.assert_code(1);
+    assert!(
+        !echo.api_requests().iter().any(|r| r.path == "/items/other"),
+        "{}",
+        out.context()
+    );
+}
+
+/// Past its `timeout` a step is not retried, but its other failure actions
+/// still apply: a retry that would wait 5 s in a 1 s step gives way to the
+/// goto after it.
+#[test]
+fn a_retry_that_would_outlast_the_step_gives_way_to_the_next_action() {
+    let wf = r#"- workflowId: r
+  steps:
+  - stepId: a
+    operationId: getItem
+    timeout: 1000
+    parameters: [{name: id, in: path, value: a}]
+    successCriteria: [{condition: $statusCode == 200}]
+    onFailure:
+    - {name: later, type: retry, retryAfter: 5}
+    - {name: cleanUp, type: goto, stepId: c}
+  - {stepId: b, operationId: getItem, parameters: [{name: id, in: path, value: b}]}
+  - {stepId: c, operationId: getItem, parameters: [{name: id, in: path, value: c}]}
+"#;
+    let (_case, doc) = case(wf);
+    let echo = Echo::start();
+    echo.reply_on("/items/a", Reply::new(500));
+    let out = run(&doc, "r", &echo, &[]);
+    let paths: Vec<String> = echo.api_requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/items/a", "/items/c"], "{}", out.context());
+}

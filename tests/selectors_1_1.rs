@@ -588,3 +588,30 @@ fn hostile_xml_is_refused_quickly_by_the_xpath_31_engine() {
         out.context()
     );
 }
+
+/// Hostile XPath: an expression whose work has no bound (400 million
+/// iterations) is abandoned after the engine's 10 s, the step failing with the
+/// reason, instead of holding the run (and its signals) forever.
+#[test]
+fn an_endless_xpath_evaluation_is_abandoned() {
+    let wf = r#"- workflowId: x
+  steps:
+  - stepId: a
+    operationId: getXml
+    successCriteria:
+    - context: $response.body
+      condition: "count(for $i in 1 to 20000, $j in 1 to 20000 return 1) > 0"
+      type: xpath
+"#;
+    let (_case, doc) = case("1.1.0", wf);
+    let echo = Echo::start();
+    echo.reply(Reply::text(200, "application/xml", "<r><a>1</a></r>"));
+    let out = run(&doc, "x", &echo);
+    out.assert_code(1);
+    assert!(
+        out.stdout
+            .contains("took longer than 10 s and was abandoned"),
+        "{}",
+        out.context()
+    );
+}

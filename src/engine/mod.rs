@@ -521,6 +521,8 @@ pub async fn run_from(
         interrupted: Cell::new(None),
         resume_at: RefCell::new(None),
         unresolved: RefCell::new(vec![HashMap::new(); program.workflows.len()]),
+        running_dependencies: RefCell::new(Vec::new()),
+        dependency_done: tokio::sync::Notify::new(),
     };
     let carried = match resume {
         Some(r) => runner.resume(r),
@@ -595,6 +597,12 @@ struct Runner<'a, 'e> {
     /// Per workflow: why the step outputs that resolved to nothing did, from
     /// each step's latest attempt (see [`Ctx::missing`]).
     unresolved: RefCell<Vec<HashMap<String, HashMap<String, String>>>>,
+    /// `dependsOn` workflows being run now, with the depth each runs at: a
+    /// step running at the same time that needs one waits for it rather than
+    /// running it twice.
+    running_dependencies: RefCell<Vec<(String, usize)>>,
+    /// Wakes those waiting when a `dependsOn` workflow finishes.
+    dependency_done: tokio::sync::Notify,
 }
 
 /// What the action chosen after an attempt tells the loop to do.
@@ -609,6 +617,9 @@ enum Next {
     Retry(usize),
     /// No action applies to a failure: break and return.
     Stop,
+    /// No action applies to a failure because the retry that did would go
+    /// past the step's 1.1 `timeout`: the step fails with `kind: timeout`.
+    OutOfTime,
 }
 
 impl<'a, 'e> Runner<'a, 'e> {

@@ -27,9 +27,10 @@ impl<'a, 'e> Runner<'a, 'e> {
             on_success(step, &ctx)
         } else {
             // A step out of its 1.1 `timeout` is not retried ("retries and
-            // all"); its other failure actions still apply.
-            let spent = frame.limit.is_some_and(|l| l.left().is_zero());
-            on_failure(step, &ctx, retries, spent)
+            // all"), nor is one whose retry would wait past it; its other
+            // failure actions still apply.
+            let left = frame.limit.map(|l| l.left());
+            on_failure(step, &ctx, retries, left, attempt)
         }
     }
 
@@ -111,14 +112,30 @@ fn on_success(step: &CompiledStep, ctx: &Ctx<'_>) -> Next {
 
 /// After a failure: the first onFailure action whose criteria hold and, for a
 /// retry, whose limit `retries` has not reached; none stops the workflow.
-fn on_failure(step: &CompiledStep, ctx: &Ctx<'_>, retries: &[u32], spent: bool) -> Next {
+fn on_failure(
+    step: &CompiledStep,
+    ctx: &Ctx<'_>,
+    retries: &[u32],
+    left: Option<Duration>,
+    attempt: &Attempt,
+) -> Next {
+    let out_of_time = |after: Option<f64>| {
+        left.is_some_and(|left| {
+            let wait = retry_delay(step, attempt, after).map(|(w, _)| w);
+            left.is_zero() || wait.is_some_and(|w| w >= left)
+        })
+    };
+    let mut skipped_for_time = false;
     for (i, a) in step.on_failure.iter().enumerate() {
         if !criteria_hold(&a.criteria, ctx) {
             continue;
         }
         let next = match &a.kind {
-            ActionKind::Retry { .. } if spent => continue,
             ActionKind::Retry { limit, .. } if retries[i] >= *limit => continue,
+            ActionKind::Retry { after, .. } if out_of_time(*after) => {
+                skipped_for_time = true;
+                continue;
+            }
             ActionKind::Retry { .. } => Next::Retry(i),
             ActionKind::End => Next::End,
             ActionKind::Goto(Jump::Step(s)) => Next::Jump(*s),
@@ -126,7 +143,11 @@ fn on_failure(step: &CompiledStep, ctx: &Ctx<'_>, retries: &[u32], spent: bool) 
         };
         return next;
     }
-    Next::Stop
+    if skipped_for_time {
+        Next::OutOfTime
+    } else {
+        Next::Stop
+    }
 }
 
 /// The inputs an action's 1.1 `parameters` pass to the workflow it goes to,

@@ -95,9 +95,6 @@ pub fn plan(program: &Program, prior: RunReport, resend_uncertain: bool) -> Resu
     let Some(from) = error.step_id.as_deref() else {
         return plan_from_start(&prior, workflows);
     };
-    if wf.parallel {
-        return plan_graph(&prior, from, workflows, resend_uncertain);
-    }
     let index = wf
         .steps
         .iter()
@@ -108,6 +105,14 @@ pub fn plan(program: &Program, prior: RunReport, resend_uncertain: bool) -> Resu
                 wf.workflow_id
             )
         })?;
+    if wf.parallel {
+        let deps: Vec<&str> = wf
+            .depends_on
+            .iter()
+            .map(|&d| program.workflows[d].workflow_id.as_str())
+            .collect();
+        return plan_graph(&prior, from, &deps, workflows, resend_uncertain);
+    }
     let stopping = Stopping::locate(&prior, from, error.kind == ErrorKind::Interrupted)?;
     check_called_workflow(program, index, &prior, &stopping, from)?;
     let resent = resent_step(&prior, &stopping, resend_uncertain)?;
@@ -291,24 +296,52 @@ fn resent_step(
 fn plan_graph(
     prior: &RunReport,
     from: &str,
+    depends_on: &[&str],
     workflows: FinishedWorkflows,
     resend_uncertain: bool,
 ) -> Result<Plan, String> {
-    // Each top-level entry with the entries of the workflow it called
+    // The steps of the `dependsOn` workflows come first; they finished
+    // (`workflows` holds them) and are carried as they are.
+    let lead = prior
+        .steps
+        .iter()
+        .take_while(|s| {
+            s.workflow_id
+                .as_deref()
+                .is_some_and(|w| depends_on.contains(&w))
+        })
+        .count();
+    let mut carried: Vec<&StepReport> = prior.steps[..lead].iter().collect();
+    // Then each top-level entry with the entries of the workflow it called
     // (they come just before it).
     let mut groups: Vec<&[StepReport]> = Vec::new();
-    let mut start = 0;
-    for (i, s) in prior.steps.iter().enumerate() {
+    let mut start = lead;
+    for (i, s) in prior.steps.iter().enumerate().skip(lead) {
         if s.workflow_id.is_none() {
             groups.push(&prior.steps[start..=i]);
             start = i + 1;
         }
     }
+    if let Some(after) = prior.steps.get(start) {
+        return Err(format!(
+            "the run went on in workflow `{}` (a goto to it) after its own steps; continuing would ignore what that did. Start a new run instead",
+            after.workflow_id.as_deref().unwrap_or_default()
+        ));
+    }
+    // A step is carried when its latest visit succeeded (with its earlier
+    // visits); any other runs again.
+    let last_status = |id: &str| {
+        groups
+            .iter()
+            .rev()
+            .map(|g| &g[g.len() - 1])
+            .find(|top| top.step_id == id)
+            .map(|top| top.status)
+    };
     let mut resent = Vec::new();
-    let mut carried = Vec::new();
     for g in &groups {
         let (top, inner) = g.split_last().expect("a group ends with its step");
-        if top.status == Status::Succeeded {
+        if last_status(&top.step_id) == Some(Status::Succeeded) {
             carried.extend(g.iter());
             continue;
         }

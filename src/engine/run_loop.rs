@@ -143,16 +143,19 @@ impl<'a, 'e> Runner<'a, 'e> {
     ) -> Option<RunError> {
         for &dep in &wf.depends_on {
             let dep_wf = &self.program.workflows[dep];
-            let done = self
-                .finished
-                .borrow()
-                .get(&dep_wf.workflow_id)
-                .map(|f| f.succeeded);
-            if done == Some(true) {
+            if self.dependency_succeeded(&dep_wf.workflow_id, depth).await {
                 continue;
             }
             let dep_inputs = filter_inputs(inputs, dep_wf);
+            let running = (dep_wf.workflow_id.clone(), depth + 1);
+            self.running_dependencies.borrow_mut().push(running.clone());
             let run = self.workflow(dep, dep_inputs, depth + 1, limit).await;
+            let mut now = self.running_dependencies.borrow_mut();
+            if let Some(i) = now.iter().position(|r| *r == running) {
+                now.remove(i);
+            }
+            drop(now);
+            self.dependency_done.notify_waiters();
             reports.extend(run.steps);
             if let Some(e) = run
                 .error
@@ -174,6 +177,25 @@ impl<'a, 'e> Runner<'a, 'e> {
             }
         }
         None
+    }
+
+    /// Whether workflow `id`, needed by a workflow running at `depth`, has
+    /// succeeded in this run, once a step running at the same time no longer
+    /// runs it. A run of it at `depth` or less may be this workflow's own
+    /// caller (waiting for it would never end): it is not waited for.
+    async fn dependency_succeeded(&self, id: &str, depth: usize) -> bool {
+        loop {
+            let done = self.dependency_done.notified();
+            let elsewhere = self
+                .running_dependencies
+                .borrow()
+                .iter()
+                .any(|(w, d)| w == id && *d > depth);
+            if !elsewhere {
+                return self.finished.borrow().get(id).is_some_and(|f| f.succeeded);
+            }
+            done.await;
+        }
     }
 
     /// Runs the steps of the frame's workflow from the first (or where a
@@ -253,6 +275,17 @@ impl<'a, 'e> Runner<'a, 'e> {
                 Next::End => return Visit::End,
                 Next::Stop => {
                     run.stop_error = attempt.error;
+                    return Visit::End;
+                }
+                Next::OutOfTime => {
+                    let last = attempt.error.map(|e| e.message).unwrap_or_default();
+                    run.stop_error = frame.limit.map(|l| {
+                        l.error(
+                            program,
+                            &step.step_id,
+                            &format!("before it could be retried (the last attempt: {last})"),
+                        )
+                    });
                     return Visit::End;
                 }
                 Next::Transfer(target, inputs) => {

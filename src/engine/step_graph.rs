@@ -39,6 +39,9 @@ enum State {
     Failed,
 }
 
+/// A goto to a workflow: its index and the inputs the action passes.
+type Transfer = (usize, serde_json::Map<String, serde_json::Value>);
+
 /// One visit that ended: the step, its visit number, what it left, how it ended.
 type Ended = (usize, u32, StepsRun, Visit);
 
@@ -55,6 +58,11 @@ struct Graph<'p> {
     reports: Vec<(usize, u32, Vec<StepReport>)>,
     /// No step starts any more (an end, a stop, a transfer).
     halted: bool,
+    /// Steps a goto sent back while they were running: they wait again
+    /// once their running visit ends.
+    rerun_pending: Vec<bool>,
+    /// The goto to a workflow chosen by the step listed first: (step, target).
+    transfer: Option<(usize, Transfer)>,
 }
 
 impl Graph<'_> {
@@ -76,7 +84,9 @@ impl Graph<'_> {
             if !seen.insert(k) {
                 continue;
             }
-            if self.state[k] != State::Running {
+            if self.state[k] == State::Running {
+                self.rerun_pending[k] = true;
+            } else {
                 self.state[k] = State::Waiting;
             }
             stack.extend(self.dependents[k].iter().copied());
@@ -104,6 +114,8 @@ impl<'a, 'e> Runner<'a, 'e> {
             reports: Vec::new(),
             halted: false,
             dependents: dependents(steps),
+            rerun_pending: vec![false; steps.len()],
+            transfer: None,
         };
         let mut stop: Option<(usize, RunError)> = None;
         let mut tasks: FuturesUnordered<Task<'_>> = FuturesUnordered::new();
@@ -134,6 +146,8 @@ impl<'a, 'e> Runner<'a, 'e> {
         g.reports.sort_by_key(|(i, v, _)| (*i, *v));
         run.reports = g.reports.into_iter().flat_map(|(_, _, r)| r).collect();
         run.failures.sort_by_key(|(i, _)| *i);
+        // A goto to a workflow runs only when nothing stopped the workflow.
+        run.transfer_to = g.transfer.filter(|_| stop.is_none()).map(|(_, t)| t);
         run.stop_error = stop.map(|(_, e)| e);
         self.transfer(frame, &mut run).await;
         self.finish(frame, run)
@@ -178,14 +192,19 @@ impl<'a, 'e> Runner<'a, 'e> {
         if let Some(e) = local.stop_error {
             keep_first(stop, i, e);
         }
-        if run.transfer_to.is_none() {
-            run.transfer_to = local.transfer_to;
+        if let Some(t) = local.transfer_to {
+            if g.transfer.as_ref().is_none_or(|(s, _)| i < *s) {
+                g.transfer = Some((i, t));
+            }
         }
         g.state[i] = if failed_here || stop.as_ref().is_some_and(|(s, _)| *s == i) {
             State::Failed
         } else {
             State::Done
         };
+        if std::mem::take(&mut g.rerun_pending[i]) {
+            g.state[i] = State::Waiting;
+        }
         match how {
             Visit::Next => {}
             Visit::Jump(j) => g.rerun_from(j),

@@ -85,9 +85,10 @@ pub fn check(expression: &str, version: XPathVersion) -> Result<(), String> {
                     (p, uri)
                 })
                 .collect();
-            on_big_stack(|| {
+            let expression = expression.to_string();
+            on_big_stack(move || {
                 let mut documents = xee_xpath::Documents::new();
-                compile3(&mut documents, expression, &prefixes, version).map(|_| ())
+                compile3(&mut documents, &expression, &prefixes, version).map(|_| ())
             })
         }
     }
@@ -101,19 +102,22 @@ pub fn boolean(expression: &str, version: XPathVersion, xml: &str) -> Result<boo
         XPathVersion::V1_0 => with_sxd(expression, xml, "the XML document", |value| {
             Ok(value.boolean())
         }),
-        _ => on_big_stack(|| {
-            with_xee(expression, version, xml, |seq, _| {
-                seq.effective_boolean_value().map_err(|e| {
-                    format!(
-                    "XPath `{expression}` has no effective boolean value ({}: {}): it returned {}; \
-                     wrap it in `exists(…)`, `count(…) > 0` or a comparison",
-                    e.code(),
-                    first_line(e.message()),
-                    describe_sequence(seq)
-                )
+        _ => {
+            let (expression, xml) = (expression.to_string(), xml.to_string());
+            on_big_stack(move || {
+                with_xee(&expression, version, &xml, |seq, _| {
+                    seq.effective_boolean_value().map_err(|e| {
+                        format!(
+                        "XPath `{expression}` has no effective boolean value ({}: {}): it returned {}; \
+                         wrap it in `exists(…)`, `count(…) > 0` or a comparison",
+                        e.code(),
+                        first_line(e.message()),
+                        describe_sequence(seq)
+                    )
+                    })
                 })
             })
-        }),
+        }
     }
 }
 
@@ -136,13 +140,16 @@ pub fn select(expression: &str, version: XPathVersion, xml: &str) -> Result<Valu
                 sxd_xpath::Value::String(s) => vec![Value::String(s)],
             })
         })?,
-        _ => on_big_stack(|| {
-            with_xee(expression, version, xml, |seq, xot| {
-                seq.iter()
-                    .map(|item| item_value(expression, &item, xot))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-        })?,
+        _ => {
+            let (expression, xml) = (expression.to_string(), xml.to_string());
+            on_big_stack(move || {
+                with_xee(&expression, version, &xml, |seq, xot| {
+                    seq.iter()
+                        .map(|item| item_value(&expression, &item, xot))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })?
+        }
     };
     match items.len() {
         0 => Err(format!(
@@ -175,7 +182,17 @@ pub fn replace(xml: &str, replacements: &[(&str, XPathVersion, String)]) -> Resu
         text = if version == XPathVersion::V1_0 {
             replace_sxd(&text, &run)?
         } else {
-            on_big_stack(|| replace_xee(&text, &run))?
+            let owned: Vec<(String, String)> = run
+                .iter()
+                .map(|(t, v)| (t.to_string(), v.to_string()))
+                .collect();
+            on_big_stack(move || {
+                let run: Vec<(&str, &str)> = owned
+                    .iter()
+                    .map(|(t, v)| (t.as_str(), v.as_str()))
+                    .collect();
+                replace_xee(&text, &run)
+            })?
         };
     }
     Ok(text)
@@ -197,20 +214,34 @@ fn prepare<'x>(text: &'x str, what: &str) -> Result<&'x str, String> {
 /// used, until it is needed.
 const XEE_STACK: usize = 64 * 1024 * 1024;
 
-/// Runs `f` (xee's work) on a thread with [`XEE_STACK`] of stack; a panic
-/// there is reported as an error.
-fn on_big_stack<T: Send>(f: impl FnOnce() -> Result<T, String> + Send) -> Result<T, String> {
-    std::thread::scope(|scope| {
-        match std::thread::Builder::new()
-            .name("arazzo-xpath".into())
-            .stack_size(XEE_STACK)
-            .spawn_scoped(scope, f)
-        {
-            Ok(handle) => handle
-                .join()
-                .unwrap_or_else(|_| Err("internal error in the XPath engine".to_string())),
-            Err(e) => Err(format!("cannot start the XPath engine's thread: {e}")),
-        }
+/// Longest one XPath 2.0+ evaluation may take. The expression limits bound
+/// its parse, not its work (`for $i in 1 to 100000000 …`), and xee cannot be
+/// interrupted: past this the evaluation is abandoned (its thread ends on its
+/// own; the run goes on, and a signal is seen again).
+const XEE_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `f` (xee's work) on a thread with [`XEE_STACK`] of stack, waiting for
+/// it at most [`XEE_TIME`]; a panic there is reported as an error.
+fn on_big_stack<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("arazzo-xpath".into())
+        .stack_size(XEE_STACK)
+        .spawn(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+                .unwrap_or_else(|_| Err("internal error in the XPath engine".to_string()));
+            let _ = tx.send(result);
+        });
+    if let Err(e) = spawned {
+        return Err(format!("cannot start the XPath engine's thread: {e}"));
+    }
+    rx.recv_timeout(XEE_TIME).unwrap_or_else(|_| {
+        Err(format!(
+            "the XPath evaluation took longer than {} s and was abandoned; simplify the expression",
+            XEE_TIME.as_secs()
+        ))
     })
 }
 
