@@ -27,13 +27,37 @@ fn is_placeholder(v: &Value) -> bool {
 /// Resolves inputs; everything that needs a response becomes a placeholder.
 struct DryCtx<'a> {
     inputs: &'a Map<String, Value>,
+    /// The planned workflow's id (`$workflows.<it>.inputs` reads `inputs`).
+    workflow_id: &'a str,
+    /// The value of `$self` in its document.
+    self_uri: &'a str,
     seen: RefCell<Vec<String>>,
+}
+
+impl DryCtx<'_> {
+    /// The input an expression reads: `$inputs.<name>`, or
+    /// `$workflows.<this workflow>.inputs.<name>`.
+    fn own_input<'e>(&self, e: &'e Expr) -> Option<(&'e String, &'e Option<crate::expr::Pointer>)> {
+        match e {
+            Expr::Inputs { name, pointer } => Some((name, pointer)),
+            Expr::Workflows {
+                workflow,
+                part: crate::expr::WorkflowPart::Inputs,
+                name,
+                pointer,
+            } if workflow == self.workflow_id => Some((name, pointer)),
+            _ => None,
+        }
+    }
 }
 
 impl Resolve for DryCtx<'_> {
     fn resolve(&self, e: &Expr) -> Option<Cow<'_, Value>> {
+        if let Some((name, pointer)) = self.own_input(e) {
+            return apply_pointer(self.inputs.get(name)?, pointer);
+        }
         match e {
-            Expr::Inputs { name, pointer } => apply_pointer(self.inputs.get(name)?, pointer),
+            Expr::SelfUri => Some(Cow::Owned(Value::String(self.self_uri.to_string()))),
             other => {
                 let p = placeholder(other);
                 self.seen.borrow_mut().push(p.clone());
@@ -43,10 +67,10 @@ impl Resolve for DryCtx<'_> {
     }
 
     fn missing(&self, e: &Expr) -> Option<String> {
-        match e {
+        match self.own_input(e) {
             // Not given at all: an optional input, which drops its field.
-            Expr::Inputs { name, .. } if !self.inputs.contains_key(name) => None,
-            Expr::Inputs { name, pointer } => {
+            Some((name, _)) if !self.inputs.contains_key(name) => None,
+            Some((name, pointer)) => {
                 let at = pointer
                     .as_ref()
                     .and_then(|p| p.first_missing(&self.inputs[name]))
@@ -55,7 +79,7 @@ impl Resolve for DryCtx<'_> {
                     "`{e}` is undefined: input `{name}` has nothing at `{at}`"
                 ))
             }
-            other => Some(format!("`{other}` is undefined")),
+            None => Some(format!("`{e}` is undefined")),
         }
     }
 }
@@ -173,6 +197,8 @@ impl Planner<'_> {
         for step in &wf.steps {
             let ctx = DryCtx {
                 inputs,
+                workflow_id: &wf.workflow_id,
+                self_uri: &self.program.doc_self[wf.doc],
                 seen: RefCell::new(Vec::new()),
             };
             match &step.target {

@@ -435,6 +435,17 @@ fn workflows_inputs_of_the_running_workflow_read_its_inputs() {
     out.assert_code(0);
     assert_eq!(echo.api_requests()[0].path, "/items/bob");
     assert_eq!(out.json()["outputs"]["who"], "bob");
+    // The dry run fills it in too, and `$self` (here the file's URL).
+    let dry = wf.replace(
+        "value: $workflows.foo.inputs.username}]",
+        "value: $workflows.foo.inputs.username}, {name: q, in: query, value: $self}]",
+    );
+    let (_c, dry_doc) = case(&dry);
+    let out = run(&dry_doc, "foo", &echo, &["-i", "username=bob", "--dry-run"]);
+    out.assert_code(0);
+    let url = out.json()["steps"][0]["url"].as_str().unwrap().to_string();
+    assert!(url.contains("/items/bob?q=file%3A%2F%2F"), "{url}");
+    assert!(url.ends_with("wf.arazzo.yaml"), "{url}");
     // An undeclared name is caught like `$inputs.<name>`.
     let (_c, bad) = case(&wf.replace("foo.inputs.username}", "foo.inputs.usrname}"));
     let out = exec(arazzo().arg("validate").arg(&bad));

@@ -87,6 +87,7 @@ pub(super) fn compile_parts(loaded: &Loaded, seeds: &[&str]) -> (Program, Vec<Co
         Program {
             workflows,
             source_names: source_names(loaded),
+            doc_self: loaded.docs.iter().map(|d| d.doc.self_uri()).collect(),
         },
         errors,
     )

@@ -230,6 +230,9 @@ pub struct Program {
     pub workflows: Vec<CompiledWorkflow>,
     /// Source description names of every loaded document (for `--server`).
     pub source_names: Vec<String>,
+    /// The value of `$self` in each loaded document (by
+    /// [`CompiledWorkflow::doc`]).
+    pub doc_self: Vec<String>,
 }
 
 impl Program {

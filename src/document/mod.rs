@@ -34,6 +34,19 @@ pub struct ArazzoDoc {
     pub raw: Value,
 }
 
+impl ArazzoDoc {
+    /// The value of the `$self` runtime expression here: the base URI (its
+    /// `$self` made absolute, else the URL it was read from), a password in
+    /// it masked.
+    pub fn self_uri(&self) -> String {
+        let mut shown = self.base.clone();
+        if shown.password().is_some() {
+            let _ = shown.set_password(Some(crate::redact::MASK));
+        }
+        shown.to_string()
+    }
+}
+
 /// An AsyncAPI description (Arazzo 1.1, `type: asyncapi`): read and kept as a tree, so that
 /// documents naming one load, validate and list; steps on it (message steps) are refused
 /// when compiled.

@@ -517,7 +517,7 @@ pub async fn run_from(
         started: Instant::now(),
         finished: RefCell::new(HashMap::new()),
         source_urls: source_urls(loaded),
-        doc_urls: loaded.docs.iter().map(|d| self_uri(&d.doc.base)).collect(),
+        doc_urls: program.doc_self.clone(),
         interrupted: Cell::new(None),
         resume_at: RefCell::new(None),
         unresolved: RefCell::new(vec![HashMap::new(); program.workflows.len()]),
@@ -552,16 +552,6 @@ fn source_urls(loaded: &Loaded) -> Vec<Vec<(String, String)>> {
                 .collect()
         })
         .collect()
-}
-
-/// The value of `$self` (Arazzo 1.1) in a document whose base URI is `base`: its `$self`
-/// made absolute, else the URL it was read from; a password in it masked.
-fn self_uri(base: &url::Url) -> String {
-    let mut shown = base.clone();
-    if shown.password().is_some() {
-        let _ = shown.set_password(Some(crate::redact::MASK));
-    }
-    shown.to_string()
 }
 
 /// `inputs` without the secret ones.
