@@ -80,6 +80,26 @@ fn spans(trace: &Value) -> Vec<(String, u64, u64)> {
         .collect()
 }
 
+/// The stepId of each entry of a run report, in order.
+fn step_ids(report: &Value) -> Vec<String> {
+    entries(report, |s| text(&s["stepId"]))
+}
+
+/// `stepId:status` for each entry of a run report, in order.
+fn step_statuses(report: &Value) -> Vec<String> {
+    entries(report, |s| {
+        format!("{}:{}", text(&s["stepId"]), text(&s["status"]))
+    })
+}
+
+fn entries(report: &Value, f: impl Fn(&Value) -> String) -> Vec<String> {
+    report["steps"].as_array().unwrap().iter().map(f).collect()
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
 fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -99,12 +119,7 @@ fn six_independent_steps_overlap_and_the_join_waits_for_them() {
     out.assert_code(0);
     let report = out.json();
     assert_eq!(report["status"], "succeeded", "{}", out.context());
-    let order: Vec<&str> = report["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["stepId"].as_str().unwrap())
-        .collect();
+    let order = step_ids(&report);
     assert_eq!(order, ["s1", "s2", "s3", "s4", "s5", "s6", "join"]);
     let spans = spans(&read_json(&trace));
     let names: Vec<&str> = spans.iter().map(|s| s.0.as_str()).collect();
@@ -183,13 +198,7 @@ fn a_step_reading_another_waits_for_it_without_dependson() {
         out.context()
     );
     // Report order is document order, whatever order they ran in.
-    let ids: Vec<String> = out.json()["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["stepId"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(ids, ["late", "slow", "other"]);
+    assert_eq!(step_ids(&out.json()), ["late", "slow", "other"]);
 }
 
 /// The report does not depend on which step answered first: `a` answers
@@ -220,13 +229,7 @@ fn report_order_is_document_order_whatever_finishes_first() {
         ],
     );
     out.assert_code(0);
-    let ids: Vec<String> = out.json()["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["stepId"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(ids, ["a", "b", "c"]);
+    assert_eq!(step_ids(&out.json()), ["a", "b", "c"]);
     let names: Vec<String> = spans(&read_json(&trace)).into_iter().map(|s| s.0).collect();
     assert_eq!(names, ["a", "b", "c"]);
     let xml = std::fs::read_to_string(&junit).unwrap();
@@ -322,18 +325,8 @@ fn a_step_timeout_fails_the_step_and_onfailure_still_applies() {
     );
     let out = run(&doc, "rescued", &echo, &[]);
     let r = out.json();
-    let steps: Vec<(&str, &str)> = r["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| (s["stepId"].as_str().unwrap(), s["status"].as_str().unwrap()))
-        .collect();
-    assert_eq!(
-        steps,
-        [("s", "failed"), ("fb", "succeeded")],
-        "{}",
-        out.context()
-    );
+    let steps = step_statuses(&r);
+    assert_eq!(steps, ["s:failed", "fb:succeeded"], "{}", out.context());
 }
 
 /// The step's `timeout` covers its retries ("retries and all"): a step that
@@ -517,19 +510,10 @@ fn a_signal_during_parallel_steps_stops_them_all_and_resume_finishes() {
     let r = read_json(&report);
     assert_eq!(r["status"], "interrupted");
     assert_eq!(r["error"]["kind"], "interrupted");
-    let steps: Vec<(&str, &str)> = r["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| (s["stepId"].as_str().unwrap(), s["status"].as_str().unwrap()))
-        .collect();
+    let steps = step_statuses(&r);
     assert_eq!(
         steps,
-        [
-            ("fast", "succeeded"),
-            ("slow1", "uncertain"),
-            ("slow2", "uncertain")
-        ],
+        ["fast:succeeded", "slow1:uncertain", "slow2:uncertain"],
         "{}",
         out.context()
     );
