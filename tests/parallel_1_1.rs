@@ -346,11 +346,8 @@ fn a_step_timeout_covers_retries_and_the_shortest_limit_wins() {
     let r = out.json();
     assert_eq!(r["error"]["kind"], "timeout", "{}", out.context());
     let attempts = r["steps"][0]["attempts"].as_u64().unwrap();
-    assert!(
-        (2..=4).contains(&attempts),
-        "attempts {attempts}: {}",
-        out.context()
-    );
+    // retryLimit 50 would allow 51 attempts: the 250 ms stop them after a few.
+    assert!(attempts <= 4, "attempts {attempts}: {}", out.context());
 
     let out = run(&doc, "w", &echo, &["--max-duration", "0.05"]);
     let r = out.json();
