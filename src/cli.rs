@@ -340,6 +340,28 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub stopping: StopArgs,
+
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+/// Where credentials come from besides ARAZZO_AUTH_<SOURCE>_<SCHEME>_<FIELD>
+/// environment variables.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AuthArgs {
+    /// Credentials by source and security scheme, YAML or JSON:
+    /// `{source: {scheme: {field: value}}}` (fields apiKey, username, password,
+    /// token, clientId, clientSecret, scopes, accessToken, refreshToken,
+    /// clientCert, clientKey). Wins over the environment, field by field. A
+    /// file other users can read is refused (chmod 600).
+    #[arg(long = "auth-file", value_name = "FILE")]
+    pub auth_file: Option<PathBuf>,
+
+    /// A dotenv file (NAME=value lines) whose variables are used where the
+    /// environment does not set them: ARAZZO_AUTH_… credentials and
+    /// ARAZZO_INPUT_… inputs.
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
 }
 
 /// How a run stops: on a signal, and when a server asks it to wait.
@@ -431,6 +453,11 @@ pub struct McpArgs {
 
     #[command(flatten)]
     pub stopping: StopArgs,
+
+    /// Credentials are the operator's: from the environment and these files,
+    /// never from the agent.
+    #[command(flatten)]
+    pub auth: AuthArgs,
 }
 
 /// Parses a duration in seconds: `30`, `2.5`, or with a unit, `500ms`, `10s`,

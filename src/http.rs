@@ -53,24 +53,85 @@ fn tls_config() -> rustls::ClientConfig {
     static CONFIG: OnceLock<rustls::ClientConfig> = OnceLock::new();
     CONFIG
         .get_or_init(|| {
-            let provider = Arc::new(ring_provider());
-            // Installing the process default only fails if one was installed
-            // first, which is fine: this config names its provider itself.
-            let _ = CryptoProvider::install_default(ring_provider());
-            let verifier = Arc::new(LazyRoots {
-                provider: provider.clone(),
-                inner: OnceLock::new(),
-            });
-            let mut config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .expect("the ring provider supports TLS 1.2 and 1.3")
-                .dangerous()
-                .with_custom_certificate_verifier(verifier)
-                .with_no_client_auth();
+            let mut config = tls_builder().with_no_client_auth();
             config.alpn_protocols = vec![b"http/1.1".to_vec()];
             config
         })
         .clone()
+}
+
+/// The settings every TLS config shares, before the client's own
+/// certificate (none, or a `mutualTLS` one) is chosen.
+fn tls_builder() -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert> {
+    let provider = Arc::new(ring_provider());
+    // Installing the process default only fails if one was installed
+    // first, which is fine: this config names its provider itself.
+    let _ = CryptoProvider::install_default(ring_provider());
+    let verifier = Arc::new(LazyRoots {
+        provider: provider.clone(),
+        inner: OnceLock::new(),
+    });
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("the ring provider supports TLS 1.2 and 1.3")
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+}
+
+/// A request client that presents a client certificate (mutual TLS): the
+/// certificate chain and private key are PEM files. `Err` names the file
+/// and what is wrong with it.
+pub fn client_with_identity(
+    opts: &ClientOptions,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<reqwest::Client, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::PrivateKeyDer;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| {
+            format!(
+                "the client certificate `{}` cannot be read: {e}",
+                cert.display()
+            )
+        })?
+        .collect::<Result<_, _>>()
+        .map_err(|e| {
+            format!(
+                "the client certificate `{}` is not PEM: {e}",
+                cert.display()
+            )
+        })?;
+    if certs.is_empty() {
+        return Err(format!(
+            "the client certificate `{}` holds no `BEGIN CERTIFICATE` block",
+            cert.display()
+        ));
+    }
+    let private = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+        format!(
+            "the client key `{}` cannot be read as a PEM private key (PKCS#8, PKCS#1 or SEC1): {e}",
+            key.display()
+        )
+    })?;
+    let mut config = tls_builder()
+        .with_client_auth_cert(certs, private)
+        .map_err(|e| {
+            format!(
+                "the client certificate `{}` and key `{}` cannot be used together: {e}",
+                cert.display(),
+                key.display()
+            )
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .user_agent(concat!("arazzo/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(opts.timeout)
+        .connect_timeout(opts.connect_timeout)
+        .build()
+        .map_err(|e| format!("cannot start the HTTP client: {e}"))
 }
 
 /// The *ring* crypto provider. rustls 0.23.48 deprecated it because *ring*

@@ -25,6 +25,7 @@ use url::Url;
 /// interrupted (HTTP).
 pub(super) fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
     // Flags first: nothing is loaded when the command line is wrong.
+    super::credentials::apply_env_file(&args.auth)?;
     let flags = check_flags(&args, printer)?;
     let files = document_files(&args)?;
     let client_opts = ClientOptions {
@@ -43,9 +44,16 @@ pub(super) fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
     check_selection(&wanted, &found, &flags.servers)?;
 
     let (served, used) = fill_operator_inputs(found.picked, &flags, !args.no_preflight, printer)?;
+    let auth = super::credentials::load(
+        &args.auth,
+        served.iter().map(|s| &*s.loaded),
+        &client_opts,
+        printer,
+    )?;
     let tools: Vec<Tool> = served.iter().map(tool_for).collect();
     announce(&tools, &used, printer);
     let opts = RunOptions {
+        auth,
         servers: flags.servers,
         max_steps: args.max_steps,
         max_response_bytes: args.max_response_size,

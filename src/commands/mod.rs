@@ -7,6 +7,7 @@ use crate::redact::Redactor;
 use crate::report::printer::Printer;
 use crate::report::problem::Problem;
 
+mod credentials;
 mod discovery;
 mod each;
 mod flags;

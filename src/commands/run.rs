@@ -32,6 +32,7 @@ use crate::report::problem::{exit, Problem};
 
 pub(super) fn command(mut args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
     // Flags first: nothing is loaded or sent when the command line is wrong.
+    super::credentials::apply_env_file(&args.auth)?;
     let flags = read_flags(&mut args, printer)?;
     let client_opts = ClientOptions {
         timeout: Duration::from_secs_f64(args.timeout),
@@ -41,7 +42,9 @@ pub(super) fn command(mut args: RunArgs, printer: &Printer) -> Result<u8, Proble
     let client = crate::http::client(&client_opts).map_err(|m| Problem::document(m, None))?;
     let rt = runtime()?;
     let (loaded, program) = load_program(&args, &flags, &client_opts, &rt)?;
+    let auth = super::credentials::load(&args.auth, [&loaded], &client_opts, printer)?;
     let opts = RunOptions {
+        auth,
         servers: flags.servers,
         max_steps: args.max_steps,
         max_response_bytes: args.max_response_size,
@@ -566,6 +569,13 @@ fn finish_run(
     }
     match stop.requested() {
         Some(signal) if report.interrupted() => signal.exit_code(),
+        _ if report
+            .error
+            .as_ref()
+            .is_some_and(|e| e.kind == crate::engine::outcome::ErrorKind::Auth) =>
+        {
+            exit::CREDENTIALS
+        }
         _ if !report.succeeded() => exit::FAILED,
         _ if write_failed => exit::USAGE,
         _ => exit::SUCCEEDED,

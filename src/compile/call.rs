@@ -69,6 +69,7 @@ impl<'a> Compiler<'a> {
             parameters,
             body,
             checkers: Default::default(),
+            security: Default::default(),
         };
         self.errors
             .extend(unreadable_schemas(&call, at, target_ptr));

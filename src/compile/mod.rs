@@ -26,6 +26,7 @@ mod operation;
 mod parameters;
 mod program;
 mod refs;
+mod security;
 mod step;
 mod step_graph;
 mod values;
@@ -40,8 +41,9 @@ pub(crate) use errors::{error, token};
 pub use errors::{suggest, CompileError};
 pub(crate) use inputs_schema::inputs_schema;
 pub use program::{
-    Action, ActionKind, CompiledBody, CompiledCriterion, CompiledParam, CompiledStep,
-    CompiledWorkflow, CriterionCheck, Jump, OperationCall, Program, StepTarget,
+    Action, ActionKind, CallSecurity, CompiledBody, CompiledCriterion, CompiledParam, CompiledStep,
+    CompiledWorkflow, CriterionCheck, ExplicitScheme, Jump, OperationCall, Program, Requirement,
+    StepTarget,
 };
 pub use step_graph::StepDeps;
 

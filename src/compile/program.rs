@@ -69,6 +69,46 @@ pub struct OperationCall {
     pub body: Option<CompiledBody>,
     /// The request schemas, compiled once for every run's preflight.
     pub checkers: Arc<crate::schema::Checkers>,
+    /// The credentials the request may carry.
+    pub security: CallSecurity,
+}
+
+/// What a call's credentials come from: the operation's security
+/// requirements (satisfied from the credentials the user supplies) and the
+/// `x-security` entries of its workflow and step (see `compile/security.rs`).
+#[derive(Debug, Clone, Default)]
+pub struct CallSecurity {
+    /// The alternatives of the operation's `security` (else the
+    /// description's), in order: the first whose credentials are all there
+    /// is used. Empty: the operation requires none.
+    pub alternatives: Vec<Vec<Requirement>>,
+    /// `x-security` entries, the workflow's then the step's: a later entry
+    /// wins over an earlier one that sets the same header, query or cookie.
+    pub explicit: Vec<ExplicitScheme>,
+}
+
+/// One scheme of a security requirement.
+#[derive(Debug, Clone)]
+pub struct Requirement {
+    /// The scheme's name in `components.securitySchemes`.
+    pub name: String,
+    /// `None` when the description does not define (or cannot read) it.
+    pub scheme: Option<Arc<crate::openapi::security::Scheme>>,
+    /// The OAuth 2.0 scopes the requirement lists.
+    pub scopes: Vec<String>,
+}
+
+/// One `x-security` entry: a scheme (named in the description, or written
+/// inline) and the credential fields it gives, values possibly expressions.
+#[derive(Debug, Clone)]
+pub struct ExplicitScheme {
+    /// The description's name for the scheme (`schemeName`); `None` inline.
+    pub name: Option<String>,
+    pub scheme: Arc<crate::openapi::security::Scheme>,
+    /// Credential fields (`token`, `clientSecret`, …) and their values.
+    pub values: Vec<(String, ValueExpr)>,
+    /// Where the entry is written (JSON Pointer), for messages.
+    pub pointer: String,
 }
 
 #[derive(Debug, Clone)]

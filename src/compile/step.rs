@@ -38,10 +38,14 @@ impl<'a> Compiler<'a> {
         let mut deferred: Vec<CompileError> = Vec::new();
         self.one_target(step, at);
         let request = self.step_request(step, &inherited.params, at, located);
-        let target = match &step.workflow_id {
+        let mut target = match &step.workflow_id {
             Some(w) => self.workflow_target(step, w, request, at),
             None => self.operation_target(step, request, at, &mut deferred),
         };
+        if let Some(StepTarget::Operation(call)) = &mut target {
+            let (api, operation) = (call.api.clone(), call.operation.clone());
+            call.security = self.call_security(&api, &operation, at, located);
+        }
         let success_criteria = self.success_criteria(step, at, located);
         let (on_success, on_failure) = self.step_actions(step, inherited, at, located);
         let outputs = self.step_outputs(step, at, located);

@@ -69,6 +69,9 @@ pub struct Workflow {
     pub outputs: Map<String, Value>,
     #[serde(default)]
     pub parameters: Vec<Value>,
+    /// Redocly's `x-security`: credentials applied to every operation step.
+    #[serde(default, rename = "x-security")]
+    pub x_security: Option<Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -110,6 +113,9 @@ pub struct Step {
     /// 1.1: the correlation id a `receive` waits for (message steps).
     #[serde(default)]
     pub correlation_id: Option<Value>,
+    /// Redocly's `x-security`: credentials applied to this step's request.
+    #[serde(default, rename = "x-security")]
+    pub x_security: Option<Value>,
 }
 
 /// A Parameter Object. Reusable Objects (`reference`) are kept apart by the

@@ -109,15 +109,29 @@ impl<'a, 'e> Runner<'a, 'e> {
         step_outputs: &StepOutputs,
         attempt: &mut Attempt,
     ) -> ControlFlow<()> {
-        let built = {
+        let prepared = {
             let ctx = self.ctx(frame.inputs, step_outputs, frame.index, None);
-            base_url(call, self.opts)
-                .and_then(|base| request::build(call, &base, &ctx).map_err(|e| e.0))
+            base_url(call, self.opts).and_then(|base| {
+                let built = request::build(call, &base, &ctx).map_err(|e| e.0)?;
+                let explicit = self.explicit_values(call, &ctx)?;
+                Ok((base, built, explicit))
+            })
         };
-        let built = match built {
+        let (base, mut built, explicit) = match prepared {
             Ok(b) => b,
             Err(m) => {
                 attempt.error = Some(step_error(step, ErrorKind::Request, m));
+                return ControlFlow::Break(());
+            }
+        };
+        let mut applied = match self.authorize(call, &mut built, &base, explicit).await {
+            Ok(a) => a,
+            Err(m) => {
+                for s in &built.secrets {
+                    self.redactor.add(s);
+                }
+                attempt.report.url = built.url.clone();
+                attempt.error = Some(step_error(step, ErrorKind::Auth, m));
                 return ControlFlow::Break(());
             }
         };
@@ -125,41 +139,67 @@ impl<'a, 'e> Runner<'a, 'e> {
             self.redactor.add(s);
         }
         attempt.report.url = built.url.clone();
-        let sent_at = Instant::now();
-        let mut hops = Vec::new();
-        let flow = match self
-            .exchange(&built, &mut hops, frame.limit, &step.step_id)
-            .await
-        {
-            Ok(Ok(r)) => {
-                attempt.report.status_code = Some(r.status);
-                attempt.response = Some(r);
-                ControlFlow::Continue(())
+        let client = self
+            .opts
+            .auth
+            .client_for(&call.source)
+            .unwrap_or(self.client);
+        loop {
+            let sent_at = Instant::now();
+            let mut hops = Vec::new();
+            let flow = match self
+                .exchange(&built, client, &mut hops, frame.limit, &step.step_id)
+                .await
+            {
+                Ok(Ok(r)) => {
+                    attempt.report.status_code = Some(r.status);
+                    attempt.response = Some(r);
+                    ControlFlow::Continue(())
+                }
+                Ok(Err((kind, m))) => {
+                    let hint = what_to_check(kind, &m, &call.source);
+                    let message = format!("{}: {m}{hint}", as_sent(&built, step));
+                    attempt.error = Some(step_error(step, kind, message));
+                    ControlFlow::Continue(())
+                }
+                Err(signal) => {
+                    let e = self.interrupted_error(
+                        &step.step_id,
+                        signal,
+                        &format!(
+                            "while {} was waiting for its response (the grace period of {} passed); the server may have acted on the request",
+                            as_sent(&built, step),
+                            crate::engine::interrupt::describe(self.opts.stop.grace())
+                        ),
+                    );
+                    attempt.report.status = Status::Uncertain;
+                    attempt.error = Some(e);
+                    ControlFlow::Break(())
+                }
+            };
+            self.report_exchange(frame.index, attempt, &built, &hops, sent_at);
+            // A refused token is renewed once and the request sent again.
+            let refused = attempt.response.as_ref().is_some_and(|r| r.status == 401);
+            if refused && applied.renew.is_some() && self.opts.stop.requested().is_none() {
+                match self.renew(call, &mut built, &mut applied).await {
+                    Ok(true) => {
+                        for s in &built.secrets {
+                            self.redactor.add(s);
+                        }
+                        attempt.response = None;
+                        continue;
+                    }
+                    Ok(false) => {}
+                    Err(m) => {
+                        attempt.error = Some(step_error(step, ErrorKind::Auth, m));
+                        attempt.request = Some(built);
+                        return ControlFlow::Break(());
+                    }
+                }
             }
-            Ok(Err((kind, m))) => {
-                let hint = what_to_check(kind, &m, &call.source);
-                let message = format!("{}: {m}{hint}", as_sent(&built, step));
-                attempt.error = Some(step_error(step, kind, message));
-                ControlFlow::Continue(())
-            }
-            Err(signal) => {
-                let e = self.interrupted_error(
-                    &step.step_id,
-                    signal,
-                    &format!(
-                        "while {} was waiting for its response (the grace period of {} passed); the server may have acted on the request",
-                        as_sent(&built, step),
-                        crate::engine::interrupt::describe(self.opts.stop.grace())
-                    ),
-                );
-                attempt.report.status = Status::Uncertain;
-                attempt.error = Some(e);
-                ControlFlow::Break(())
-            }
-        };
-        self.report_exchange(frame.index, attempt, &built, &hops, sent_at);
-        attempt.request = Some(built);
-        flow
+            attempt.request = Some(built);
+            return flow;
+        }
     }
 
     /// Sends a request within `--max-duration`. When a stop is requested
@@ -168,11 +208,12 @@ impl<'a, 'e> Runner<'a, 'e> {
     async fn exchange(
         &self,
         built: &BuiltRequest,
+        client: &reqwest::Client,
         hops: &mut Vec<send::Hop>,
         limit: Option<StepLimit>,
         step_id: &str,
     ) -> Result<Outcome, Signal> {
-        let sent = self.transport(built, hops);
+        let sent = self.transport(built, client, hops);
         let max_duration = self.opts.max_duration.unwrap_or_default();
         let run_limit = self.remaining().map(|left| {
             let why = format!(
@@ -216,10 +257,15 @@ impl<'a, 'e> Runner<'a, 'e> {
     /// gets back a response. Everything HTTP (the client, redirects, reading
     /// the body up to its limit) is behind this one call into [`send`]; the
     /// deadline and the stop around it are the caller's.
-    async fn transport(&self, built: &BuiltRequest, hops: &mut Vec<send::Hop>) -> Outcome {
+    async fn transport(
+        &self,
+        built: &BuiltRequest,
+        client: &reqwest::Client,
+        hops: &mut Vec<send::Hop>,
+    ) -> Outcome {
         send::send(
             built,
-            self.client,
+            client,
             self.opts.max_response_bytes,
             self.redactor,
             hops,

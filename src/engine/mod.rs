@@ -11,6 +11,7 @@
 //! [`resume`] (continuing an earlier run) and [`outcome`] (the run report).
 
 mod attempt;
+mod credentials;
 pub mod inputs;
 pub mod interrupt;
 mod next_step;
@@ -59,6 +60,9 @@ pub struct RunOptions {
     /// Most steps of one workflow run at once when its steps run as a graph
     /// (Arazzo 1.1 `dependsOn`); `--max-parallel`.
     pub max_parallel: usize,
+    /// The credentials supplied and the tokens fetched with them, shared by
+    /// every run of a batch or an MCP server.
+    pub auth: std::sync::Arc<crate::auth::Auth>,
 }
 
 /// Default `--max-parallel`.
@@ -83,6 +87,7 @@ impl Default for RunOptions {
             max_retry_wait: DEFAULT_MAX_RETRY_WAIT,
             stop: Stop::default(),
             max_parallel: DEFAULT_MAX_PARALLEL,
+            auth: Default::default(),
         }
     }
 }

@@ -45,6 +45,9 @@ pub enum ErrorKind {
     Interrupted,
     /// A batch line could not be continued from its journaled report.
     Resume,
+    /// Credentials could not be had: a token endpoint refused them or could
+    /// not be reached, or an `x-security` entry lacks a field.
+    Auth,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

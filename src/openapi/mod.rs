@@ -4,6 +4,7 @@
 //! on demand, `$ref`s included.
 
 pub mod bundle;
+pub mod security;
 mod tree;
 
 use std::collections::HashMap;
@@ -152,6 +153,9 @@ pub struct Operation {
     pub responses: Map<String, Value>,
     /// Effective server URLs: operation, then path item, then document level.
     pub servers: Vec<String>,
+    /// The security alternatives that apply: the operation's `security`, else
+    /// the description's (empty: none required).
+    pub security: Vec<security::Alternative>,
 }
 
 impl Operation {
@@ -289,6 +293,8 @@ pub struct OpenApi {
     /// so that it is built once per description: the JSON Schema checkers of
     /// `crate::schema`. Typed `Any` because that stage sits above this one.
     pub(crate) derived: OnceLock<Box<dyn std::any::Any + Send + Sync>>,
+    /// The security schemes, read on first use.
+    schemes: OnceLock<Result<std::sync::Arc<security::Schemes>, String>>,
 }
 
 /// An operationId and the operations (path template, method) that share it.
@@ -332,6 +338,7 @@ impl OpenApi {
             by_id: OnceLock::new(),
             duplicates: OnceLock::new(),
             derived: OnceLock::new(),
+            schemes: OnceLock::new(),
         })
     }
 
@@ -446,7 +453,13 @@ impl OpenApi {
         .find(|s| s.as_array().is_some_and(|a| !a.is_empty()))
         .map(|s| self.server_urls(s))
         .unwrap_or_default();
+        let security = op
+            .get("security")
+            .or_else(|| self.doc.top("security"))
+            .map(security::parse_requirements)
+            .unwrap_or_default();
         Ok(Operation {
+            security,
             operation_id: op
                 .get("operationId")
                 .and_then(Value::as_str)
@@ -569,6 +582,32 @@ impl OpenApi {
             }
         }
         Ok(out)
+    }
+
+    /// The description's security schemes by name, read once; `Err` names
+    /// the first that cannot be read and why.
+    pub fn security_schemes(&self) -> Result<std::sync::Arc<security::Schemes>, String> {
+        self.schemes
+            .get_or_init(|| {
+                let mut out = security::Schemes::new();
+                let schemes = self
+                    .doc
+                    .pointer("/components/securitySchemes")
+                    .map_err(|e| e.to_string())?;
+                let Some(schemes) = schemes.and_then(Value::as_object) else {
+                    return Ok(std::sync::Arc::new(out));
+                };
+                for (name, scheme) in schemes {
+                    let parsed = self
+                        .resolve(scheme)
+                        .map_err(|e| e.to_string())
+                        .and_then(security::Scheme::parse)
+                        .map_err(|e| format!("security scheme `{name}` cannot be read: {e}"))?;
+                    out.insert(name.clone(), std::sync::Arc::new(parsed));
+                }
+                Ok(std::sync::Arc::new(out))
+            })
+            .clone()
     }
 
     /// Follows `$ref` chains inside this document.

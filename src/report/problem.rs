@@ -9,6 +9,9 @@ pub mod exit {
     pub const FAILED: u8 = 1;
     pub const USAGE: u8 = 2;
     pub const DOCUMENT: u8 = 3;
+    /// Credentials could not be had: a token endpoint refused them or could
+    /// not be reached, or a client certificate cannot be read.
+    pub const CREDENTIALS: u8 = 4;
 }
 
 /// A problem that stops a command before or outside a run.

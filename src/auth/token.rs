@@ -1,0 +1,566 @@
+//! OAuth 2.0 access tokens: fetched from the token endpoint (client
+//! credentials, password or refresh token grant; the endpoint found by OpenID
+//! Connect discovery when the scheme says so), kept for the whole run or
+//! batch, refreshed before they expire and when the API refuses one.
+//!
+//! One slot per distinct grant, each behind an async lock held while its
+//! token is fetched: steps and batch lines that need the same token at once
+//! wait for one request instead of each sending their own.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use url::Url;
+
+/// Largest token endpoint or discovery answer read.
+const MAX_ANSWER: usize = 256 * 1024;
+
+/// How a token is obtained.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum GrantKind {
+    ClientCredentials,
+    Password {
+        username: String,
+        password: String,
+    },
+    /// Only a refresh token was supplied.
+    Refresh,
+    /// Only an access token was supplied: used as it is.
+    Supplied,
+}
+
+/// Where the token endpoint is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    Token(Url),
+    /// An OpenID Connect discovery document naming it.
+    Discovery(Url),
+    /// None known (a supplied access token that cannot be renewed).
+    None,
+}
+
+/// Everything a token request needs; also the key of its slot.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Grant {
+    pub endpoint: Endpoint,
+    pub kind: GrantKind,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// Space-separated, empty for none.
+    pub scopes: String,
+    pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+    /// How the scheme is named in messages: "scheme `oauth` of source `api`".
+    pub label: String,
+}
+
+/// Why no token could be had.
+#[derive(Debug, Clone)]
+pub struct TokenError(pub String);
+
+#[derive(Debug, Clone)]
+struct Token {
+    access: Arc<str>,
+    /// When to get a new one (some time before it expires).
+    renew_at: Option<Instant>,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    token: Option<Token>,
+    /// The latest refresh token (a server may rotate it).
+    refresh: Option<String>,
+    started: bool,
+}
+
+/// Tokens of a run or a batch, by grant.
+#[derive(Debug, Default)]
+pub struct Tokens {
+    slots: Mutex<HashMap<Grant, Arc<tokio::sync::Mutex<Slot>>>>,
+    endpoints: Mutex<HashMap<Url, Arc<tokio::sync::Mutex<Option<Discovered>>>>>,
+    /// Token requests sent, for the summary and tests.
+    pub requests: AtomicU64,
+}
+
+/// What a discovery document says of the token endpoint.
+#[derive(Debug, Clone)]
+struct Discovered {
+    token_endpoint: Url,
+    /// `token_endpoint_auth_methods_supported` lists `client_secret_post`
+    /// and not `client_secret_basic`.
+    post_only: bool,
+}
+
+/// A token, and whether another could be had if the API refuses it.
+#[derive(Debug, Clone)]
+pub struct Bearer {
+    pub token: Arc<str>,
+    pub renewable: bool,
+}
+
+impl Tokens {
+    fn slot(&self, grant: &Grant) -> Arc<tokio::sync::Mutex<Slot>> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.entry(grant.clone()).or_default().clone()
+    }
+
+    /// The token for `grant`: the one held while it is fresh, else a new one.
+    /// `secret` is told every token and refresh token received.
+    pub async fn bearer(
+        &self,
+        grant: &Grant,
+        client: &reqwest::Client,
+        secret: &(dyn Fn(&str) + Sync),
+    ) -> Result<Bearer, TokenError> {
+        let slot = self.slot(grant);
+        let mut slot = slot.lock().await;
+        if !slot.started {
+            slot.started = true;
+            slot.refresh = grant.refresh_token.clone();
+            if let Some(a) = &grant.access_token {
+                slot.token = Some(Token {
+                    access: a.as_str().into(),
+                    renew_at: None,
+                });
+            }
+        }
+        let renewable = grant.endpoint != Endpoint::None
+            && (slot.refresh.is_some() || grant.kind != GrantKind::Supplied);
+        if let Some(t) = &slot.token {
+            if t.renew_at.is_none_or(|at| Instant::now() < at) {
+                return Ok(Bearer {
+                    token: t.access.clone(),
+                    renewable,
+                });
+            }
+        }
+        let token = self.fetch(grant, &mut slot, client, secret).await?;
+        Ok(Bearer { token, renewable })
+    }
+
+    /// The API refused `used`: forget it (unless another request already
+    /// replaced it), so that the next [`Tokens::bearer`] fetches a new one.
+    pub async fn refused(&self, grant: &Grant, used: &str) {
+        let slot = self.slot(grant);
+        let mut slot = slot.lock().await;
+        if slot.token.as_ref().is_some_and(|t| &*t.access == used) {
+            slot.token = None;
+        }
+    }
+
+    /// Gets a new token: with the refresh token when there is one (falling
+    /// back to the grant itself if the server refuses it), else by the grant.
+    async fn fetch(
+        &self,
+        grant: &Grant,
+        slot: &mut Slot,
+        client: &reqwest::Client,
+        secret: &(dyn Fn(&str) + Sync),
+    ) -> Result<Arc<str>, TokenError> {
+        let (endpoint, post_only) = self.endpoint(grant, client).await?;
+        let mut refresh_error = None;
+        if let Some(rt) = slot.refresh.clone() {
+            let form = vec![
+                ("grant_type", "refresh_token".to_string()),
+                ("refresh_token", rt),
+            ];
+            match self
+                .request(grant, &endpoint, post_only, form, client)
+                .await
+            {
+                Ok(answer) => return Ok(store(slot, answer, secret)),
+                Err(e) => refresh_error = Some(e),
+            }
+        }
+        let mut form = match &grant.kind {
+            GrantKind::ClientCredentials => vec![("grant_type", "client_credentials".to_string())],
+            GrantKind::Password { username, password } => vec![
+                ("grant_type", "password".to_string()),
+                ("username", username.clone()),
+                ("password", password.clone()),
+            ],
+            GrantKind::Refresh | GrantKind::Supplied => {
+                return Err(refresh_error.unwrap_or_else(|| {
+                    TokenError(format!(
+                        "the access token supplied for {} was refused and no refresh token is supplied to renew it",
+                        grant.label
+                    ))
+                }))
+            }
+        };
+        if !grant.scopes.is_empty() {
+            form.push(("scope", grant.scopes.clone()));
+        }
+        let answer = self
+            .request(grant, &endpoint, post_only, form, client)
+            .await?;
+        Ok(store(slot, answer, secret))
+    }
+
+    /// The token endpoint of `grant`, with discovery done once per URL.
+    async fn endpoint(
+        &self,
+        grant: &Grant,
+        client: &reqwest::Client,
+    ) -> Result<(Url, bool), TokenError> {
+        let url = match &grant.endpoint {
+            Endpoint::Token(u) => return Ok((u.clone(), false)),
+            Endpoint::None => {
+                return Err(TokenError(format!(
+                    "{} names no token endpoint, so no token can be fetched",
+                    grant.label
+                )))
+            }
+            Endpoint::Discovery(u) => u.clone(),
+        };
+        let cell = {
+            let mut map = self.endpoints.lock().unwrap_or_else(|e| e.into_inner());
+            map.entry(url.clone()).or_default().clone()
+        };
+        let mut cell = cell.lock().await;
+        if let Some(d) = &*cell {
+            return Ok((d.token_endpoint.clone(), d.post_only));
+        }
+        let d = discover(&url, client, &grant.label).await?;
+        *cell = Some(d.clone());
+        Ok((d.token_endpoint, d.post_only))
+    }
+
+    /// One token request (two if the server refuses HTTP Basic client
+    /// authentication and might take the credentials in the form).
+    async fn request(
+        &self,
+        grant: &Grant,
+        endpoint: &Url,
+        post_only: bool,
+        form: Vec<(&str, String)>,
+        client: &reqwest::Client,
+    ) -> Result<Answer, TokenError> {
+        let basic = grant.client_secret.is_some() && !post_only;
+        let first = self.post(grant, endpoint, basic, &form, client).await;
+        match first {
+            Err(Refusal::Server {
+                status: 401,
+                ref error,
+                ..
+            }) if basic && error == "invalid_client" => self
+                .post(grant, endpoint, false, &form, client)
+                .await
+                .map_err(|r| r.into_error(grant, endpoint)),
+            other => other.map_err(|r| r.into_error(grant, endpoint)),
+        }
+    }
+
+    async fn post(
+        &self,
+        grant: &Grant,
+        endpoint: &Url,
+        basic: bool,
+        form: &[(&str, String)],
+        client: &reqwest::Client,
+    ) -> Result<Answer, Refusal> {
+        let mut body = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in form {
+            body.append_pair(k, v);
+        }
+        let mut req = client
+            .post(endpoint.clone())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json");
+        match (&grant.client_id, &grant.client_secret) {
+            (Some(id), Some(secret)) if basic => {
+                // RFC 6749 §2.3.1: both form-encoded, then joined.
+                let enc = |s: &str| {
+                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                };
+                let pair = format!("{}:{}", enc(id), enc(secret));
+                req = req.header(
+                    "authorization",
+                    format!("Basic {}", crate::redact::base64(pair.as_bytes())),
+                );
+            }
+            (Some(id), secret) => {
+                body.append_pair("client_id", id);
+                if let Some(s) = secret {
+                    body.append_pair("client_secret", s);
+                }
+            }
+            _ => {}
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let resp = req
+            .body(body.finish())
+            .send()
+            .await
+            .map_err(|e| Refusal::Unreachable(crate::http::describe_error(&e)))?;
+        let status = resp.status().as_u16();
+        let text = read_capped(resp).await.map_err(Refusal::Unreachable)?;
+        parse_answer(status, &text)
+    }
+}
+
+/// Keeps a new token (and refresh token) in the slot; returns the token.
+fn store(slot: &mut Slot, answer: Answer, secret: &(dyn Fn(&str) + Sync)) -> Arc<str> {
+    secret(&answer.access);
+    if let Some(r) = &answer.refresh {
+        secret(r);
+        slot.refresh = Some(r.clone());
+    }
+    let access: Arc<str> = answer.access.as_str().into();
+    slot.token = Some(Token {
+        access: access.clone(),
+        renew_at: answer.expires_in.map(|life| {
+            // Renew a fifth of the lifetime early, at most 30 s.
+            let margin = (life / 5).min(Duration::from_secs(30));
+            Instant::now() + life.saturating_sub(margin)
+        }),
+    });
+    access
+}
+
+/// A token endpoint's good answer.
+struct Answer {
+    access: String,
+    refresh: Option<String>,
+    expires_in: Option<Duration>,
+}
+
+/// A token endpoint's refusal, before it is worded for the user.
+enum Refusal {
+    Unreachable(String),
+    Server {
+        status: u16,
+        error: String,
+        description: Option<String>,
+    },
+    Garbled {
+        status: u16,
+        why: String,
+    },
+}
+
+impl Refusal {
+    fn into_error(self, grant: &Grant, endpoint: &Url) -> TokenError {
+        let at = crate::read::display_url(endpoint);
+        TokenError(match self {
+            Refusal::Unreachable(why) => format!(
+                "the token endpoint {at} of {} could not be reached: {why}",
+                grant.label
+            ),
+            Refusal::Server {
+                status,
+                error,
+                description,
+            } => {
+                let said = description
+                    .map(|d| format!(" ({})", clip(&d)))
+                    .unwrap_or_default();
+                format!(
+                    "the token endpoint {at} of {} refused the request: HTTP {status} `{}`{said}",
+                    grant.label,
+                    clip(&error)
+                )
+            }
+            Refusal::Garbled { status, why } => format!(
+                "the token endpoint {at} of {} answered HTTP {status} without a usable token: {why}",
+                grant.label
+            ),
+        })
+    }
+}
+
+/// Text from the server, cut short for a message.
+fn clip(s: &str) -> String {
+    let s: String = s.chars().filter(|c| !c.is_control()).take(200).collect();
+    s
+}
+
+fn parse_answer(status: u16, text: &str) -> Result<Answer, Refusal> {
+    let json: Option<Value> = serde_json::from_str(text).ok();
+    if !(200..300).contains(&status) {
+        if let Some(error) = json.as_ref().and_then(|j| j.get("error")?.as_str()) {
+            return Err(Refusal::Server {
+                status,
+                error: error.to_string(),
+                description: json
+                    .as_ref()
+                    .and_then(|j| j.get("error_description")?.as_str())
+                    .map(str::to_string),
+            });
+        }
+        return Err(Refusal::Garbled {
+            status,
+            why: "the answer is not an OAuth 2.0 error (no `error` field)".into(),
+        });
+    }
+    let Some(json) = json else {
+        return Err(Refusal::Garbled {
+            status,
+            why: "the answer is not JSON".into(),
+        });
+    };
+    let Some(access) = json.get("access_token").and_then(Value::as_str) else {
+        return Err(Refusal::Garbled {
+            status,
+            why: "the answer has no `access_token`".into(),
+        });
+    };
+    if let Some(t) = json.get("token_type").and_then(Value::as_str) {
+        if !t.eq_ignore_ascii_case("bearer") {
+            return Err(Refusal::Garbled {
+                status,
+                why: format!(
+                    "the token type is `{}`; arazzo sends bearer tokens only",
+                    clip(t)
+                ),
+            });
+        }
+    }
+    let expires_in = match json.get("expires_in") {
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.parse::<f64>().ok(),
+        _ => None,
+    }
+    .filter(|s| s.is_finite() && *s >= 0.0)
+    .map(|s| Duration::from_secs_f64(s.min(1e9)));
+    Ok(Answer {
+        access: access.to_string(),
+        refresh: json
+            .get("refresh_token")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        expires_in,
+    })
+}
+
+async fn read_capped(mut resp: reqwest::Response) -> Result<String, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| crate::http::describe_error(&e))?
+    {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_ANSWER {
+            return Err(format!("the answer is larger than {MAX_ANSWER} bytes"));
+        }
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Reads an OpenID Connect discovery document for its token endpoint.
+async fn discover(
+    url: &Url,
+    client: &reqwest::Client,
+    label: &str,
+) -> Result<Discovered, TokenError> {
+    let at = crate::read::display_url(url);
+    let fail = |why: String| {
+        TokenError(format!(
+            "the OpenID Connect discovery document {at} of {label} {why}"
+        ))
+    };
+    let resp = client
+        .get(url.clone())
+        .header("accept", "application/json")
+        .send()
+        .await
+        .map_err(|e| {
+            fail(format!(
+                "could not be read: {}",
+                crate::http::describe_error(&e)
+            ))
+        })?;
+    let status = resp.status().as_u16();
+    if status != 200 {
+        return Err(fail(format!("answered HTTP {status}")));
+    }
+    let text = read_capped(resp)
+        .await
+        .map_err(|e| fail(format!("could not be read: {e}")))?;
+    let doc: Value = serde_json::from_str(&text).map_err(|_| fail("is not JSON".into()))?;
+    let endpoint = doc
+        .get("token_endpoint")
+        .and_then(Value::as_str)
+        .ok_or_else(|| fail("names no `token_endpoint`".into()))?;
+    let token_endpoint = Url::parse(endpoint)
+        .map_err(|e| fail(format!("names a token endpoint that is not a URL: {e}")))?;
+    check_endpoint(&token_endpoint).map_err(|m| fail(format!("names a token endpoint {m}")))?;
+    let methods: Vec<&str> = doc
+        .get("token_endpoint_auth_methods_supported")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    Ok(Discovered {
+        token_endpoint,
+        post_only: methods.contains(&"client_secret_post")
+            && !methods.contains(&"client_secret_basic"),
+    })
+}
+
+/// Client secrets, passwords and refresh tokens go to a token endpoint only
+/// over https, or over http to this machine (a local test server).
+pub fn check_endpoint(url: &Url) -> Result<(), String> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        "http" => Err(format!(
+            "over plain http ({}): arazzo sends credentials to a token endpoint only over https, or over http to this machine",
+            crate::read::display_url(url)
+        )),
+        other => Err(format!("with the scheme `{other}`, which is not http(s)")),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_parse() {
+        let a = parse_answer(
+            200,
+            r#"{"access_token":"t","token_type":"Bearer","expires_in":60,"refresh_token":"r"}"#,
+        )
+        .ok()
+        .unwrap();
+        assert_eq!(a.access, "t");
+        assert_eq!(a.refresh.as_deref(), Some("r"));
+        assert_eq!(a.expires_in, Some(Duration::from_secs(60)));
+        assert!(matches!(
+            parse_answer(
+                401,
+                r#"{"error":"invalid_client","error_description":"no"}"#
+            ),
+            Err(Refusal::Server { status: 401, .. })
+        ));
+        assert!(matches!(
+            parse_answer(200, "<html>"),
+            Err(Refusal::Garbled { .. })
+        ));
+        assert!(matches!(
+            parse_answer(200, r#"{"access_token":"t","token_type":"mac"}"#),
+            Err(Refusal::Garbled { .. })
+        ));
+    }
+
+    #[test]
+    fn plain_http_only_to_this_machine() {
+        assert!(check_endpoint(&Url::parse("http://127.0.0.1:9/t").unwrap()).is_ok());
+        assert!(check_endpoint(&Url::parse("http://localhost/t").unwrap()).is_ok());
+        assert!(check_endpoint(&Url::parse("https://a.example/t").unwrap()).is_ok());
+        assert!(check_endpoint(&Url::parse("http://a.example/t").unwrap()).is_err());
+    }
+}
