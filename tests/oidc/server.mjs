@@ -65,12 +65,18 @@
 // requires a client certificate signed by mtls.ca; /api/... answers
 // 200 {"ok":true,"cn":"<client certificate CN>","path"}.
 
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, webcrypto } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 
 import Provider, { errors } from 'oidc-provider';
+
+// jose (under oidc-provider) uses the global Web Crypto object, which Node.js
+// only exposes by default from v19 on.
+if (!globalThis.crypto?.subtle) {
+  globalThis.crypto = webcrypto;
+}
 
 const HOST = '127.0.0.1';
 
