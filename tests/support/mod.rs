@@ -5,7 +5,9 @@ pub mod cli;
 pub mod composio;
 pub mod echo;
 pub mod jentic;
+pub mod oidc;
 pub mod scripted;
+pub mod test_ca;
 pub mod workspace;
 
 use std::io::{Read, Write};
