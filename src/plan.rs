@@ -131,6 +131,12 @@ pub struct PlannedStep {
     pub headers: Vec<(String, String)>,
     pub body: Option<Value>,
     pub problems: Vec<PlanProblem>,
+    /// The security schemes the request will carry (names and kinds, never
+    /// values): "`oauth` of source `api` (oauth2, client credentials)".
+    pub credentials: Vec<String>,
+    /// Security requirements no credential is supplied for, when none is
+    /// supplied for the source at all: the request goes without.
+    pub warnings: Vec<String>,
 }
 
 /// Plans every step of the entry workflow (and of workflows it calls), in the
@@ -243,6 +249,8 @@ impl Planner<'_> {
                     url: call.operation.path.clone(),
                     headers: Vec::new(),
                     body: None,
+                    credentials: Vec::new(),
+                    warnings: Vec::new(),
                     problems: vec![PlanProblem {
                         workflow_id: wf.workflow_id.clone(),
                         step_id: step_id.to_string(),
@@ -258,7 +266,16 @@ impl Planner<'_> {
                 self.redactor.add(s);
             }
         }
-        let problems = check_request(wf, step_id, call, &built);
+        let mut problems = check_request(wf, step_id, call, &built);
+        let (credentials, warnings) = self.credentials(call, &built, ctx, |field, rule| {
+            problems.push(PlanProblem {
+                workflow_id: wf.workflow_id.clone(),
+                step_id: step_id.to_string(),
+                field: field.into(),
+                rule,
+                about: ProblemAbout::Step,
+            })
+        });
         // Placeholders read as written, not percent-encoded.
         let mut url = built.url.clone();
         for p in ctx.seen.borrow().iter() {
@@ -274,7 +291,66 @@ impl Planner<'_> {
             headers: built.headers.clone(),
             body: built.body.clone(),
             problems,
+            credentials,
+            warnings,
         }
+    }
+
+    /// The schemes the request will carry, and the warnings for unmet
+    /// requirements; a problem (to `problem`) when an `x-security` entry lacks
+    /// a field, or when the requirements are unmet although credentials are
+    /// supplied for the source (a missing or empty one, surely a mistake).
+    fn credentials(
+        &self,
+        call: &OperationCall,
+        built: &request::BuiltRequest,
+        ctx: &DryCtx<'_>,
+        mut problem: impl FnMut(&str, String),
+    ) -> (Vec<String>, Vec<String>) {
+        let explicit: Vec<crate::auth::Values> = call
+            .security
+            .explicit
+            .iter()
+            .map(|entry| {
+                let mut values = crate::auth::Values::new();
+                for (field, expr) in &entry.values {
+                    let text = match expr.eval_required(ctx) {
+                        Ok(Some(v)) => crate::expr::stringify(Some(&v)),
+                        Ok(None) => continue,
+                        // Known only once the run is under way.
+                        Err(_) => "{…}".to_string(),
+                    };
+                    if crate::openapi::security::secret_field(field) && !text.starts_with('{') {
+                        self.redactor.add(&text);
+                    }
+                    values.insert(field.clone(), text);
+                }
+                values
+            })
+            .collect();
+        let taken = crate::auth::taken(&built.headers, built.query_params.keys());
+        let auth = &*self.opts.auth;
+        let selection =
+            match crate::auth::select(&call.security, &call.source, auth, &explicit, taken) {
+                Ok(s) => s,
+                Err(m) => {
+                    problem("credentials", m);
+                    return (Vec::new(), Vec::new());
+                }
+            };
+        let labels = selection.chosen.iter().map(|c| c.label.clone()).collect();
+        let mut warnings = Vec::new();
+        if let Some(unmet) = selection.unsatisfied {
+            if auth.intends(&call.source) || !call.security.explicit.is_empty() {
+                problem("credentials", unmet);
+            } else {
+                warnings.push(format!(
+                    "{unmet}; no credential is supplied for source `{}`, so the request is sent without",
+                    call.source
+                ));
+            }
+        }
+        (labels, warnings)
     }
 
     /// Plans a step that calls workflow `child`: shown as a `CALL` whose body
@@ -314,6 +390,8 @@ impl Planner<'_> {
             headers: Vec::new(),
             body: Some(Value::Object(child_inputs.clone())),
             problems,
+            credentials: Vec::new(),
+            warnings: Vec::new(),
         };
         (planned, child_inputs)
     }

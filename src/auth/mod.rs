@@ -82,16 +82,24 @@ impl Auth {
         self.identities.get(source)
     }
 
-    /// The supplied values of `scheme` of `source`.
+    /// The supplied values of `scheme` of `source` (an empty value counts
+    /// as not supplied: a CI secret that is not set expands to nothing).
     fn supplied(&self, source: &str, scheme: &str) -> Values {
         self.credentials
             .fields(source, scheme)
             .map(|f| {
                 f.iter()
+                    .filter(|(_, s)| !s.value.is_empty())
                     .map(|(k, s)| (k.clone(), s.value.clone()))
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Whether any credential (even an empty one) is supplied for `source`:
+    /// then requirements left unmet are a mistake, not an API used without.
+    pub fn intends(&self, source: &str) -> bool {
+        self.credentials.all().any(|((s, _), _)| s == source)
     }
 }
 
@@ -118,7 +126,7 @@ impl Target {
             Scheme::Http { .. } | Scheme::OAuth2 { .. } | Scheme::OpenIdConnect { .. } => {
                 Some(Target::Header("authorization".into()))
             }
-            Scheme::MutualTls | Scheme::Unknown { .. } => None,
+            Scheme::MutualTls | Scheme::Unknown { .. } | Scheme::Invalid { .. } => None,
         }
     }
 }
@@ -272,7 +280,7 @@ fn requirement_lacks(
             vars(&["accessToken"])
         ),
         Scheme::MutualTls => vars(&["clientCert", "clientKey"]),
-        Scheme::Unknown { .. } => String::new(),
+        Scheme::Unknown { .. } | Scheme::Invalid { .. } => String::new(),
     };
     let fix = if fix.is_empty() {
         String::new()
@@ -284,6 +292,33 @@ fn requirement_lacks(
         r.name,
         scheme.describe()
     ))
+}
+
+/// Why no supplied credential could ever satisfy requirement `r` (its
+/// scheme is not defined, or is of a kind `arazzo` cannot produce), unless
+/// something in `covered` sends it; `None` when one could.
+pub fn unproducible(r: &Requirement, covered: &[Target]) -> Option<String> {
+    let Some(scheme) = &r.scheme else {
+        return Some(format!(
+            "`{}` (not among the description's securitySchemes)",
+            r.name
+        ));
+    };
+    if Target::of(scheme).is_some_and(|t| covered.contains(&t)) {
+        return None;
+    }
+    match &**scheme {
+        Scheme::Http { scheme } if scheme != "basic" && scheme != "bearer" => Some(format!(
+            "`{}` (HTTP `{scheme}` authentication, which arazzo cannot produce)",
+            r.name
+        )),
+        Scheme::Unknown { kind } => Some(format!(
+            "`{}` (of type `{kind}`, which arazzo does not know)",
+            r.name
+        )),
+        Scheme::Invalid { why } => Some(format!("`{}` (which cannot be read: {why})", r.name)),
+        _ => None,
+    }
 }
 
 /// What `values` lack for `scheme`, worded to follow "the scheme …";
@@ -307,6 +342,7 @@ fn lacking(scheme: &Scheme, values: &Values, identity: bool) -> Option<String> {
         Scheme::MutualTls if identity || (has("clientCert") && has("clientKey")) => None,
         Scheme::MutualTls => Some("has no `clientCert` and `clientKey`".into()),
         Scheme::Unknown { kind } => Some(format!("is of type `{kind}`, which arazzo does not know")),
+        Scheme::Invalid { why } => Some(format!("cannot be read: {why}")),
     }
 }
 
@@ -435,4 +471,27 @@ fn absolute(url: &str, base: &str, label: &str) -> Result<Url, String> {
     token::check_endpoint(&parsed)
         .map_err(|m| format!("{label}: refusing the token endpoint {m}"))?;
     Ok(parsed)
+}
+
+/// Where a request's own parameters already put something a scheme would:
+/// its headers (and the cookies in its `Cookie` header) and query parameters.
+pub fn taken<'q>(
+    headers: &[(String, String)],
+    query: impl Iterator<Item = &'q String>,
+) -> Vec<Target> {
+    let mut out: Vec<Target> = headers
+        .iter()
+        .map(|(k, _)| Target::Header(k.to_ascii_lowercase()))
+        .collect();
+    for (k, v) in headers {
+        if k.eq_ignore_ascii_case("cookie") {
+            out.extend(
+                v.split(';')
+                    .filter_map(|c| c.split_once('='))
+                    .map(|(n, _)| Target::Cookie(n.trim().to_string())),
+            );
+        }
+    }
+    out.extend(query.map(|k| Target::Query(k.clone())));
+    out
 }

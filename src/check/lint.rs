@@ -55,6 +55,7 @@ pub fn lint(program: &Program, loaded: &Loaded) -> Vec<Finding> {
         undeclared_status(wf, &step_ptr, &mut out);
         no_response_in_workflow_steps(wf, &step_ptr, &mut out);
         undeclared_parameters(wf, &step_ptr, &mut out);
+        unsatisfiable_security(wf, &step_ptr, &mut out);
         // What depends on every step being there waits until they all compile.
         if !wf.incomplete {
             reachability(wf, &wf_ptr, &mut out);
@@ -590,6 +591,74 @@ fn undeclared_parameters(
                 needle: Some(p.name.clone()),
             });
         }
+    }
+}
+
+/// Operations whose security no credential can satisfy: every alternative
+/// names a scheme the description does not define, or one `arazzo` cannot
+/// produce (HTTP digest, an unknown type), and no parameter or `x-security`
+/// entry of the step sends it instead.
+fn unsatisfiable_security(
+    wf: &CompiledWorkflow,
+    step_ptr: &dyn Fn(&str) -> String,
+    out: &mut Vec<Finding>,
+) {
+    use crate::auth::Target;
+    for step in &wf.steps {
+        let StepTarget::Operation(call) = &step.target else {
+            continue;
+        };
+        let security = &call.security;
+        if security.alternatives.is_empty() {
+            continue;
+        }
+        let mut covered: Vec<Target> = call
+            .parameters
+            .iter()
+            .filter_map(|p| match p.location {
+                crate::openapi::ParamIn::Header => {
+                    Some(Target::Header(p.name.to_ascii_lowercase()))
+                }
+                crate::openapi::ParamIn::Query => Some(Target::Query(p.name.clone())),
+                crate::openapi::ParamIn::Cookie => Some(Target::Cookie(p.name.clone())),
+                _ => None,
+            })
+            .collect();
+        covered.extend(
+            security
+                .explicit
+                .iter()
+                .filter_map(|e| Target::of(&e.scheme)),
+        );
+        let mut why = Vec::new();
+        for alt in &security.alternatives {
+            let lacks: Vec<String> = alt
+                .iter()
+                .filter_map(|r| crate::auth::unproducible(r, &covered))
+                .collect();
+            if lacks.is_empty() {
+                why.clear();
+                break;
+            }
+            why.push(lacks.join(" and "));
+        }
+        if why.is_empty() {
+            continue;
+        }
+        out.push(Finding {
+            pointer: step_ptr(&step.step_id),
+            code: "auth/unsatisfiable",
+            severity: Severity::Warning,
+            message: format!(
+                "step `{}`: no credential arazzo can send satisfies the security of `{} {}`: it requires {}",
+                step.step_id,
+                call.operation.method,
+                call.operation.path,
+                why.join(", or ")
+            ),
+            help: Some("send the credential as a step parameter (or with `x-security`), or fix the description's securitySchemes".into()),
+            needle: call.operation.operation_id.clone(),
+        });
     }
 }
 

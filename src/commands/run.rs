@@ -491,6 +491,7 @@ fn preflight(
         ));
     }
     let planned = plan::plan(program, inputs, opts, &printer.redactor);
+    warn_unmet_requirements(printer, &planned);
     let problems: Vec<plan::PlanProblem> = planned
         .iter()
         .flat_map(|p| p.problems.iter().cloned())
@@ -518,6 +519,24 @@ fn preflight(
         ));
     }
     Ok(None)
+}
+
+/// Says once per requirement which steps go without credentials because
+/// none is supplied for their source.
+fn warn_unmet_requirements(printer: &Printer, planned: &[plan::PlannedStep]) {
+    let mut seen: Vec<(&str, Vec<&str>)> = Vec::new();
+    for p in planned {
+        for w in &p.warnings {
+            match seen.iter_mut().find(|(t, _)| *t == w.as_str()) {
+                Some((_, steps)) => steps.push(&p.step_id),
+                None => seen.push((w, vec![&p.step_id])),
+            }
+        }
+    }
+    for (text, steps) in seen {
+        let steps: Vec<String> = steps.iter().map(|s| format!("`{s}`")).collect();
+        printer.err(&format!("warning: step {}: {text}\n", steps.join(", ")));
+    }
 }
 
 /// Prints the report and writes the report files; returns the exit code.
@@ -699,6 +718,8 @@ fn print_plan(
                     "url": p.url,
                     "headers": p.headers.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<Map<String, Value>>(),
                     "body": p.body,
+                    "credentials": p.credentials,
+                    "warnings": p.warnings,
                     "problems": p.problems,
                 })).collect::<Vec<_>>(),
                 "problems": problems,
@@ -719,6 +740,9 @@ fn print_plan(
                     out.push_str(&format!("{} (in workflow {})\n", p.step_id, p.workflow_id));
                 }
                 out.push_str(&format!("  {} {}\n", p.method, p.url));
+                for c in &p.credentials {
+                    out.push_str(&format!("  credentials: {c}\n"));
+                }
                 for (k, v) in &p.headers {
                     out.push_str(&format!("  {k}: {v}\n"));
                 }

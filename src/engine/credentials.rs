@@ -63,7 +63,13 @@ impl<'a, 'e> Runner<'a, 'e> {
         explicit: Vec<Values>,
     ) -> Result<Applied, String> {
         let auth = &*self.opts.auth;
-        let selection = auth::select(&call.security, &call.source, auth, &explicit, taken(built))?;
+        let selection = auth::select(
+            &call.security,
+            &call.source,
+            auth,
+            &explicit,
+            auth::taken(&built.headers, built.query_params.keys()),
+        )?;
         let mut applied = Applied::default();
         for chosen in &selection.chosen {
             let value = match &*chosen.scheme {
@@ -90,7 +96,7 @@ impl<'a, 'e> Runner<'a, 'e> {
                     }
                     format!("Bearer {}", bearer.token)
                 }
-                Scheme::MutualTls | Scheme::Unknown { .. } => continue,
+                Scheme::MutualTls | Scheme::Unknown { .. } | Scheme::Invalid { .. } => continue,
             };
             self.put(built, chosen, value);
         }
@@ -194,24 +200,4 @@ impl<'a, 'e> Runner<'a, 'e> {
             }
         }
     }
-}
-
-/// Where the request's own parameters already put something a scheme would.
-fn taken(built: &BuiltRequest) -> Vec<Target> {
-    let mut out: Vec<Target> = built
-        .headers
-        .iter()
-        .map(|(k, _)| Target::Header(k.to_ascii_lowercase()))
-        .collect();
-    for (k, v) in &built.headers {
-        if k.eq_ignore_ascii_case("cookie") {
-            out.extend(
-                v.split(';')
-                    .filter_map(|c| c.split_once('='))
-                    .map(|(n, _)| Target::Cookie(n.trim().to_string())),
-            );
-        }
-    }
-    out.extend(built.query_params.keys().map(|k| Target::Query(k.clone())));
-    out
 }

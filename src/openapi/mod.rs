@@ -598,11 +598,12 @@ impl OpenApi {
                     return Ok(std::sync::Arc::new(out));
                 };
                 for (name, scheme) in schemes {
+                    // One unreadable scheme leaves the others usable.
                     let parsed = self
                         .resolve(scheme)
                         .map_err(|e| e.to_string())
                         .and_then(security::Scheme::parse)
-                        .map_err(|e| format!("security scheme `{name}` cannot be read: {e}"))?;
+                        .unwrap_or_else(|why| security::Scheme::Invalid { why });
                     out.insert(name.clone(), std::sync::Arc::new(parsed));
                 }
                 Ok(std::sync::Arc::new(out))

@@ -50,6 +50,8 @@ pub enum Scheme {
     MutualTls,
     /// A `type` this version of OpenAPI does not define.
     Unknown { kind: String },
+    /// A scheme that cannot be read, and why.
+    Invalid { why: String },
 }
 
 /// The OAuth 2.0 flows a scheme declares (OpenAPI's OAuth Flows Object).
@@ -144,6 +146,7 @@ impl Scheme {
             Scheme::OpenIdConnect { .. } => "openIdConnect".into(),
             Scheme::MutualTls => "mutualTLS".into(),
             Scheme::Unknown { kind } => kind.clone(),
+            Scheme::Invalid { .. } => "unreadable".into(),
         }
     }
 }
