@@ -96,6 +96,17 @@ impl Auth {
             .unwrap_or_default()
     }
 
+    /// Where the fields of `scheme` of `source` were set, for messages.
+    fn origin(&self, source: &str, scheme: &str) -> String {
+        let mut from: Vec<&str> = Vec::new();
+        for s in self.credentials.fields(source, scheme).into_iter().flat_map(|f| f.values()) {
+            if !from.contains(&s.from.as_str()) {
+                from.push(&s.from);
+            }
+        }
+        from.join(", ")
+    }
+
     /// Whether any credential (even an empty one) is supplied for `source`:
     /// then requirements left unmet are a mistake, not an API used without.
     pub fn intends(&self, source: &str) -> bool {
@@ -140,6 +151,9 @@ pub struct Chosen {
     pub values: Values,
     /// The requirement's scopes (none for `x-security`).
     pub scopes: Vec<String>,
+    /// Where its values came from, for help after a 401: `x-security at
+    /// /workflows/0/x-security/0`, or the variables and files that set them.
+    pub origin: String,
 }
 
 /// What a request will carry.
@@ -189,6 +203,7 @@ pub fn select(
             scheme: entry.scheme.clone(),
             values,
             scopes: Vec::new(),
+            origin: format!("x-security at {}", entry.pointer),
         });
         taken.extend(target);
     }
@@ -221,6 +236,7 @@ pub fn select(
                     scheme,
                     values,
                     scopes: r.scopes.clone(),
+                    origin: auth.origin(source, &r.name),
                 });
                 taken.extend(target);
             }

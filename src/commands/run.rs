@@ -76,6 +76,7 @@ pub(super) fn command(mut args: RunArgs, printer: &Printer) -> Result<u8, Proble
         inputs: &inputs,
         origins: &origins,
         inputs_file: args.inputs_file.as_deref(),
+        auth: Some(&opts.auth),
     };
     let resume = match continuation(&args, printer, &program, flags.prior)? {
         Continuing::Fresh => None,

@@ -18,6 +18,8 @@ pub(crate) struct RunContext<'a> {
     pub inputs: &'a Map<String, Value>,
     pub origins: &'a BTreeMap<String, Origin>,
     pub inputs_file: Option<&'a Path>,
+    /// The credentials supplied for the run.
+    pub auth: Option<&'a crate::auth::Auth>,
 }
 
 /// The help line for a run that failed on a 401 or 403, or `None` when the
@@ -41,8 +43,17 @@ pub(crate) fn refused_help(report: &RunReport, ctx: &RunContext<'_>) -> Option<S
     if let Some(basic) = url_credential(&entry.url) {
         sent.push(basic);
     }
+    let schemes = ctx.auth.map(|a| scheme_credentials(call, a));
+    if let Some((chosen, _)) = &schemes {
+        sent.extend(chosen.iter().cloned());
+    }
     Some(if sent.is_empty() {
-        no_credential(status, wf, call, &missing)
+        match schemes.and_then(|(_, unmet)| unmet) {
+            Some(unmet) => format!(
+                "the server answered {status}, and the request carried no credential: {unmet}"
+            ),
+            None => no_credential(status, wf, call, &missing),
+        }
     } else {
         let what = if sent.len() == 1 { "it is" } else { "each is" };
         format!(
@@ -51,6 +62,42 @@ pub(crate) fn refused_help(report: &RunReport, ctx: &RunContext<'_>) -> Option<S
             what_to_check(status, what)
         )
     })
+}
+
+/// The credentials the call's security schemes put on its request, each
+/// with where it came from; and, when none is put, why (with the fix).
+fn scheme_credentials(
+    call: &OperationCall,
+    auth: &crate::auth::Auth,
+) -> (Vec<String>, Option<String>) {
+    use crate::auth::Target;
+    let taken: Vec<Target> = call
+        .parameters
+        .iter()
+        .filter_map(|p| match p.location {
+            crate::openapi::ParamIn::Header => Some(Target::Header(p.name.to_ascii_lowercase())),
+            crate::openapi::ParamIn::Query => Some(Target::Query(p.name.clone())),
+            crate::openapi::ParamIn::Cookie => Some(Target::Cookie(p.name.clone())),
+            _ => None,
+        })
+        .collect();
+    // The x-security values as written: only which fields they give matters.
+    let explicit: Vec<crate::auth::Values> = call
+        .security
+        .explicit
+        .iter()
+        .map(|e| e.values.iter().map(|(k, _)| (k.clone(), "…".to_string())).collect())
+        .collect();
+    match crate::auth::select(&call.security, &call.source, auth, &explicit, taken) {
+        Ok(sel) => (
+            sel.chosen
+                .iter()
+                .map(|c| format!("the credentials of scheme {} from {}", c.label, c.origin))
+                .collect(),
+            sel.unsatisfied,
+        ),
+        Err(m) => (Vec::new(), Some(m)),
+    }
 }
 
 /// The step entry whose response decides the failure: the failed step itself,
