@@ -99,7 +99,12 @@ impl Auth {
     /// Where the fields of `scheme` of `source` were set, for messages.
     fn origin(&self, source: &str, scheme: &str) -> String {
         let mut from: Vec<&str> = Vec::new();
-        for s in self.credentials.fields(source, scheme).into_iter().flat_map(|f| f.values()) {
+        for s in self
+            .credentials
+            .fields(source, scheme)
+            .into_iter()
+            .flat_map(|f| f.values())
+        {
             if !from.contains(&s.from.as_str()) {
                 from.push(&s.from);
             }

@@ -16,6 +16,7 @@ pub mod inputs;
 pub mod interrupt;
 mod next_step;
 pub mod outcome;
+mod prefetch;
 pub mod request;
 pub mod resume;
 mod run_loop;
@@ -533,7 +534,15 @@ pub async fn run_from(
         Some(r) => runner.resume(r),
         None => Vec::new(),
     };
-    let run = runner.workflow(0, inputs.clone(), 0, None).await;
+    let run = match runner.prefetch_tokens().await {
+        Ok(()) => runner.workflow(0, inputs.clone(), 0, None).await,
+        Err(e) => WorkflowRun {
+            succeeded: false,
+            outputs: Map::new(),
+            steps: Vec::new(),
+            error: Some(e),
+        },
+    };
     runner.report(inputs, run, carried)
 }
 

@@ -86,7 +86,12 @@ fn scheme_credentials(
         .security
         .explicit
         .iter()
-        .map(|e| e.values.iter().map(|(k, _)| (k.clone(), "…".to_string())).collect())
+        .map(|e| {
+            e.values
+                .iter()
+                .map(|(k, _)| (k.clone(), "…".to_string()))
+                .collect()
+        })
         .collect();
     match crate::auth::select(&call.security, &call.source, auth, &explicit, taken) {
         Ok(sel) => (
