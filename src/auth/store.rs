@@ -98,6 +98,12 @@ impl Credentials {
         }
         for (var, value) in env.iter().filter(|(k, _)| k.starts_with(ENV_PREFIX)) {
             match names.get(var) {
+                // As CI systems set a variable whose secret is missing: an
+                // empty credential would be sent, or would satisfy a scheme
+                // in place of a later alternative.
+                Some(_) if value.is_empty() => self
+                    .warnings
+                    .push(format!("{var} is empty, and is not used")),
                 Some((source, scheme, field)) => {
                     self.sets
                         .entry((source.clone(), scheme.clone()))
@@ -198,6 +204,9 @@ fn read_fields(set: &mut Fields, fields: &Value, from: &str) -> Result<(), Strin
                 .join(" "),
             _ => return Err(format!("`{field}` must be a string")),
         };
+        if value.is_empty() {
+            return Err(format!("`{field}` is empty"));
+        }
         set.insert(
             field.clone(),
             Supplied {
@@ -405,6 +414,19 @@ mod tests {
         assert_eq!(c.fields("api", "oauth").unwrap()["clientId"].value, "id");
         assert_eq!(c.warnings.len(), 1);
         assert!(c.warnings[0].contains("ARAZZO_AUTH_API_OAUTH_CLIENT_SECRET"));
+    }
+
+    #[test]
+    fn an_empty_variable_supplies_nothing() {
+        let known: Known = vec![("api".into(), vec!["key".into()])];
+        let env: BTreeMap<String, String> =
+            [("ARAZZO_AUTH_API_KEY_API_KEY".to_string(), String::new())].into();
+        let c = Credentials::load(&known, &env, None).unwrap();
+        assert!(c.fields("api", "key").is_none());
+        assert_eq!(
+            c.warnings,
+            vec!["ARAZZO_AUTH_API_KEY_API_KEY is empty, and is not used"]
+        );
     }
 
     #[test]
