@@ -398,6 +398,42 @@ fn a_failing_run_prints_more_and_still_no_secret() {
     }
 }
 
+/// The help under a 401 says which credentials the request carried and where
+/// each came from (src/report/credentials.rs): a key from `ARAZZO_AUTH_…`
+/// was carried, so "the request carried no credential" is wrong.
+#[test]
+#[ignore = "bug outside this branch's files: src/report/credentials.rs `refused_help` looks only at step parameters, not at the credentials the security schemes applied"]
+fn the_401_help_names_the_credential_the_schemes_sent() {
+    let wf = workflow(
+        "refused",
+        "",
+        &[step(
+            "h",
+            "hdrOp",
+            "    successCriteria: [{condition: $statusCode == 200}]\n",
+        )],
+    );
+    let (_ws, doc) = case(&wf);
+    let echo = Echo::start();
+    echo.reply_on("/hdr", Reply::json(401, &json!({"error": "unauthorized"})));
+    let out = exec(
+        arazzo()
+            .args(["run", "refused", "-f"])
+            .arg(&doc)
+            .args(["--server", &format!("api={}", echo.base_url())])
+            .env("ARAZZO_AUTH_API_HDR_API_KEY", KEY),
+    );
+    out.assert_code(1);
+    assert_eq!(only(&echo, "/hdr").header_values("x-api-key"), vec![KEY]);
+    assert!(
+        !out.stderr.contains("carried no credential"),
+        "{}",
+        out.context()
+    );
+    out.assert_stderr_has("ARAZZO_AUTH_API_HDR_API_KEY");
+    assert_nothing_leaks(&out, &[], &[]);
+}
+
 // ---------------------------------------------------------------------------
 // 2. http basic and bearer
 
