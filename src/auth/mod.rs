@@ -349,9 +349,12 @@ fn lacking(scheme: &Scheme, values: &Values, identity: bool) -> Option<String> {
     match scheme {
         Scheme::ApiKey { .. } if has("apiKey") => None,
         Scheme::ApiKey { .. } => Some("has no `apiKey`".into()),
-        Scheme::Http { scheme } if scheme == "basic" => {
-            (!(has("username") && has("password"))).then(|| "has no `username` and `password`".into())
-        }
+        Scheme::Http { scheme } if scheme == "basic" => match (has("username"), has("password")) {
+            (true, true) => None,
+            (true, false) => Some("has no `password`".into()),
+            (false, true) => Some("has no `username`".into()),
+            (false, false) => Some("has no `username` and `password`".into()),
+        },
         Scheme::Http { scheme } if scheme == "bearer" => {
             (!(has("token") || has("accessToken"))).then(|| "has no `token`".into())
         }

@@ -98,6 +98,12 @@ impl Credentials {
         }
         for (var, value) in env.iter().filter(|(k, _)| k.starts_with(ENV_PREFIX)) {
             match names.get(var) {
+                // As CI systems set a variable whose secret is missing: an
+                // empty credential would be sent, or would satisfy a scheme
+                // in place of a later alternative.
+                Some(_) if value.is_empty() => self
+                    .warnings
+                    .push(format!("{var} is empty, and is not used")),
                 Some((source, scheme, field)) => {
                     self.sets
                         .entry((source.clone(), scheme.clone()))
@@ -198,6 +204,9 @@ fn read_fields(set: &mut Fields, fields: &Value, from: &str) -> Result<(), Strin
                 .join(" "),
             _ => return Err(format!("`{field}` must be a string")),
         };
+        if value.is_empty() {
+            return Err(format!("`{field}` is empty"));
+        }
         set.insert(
             field.clone(),
             Supplied {
@@ -303,6 +312,9 @@ pub fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, String> {
     }
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("--env-file `{shown}` cannot be read: {e}"))?;
+    // A byte order mark (as some Windows editors write) is not part of the
+    // first name.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -323,36 +335,52 @@ pub fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, String> {
                 n + 1
             ));
         }
-        out.push((name.to_string(), unquote(value.trim())));
+        let value = unquote(value.trim())
+            .map_err(|m| format!("--env-file `{shown}`, line {}: {m}", n + 1))?;
+        out.push((name.to_string(), value));
     }
     Ok(out)
 }
 
-fn unquote(v: &str) -> String {
-    if v.len() >= 2 && v.starts_with('\'') && v.ends_with('\'') {
-        return v[1..v.len() - 1].to_string();
-    }
-    if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
-        let mut out = String::new();
-        let mut chars = v[1..v.len() - 1].chars();
-        while let Some(c) = chars.next() {
-            if c == '\\' {
-                match chars.next() {
-                    Some('n') => out.push('\n'),
-                    Some(other) => out.push(other),
-                    None => out.push('\\'),
-                }
-            } else {
-                out.push(c);
-            }
+/// A value as written after `=`: in single quotes (taken as written), in
+/// double quotes (with `\n`, `\"` and `\\` escapes), or bare; a quoted value
+/// may be followed by a ` # comment`, a bare one ends at ` #`. `Err` says
+/// what is wrong with it.
+fn unquote(v: &str) -> Result<String, String> {
+    let Some(quote) = v.chars().next().filter(|c| *c == '\'' || *c == '"') else {
+        // An unquoted value ends at ` #` (a comment).
+        return Ok(match v.find(" #") {
+            Some(i) => v[..i].trim_end().to_string(),
+            None => v.to_string(),
+        });
+    };
+    let mut out = String::new();
+    let mut chars = v[1..].char_indices();
+    let rest = loop {
+        let Some((i, c)) = chars.next() else {
+            return Err(format!("the value's opening {quote} is never closed"));
+        };
+        if c == quote {
+            break &v[1 + i + 1..];
         }
-        return out;
+        if c == '\\' && quote == '"' {
+            match chars.next() {
+                Some((_, 'n')) => out.push('\n'),
+                Some((_, other)) => out.push(other),
+                None => return Err(format!("the value's opening {quote} is never closed")),
+            }
+        } else {
+            out.push(c);
+        }
+    };
+    let rest = rest.trim_start();
+    if !rest.is_empty() && !rest.starts_with('#') {
+        // The text itself is not shown: it may be part of a secret.
+        return Err(format!(
+            "text follows the value's closing {quote}; quote the whole value, or start a comment with ` #`"
+        ));
     }
-    // An unquoted value ends at ` #` (a comment).
-    match v.find(" #") {
-        Some(i) => v[..i].trim_end().to_string(),
-        None => v.to_string(),
-    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -389,9 +417,27 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_variable_supplies_nothing() {
+        let known: Known = vec![("api".into(), vec!["key".into()])];
+        let env: BTreeMap<String, String> =
+            [("ARAZZO_AUTH_API_KEY_API_KEY".to_string(), String::new())].into();
+        let c = Credentials::load(&known, &env, None).unwrap();
+        assert!(c.fields("api", "key").is_none());
+        assert_eq!(
+            c.warnings,
+            vec!["ARAZZO_AUTH_API_KEY_API_KEY is empty, and is not used"]
+        );
+    }
+
+    #[test]
     fn dotenv_values() {
-        assert_eq!(unquote("'a b'"), "a b");
-        assert_eq!(unquote("\"a\\nb\""), "a\nb");
-        assert_eq!(unquote("abc # note"), "abc");
+        assert_eq!(unquote("'a b'").unwrap(), "a b");
+        assert_eq!(unquote("\"a\\nb\"").unwrap(), "a\nb");
+        assert_eq!(unquote("abc # note").unwrap(), "abc");
+        assert_eq!(unquote("\"a #b\" # note").unwrap(), "a #b");
+        assert_eq!(unquote("'a\\b' #note").unwrap(), "a\\b");
+        assert_eq!(unquote("\"a\\\"b\"").unwrap(), "a\"b");
+        assert!(unquote("\"abc").is_err());
+        assert!(unquote("'abc' def").is_err());
     }
 }
