@@ -402,7 +402,6 @@ fn a_failing_run_prints_more_and_still_no_secret() {
 /// each came from (src/report/credentials.rs): a key from `ARAZZO_AUTH_…`
 /// was carried, so "the request carried no credential" is wrong.
 #[test]
-#[ignore = "bug outside this branch's files: src/report/credentials.rs `refused_help` looks only at step parameters, not at the credentials the security schemes applied"]
 fn the_401_help_names_the_credential_the_schemes_sent() {
     let wf = workflow(
         "refused",
@@ -564,10 +563,25 @@ fn an_and_requirement_needs_every_scheme() {
     assert_nothing_leaks(&out, &[], &[]);
 
     // Only the key: the AND alternative is not half-applied. With the
-    // bearer token, the second alternative is used instead.
+    // bearer token, the second alternative is used instead; the AND alone,
+    // half supplied, is refused by preflight (a credential is supplied for
+    // the source, so the missing half is a mistake): nothing is sent.
     let echo = Echo::start();
     let out = exec(
         run_cmd(&doc, "and", &echo, &[])
+            .env("ARAZZO_AUTH_API_HDR_API_KEY", KEY)
+            .env("ARAZZO_AUTH_API_BEARER_TOKEN", TOKEN),
+    );
+    out.assert_code(2);
+    out.assert_stderr_has("step `and`");
+    out.assert_stderr_has("ARAZZO_AUTH_API_BASIC_USERNAME and ARAZZO_AUTH_API_BASIC_PASSWORD");
+    assert!(echo.api_requests().is_empty(), "nothing is sent");
+    assert_nothing_leaks(&out, &[], &[]);
+    // Past preflight (--no-preflight), the half-supplied AND is not
+    // half-applied, and the AND-or-bearer step uses the bearer token.
+    let echo = Echo::start();
+    let out = exec(
+        run_cmd(&doc, "and", &echo, &["--no-preflight"])
             .env("ARAZZO_AUTH_API_HDR_API_KEY", KEY)
             .env("ARAZZO_AUTH_API_BEARER_TOKEN", TOKEN),
     );
@@ -582,8 +596,6 @@ fn an_and_requirement_needs_every_scheme() {
         and_or.header_values("authorization"),
         vec![format!("Bearer {TOKEN}")]
     );
-    // The AND alone, half supplied: nothing of it is sent (the request goes
-    // without credentials and the API answers it).
     let and: Vec<Recorded> = echo
         .api_requests()
         .into_iter()
@@ -593,8 +605,6 @@ fn an_and_requirement_needs_every_scheme() {
         assert!(r.header("x-api-key").is_none(), "{r:#?}");
         assert!(r.header("authorization").is_none(), "{r:#?}");
     }
-    // (Telling the user what is missing before the run is preflight's job,
-    // which is not part of these tests.)
     assert_eq!(and.len(), 1);
 }
 
@@ -819,7 +829,6 @@ fn x_security_at_workflow_and_step_level_with_values_from_inputs() {
 /// the start, not from when its step runs: here the step never runs (the
 /// first fails), and the report still lists the inputs.
 #[test]
-#[ignore = "bug outside this branch's files: src/compile/workflow.rs `credential_inputs` does not count x-security values, so the input is printed in the report's `inputs`"]
 fn an_input_used_only_by_x_security_is_masked_even_when_its_step_never_runs() {
     let wf = workflow(
         "early",
@@ -853,8 +862,13 @@ fn an_input_used_only_by_x_security_is_masked_even_when_its_step_never_runs() {
     ));
     out.assert_code(1);
     assert_eq!(echo.api_requests().len(), 1);
+    // A secret input is left out of the report's inputs and only named.
+    let r = out.json();
+    assert!(r["inputs"].get("plain").is_none(), "{}", out.stdout);
     assert!(
-        out.json()["inputs"].get("plain").is_some(),
+        r["secretInputs"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|v| v == "plain")),
         "{}",
         out.stdout
     );
@@ -954,13 +968,21 @@ fn an_x_security_entry_lacking_a_value_fails_the_step_with_kind_auth() {
     );
     let (ws, doc) = case(&wf);
     let echo = Echo::start();
+    // Preflight sees it first: exit 2, the entry's place named, nothing sent.
+    let out = exec(run_cmd(&doc, "lacks", &echo, &[]).env("ARAZZO_AUTH_API_BASIC_PASSWORD", PASS));
+    out.assert_code(2);
+    out.assert_stderr_has("/workflows/0/steps/0/x-security/0");
+    out.assert_stderr_has("no `password`");
+    assert!(echo.api_requests().is_empty(), "nothing was sent");
+    assert_nothing_leaks(&out, &[], &[]);
+    // At run time (past preflight): the step fails with kind `auth`, exit 4.
     let report = ws.path("report.json");
     let out = exec(
         run_cmd(
             &doc,
             "lacks",
             &echo,
-            &["--report", report.to_str().unwrap()],
+            &["--report", report.to_str().unwrap(), "--no-preflight"],
         )
         .env("ARAZZO_AUTH_API_BASIC_PASSWORD", PASS),
     );
@@ -1000,6 +1022,9 @@ fn an_x_security_entry_lacking_a_value_fails_the_step_with_kind_auth() {
     );
     let (_ws, doc) = case(&wf);
     let out = exec(&mut run_cmd(&doc, "lacks2", &echo, &[]));
+    out.assert_code(2);
+    out.assert_stderr_has("no `token`");
+    let out = exec(&mut run_cmd(&doc, "lacks2", &echo, &["--no-preflight"]));
     out.assert_code(4);
     let r = out.json();
     assert_eq!(r["error"]["kind"], "auth", "{r:#}");

@@ -352,8 +352,20 @@ fn step_outputs(wf: &Workflow) -> HashMap<&str, BTreeSet<&str>> {
 /// Adds to `secret_inputs` the inputs a step sends in a credential parameter.
 fn credential_inputs(step: &CompiledStep, secret_inputs: &mut BTreeSet<String>) {
     if let StepTarget::Operation(call) = &step.target {
-        for p in call.parameters.iter().filter(|p| p.secret) {
-            for e in p.value.expressions() {
+        let params = call
+            .parameters
+            .iter()
+            .filter(|p| p.secret)
+            .map(|p| &p.value);
+        // `x-security` values of secret fields (`token: $inputs.token`).
+        let explicit = call.security.explicit.iter().flat_map(|e| {
+            e.values
+                .iter()
+                .filter(|(field, _)| crate::openapi::security::secret_field(field))
+                .map(|(_, v)| v)
+        });
+        for value in params.chain(explicit) {
+            for e in value.expressions() {
                 if let Expr::Inputs { name, .. } = e {
                     secret_inputs.insert(name.clone());
                 }
