@@ -112,7 +112,7 @@ impl Auth {
         from.join(", ")
     }
 
-    /// Whether any credential (even an empty one) is supplied for `source`:
+    /// Whether any credential is supplied for `source`:
     /// then requirements left unmet are a mistake, not an API used without.
     pub fn intends(&self, source: &str) -> bool {
         self.credentials.all().any(|((s, _), _)| s == source)
