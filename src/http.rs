@@ -248,6 +248,23 @@ pub fn tls_hint(message: &str) -> Option<String> {
             }
         }
     }
+    // An alert the server sent about this side's certificate (mutual TLS);
+    // the server's own certificate is fine, so no hint sends the user there.
+    if m.contains("received fatal alert: certificaterequired") {
+        return Some("the server asks for a client certificate (mutual TLS) and none was presented: give the source one with clientCert and clientKey (ARAZZO_AUTH_<SOURCE>_<SCHEME>_CLIENT_CERT and _CLIENT_KEY, or --auth-file)".into());
+    }
+    const REFUSED: [&str; 7] = [
+        "unknownca",
+        "badcertificate",
+        "certificateunknown",
+        "unsupportedcertificate",
+        "certificaterevoked",
+        "certificateexpired",
+        "accessdenied",
+    ];
+    if m.contains("received fatal alert") && REFUSED.iter().any(|a| m.contains(a)) {
+        return Some("the server refused the client certificate presented (mutual TLS): check that it is signed by a CA the server trusts, valid now, and meant for client authentication".into());
+    }
     if m.contains("unknownissuer") {
         Some("the certificate's issuer is not among the trusted roots: for a private CA, point SSL_CERT_FILE at its PEM file".into())
     } else if m.contains("no ca certificates") {
