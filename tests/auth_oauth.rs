@@ -749,7 +749,6 @@ fn when_the_new_token_is_refused_too_the_step_fails_after_one_renewal() {
 }
 
 #[test]
-#[ignore = "bug outside this branch's files: src/report/credentials.rs says the request carried no credential"]
 fn the_help_after_a_refused_oauth_token_names_the_scheme_not_a_hand_written_header() {
     let auth = AuthServer::start(AuthConfig::default());
     let api_server = Echo::start();
@@ -786,7 +785,6 @@ fn the_help_after_a_refused_oauth_token_names_the_scheme_not_a_hand_written_head
 }
 
 #[test]
-#[ignore = "bug outside this branch's files: src/auth/mod.rs grant_kind prefers client credentials over a supplied username and password"]
 fn supplied_username_and_password_choose_the_password_grant_when_both_flows_are_declared() {
     let auth = AuthServer::start(AuthConfig::default());
     let api = api_doc(

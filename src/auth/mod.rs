@@ -393,16 +393,18 @@ fn oauth_lacks(flows: Option<&Flows>, values: &Values) -> Option<String> {
 fn grant_kind(flows: Option<&Flows>, values: &Values) -> Option<GrantKind> {
     let has = |f: &str| values.contains_key(f);
     let refreshable = flows.is_none_or(|f| f.any_token_url().is_some());
-    if has("clientId")
-        && has("clientSecret")
-        && flows.is_none_or(|f| f.client_credentials.is_some())
-    {
-        Some(GrantKind::ClientCredentials)
-    } else if has("username") && has("password") && flows.is_none_or(|f| f.password.is_some()) {
+    // A user's name and password say whose token it is: they win over the
+    // client's own credentials when the scheme offers both flows.
+    if has("username") && has("password") && flows.is_none_or(|f| f.password.is_some()) {
         Some(GrantKind::Password {
             username: values["username"].clone(),
             password: values["password"].clone(),
         })
+    } else if has("clientId")
+        && has("clientSecret")
+        && flows.is_none_or(|f| f.client_credentials.is_some())
+    {
+        Some(GrantKind::ClientCredentials)
     } else if has("refreshToken") && refreshable {
         Some(GrantKind::Refresh)
     } else if has("accessToken") {
@@ -432,6 +434,7 @@ fn how(scheme: &Scheme, values: &Values) -> String {
 /// the API's base URL, against which a relative token URL resolves.
 pub fn grant_for(chosen: &Chosen, base: &str) -> Result<Grant, String> {
     let values = &chosen.values;
+    let mut refresh_endpoint = None;
     let (kind, endpoint) = match &*chosen.scheme {
         Scheme::OAuth2 { flows } => {
             let kind = grant_kind(Some(flows), values)
@@ -446,6 +449,18 @@ pub fn grant_for(chosen: &Chosen, base: &str) -> Result<Grant, String> {
                 }
                 _ => flows.any_token_url(),
             };
+            let flow = match &kind {
+                GrantKind::ClientCredentials => flows.client_credentials.as_ref(),
+                GrantKind::Password { .. } => flows.password.as_ref(),
+                _ => None,
+            };
+            let refresh_url = match flow {
+                Some(f) => f.refresh_url.as_deref(),
+                None => flows.any_token_url(),
+            };
+            if let Some(r) = refresh_url {
+                refresh_endpoint = Some(absolute(r, base, &chosen.label)?);
+            }
             let endpoint = match url {
                 Some(u) => Endpoint::Token(absolute(u, base, &chosen.label)?),
                 None if kind == GrantKind::Supplied => Endpoint::None,
@@ -480,6 +495,8 @@ pub fn grant_for(chosen: &Chosen, base: &str) -> Result<Grant, String> {
         access_token: values.get("accessToken").cloned(),
         refresh_token: values.get("refreshToken").cloned(),
         label: format!("scheme {}", chosen.label),
+        refresh_endpoint,
+        origin: chosen.origin.clone(),
     })
 }
 

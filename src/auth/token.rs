@@ -55,6 +55,11 @@ pub struct Grant {
     pub refresh_token: Option<String>,
     /// How the scheme is named in messages: "scheme `oauth` of source `api`".
     pub label: String,
+    /// Where refresh token requests go when the flow names a `refreshUrl`.
+    pub refresh_endpoint: Option<Url>,
+    /// Where the credentials were set (variables, files), for the help
+    /// after a refusal.
+    pub origin: String,
 }
 
 /// Why no token could be had.
@@ -167,12 +172,14 @@ impl Tokens {
                 ("grant_type", "refresh_token".to_string()),
                 ("refresh_token", rt),
             ];
-            match self
-                .request(grant, &endpoint, post_only, form, client)
-                .await
-            {
+            let at = grant.refresh_endpoint.as_ref().unwrap_or(&endpoint);
+            match self.request(grant, at, post_only, form, client).await {
                 Ok(answer) => return Ok(store(slot, answer, secret)),
-                Err(e) => refresh_error = Some(e),
+                Err(e) => {
+                    // A refused refresh token is not tried again.
+                    slot.refresh = None;
+                    refresh_error = Some(e);
+                }
             }
         }
         let mut form = match &grant.kind {
@@ -358,8 +365,13 @@ impl Refusal {
                 let said = description
                     .map(|d| format!(" ({})", clip(&d)))
                     .unwrap_or_default();
+                let check = if grant.origin.is_empty() {
+                    String::new()
+                } else {
+                    format!("; check the credentials set in {}", grant.origin)
+                };
                 format!(
-                    "the token endpoint {at} of {} refused the request: HTTP {status} `{}`{said}",
+                    "the token endpoint {at} of {} refused the request: HTTP {status} `{}`{said}{check}",
                     grant.label,
                     clip(&error)
                 )
@@ -486,6 +498,7 @@ async fn discover(
         .get("token_endpoint")
         .and_then(Value::as_str)
         .ok_or_else(|| fail("names no `token_endpoint`".into()))?;
+    check_issuer(url, &doc).map_err(fail)?;
     let token_endpoint = Url::parse(endpoint)
         .map_err(|e| fail(format!("names a token endpoint that is not a URL: {e}")))?;
     check_endpoint(&token_endpoint).map_err(|m| fail(format!("names a token endpoint {m}")))?;
@@ -499,6 +512,28 @@ async fn discover(
         post_only: methods.contains(&"client_secret_post")
             && !methods.contains(&"client_secret_basic"),
     })
+}
+
+/// OpenID Connect Discovery 1.0 §4.3: the `issuer` a discovery document
+/// names must be the URL it was read from, less `/.well-known/openid-configuration`;
+/// a document that names another issuer is refused (it could send the
+/// credentials elsewhere). A URL of another form is not checked.
+fn check_issuer(url: &Url, doc: &Value) -> Result<(), String> {
+    const WELL_KNOWN: &str = "/.well-known/openid-configuration";
+    let text = url.as_str();
+    let Some(base) = text.strip_suffix(WELL_KNOWN) else {
+        return Ok(());
+    };
+    let issuer = doc.get("issuer").and_then(Value::as_str).unwrap_or("");
+    if issuer.trim_end_matches('/') == base.trim_end_matches('/') {
+        Ok(())
+    } else {
+        Err(format!(
+            "names the issuer `{}`, not `{}` it was read from (OpenID Connect Discovery requires them to match)",
+            clip(issuer),
+            crate::read::display_url(&Url::parse(base).unwrap_or_else(|_| url.clone()))
+        ))
+    }
 }
 
 /// Client secrets, passwords and refresh tokens go to a token endpoint only
