@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::compile::{CompiledWorkflow, OperationCall, Program, StepTarget};
 use crate::engine::{base_url, request, RunOptions};
 use crate::expr::{apply_pointer, Expr, Resolve, ValueExpr};
+use crate::openapi::security::Scheme;
 use crate::openapi::{ParamIn, QueryMedia};
 
 /// A value not known before the run, shown as `{$expression}`.
@@ -338,8 +339,29 @@ impl Planner<'_> {
                     return (Vec::new(), Vec::new());
                 }
             };
-        let labels = selection.chosen.iter().map(|c| c.label.clone()).collect();
+        let mut labels = Vec::new();
         let mut warnings = Vec::new();
+        for chosen in &selection.chosen {
+            labels.push(match &*chosen.scheme {
+                Scheme::OAuth2 { .. } | Scheme::OpenIdConnect { .. } => {
+                    // Where the client secret or password will go.
+                    let base = base_url(call, self.opts).unwrap_or_else(|_| built.url.clone());
+                    match crate::auth::grant_for(chosen, &base) {
+                        Ok(g) => format!("{}, token from {}", chosen.label, token_source(&g)),
+                        Err(m) => {
+                            problem("credentials", m);
+                            chosen.label.clone()
+                        }
+                    }
+                }
+                _ => chosen.label.clone(),
+            });
+        }
+        if !selection.chosen.is_empty() {
+            if let Some(w) = cleartext(&built.url, &call.source) {
+                warnings.push(w);
+            }
+        }
         if let Some(unmet) = selection.unsatisfied {
             if auth.intends(&call.source) || !call.security.explicit.is_empty() {
                 problem("credentials", unmet);
@@ -395,6 +417,39 @@ impl Planner<'_> {
         };
         (planned, child_inputs)
     }
+}
+
+/// Where a grant's token comes from, for dry runs.
+fn token_source(g: &crate::auth::token::Grant) -> String {
+    use crate::auth::token::Endpoint;
+    match &g.endpoint {
+        Endpoint::Token(u) => crate::read::display_url(u),
+        Endpoint::Discovery(u) => format!(
+            "the token endpoint named by {}",
+            crate::read::display_url(u)
+        ),
+        Endpoint::None => "the supplied access token".into(),
+    }
+}
+
+/// A warning for credentials sent over plain http to another machine: they
+/// travel unencrypted.
+fn cleartext(url: &str, source: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    if u.scheme() != "http" {
+        return None;
+    }
+    let local = match u.host()? {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    };
+    (!local).then(|| {
+        format!(
+            "the credentials of source `{source}` go over plain http to {}, unencrypted; use https (or --server {source}=https://…)",
+            u.host_str().unwrap_or_default()
+        )
+    })
 }
 
 /// Checks a built request's parameters and body against the operation.
