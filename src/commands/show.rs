@@ -90,7 +90,50 @@ fn describe(program: &Program, wf: &CompiledWorkflow, s: &CompiledStep) -> Value
         "produces": s.outputs.iter().map(|(k, _)| k).collect::<Vec<_>>(),
         "after": s.deps.after.iter().map(|&j| &wf.steps[j].step_id).collect::<Vec<_>>(),
         "timeoutMs": s.timeout.map(|t| t.as_millis() as u64),
+        "security": security(s),
     })
+}
+
+/// The credentials a step's operation asks for: each alternative of its
+/// security requirements as `scheme (type) [scopes]` with the variables
+/// that supply it, and its `x-security` entries.
+fn security(s: &CompiledStep) -> Vec<String> {
+    let StepTarget::Operation(call) = &s.target else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = call
+        .security
+        .alternatives
+        .iter()
+        .map(|alt| {
+            if alt.is_empty() {
+                return "none".to_string();
+            }
+            alt.iter()
+                .map(|r| {
+                    let kind = r
+                        .scheme
+                        .as_ref()
+                        .map_or("undefined".into(), |k| k.describe());
+                    let scopes = if r.scopes.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" [{}]", r.scopes.join(" "))
+                    };
+                    let env = crate::auth::env_name(&call.source, &r.name, "");
+                    format!("{} ({kind}){scopes}, from {env}…", r.name)
+                })
+                .collect::<Vec<_>>()
+                .join(" and ")
+        })
+        .collect();
+    out.extend(
+        call.security
+            .explicit
+            .iter()
+            .map(|e| format!("{} (x-security at {})", e.scheme.describe(), e.pointer)),
+    );
+    out
 }
 
 /// `N. stepId  METHOD /path  (operationId)`, then what it reads and produces.
@@ -127,6 +170,10 @@ fn human_step(n: usize, s: &Value) -> String {
     }
     if let Some(ms) = s["timeoutMs"].as_u64() {
         out.push_str(&format!("   timeout:  {ms} ms\n"));
+    }
+    let security = list("security");
+    if !security.is_empty() {
+        out.push_str(&format!("   security: {}\n", security.join("; or ")));
     }
     out
 }
