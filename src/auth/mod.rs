@@ -536,3 +536,17 @@ pub fn taken<'q>(
     out.extend(query.map(|k| Target::Query(k.clone())));
     out
 }
+
+/// Where a call's own parameters send something, as known before the
+/// request is built (their names and places): what they set, schemes leave.
+pub fn param_targets(params: &[crate::compile::CompiledParam]) -> Vec<Target> {
+    params
+        .iter()
+        .filter_map(|p| match p.location {
+            ParamIn::Header => Some(Target::Header(p.name.to_ascii_lowercase())),
+            ParamIn::Query => Some(Target::Query(p.name.clone())),
+            ParamIn::Cookie => Some(Target::Cookie(p.name.clone())),
+            _ => None,
+        })
+        .collect()
+}

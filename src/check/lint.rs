@@ -612,18 +612,7 @@ fn unsatisfiable_security(
         if security.alternatives.is_empty() {
             continue;
         }
-        let mut covered: Vec<Target> = call
-            .parameters
-            .iter()
-            .filter_map(|p| match p.location {
-                crate::openapi::ParamIn::Header => {
-                    Some(Target::Header(p.name.to_ascii_lowercase()))
-                }
-                crate::openapi::ParamIn::Query => Some(Target::Query(p.name.clone())),
-                crate::openapi::ParamIn::Cookie => Some(Target::Cookie(p.name.clone())),
-                _ => None,
-            })
-            .collect();
+        let mut covered = crate::auth::param_targets(&call.parameters);
         covered.extend(
             security
                 .explicit

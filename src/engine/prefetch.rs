@@ -7,7 +7,6 @@ use crate::auth::{self, Target};
 use crate::compile::StepTarget;
 use crate::engine::outcome::{ErrorKind, RunError};
 use crate::openapi::security::Scheme;
-use crate::openapi::ParamIn;
 
 impl<'a, 'e> Runner<'a, 'e> {
     /// Fetches the token of every OAuth 2.0 or OpenID Connect scheme that an
@@ -27,16 +26,7 @@ impl<'a, 'e> Runner<'a, 'e> {
                 let Ok(base) = base_url(call, self.opts) else {
                     continue;
                 };
-                let mut taken: Vec<Target> = call
-                    .parameters
-                    .iter()
-                    .filter_map(|p| match p.location {
-                        ParamIn::Header => Some(Target::Header(p.name.to_ascii_lowercase())),
-                        ParamIn::Query => Some(Target::Query(p.name.clone())),
-                        ParamIn::Cookie => Some(Target::Cookie(p.name.clone())),
-                        _ => None,
-                    })
-                    .collect();
+                let mut taken = auth::param_targets(&call.parameters);
                 // What `x-security` sends is fetched when its step runs.
                 taken.extend(
                     call.security

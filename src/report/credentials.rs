@@ -70,17 +70,7 @@ fn scheme_credentials(
     call: &OperationCall,
     auth: &crate::auth::Auth,
 ) -> (Vec<String>, Option<String>) {
-    use crate::auth::Target;
-    let taken: Vec<Target> = call
-        .parameters
-        .iter()
-        .filter_map(|p| match p.location {
-            crate::openapi::ParamIn::Header => Some(Target::Header(p.name.to_ascii_lowercase())),
-            crate::openapi::ParamIn::Query => Some(Target::Query(p.name.clone())),
-            crate::openapi::ParamIn::Cookie => Some(Target::Cookie(p.name.clone())),
-            _ => None,
-        })
-        .collect();
+    let taken = crate::auth::param_targets(&call.parameters);
     // The x-security values as written: only which fields they give matters.
     let explicit: Vec<crate::auth::Values> = call
         .security
