@@ -124,14 +124,7 @@ pub fn client_with_identity(
             )
         })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
-        .user_agent(concat!("arazzo/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(opts.timeout)
-        .connect_timeout(opts.connect_timeout)
-        .build()
-        .map_err(|e| format!("cannot start the HTTP client: {e}"))
+    request_client(config, opts)
 }
 
 /// The *ring* crypto provider. rustls 0.23.48 deprecated it because *ring*
@@ -220,8 +213,16 @@ impl ServerCertVerifier for LazyRoots {
 /// Builds the client. It follows no redirect itself: the engine does, so that it
 /// can drop credentials when a redirect leaves the origin.
 pub fn client(opts: &ClientOptions) -> Result<reqwest::Client, String> {
+    request_client(tls_config(), opts)
+}
+
+/// A request client with `config` for TLS.
+fn request_client(
+    config: rustls::ClientConfig,
+    opts: &ClientOptions,
+) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
-        .tls_backend_preconfigured(tls_config())
+        .tls_backend_preconfigured(config)
         .user_agent(concat!("arazzo/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
         .timeout(opts.timeout)

@@ -280,8 +280,9 @@ pub fn env_name(source: &str, scheme: &str, field: &str) -> String {
     )
 }
 
-/// `clientSecret` → `CLIENT_SECRET`, `my-api` → `MY_API`.
-fn upper_snake(name: &str) -> String {
+/// `clientSecret` → `CLIENT_SECRET`, `my-api` → `MY_API` (the input
+/// variables `ARAZZO_INPUT_…` are named the same way).
+pub fn upper_snake(name: &str) -> String {
     let mut out = String::new();
     let mut prev_lower_or_digit = false;
     for c in name.chars() {

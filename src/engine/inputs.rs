@@ -20,21 +20,8 @@ pub struct InputError {
 /// The environment variable names that supply input `name`: the upper-snake form
 /// (`apiKey` → `ARAZZO_INPUT_API_KEY`) and the name as written (`ARAZZO_INPUT_apiKey`).
 pub fn env_names(name: &str) -> [String; 2] {
-    let mut snake = String::new();
-    let mut prev_lower_or_digit = false;
-    for c in name.chars() {
-        if c.is_ascii_uppercase() && prev_lower_or_digit {
-            snake.push('_');
-        }
-        prev_lower_or_digit = c.is_ascii_lowercase() || c.is_ascii_digit();
-        if c.is_ascii_alphanumeric() {
-            snake.push(c.to_ascii_uppercase());
-        } else {
-            snake.push('_');
-        }
-    }
     [
-        format!("{ENV_PREFIX}{snake}"),
+        format!("{ENV_PREFIX}{}", crate::auth::store::upper_snake(name)),
         format!("{ENV_PREFIX}{name}"),
     ]
 }
