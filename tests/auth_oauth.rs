@@ -1140,15 +1140,7 @@ fn mutual_tls_presents_the_client_certificate_of_the_source() {
 // 14. MCP.
 
 mod mcp {
-    use std::process::Stdio;
-    use std::sync::{Arc, Mutex};
-
-    use rmcp::model::{CallToolRequestParams, CallToolResult};
-    use rmcp::service::RunningService;
-    use rmcp::{RoleClient, ServiceExt};
-    use serde_json::Value;
-
-    pub type Client = RunningService<RoleClient, ()>;
+    pub use super::support::mcp_stdio::{call, connect_stdio, text_of};
 
     pub fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_multi_thread()
@@ -1156,61 +1148,6 @@ mod mcp {
             .enable_all()
             .build()
             .unwrap()
-    }
-
-    /// Everything the server writes on stderr.
-    #[derive(Clone, Default)]
-    pub struct Captured(Arc<Mutex<String>>);
-
-    impl Captured {
-        pub fn text(&self) -> String {
-            self.0.lock().unwrap().clone()
-        }
-    }
-
-    pub async fn connect_stdio(cmd: std::process::Command) -> (Client, Captured) {
-        let mut child = tokio::process::Command::from(cmd)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn arazzo mcp");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut stderr = child.stderr.take().unwrap();
-        let captured = Captured::default();
-        let sink = captured.clone();
-        tokio::spawn(async move {
-            use tokio::io::AsyncReadExt;
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                sink.0
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-            let _ = child.wait().await;
-        });
-        let client = ().serve((stdout, stdin)).await.expect("MCP handshake");
-        (client, captured)
-    }
-
-    pub async fn call(client: &Client, tool: &str, arguments: Value) -> CallToolResult {
-        let mut params = CallToolRequestParams::new(tool.to_string());
-        params.arguments = arguments.as_object().cloned();
-        client.call_tool(params).await.expect("tools/call answered")
-    }
-
-    pub fn text_of(r: &CallToolResult) -> String {
-        r.content
-            .iter()
-            .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-            .collect::<Vec<_>>()
-            .join("\n")
     }
 }
 

@@ -1482,59 +1482,13 @@ fn raw_query_value(r: &Recorded, name: &str) -> String {
 }
 
 mod mcp {
-    use std::process::Stdio;
-    use std::sync::{Arc, Mutex};
+    use serde_json::json;
 
-    use rmcp::model::{CallToolRequestParams, CallToolResult};
-    use rmcp::service::RunningService;
-    use rmcp::{RoleClient, ServiceExt};
-    use serde_json::{json, Value};
+    use super::support::mcp_stdio::{call, connect_stdio as connect};
 
     use super::support::echo::Echo;
     use super::support::workspace::Workspace;
     use super::*;
-
-    type Client = RunningService<RoleClient, ()>;
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<String>>);
-
-    async fn connect(cmd: std::process::Command) -> (Client, Captured) {
-        let mut child = tokio::process::Command::from(cmd)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn arazzo mcp");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut stderr = child.stderr.take().unwrap();
-        let captured = Captured::default();
-        let sink = captured.clone();
-        tokio::spawn(async move {
-            use tokio::io::AsyncReadExt;
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                sink.0
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-            let _ = child.wait().await;
-        });
-        let client = ().serve((stdout, stdin)).await.expect("MCP handshake");
-        (client, captured)
-    }
-
-    async fn call(client: &Client, tool: &str, arguments: Value) -> CallToolResult {
-        let mut params = CallToolRequestParams::new(tool.to_string());
-        params.arguments = arguments.as_object().cloned();
-        client.call_tool(params).await.expect("tools/call answered")
-    }
 
     #[test]
     fn mcp_sends_the_operator_s_key_and_never_returns_it() {

@@ -7,7 +7,6 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
@@ -17,6 +16,7 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{json, Map, Value};
 use support::composio::StandIn;
+use support::mcp_stdio::{call, connect_stdio, text_of, Captured};
 
 const KEY: &str = "sk_live_Mcp77-secret-KEY";
 
@@ -61,68 +61,6 @@ fn served(api: &StandIn, extra: &[&str]) -> std::process::Command {
     let mut cmd = arazzo(&args);
     cmd.env("ARAZZO_INPUT_API_KEY", KEY);
     cmd
-}
-
-/// Everything a child writes on stderr, collected as it comes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<String>>);
-
-impl Captured {
-    fn text(&self) -> String {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-/// Starts the server over stdio as a child process and connects rmcp's client
-/// to its stdin and stdout.
-async fn connect_stdio(cmd: std::process::Command) -> (Client, Captured) {
-    let mut child = tokio::process::Command::from(cmd)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn arazzo mcp");
-    let stdin = child.stdin.take().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let captured = Captured::default();
-    let sink = captured.clone();
-    tokio::spawn(async move {
-        use tokio::io::AsyncReadExt;
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stderr.read(&mut buf).await {
-            if n == 0 {
-                break;
-            }
-            sink.0
-                .lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-        // The server exits once its stdin is closed.
-        let _ = child.wait().await;
-    });
-    let client = ().serve((stdout, stdin)).await.expect("MCP handshake over stdio");
-    (client, captured)
-}
-
-fn args(v: Value) -> Map<String, Value> {
-    v.as_object().cloned().unwrap()
-}
-
-async fn call(client: &Client, tool: &str, arguments: Value) -> CallToolResult {
-    let mut params = CallToolRequestParams::new(tool.to_string());
-    params.arguments = Some(args(arguments));
-    client.call_tool(params).await.expect("tools/call answered")
-}
-
-fn text_of(r: &CallToolResult) -> String {
-    r.content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn provision_args(name: &str, user: &str) -> Value {

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod composio;
 pub mod echo;
 pub mod jentic;
+pub mod mcp_stdio;
 pub mod oidc;
 pub mod scripted;
 pub mod test_ca;
