@@ -321,6 +321,9 @@ impl Planner<'_> {
                         // Known only once the run is under way.
                         Err(_) => "{…}".to_string(),
                     };
+                    if text.is_empty() {
+                        continue;
+                    }
                     if crate::openapi::security::secret_field(field) && !text.starts_with('{') {
                         self.redactor.add(&text);
                     }

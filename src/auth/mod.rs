@@ -294,7 +294,13 @@ fn requirement_lacks(
     let fix = match &**scheme {
         Scheme::ApiKey { .. } => vars(&["apiKey"]),
         Scheme::Http { scheme } if scheme == "basic" => vars(&["username", "password"]),
-        Scheme::Http { .. } => vars(&["token"]),
+        Scheme::Http { scheme } if scheme == "bearer" => vars(&["token"]),
+        Scheme::Http { .. } => String::new(),
+        Scheme::OAuth2 { flows }
+            if flows.client_credentials.is_none() && flows.password.is_none() =>
+        {
+            vars(&["accessToken"])
+        }
         Scheme::OAuth2 { .. } | Scheme::OpenIdConnect { .. } => format!(
             "{} (or {})",
             vars(&["clientId", "clientSecret"]),

@@ -54,7 +54,7 @@ impl Credentials {
         auth_file: Option<&Path>,
     ) -> Result<Credentials, String> {
         let mut creds = Credentials::default();
-        creds.read_env(known, env);
+        creds.read_env(known, env)?;
         if let Some(path) = auth_file {
             creds.read_file(known, path)?;
         }
@@ -84,19 +84,35 @@ impl Credentials {
         self.sets.is_empty()
     }
 
-    fn read_env(&mut self, known: &Known, env: &BTreeMap<String, String>) {
+    fn read_env(&mut self, known: &Known, env: &BTreeMap<String, String>) -> Result<(), String> {
         let mut names: BTreeMap<String, (String, String, &str)> = BTreeMap::new();
+        // Names two (source, scheme) pairs share once in upper snake case
+        // (source `api` scheme `admin_key`, source `api_admin` scheme `key`).
+        let mut shared: BTreeMap<String, String> = BTreeMap::new();
         for (source, schemes) in known {
             for scheme in schemes.iter().map(String::as_str).chain([MTLS]) {
                 for field in FIELDS {
-                    names.insert(
-                        env_name(source, scheme, field),
-                        (source.clone(), scheme.to_string(), field),
-                    );
+                    let name = env_name(source, scheme, field);
+                    let meaning = (source.clone(), scheme.to_string(), field);
+                    if let Some(other) = names.get(&name).filter(|o| **o != meaning) {
+                        shared.insert(
+                            name.clone(),
+                            format!(
+                                "scheme `{}` of source `{}` and scheme `{scheme}` of source `{source}`",
+                                other.1, other.0
+                            ),
+                        );
+                    }
+                    names.insert(name, meaning);
                 }
             }
         }
         for (var, value) in env.iter().filter(|(k, _)| k.starts_with(ENV_PREFIX)) {
+            if let Some(both) = shared.get(var) {
+                return Err(format!(
+                    "{var} could mean {both}; give these credentials in --auth-file, where source and scheme are named apart"
+                ));
+            }
             match names.get(var) {
                 // As CI systems set a variable whose secret is missing: an
                 // empty credential would be sent, or would satisfy a scheme
@@ -119,6 +135,7 @@ impl Credentials {
                 None => self.warnings.push(unknown_var(var, &names)),
             }
         }
+        Ok(())
     }
 
     fn read_file(&mut self, known: &Known, path: &Path) -> Result<(), String> {
@@ -195,8 +212,14 @@ fn read_fields(set: &mut Fields, fields: &Value, from: &str) -> Result<(), Strin
         }
         let value = match value {
             Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            Value::Bool(b) => b.to_string(),
+            // YAML reads `0x1F`, `1e3` or `1.10` as numbers: sent back as
+            // text they would not be what was written.
+            Value::Number(_) | Value::Bool(_) => {
+                return Err(format!(
+                    "`{field}` must be a string, and YAML reads the value as a {}: quote it (`{field}: \"…\"`)",
+                    if value.is_number() { "number" } else { "boolean" }
+                ))
+            }
             Value::Array(items) if field == "scopes" => items
                 .iter()
                 .filter_map(Value::as_str)
@@ -331,8 +354,9 @@ pub fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, String> {
         };
         let name = name.trim();
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            // Not echoed: a line written wrongly may be a secret.
             return Err(format!(
-                "--env-file `{shown}`, line {}: `{name}` is not a variable name",
+                "--env-file `{shown}`, line {}: what comes before `=` is not a variable name (letters, digits and `_`)",
                 n + 1
             ));
         }

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use url::Url;
 
+use crate::redact::Redactor;
+
 /// Largest token endpoint or discovery answer read.
 const MAX_ANSWER: usize = 256 * 1024;
 
@@ -42,8 +44,8 @@ pub enum Endpoint {
     None,
 }
 
-/// Everything a token request needs; also the key of its slot.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Everything a token request needs.
+#[derive(Debug, Clone)]
 pub struct Grant {
     pub endpoint: Endpoint,
     pub kind: GrantKind,
@@ -60,6 +62,56 @@ pub struct Grant {
     /// Where the credentials were set (variables, files), for the help
     /// after a refusal.
     pub origin: String,
+}
+
+/// What makes two grants the same token request (not how they are named in
+/// messages, nor where their credentials were set): the key of a slot.
+type Key = (
+    Endpoint,
+    GrantKind,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<Url>,
+);
+
+impl Grant {
+    fn key(&self) -> Key {
+        (
+            self.endpoint.clone(),
+            self.kind.clone(),
+            self.client_id.clone(),
+            self.client_secret.clone(),
+            self.scopes.clone(),
+            self.access_token.clone(),
+            self.refresh_token.clone(),
+            self.refresh_endpoint.clone(),
+        )
+    }
+
+    /// Tells `redactor` the grant's secrets in the forms a token request
+    /// carries them: as written, form-encoded, and the HTTP Basic pair.
+    fn register(&self, redactor: &Redactor) {
+        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let password = match &self.kind {
+            GrantKind::Password { password, .. } => Some(password),
+            _ => None,
+        };
+        for s in [&self.client_secret, &self.access_token, &self.refresh_token]
+            .into_iter()
+            .flatten()
+            .chain(password)
+        {
+            redactor.add(s);
+            redactor.add(&enc(s));
+        }
+        if let (Some(id), Some(secret)) = (&self.client_id, &self.client_secret) {
+            let pair = format!("{}:{}", enc(id), enc(secret));
+            redactor.add(&crate::redact::base64(pair.as_bytes()));
+        }
+    }
 }
 
 /// Why no token could be had.
@@ -84,7 +136,7 @@ struct Slot {
 /// Tokens of a run or a batch, by grant.
 #[derive(Debug, Default)]
 pub struct Tokens {
-    slots: Mutex<HashMap<Grant, Arc<tokio::sync::Mutex<Slot>>>>,
+    slots: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<Slot>>>>,
     endpoints: Mutex<HashMap<Url, Arc<tokio::sync::Mutex<Option<Discovered>>>>>,
     /// Token requests sent, for the summary and tests.
     pub requests: AtomicU64,
@@ -109,16 +161,16 @@ pub struct Bearer {
 impl Tokens {
     fn slot(&self, grant: &Grant) -> Arc<tokio::sync::Mutex<Slot>> {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        slots.entry(grant.clone()).or_default().clone()
+        slots.entry(grant.key()).or_default().clone()
     }
 
     /// The token for `grant`: the one held while it is fresh, else a new one.
-    /// `secret` is told every token and refresh token received.
+    /// `redactor` is told the grant's secrets and every token received.
     pub async fn bearer(
         &self,
         grant: &Grant,
         client: &reqwest::Client,
-        secret: &(dyn Fn(&str) + Sync),
+        redactor: &Redactor,
     ) -> Result<Bearer, TokenError> {
         let slot = self.slot(grant);
         let mut slot = slot.lock().await;
@@ -142,7 +194,7 @@ impl Tokens {
                 });
             }
         }
-        let token = self.fetch(grant, &mut slot, client, secret).await?;
+        let token = self.fetch(grant, &mut slot, client, redactor).await?;
         Ok(Bearer { token, renewable })
     }
 
@@ -163,8 +215,9 @@ impl Tokens {
         grant: &Grant,
         slot: &mut Slot,
         client: &reqwest::Client,
-        secret: &(dyn Fn(&str) + Sync),
+        redactor: &Redactor,
     ) -> Result<Arc<str>, TokenError> {
+        grant.register(redactor);
         let (endpoint, post_only) = self.endpoint(grant, client).await?;
         let mut refresh_error = None;
         if let Some(rt) = slot.refresh.clone() {
@@ -173,8 +226,11 @@ impl Tokens {
                 ("refresh_token", rt),
             ];
             let at = grant.refresh_endpoint.as_ref().unwrap_or(&endpoint);
-            match self.request(grant, at, post_only, form, client).await {
-                Ok(answer) => return Ok(store(slot, answer, secret)),
+            match self
+                .request(grant, at, post_only, form, client, redactor)
+                .await
+            {
+                Ok(answer) => return Ok(store(slot, answer, redactor)),
                 Err(e) => {
                     // A refused refresh token is not tried again.
                     slot.refresh = None;
@@ -202,9 +258,9 @@ impl Tokens {
             form.push(("scope", grant.scopes.clone()));
         }
         let answer = self
-            .request(grant, &endpoint, post_only, form, client)
+            .request(grant, &endpoint, post_only, form, client, redactor)
             .await?;
-        Ok(store(slot, answer, secret))
+        Ok(store(slot, answer, redactor))
     }
 
     /// The token endpoint of `grant`, with discovery done once per URL.
@@ -245,6 +301,7 @@ impl Tokens {
         post_only: bool,
         form: Vec<(&str, String)>,
         client: &reqwest::Client,
+        redactor: &Redactor,
     ) -> Result<Answer, TokenError> {
         let basic = grant.client_secret.is_some() && !post_only;
         let first = self.post(grant, endpoint, basic, &form, client).await;
@@ -256,8 +313,8 @@ impl Tokens {
             }) if basic && error == "invalid_client" => self
                 .post(grant, endpoint, false, &form, client)
                 .await
-                .map_err(|r| r.into_error(grant, endpoint)),
-            other => other.map_err(|r| r.into_error(grant, endpoint)),
+                .map_err(|r| r.into_error(grant, endpoint, redactor)),
+            other => other.map_err(|r| r.into_error(grant, endpoint, redactor)),
         }
     }
 
@@ -304,16 +361,18 @@ impl Tokens {
             .await
             .map_err(|e| Refusal::Unreachable(crate::http::describe_error(&e)))?;
         let status = resp.status().as_u16();
-        let text = read_capped(resp).await.map_err(Refusal::Unreachable)?;
+        let text = read_capped(resp)
+            .await
+            .map_err(|why| Refusal::Garbled { status, why })?;
         parse_answer(status, &text)
     }
 }
 
 /// Keeps a new token (and refresh token) in the slot; returns the token.
-fn store(slot: &mut Slot, answer: Answer, secret: &(dyn Fn(&str) + Sync)) -> Arc<str> {
-    secret(&answer.access);
+fn store(slot: &mut Slot, answer: Answer, redactor: &Redactor) -> Arc<str> {
+    redactor.add(&answer.access);
     if let Some(r) = &answer.refresh {
-        secret(r);
+        redactor.add(r);
         slot.refresh = Some(r.clone());
     }
     let access: Arc<str> = answer.access.as_str().into();
@@ -350,7 +409,10 @@ enum Refusal {
 }
 
 impl Refusal {
-    fn into_error(self, grant: &Grant, endpoint: &Url) -> TokenError {
+    /// The message, with the server's text masked before it is cut short
+    /// (a secret cut in two would no longer be found).
+    fn into_error(self, grant: &Grant, endpoint: &Url, redactor: &Redactor) -> TokenError {
+        let clip = |t: &str| clip(&redactor.redact(t));
         let at = crate::read::display_url(endpoint);
         TokenError(match self {
             Refusal::Unreachable(why) => format!(
@@ -414,11 +476,26 @@ fn parse_answer(status: u16, text: &str) -> Result<Answer, Refusal> {
             why: "the answer is not JSON".into(),
         });
     };
-    let Some(access) = json.get("access_token").and_then(Value::as_str) else {
-        return Err(Refusal::Garbled {
-            status,
-            why: "the answer has no `access_token`".into(),
-        });
+    let access = match json.get("access_token") {
+        Some(Value::String(a)) if !a.trim().is_empty() => a,
+        Some(Value::String(_)) => {
+            return Err(Refusal::Garbled {
+                status,
+                why: "the answer's `access_token` is empty".into(),
+            })
+        }
+        Some(_) => {
+            return Err(Refusal::Garbled {
+                status,
+                why: "the answer's `access_token` is not a string".into(),
+            })
+        }
+        None => {
+            return Err(Refusal::Garbled {
+                status,
+                why: "the answer has no `access_token`".into(),
+            })
+        }
     };
     if let Some(t) = json.get("token_type").and_then(Value::as_str) {
         if !t.eq_ignore_ascii_case("bearer") {

@@ -15,7 +15,7 @@ use crate::report::problem::{exit, Problem};
 /// set them already (the environment wins), before anything reads it: the
 /// inputs (`ARAZZO_INPUT_…`) and the credentials (`ARAZZO_AUTH_…`). Called
 /// first, before any thread starts.
-pub(super) fn apply_env_file(args: &AuthArgs) -> Result<(), Problem> {
+pub(super) fn apply_env_file(args: &AuthArgs, printer: &Printer) -> Result<(), Problem> {
     let Some(path) = &args.env_file else {
         return Ok(());
     };
@@ -25,12 +25,34 @@ pub(super) fn apply_env_file(args: &AuthArgs) -> Result<(), Problem> {
             Some("write one NAME=value per line; `#` starts a comment".into()),
         )
     })?;
+    if let Some(mode) = shared_mode(path) {
+        printer.err(&format!(
+            "warning: --env-file `{}` can be read by other users (mode {mode:03o}); if it holds secrets, run `chmod 600 {}`\n",
+            path.display(),
+            path.display()
+        ));
+    }
+    // A later line wins over an earlier one, as in a shell.
+    let pairs: BTreeMap<String, String> = pairs.into_iter().collect();
     for (name, value) in pairs {
         if std::env::var_os(&name).is_none() {
             std::env::set_var(name, value);
         }
     }
     Ok(())
+}
+
+/// The file's mode when the group or others may read it.
+#[cfg(unix)]
+fn shared_mode(path: &std::path::Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o044 != 0).then_some(mode)
+}
+
+#[cfg(not(unix))]
+fn shared_mode(_path: &std::path::Path) -> Option<u32> {
+    None
 }
 
 /// The credentials for the sources of `loaded`: read, their secrets given

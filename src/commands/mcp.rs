@@ -25,7 +25,7 @@ use url::Url;
 /// interrupted (HTTP).
 pub(super) fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
     // Flags first: nothing is loaded when the command line is wrong.
-    super::credentials::apply_env_file(&args.auth)?;
+    super::credentials::apply_env_file(&args.auth, printer)?;
     let flags = check_flags(&args, printer)?;
     let files = document_files(&args)?;
     let client_opts = ClientOptions {

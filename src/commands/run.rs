@@ -32,7 +32,7 @@ use crate::report::problem::{exit, Problem};
 
 pub(super) fn command(mut args: RunArgs, printer: &Printer) -> Result<u8, Problem> {
     // Flags first: nothing is loaded or sent when the command line is wrong.
-    super::credentials::apply_env_file(&args.auth)?;
+    super::credentials::apply_env_file(&args.auth, printer)?;
     let flags = read_flags(&mut args, printer)?;
     let client_opts = ClientOptions {
         timeout: Duration::from_secs_f64(args.timeout),

@@ -141,6 +141,18 @@ impl<'a> Compiler<'a> {
                 ))
             }
         };
+        if *scheme == Scheme::MutualTls {
+            let mut e = fail(
+                "an `x-security` entry cannot give a client certificate (mutualTLS)".into(),
+                if name.is_some() {
+                    "schemeName"
+                } else {
+                    "scheme"
+                },
+            );
+            e.help = Some("supply `clientCert` and `clientKey` with ARAZZO_AUTH_<SOURCE>_<SCHEME>_CLIENT_CERT and …_CLIENT_KEY or in --auth-file: every request to the source then presents the certificate".into());
+            return Err(e);
+        }
         let values = match obj.get("values") {
             None => Map::new(),
             Some(Value::Object(m)) => m.clone(),

@@ -65,6 +65,7 @@ impl<'a> Compiler<'a> {
             outputs,
             timeout,
             deps: Default::default(),
+            secret_outputs: Vec::new(),
         })
     }
 
@@ -159,6 +160,16 @@ impl<'a> Compiler<'a> {
                     None,
                 )
                 .at(&at.pointer_to("requestBody")),
+            );
+        }
+        if step.x_security.is_some() {
+            self.errors.push(
+                error(
+                    "auth/x-security",
+                    format!("{at}: `x-security` applies to a step that calls an operation, and this step calls a workflow"),
+                    Some("put the `x-security` entries on the called workflow (they apply to each of its steps)".into()),
+                )
+                .at(&at.pointer_to("x-security")),
             );
         }
         match self.resolve_workflow(w, at) {

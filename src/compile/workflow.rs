@@ -213,6 +213,7 @@ impl<'a> Compiler<'a> {
                 _ => incomplete = true,
             }
         }
+        mark_secret_outputs(&mut steps);
         (steps, incomplete)
     }
 
@@ -350,25 +351,54 @@ fn step_outputs(wf: &Workflow) -> HashMap<&str, BTreeSet<&str>> {
 }
 
 /// Adds to `secret_inputs` the inputs a step sends in a credential parameter.
-fn credential_inputs(step: &CompiledStep, secret_inputs: &mut BTreeSet<String>) {
-    if let StepTarget::Operation(call) = &step.target {
-        let params = call
-            .parameters
-            .iter()
-            .filter(|p| p.secret)
-            .map(|p| &p.value);
-        // `x-security` values of secret fields (`token: $inputs.token`).
-        let explicit = call.security.explicit.iter().flat_map(|e| {
-            e.values
-                .iter()
-                .filter(|(field, _)| crate::openapi::security::secret_field(field))
-                .map(|(_, v)| v)
-        });
-        for value in params.chain(explicit) {
+/// Marks the step outputs that a step of the workflow sends as a credential
+/// (`$steps.login.outputs.token` in an `Authorization` parameter or an
+/// `x-security` token): see [`CompiledStep::secret_outputs`].
+fn mark_secret_outputs(steps: &mut [CompiledStep]) {
+    let mut secret: Vec<(String, String)> = Vec::new();
+    for step in steps.iter() {
+        for value in credential_values(step) {
             for e in value.expressions() {
-                if let Expr::Inputs { name, .. } = e {
-                    secret_inputs.insert(name.clone());
+                if let Expr::Steps { step, output, .. } = e {
+                    secret.push((step.clone(), output.clone()));
                 }
+            }
+        }
+    }
+    for step in steps.iter_mut() {
+        step.secret_outputs = secret
+            .iter()
+            .filter(|(s, _)| *s == step.step_id)
+            .map(|(_, o)| o.clone())
+            .collect();
+    }
+}
+
+/// The values a step sends as credentials: its secret parameters and the
+/// secret fields of its `x-security` entries.
+fn credential_values(step: &CompiledStep) -> Vec<&crate::expr::ValueExpr> {
+    let StepTarget::Operation(call) = &step.target else {
+        return Vec::new();
+    };
+    let params = call
+        .parameters
+        .iter()
+        .filter(|p| p.secret)
+        .map(|p| &p.value);
+    let explicit = call.security.explicit.iter().flat_map(|e| {
+        e.values
+            .iter()
+            .filter(|(field, _)| crate::openapi::security::secret_field(field))
+            .map(|(_, v)| v)
+    });
+    params.chain(explicit).collect()
+}
+
+fn credential_inputs(step: &CompiledStep, secret_inputs: &mut BTreeSet<String>) {
+    for value in credential_values(step) {
+        for e in value.expressions() {
+            if let Expr::Inputs { name, .. } = e {
+                secret_inputs.insert(name.clone());
             }
         }
     }

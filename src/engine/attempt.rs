@@ -124,9 +124,24 @@ impl<'a, 'e> Runner<'a, 'e> {
                 return ControlFlow::Break(());
             }
         };
-        let mut applied = match self.authorize(call, &mut built, &base, explicit).await {
-            Ok(a) => a,
-            Err(m) => {
+        // A token endpoint that does not answer is held to --max-duration:
+        // `Err(())` when it ran out.
+        let authorized = match self.remaining() {
+            Some(left) => {
+                tokio::time::timeout(left, self.authorize(call, &mut built, &base, explicit))
+                    .await
+                    .map_err(|_| ())
+            }
+            None => Ok(self.authorize(call, &mut built, &base, explicit).await),
+        };
+        let mut applied = match authorized {
+            Ok(Ok(a)) => a,
+            Err(()) => {
+                attempt.error =
+                    Some(self.timeout_error(&step.step_id, "while fetching an OAuth 2.0 token"));
+                return ControlFlow::Break(());
+            }
+            Ok(Err(m)) => {
                 for s in &built.secrets {
                     self.redactor.add(s);
                 }
@@ -177,6 +192,7 @@ impl<'a, 'e> Runner<'a, 'e> {
                     ControlFlow::Break(())
                 }
             };
+            self.register_secret_outputs(frame, step, step_outputs, attempt);
             self.report_exchange(frame.index, attempt, &built, &hops, sent_at);
             // A refused token is renewed once and the request sent again.
             let refused = attempt.response.as_ref().is_some_and(|r| r.status == 401);
@@ -199,6 +215,29 @@ impl<'a, 'e> Runner<'a, 'e> {
             }
             attempt.request = Some(built);
             return flow;
+        }
+    }
+
+    /// Registers as secrets the step's outputs that a later step sends as a
+    /// credential, from the response just received: before the exchange is
+    /// logged or traced.
+    fn register_secret_outputs(
+        &self,
+        frame: Frame<'_>,
+        step: &CompiledStep,
+        step_outputs: &StepOutputs,
+        attempt: &Attempt,
+    ) {
+        if step.secret_outputs.is_empty() || attempt.response.is_none() {
+            return;
+        }
+        let ctx = self.ctx(frame.inputs, step_outputs, frame.index, Some(attempt));
+        for (name, expr) in &step.outputs {
+            if step.secret_outputs.contains(name) {
+                if let Some(v) = expr.eval(&ctx) {
+                    self.redactor.add(&crate::expr::stringify(Some(&v)));
+                }
+            }
         }
     }
 

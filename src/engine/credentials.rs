@@ -43,6 +43,10 @@ impl<'a, 'e> Runner<'a, 'e> {
                 })?;
                 let Some(v) = v else { continue };
                 let text = stringify(Some(&v));
+                // An empty value gives nothing (as an empty variable does).
+                if text.is_empty() {
+                    continue;
+                }
                 if secret_field(field) {
                     self.redactor.add(&text);
                 }
@@ -115,11 +119,10 @@ impl<'a, 'e> Runner<'a, 'e> {
             .auth
             .client_for(&call.source)
             .unwrap_or(self.client);
-        let redactor = self.redactor;
         self.opts
             .auth
             .tokens
-            .bearer(grant, client, &|s| redactor.add(s))
+            .bearer(grant, client, self.redactor)
             .await
             .map_err(|e| e.0)
     }

@@ -534,7 +534,18 @@ pub async fn run_from(
         Some(r) => runner.resume(r),
         None => Vec::new(),
     };
-    let run = match runner.prefetch_tokens().await {
+    let prefetched = match runner.remaining() {
+        Some(left) => tokio::time::timeout(left, runner.prefetch_tokens())
+            .await
+            .unwrap_or_else(|_| {
+                Err(runner.timeout_error(
+                    &runner.program.entry().steps[0].step_id,
+                    "while fetching an OAuth 2.0 token, before any request was sent",
+                ))
+            }),
+        None => runner.prefetch_tokens().await,
+    };
+    let run = match prefetched {
         Ok(()) => runner.workflow(0, inputs.clone(), 0, None).await,
         Err(e) => WorkflowRun {
             succeeded: false,

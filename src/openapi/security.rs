@@ -107,6 +107,16 @@ impl Scheme {
                     Some("cookie") => ParamIn::Cookie,
                     _ => return Err("an apiKey scheme needs `in`: header, query or cookie".into()),
                 };
+                // A header or cookie name is an HTTP token (RFC 9110 §5.6.2):
+                // anything else would break the request or add to it.
+                let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+                if name.is_empty() || (location != ParamIn::Query && !name.chars().all(token)) {
+                    return Err(format!(
+                        "the apiKey name `{}` cannot be sent as a {}: use letters, digits and !#$%&'*+-.^_`|~",
+                        name.escape_debug(),
+                        location.as_str()
+                    ));
+                }
                 Ok(Scheme::ApiKey {
                     location,
                     name: name.to_string(),
