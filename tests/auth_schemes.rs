@@ -1303,6 +1303,11 @@ fn an_env_file_supplies_credentials_and_inputs_and_the_environment_wins() {
             "\u{feff}# credentials for the api\r\n\r\nexport ARAZZO_AUTH_API_HDR_API_KEY={KEY}\r\nARAZZO_AUTH_API_BASIC_USERNAME='{USER}'\nARAZZO_AUTH_API_BASIC_PASSWORD=\"{PASS}\"  \nARAZZO_AUTH_API_BEARER_TOKEN=from-env-file # not this one\nARAZZO_AUTH_API_QRY_API_KEY=\"{QKEY}\"\nARAZZO_AUTH_API_CKIE_API_KEY=\"{CKEY}\" # the cookie key\nARAZZO_INPUT_PAGE=7\n"
         ),
     );
+    // Only the owner may read it (a file others can read is warned about).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let echo = Echo::start();
     let out = exec(
         run_cmd(&doc, "envf", &echo, &["--env-file", env.to_str().unwrap()])

@@ -170,7 +170,7 @@ pub struct CompiledStep {
     /// 1.1: what must complete before the step starts (in a workflow that
     /// runs as a graph; see [`CompiledWorkflow::parallel`]).
     pub deps: super::StepDeps,
-    /// Outputs that a later step sends as a credential (a token from a login
+    /// Outputs that a later step sends as an `x-security` credential (a token from a login
     /// step): secrets from the moment the response arrives, before anything
     /// about it is logged.
     pub secret_outputs: Vec<String>,

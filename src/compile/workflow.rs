@@ -350,14 +350,15 @@ fn step_outputs(wf: &Workflow) -> HashMap<&str, BTreeSet<&str>> {
     step_outputs
 }
 
-/// Adds to `secret_inputs` the inputs a step sends in a credential parameter.
-/// Marks the step outputs that a step of the workflow sends as a credential
-/// (`$steps.login.outputs.token` in an `Authorization` parameter or an
-/// `x-security` token): see [`CompiledStep::secret_outputs`].
+/// Marks the step outputs that a step of the workflow sends as an
+/// `x-security` credential (`token: $steps.login.outputs.token`), which is
+/// masked everywhere once sent: see [`CompiledStep::secret_outputs`]. (A
+/// value sent in a parameter is masked as the parameter's whole value, so a
+/// workflow may still show its login token as an output.)
 fn mark_secret_outputs(steps: &mut [CompiledStep]) {
     let mut secret: Vec<(String, String)> = Vec::new();
     for step in steps.iter() {
-        for value in credential_values(step) {
+        for value in explicit_secret_values(step) {
             for e in value.expressions() {
                 if let Expr::Steps { step, output, .. } = e {
                     secret.push((step.clone(), output.clone()));
@@ -385,15 +386,27 @@ fn credential_values(step: &CompiledStep) -> Vec<&crate::expr::ValueExpr> {
         .iter()
         .filter(|p| p.secret)
         .map(|p| &p.value);
-    let explicit = call.security.explicit.iter().flat_map(|e| {
-        e.values
-            .iter()
-            .filter(|(field, _)| crate::openapi::security::secret_field(field))
-            .map(|(_, v)| v)
-    });
-    params.chain(explicit).collect()
+    params.chain(explicit_secret_values(step)).collect()
 }
 
+/// The secret fields' values of a step's `x-security` entries.
+fn explicit_secret_values(step: &CompiledStep) -> Vec<&crate::expr::ValueExpr> {
+    let StepTarget::Operation(call) = &step.target else {
+        return Vec::new();
+    };
+    call.security
+        .explicit
+        .iter()
+        .flat_map(|e| {
+            e.values
+                .iter()
+                .filter(|(field, _)| crate::openapi::security::secret_field(field))
+                .map(|(_, v)| v)
+        })
+        .collect()
+}
+
+/// Adds to `secret_inputs` the inputs a step sends as a credential.
 fn credential_inputs(step: &CompiledStep, secret_inputs: &mut BTreeSet<String>) {
     for value in credential_values(step) {
         for e in value.expressions() {
