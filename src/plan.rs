@@ -366,11 +366,19 @@ impl Planner<'_> {
             }
         }
         if let Some(unmet) = selection.unsatisfied {
-            if auth.intends(&call.source) || !call.security.explicit.is_empty() {
+            // The document's own `x-security` is what it chose to send (as
+            // Respect documents do): only supplied credentials say the user
+            // meant to meet the requirement.
+            if auth.intends(&call.source) {
                 problem("credentials", unmet);
             } else {
+                let what = if selection.chosen.is_empty() {
+                    "the request is sent without"
+                } else {
+                    "the request carries only what `x-security` gives"
+                };
                 warnings.push(format!(
-                    "{unmet}; no credential is supplied for source `{}`, so the request is sent without",
+                    "{unmet}; no credential is supplied for source `{}`, so {what}",
                     call.source
                 ));
             }
