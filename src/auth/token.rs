@@ -465,10 +465,12 @@ fn parse_answer(status: u16, text: &str) -> Result<Answer, Refusal> {
                     .map(str::to_string),
             });
         }
-        return Err(Refusal::Garbled {
-            status,
-            why: "the answer is not an OAuth 2.0 error (no `error` field)".into(),
-        });
+        let why = if (300..400).contains(&status) {
+            "it is a redirect, which arazzo does not follow: credentials go only to the token endpoint the description names".into()
+        } else {
+            "the answer is not an OAuth 2.0 error (no `error` field)".into()
+        };
+        return Err(Refusal::Garbled { status, why });
     }
     let Some(json) = json else {
         return Err(Refusal::Garbled {

@@ -54,14 +54,20 @@ impl<'a> Compiler<'a> {
             (at.workflow.x_security.as_ref(), wf_pointer),
             (step.and_then(|s| s.x_security.as_ref()), at.pointer.clone()),
         ];
-        for (list, owner) in lists {
+        for (level, (list, owner)) in lists.into_iter().enumerate() {
             let Some(list) = list else { continue };
+            // A workflow's entries are named as the workflow's, not the step's.
+            let who = if level == 0 {
+                format!("workflow `{}`", at.workflow.workflow_id)
+            } else {
+                at.to_string()
+            };
             let pointer = format!("{owner}/x-security");
             let Some(items) = list.as_array() else {
                 self.errors.push(
                     error(
                         CODE,
-                        format!("{at}: `x-security` must be a list of entries"),
+                        format!("{who}: `x-security` must be a list of entries"),
                         Some(ENTRY_HELP.to_string()),
                     )
                     .at(&pointer),
@@ -70,7 +76,7 @@ impl<'a> Compiler<'a> {
             };
             for (i, item) in items.iter().enumerate() {
                 let here = format!("{pointer}/{i}");
-                match self.explicit_scheme(item, &schemes, &here, at, located) {
+                match self.explicit_scheme(item, &schemes, &here, &who, located) {
                     Ok(e) => explicit.push(e),
                     Err(e) => self.errors.push(e),
                 }
@@ -103,7 +109,7 @@ impl<'a> Compiler<'a> {
         item: &Value,
         schemes: &Schemes,
         pointer: &str,
-        at: &Place,
+        at: &str,
         located: &mut Vec<(String, Expr)>,
     ) -> Result<ExplicitScheme, CompileError> {
         let fail = |m: String, field: &str| {
@@ -191,7 +197,7 @@ fn named_scheme(
     name: &str,
     schemes: &Schemes,
     pointer: &str,
-    at: &Place,
+    at: &str,
 ) -> Result<Arc<Scheme>, CompileError> {
     schemes.get(name).cloned().ok_or_else(|| {
         let known: Vec<&str> = schemes.keys().map(String::as_str).collect();
