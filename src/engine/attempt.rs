@@ -99,8 +99,9 @@ impl<'a, 'e> Runner<'a, 'e> {
 
     /// Builds the request of an operation step, hands it to the transport and
     /// records the exchange on the attempt. `Break` when the attempt ends
-    /// there: the request could not be built, or a stop came while it waited
-    /// for its response.
+    /// there: the request could not be built or given its credentials, or a
+    /// stop came while it waited for its response. A 401 to a request that
+    /// carried a renewable token renews it and sends the request once more.
     async fn call_operation(
         &self,
         frame: Frame<'_>,
@@ -109,92 +110,21 @@ impl<'a, 'e> Runner<'a, 'e> {
         step_outputs: &StepOutputs,
         attempt: &mut Attempt,
     ) -> ControlFlow<()> {
-        let prepared = {
-            let ctx = self.ctx(frame.inputs, step_outputs, frame.index, None);
-            base_url(call, self.opts).and_then(|base| {
-                let built = request::build(call, &base, &ctx).map_err(|e| e.0)?;
-                let explicit = self.explicit_values(call, &ctx)?;
-                Ok((base, built, explicit))
-            })
+        let Some((mut built, mut applied)) = self
+            .prepare_request(frame, step, call, step_outputs, attempt)
+            .await
+        else {
+            return ControlFlow::Break(());
         };
-        let (base, mut built, explicit) = match prepared {
-            Ok(b) => b,
-            Err(m) => {
-                attempt.error = Some(step_error(step, ErrorKind::Request, m));
-                return ControlFlow::Break(());
-            }
-        };
-        // A token endpoint that does not answer is held to --max-duration:
-        // `Err(())` when it ran out.
-        let authorized = match self.remaining() {
-            Some(left) => {
-                tokio::time::timeout(left, self.authorize(call, &mut built, &base, explicit))
-                    .await
-                    .map_err(|_| ())
-            }
-            None => Ok(self.authorize(call, &mut built, &base, explicit).await),
-        };
-        let mut applied = match authorized {
-            Ok(Ok(a)) => a,
-            Err(()) => {
-                attempt.error =
-                    Some(self.timeout_error(&step.step_id, "while fetching an OAuth 2.0 token"));
-                return ControlFlow::Break(());
-            }
-            Ok(Err(m)) => {
-                for s in &built.secrets {
-                    self.redactor.add(s);
-                }
-                attempt.report.url = built.url.clone();
-                attempt.error = Some(step_error(step, ErrorKind::Auth, m));
-                return ControlFlow::Break(());
-            }
-        };
-        for s in &built.secrets {
-            self.redactor.add(s);
-        }
-        attempt.report.url = built.url.clone();
         let client = self
             .opts
             .auth
             .client_for(&call.source)
             .unwrap_or(self.client);
         loop {
-            let sent_at = Instant::now();
-            let mut hops = Vec::new();
-            let flow = match self
-                .exchange(&built, client, &mut hops, frame.limit, &step.step_id)
-                .await
-            {
-                Ok(Ok(r)) => {
-                    attempt.report.status_code = Some(r.status);
-                    attempt.response = Some(r);
-                    ControlFlow::Continue(())
-                }
-                Ok(Err((kind, m))) => {
-                    let hint = what_to_check(kind, &m, &call.source);
-                    let message = format!("{}: {m}{hint}", as_sent(&built, step));
-                    attempt.error = Some(step_error(step, kind, message));
-                    ControlFlow::Continue(())
-                }
-                Err(signal) => {
-                    let e = self.interrupted_error(
-                        &step.step_id,
-                        signal,
-                        &format!(
-                            "while {} was waiting for its response (the grace period of {} passed); the server may have acted on the request",
-                            as_sent(&built, step),
-                            crate::engine::interrupt::describe(self.opts.stop.grace())
-                        ),
-                    );
-                    attempt.report.status = Status::Uncertain;
-                    attempt.error = Some(e);
-                    ControlFlow::Break(())
-                }
-            };
-            self.register_secret_outputs(frame, step, step_outputs, attempt);
-            self.report_exchange(frame.index, attempt, &built, &hops, sent_at);
-            // A refused token is renewed once and the request sent again.
+            let flow = self
+                .send_request(frame, (step, step_outputs), call, &built, client, attempt)
+                .await;
             let refused = attempt.response.as_ref().is_some_and(|r| r.status == 401);
             if refused && applied.renew.is_some() && self.opts.stop.requested().is_none() {
                 match self.renew(call, &mut built, &mut applied).await {
@@ -216,6 +146,109 @@ impl<'a, 'e> Runner<'a, 'e> {
             attempt.request = Some(built);
             return flow;
         }
+    }
+
+    /// The step's request built, with its credentials on it (their values
+    /// registered as secrets); `None` when it cannot be, the reason on the
+    /// attempt.
+    async fn prepare_request(
+        &self,
+        frame: Frame<'_>,
+        step: &CompiledStep,
+        call: &OperationCall,
+        step_outputs: &StepOutputs,
+        attempt: &mut Attempt,
+    ) -> Option<(BuiltRequest, super::credentials::Applied)> {
+        let prepared = {
+            let ctx = self.ctx(frame.inputs, step_outputs, frame.index, None);
+            base_url(call, self.opts).and_then(|base| {
+                let built = request::build(call, &base, &ctx).map_err(|e| e.0)?;
+                let explicit = self.explicit_values(call, &ctx)?;
+                Ok((base, built, explicit))
+            })
+        };
+        let (base, mut built, explicit) = match prepared {
+            Ok(b) => b,
+            Err(m) => {
+                attempt.error = Some(step_error(step, ErrorKind::Request, m));
+                return None;
+            }
+        };
+        // A token endpoint that does not answer is held to --max-duration:
+        // `Err(())` when it ran out.
+        let authorized = match self.remaining() {
+            Some(left) => {
+                tokio::time::timeout(left, self.authorize(call, &mut built, &base, explicit))
+                    .await
+                    .map_err(|_| ())
+            }
+            None => Ok(self.authorize(call, &mut built, &base, explicit).await),
+        };
+        for s in &built.secrets {
+            self.redactor.add(s);
+        }
+        attempt.report.url = built.url.clone();
+        match authorized {
+            Ok(Ok(applied)) => Some((built, applied)),
+            Err(()) => {
+                attempt.error =
+                    Some(self.timeout_error(&step.step_id, "while fetching an OAuth 2.0 token"));
+                None
+            }
+            Ok(Err(m)) => {
+                attempt.error = Some(step_error(step, ErrorKind::Auth, m));
+                None
+            }
+        }
+    }
+
+    /// Sends the built request once and records the exchange on the
+    /// attempt (its response, or why there is none) and in the events.
+    async fn send_request(
+        &self,
+        frame: Frame<'_>,
+        (step, step_outputs): (&CompiledStep, &StepOutputs),
+        call: &OperationCall,
+        built: &BuiltRequest,
+        client: &reqwest::Client,
+        attempt: &mut Attempt,
+    ) -> ControlFlow<()> {
+        let sent_at = Instant::now();
+        let mut hops = Vec::new();
+        let flow = match self
+            .exchange(built, client, &mut hops, frame.limit, &step.step_id)
+            .await
+        {
+            Ok(Ok(r)) => {
+                attempt.report.status_code = Some(r.status);
+                attempt.response = Some(r);
+                ControlFlow::Continue(())
+            }
+            Ok(Err((kind, m))) => {
+                let hint = what_to_check(kind, &m, &call.source);
+                let message = format!("{}: {m}{hint}", as_sent(built, step));
+                attempt.error = Some(step_error(step, kind, message));
+                ControlFlow::Continue(())
+            }
+            Err(signal) => {
+                let e = self.interrupted_error(
+                    &step.step_id,
+                    signal,
+                    &format!(
+                        "while {} was waiting for its response (the grace period of {} passed); the server may have acted on the request",
+                        as_sent(built, step),
+                        crate::engine::interrupt::describe(self.opts.stop.grace())
+                    ),
+                );
+                attempt.report.status = Status::Uncertain;
+                attempt.error = Some(e);
+                ControlFlow::Break(())
+            }
+        };
+        // Before the exchange is logged: a login token is masked already.
+        self.register_secret_outputs(frame, step, step_outputs, attempt);
+        self.report_exchange(frame.index, attempt, built, &hops, sent_at);
+        flow
     }
 
     /// Registers as secrets the step's outputs that a later step sends as a
