@@ -24,7 +24,7 @@ pub const VERSION: &str = concat!(
     // as in git and ripgrep.
     args_override_self = true,
     about = "Run Arazzo 1.0 and 1.1 workflows against real APIs",
-    long_about = "Run Arazzo 1.0 and 1.1 workflows against real APIs (OpenAPI steps; AsyncAPI message steps are not run yet).\n\nExit codes: 0 the workflow succeeded; 1 it ran and failed; 2 the command line or the inputs are wrong; 3 the document or one of its sources cannot be loaded or is invalid; 130 stopped by SIGINT, 143 by SIGTERM (the reports are written; continue with --resume)."
+    long_about = "Run Arazzo 1.0 and 1.1 workflows against real APIs (OpenAPI steps; AsyncAPI message steps are not run yet).\n\nExit codes: 0 the workflow succeeded; 1 it ran and failed; 2 the command line or the inputs are wrong; 3 the document or one of its sources cannot be loaded or is invalid; 4 credentials could not be had (a token endpoint refused them or could not be reached, a client certificate cannot be read); 130 stopped by SIGINT, 143 by SIGTERM (the reports are written; continue with --resume)."
 )]
 pub struct Cli {
     #[command(subcommand)]
