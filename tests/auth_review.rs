@@ -313,3 +313,35 @@ fn set_mode(path: &std::path::Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
+
+#[test]
+fn a_batch_whose_credentials_are_refused_exits_4() {
+    let auth = Echo::start();
+    for _ in 0..6 {
+        auth.reply_on(
+            "/token",
+            Reply::json(401, &json!({"error": "invalid_client"})),
+        );
+    }
+    let api = Echo::start();
+    let (ws, doc) = oauth_case(&api.base_url(), &format!("{}/token", auth.base_url()));
+    let lines = ws.write("lines.jsonl", "{}\n{}\n{}\n");
+    let out = exec(
+        arazzo()
+            .args(["run", "w", "-o", "json", "--each"])
+            .arg(&lines)
+            .arg("-f")
+            .arg(&doc)
+            .env("ARAZZO_AUTH_API_OAUTH_CLIENT_ID", "me")
+            .env("ARAZZO_AUTH_API_OAUTH_CLIENT_SECRET", "secret-value-77"),
+    );
+    out.assert_code(4);
+    let kinds: Vec<String> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["error"]["kind"].to_string())
+        .collect();
+    assert_eq!(kinds, vec!["\"auth\""; 3], "{}", out.stdout);
+    assert!(api.api_requests().is_empty());
+    out.assert_no("secret-value-77");
+}

@@ -593,6 +593,9 @@ pub struct Summary {
     pub cut: usize,
     /// The signal that stopped the batch before every line ran.
     pub interrupted: Option<Signal>,
+    /// Some line failed because its credentials could not be had
+    /// (`error.kind: auth`): the batch exits 4.
+    pub credentials_failed: bool,
 }
 
 /// Runs the batch, handing each outcome to `finished` as soon as its line
@@ -664,6 +667,9 @@ impl Summary {
             self.cut += 1;
         } else if !o.succeeded {
             self.failed += 1;
+            if o.report["error"]["kind"] == "auth" {
+                self.credentials_failed = true;
+            }
             if self.failed_lines.len() < 50 {
                 self.failed_lines.push(o.line);
             }

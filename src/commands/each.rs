@@ -195,6 +195,7 @@ fn conclude(
     }
     match summary.interrupted {
         Some(signal) => signal.exit_code(),
+        None if summary.credentials_failed => exit::CREDENTIALS,
         None if summary.failed > 0 => exit::FAILED,
         None if files.error.is_some() => exit::USAGE,
         None => exit::SUCCEEDED,
