@@ -9,7 +9,7 @@
 mod support;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use support::cli::{arazzo, arazzo_std, exec, wait_until, Out, Running};
@@ -163,6 +163,17 @@ fn run_std(ws: &Workspace, wf: &str, env: &[(&str, &str)]) -> std::process::Comm
 }
 
 /// The client-credentials variables of scheme `oauth` of source `api`.
+/// The usual operations behind one oauth2 scheme `oauth` (client
+/// credentials at the server's token endpoint), with top-level `security`.
+fn cc_api(auth: &AuthServer, security: &str) -> String {
+    api_doc(
+        &auth.resource,
+        &oauth2("oauth", &["clientCredentials"], &auth.token_endpoint),
+        security,
+        &OPS,
+    )
+}
+
 fn cc_env<'a>(id: &'a str, secret: &'a str) -> Vec<(&'static str, &'a str)> {
     vec![
         ("ARAZZO_AUTH_API_OAUTH_CLIENT_ID", id),
@@ -328,12 +339,7 @@ fn closed_port() -> u16 {
 #[test]
 fn client_credentials_token_is_fetched_once_and_sent_on_every_step() {
     let auth = AuthServer::start(AuthConfig::default());
-    let api = api_doc(
-        &auth.resource,
-        &oauth2("oauth", &["clientCredentials"], &auth.token_endpoint),
-        "[{oauth: [read]}]",
-        &OPS,
-    );
+    let api = cc_api(&auth, "[{oauth: [read]}]");
     let ws = workspace(&api, &workflow("three", &["getA", "getB", "getC"]), None);
     let out = exec(&mut run(&ws, "three", &cc_env(CC_CLIENT, CC_SECRET)));
     out.assert_code(0);
@@ -470,12 +476,7 @@ fn open_id_connect_discovers_the_token_endpoint_then_uses_client_credentials() {
 #[test]
 fn a_client_that_takes_only_client_secret_post_is_served_after_basic_is_refused() {
     let auth = AuthServer::start(AuthConfig::default());
-    let api = api_doc(
-        &auth.resource,
-        &oauth2("oauth", &["clientCredentials"], &auth.token_endpoint),
-        "[{oauth: [read]}]",
-        &OPS,
-    );
+    let api = cc_api(&auth, "[{oauth: [read]}]");
     let ws = workspace(&api, &workflow("two", &["getA", "getB"]), None);
     let out = exec(&mut run(&ws, "two", &cc_env(POST_CLIENT, POST_SECRET)));
     out.assert_code(0);
@@ -551,12 +552,7 @@ fn an_expiring_client_credentials_token_is_renewed_before_the_api_refuses_it() {
         mtls: None,
     });
     let slow = slow_server(Duration::from_millis(2500));
-    let api = api_doc(
-        &auth.resource,
-        &oauth2("oauth", &["clientCredentials"], &auth.token_endpoint),
-        "[{oauth: [read]}]",
-        &OPS,
-    );
+    let api = cc_api(&auth, "[{oauth: [read]}]");
     let ws = workspace(
         &api,
         &workflow("spread", &["getA", "slow.wait", "getB"]),
@@ -916,12 +912,7 @@ fn a_supplied_access_token_is_sent_as_it_is_without_a_token_request() {
     let auth = AuthServer::start(AuthConfig::default());
     let token = auth.client_credentials_token(CC_CLIENT, CC_SECRET, Some("read"));
     assert_eq!(auth.token_requests("client_credentials"), 1);
-    let api = api_doc(
-        &auth.resource,
-        &oauth2("oauth", &["clientCredentials"], &auth.token_endpoint),
-        "[{oauth: [read]}]",
-        &OPS,
-    );
+    let api = cc_api(&auth, "[{oauth: [read]}]");
     let ws = workspace(&api, &workflow("two", &["getA", "getB"]), None);
     let env = [("ARAZZO_AUTH_API_OAUTH_ACCESS_TOKEN", token.as_str())];
     let out = exec(&mut run(&ws, "two", &env));
@@ -937,12 +928,7 @@ fn a_supplied_access_token_is_sent_as_it_is_without_a_token_request() {
 #[test]
 fn a_wrong_client_secret_exits_4_naming_the_scheme_and_invalid_client_and_sends_nothing() {
     let auth = AuthServer::start(AuthConfig::default());
-    let api = api_doc(
-        &auth.resource,
-        &oauth2("oauth", &["clientCredentials"], &auth.token_endpoint),
-        "[{oauth: [read]}]",
-        &OPS,
-    );
+    let api = cc_api(&auth, "[{oauth: [read]}]");
     let ws = workspace(&api, &workflow("two", &["getA", "getB"]), None);
     let wrong = "not-the-cc-secret-81";
     let out = exec(&mut run(&ws, "two", &cc_env(CC_CLIENT, wrong)));
@@ -997,12 +983,7 @@ fn an_unreachable_token_endpoint_exits_4_with_a_clear_message() {
 fn a_batch_of_many_lines_makes_one_token_request() {
     const LINES: usize = 600;
     let auth = AuthServer::start(AuthConfig::default());
-    let api = api_doc(
-        &auth.resource,
-        &oauth2("oauth", &["clientCredentials"], &auth.token_endpoint),
-        "[{oauth: [read]}]",
-        &OPS,
-    );
+    let api = cc_api(&auth, "[{oauth: [read]}]");
     let ws = workspace(&api, ITEMS, None);
     let lines: String = (1..=LINES).map(|n| format!("{{\"n\": {n}}}\n")).collect();
     let file = ws.write("lines.jsonl", &lines);
@@ -1015,9 +996,7 @@ fn a_batch_of_many_lines_makes_one_token_request() {
     for (k, v) in cc_env(CC_CLIENT, CC_SECRET) {
         cmd.env(k, v);
     }
-    let started = Instant::now();
     let out = exec(&mut cmd);
-    let took = started.elapsed();
     out.assert_code(0);
     let reports: Vec<Value> = out
         .stdout
@@ -1039,7 +1018,6 @@ fn a_batch_of_many_lines_makes_one_token_request() {
     paths.sort();
     paths.dedup();
     assert_eq!(paths.len(), LINES);
-    eprintln!("{LINES} lines took {took:?}");
 
     let mut secrets = client_forms(CC_CLIENT, CC_SECRET);
     secrets.extend(token_forms(&auth));
@@ -1154,12 +1132,7 @@ mod mcp {
 #[test]
 fn mcp_fetches_one_token_for_two_calls_and_never_returns_it() {
     let auth = AuthServer::start(AuthConfig::default());
-    let api = api_doc(
-        &auth.resource,
-        &oauth2("oauth", &["clientCredentials"], &auth.token_endpoint),
-        "[{oauth: [read]}]",
-        &OPS,
-    );
+    let api = cc_api(&auth, "[{oauth: [read]}]");
     let ws = workspace(&api, ITEMS, None);
     let mut cmd = arazzo_std();
     cmd.arg("mcp").arg(ws.path("wf.arazzo.yaml")).arg("-v");
@@ -1212,12 +1185,7 @@ fn mcp_fetches_one_token_for_two_calls_and_never_returns_it() {
 fn a_step_that_sets_its_own_authorization_wins_and_no_token_is_fetched() {
     let auth = AuthServer::start(AuthConfig::default());
     let own = auth.client_credentials_token(CC_CLIENT, CC_SECRET, Some("write"));
-    let api = api_doc(
-        &auth.resource,
-        &oauth2("oauth", &["clientCredentials"], &auth.token_endpoint),
-        "[{oauth: [read]}]",
-        &OPS,
-    );
+    let api = cc_api(&auth, "[{oauth: [read]}]");
     let wf = "- workflowId: own\n  inputs:\n    type: object\n    properties:\n      token:\n        type: string\n        format: password\n  steps:\n  - stepId: s1\n    operationId: getA\n    parameters:\n    - name: Authorization\n      in: header\n      value: Bearer {$inputs.token}\n    successCriteria:\n    - condition: $statusCode == 200\n    outputs:\n      body: $response.body\n";
     let ws = workspace(&api, wf, None);
     let mut env = cc_env(CC_CLIENT, CC_SECRET);
@@ -1335,12 +1303,7 @@ fn a_redirect_to_another_origin_does_not_carry_the_token() {
 fn a_batch_whose_token_is_revoked_midway_renews_it_once_for_every_line() {
     const LINES: usize = 400;
     let auth = AuthServer::start(AuthConfig::default());
-    let api = api_doc(
-        &auth.resource,
-        &oauth2("oauth", &["clientCredentials"], &auth.token_endpoint),
-        "[{oauth: [read]}]",
-        &OPS,
-    );
+    let api = cc_api(&auth, "[{oauth: [read]}]");
     let ws = workspace(&api, ITEMS, None);
     let lines: String = (1..=LINES).map(|n| format!("{{\"n\": {n}}}\n")).collect();
     let file = ws.write("lines.jsonl", &lines);

@@ -1,7 +1,8 @@
 //! A real OAuth 2.0 / OpenID Connect authorization server (the `oidc-provider`
 //! package) with an introspecting resource server and, on request, an mTLS
 //! resource server: `tests/oidc/server.mjs`, run with Node.js. It needs
-//! `npm ci --prefix tests/oidc` once (`.ci/run` does it).
+//! `npm ci --prefix tests/oidc`, which the first server start runs when the
+//! packages are missing (and `.ci/run` runs first).
 //!
 //! Clients (id / secret), see the top of `tests/oidc/server.mjs`:
 //! - `cc-client` / `cc-secret`: client_credentials (+ refresh_token), scopes
@@ -84,15 +85,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 impl AuthServer {
     pub fn start(cfg: AuthConfig) -> AuthServer {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");
-        if !dir
-            .join("node_modules/oidc-provider/package.json")
-            .is_file()
-        {
-            panic!(
-                "tests/oidc/node_modules is missing: run `npm ci --prefix tests/oidc` \
-                 (needs Node.js 20+ and npm; .ci/run does this)"
-            );
-        }
+        install(&dir);
 
         let mut config = json!({ "tokenTtl": cfg.token_ttl });
         if let Some(m) = &cfg.mtls {
@@ -283,6 +276,35 @@ impl AuthServer {
         } else {
             super::json(&text)
         }
+    }
+}
+
+/// Installs the pinned packages of `tests/oidc` (`npm ci`) when they are
+/// missing, once per test process, so that `cargo test --locked` works on a
+/// fresh machine with Node.js and npm (`.ci/run` installs them first too).
+fn install(dir: &Path) {
+    static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let done = INSTALLED.get_or_init(|| {
+        if dir
+            .join("node_modules/oidc-provider/package.json")
+            .is_file()
+        {
+            return Ok(());
+        }
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| format!("cannot run npm: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("`npm ci --prefix tests/oidc` failed ({status})"))
+        }
+    });
+    if let Err(why) = done {
+        panic!("{why}: the tests need Node.js 20+ and npm to install oidc-provider (.ci/run installs them)");
     }
 }
 
