@@ -86,8 +86,25 @@ pub fn client_with_identity(
     cert: &std::path::Path,
     key: &std::path::Path,
 ) -> Result<reqwest::Client, String> {
+    let config = tls_client_config(Some((cert, key)), &[b"http/1.1".to_vec()])?;
+    request_client(config, opts)
+}
+
+/// The TLS settings of a client: the platform's roots, the client certificate
+/// (PEM files of the chain and its private key) when one is given, and the
+/// ALPN protocols. Shared by HTTP requests and broker connections. `Err` names
+/// the file and what is wrong with it.
+pub fn tls_client_config(
+    identity: Option<(&std::path::Path, &std::path::Path)>,
+    alpn: &[Vec<u8>],
+) -> Result<rustls::ClientConfig, String> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::PrivateKeyDer;
+    let Some((cert, key)) = identity else {
+        let mut config = tls_builder().with_no_client_auth();
+        config.alpn_protocols = alpn.to_vec();
+        return Ok(config);
+    };
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .map_err(|e| {
             format!(
@@ -123,8 +140,8 @@ pub fn client_with_identity(
                 key.display()
             )
         })?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    request_client(config, opts)
+    config.alpn_protocols = alpn.to_vec();
+    Ok(config)
 }
 
 /// The *ring* crypto provider. rustls 0.23.48 deprecated it because *ring*

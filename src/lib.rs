@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod batch;
+pub mod broker;
 pub mod check;
 pub mod cli;
 pub mod commands;

@@ -1,6 +1,7 @@
 //! Shared helpers for integration tests.
 #![allow(dead_code)]
 
+pub mod brokers;
 pub mod cli;
 pub mod composio;
 pub mod echo;
