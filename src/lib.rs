@@ -9,6 +9,7 @@
 //! [`report`] shows what happened and [`redact`] keeps secrets out of every output.
 //! [`commands`] holds one file per subcommand. `docs/ARCHITECTURE.md` is the map.
 
+pub mod asyncapi;
 pub mod auth;
 pub mod batch;
 pub mod broker;

@@ -138,6 +138,9 @@ pub struct PlannedStep {
     /// Security requirements no credential is supplied for, when none is
     /// supplied for the source at all: the request goes without.
     pub warnings: Vec<String>,
+    /// A receive step: the message it waits for, and for how long.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub awaits: Option<String>,
 }
 
 /// Plans every step of the entry workflow (and of workflows it calls), in the
@@ -212,6 +215,9 @@ impl Planner<'_> {
                 StepTarget::Operation(call) => {
                     out.push(self.operation(wf, &step.step_id, call, &ctx));
                 }
+                StepTarget::Message(call) => {
+                    out.push(self.message(wf, step, call, &ctx));
+                }
                 StepTarget::Workflow {
                     workflow,
                     inputs: params,
@@ -252,6 +258,7 @@ impl Planner<'_> {
                     body: None,
                     credentials: Vec::new(),
                     warnings: Vec::new(),
+                    awaits: None,
                     problems: vec![PlanProblem {
                         workflow_id: wf.workflow_id.clone(),
                         step_id: step_id.to_string(),
@@ -294,6 +301,95 @@ impl Planner<'_> {
             problems,
             credentials,
             warnings,
+            awaits: None,
+        }
+    }
+
+    /// Plans a message step: the broker and channel address, and for a send the
+    /// headers and payload, the payload checked against the message's schema; for a
+    /// receive, the correlation id it waits for.
+    fn message(
+        &self,
+        wf: &CompiledWorkflow,
+        step: &crate::compile::CompiledStep,
+        call: &crate::compile::MessageCall,
+        ctx: &DryCtx<'_>,
+    ) -> PlannedStep {
+        use crate::compile::MessageAction;
+        use crate::engine::message::{fill_address, message_parts, select_server, shown_channel};
+        let mut problems = Vec::new();
+        let mut problem = |field: &str, rule: String| {
+            problems.push(PlanProblem {
+                workflow_id: wf.workflow_id.clone(),
+                step_id: step.step_id.clone(),
+                field: field.into(),
+                rule,
+                about: ProblemAbout::Step,
+            })
+        };
+        let address = fill_address(call, ctx).unwrap_or_else(|m| {
+            problem("channel", m);
+            call.op.channel.address.clone().unwrap_or_default()
+        });
+        let url = match select_server(call, self.opts) {
+            Ok((u, _, _)) => shown_channel(&u, &address),
+            Err(m) => {
+                problem("server", m);
+                format!("{{{}}}/{address}", call.source)
+            }
+        };
+        let (mut headers, mut body, mut awaits) = (Vec::new(), None, None);
+        match call.action {
+            MessageAction::Send => match message_parts(call, ctx) {
+                Ok((h, payload, _, _)) => {
+                    if let Some(rule) = payload_problem(call, &payload) {
+                        problem("payload", rule);
+                    }
+                    headers = h;
+                    body = (!payload.is_null()).then_some(payload);
+                }
+                Err(m) => problem("message", m),
+            },
+            MessageAction::Receive => {
+                let wait = match step.timeout {
+                    Some(t) => format!("at most {:.1} s (the step's timeout)", t.as_secs_f64()),
+                    None => format!(
+                        "at most {:.1} s (--timeout)",
+                        self.opts.message_timeout.as_secs_f64()
+                    ),
+                };
+                awaits = Some(match &call.correlation_id {
+                    Some(v) => {
+                        let id = v
+                            .eval(ctx)
+                            .map(|v| crate::expr::stringify(Some(&v)))
+                            .unwrap_or_default();
+                        let at: Vec<&str> = call
+                            .correlations
+                            .iter()
+                            .map(|c| c.location.as_str())
+                            .collect();
+                        format!(
+                            "the first message whose correlation id ({}) is `{id}`, {wait}",
+                            at.join(" or ")
+                        )
+                    }
+                    None => format!("the first message on the channel, {wait}"),
+                });
+            }
+        }
+        PlannedStep {
+            workflow_id: wf.workflow_id.clone(),
+            step_id: step.step_id.clone(),
+            calls: None,
+            method: call.action.as_str().to_ascii_uppercase(),
+            url,
+            headers,
+            body,
+            problems,
+            credentials: Vec::new(),
+            warnings: Vec::new(),
+            awaits,
         }
     }
 
@@ -425,6 +521,7 @@ impl Planner<'_> {
             problems,
             credentials: Vec::new(),
             warnings: Vec::new(),
+            awaits: None,
         };
         (planned, child_inputs)
     }
@@ -733,4 +830,36 @@ pub fn list_problems(problems: &[PlanProblem]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Why a send's payload matches none of the operation's message schemas (values
+/// known only at run time, the placeholders, are not judged).
+fn payload_problem(call: &crate::compile::MessageCall, payload: &Value) -> Option<String> {
+    if call.payload_checks.is_empty() || has_placeholder(payload) {
+        return None;
+    }
+    let mut reasons = Vec::new();
+    for check in call.payload_checks.iter() {
+        match check.validator.iter_errors(payload).next() {
+            None => return None,
+            Some(e) => {
+                let at = e.instance_path().to_string();
+                let at = if at.is_empty() { "/".to_string() } else { at };
+                reasons.push(format!("message `{}`: at `{at}`: {e}", check.message));
+            }
+        }
+    }
+    Some(format!(
+        "the payload matches no message of the operation: {}",
+        reasons.join("; ")
+    ))
+}
+
+fn has_placeholder(v: &Value) -> bool {
+    match v {
+        Value::String(_) => is_placeholder(v),
+        Value::Array(a) => a.iter().any(has_placeholder),
+        Value::Object(m) => m.values().any(has_placeholder),
+        _ => false,
+    }
 }

@@ -256,7 +256,7 @@ impl Journal {
                 text.push('\n');
                 self.write_line(&text);
             }
-            Event::Exchange { .. } => {}
+            Event::Exchange { .. } | Event::Message { .. } => {}
         }
     }
 

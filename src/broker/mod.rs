@@ -324,6 +324,32 @@ impl Connection {
     }
 }
 
+/// The URL of a WebSocket channel's socket: the server's URL joined with the channel
+/// address (an address starting with `/` replaces the path; another is appended to
+/// it after one `/`).
+pub fn socket_url(base: &Url, address: &str) -> Result<Url, BrokerError> {
+    let mut url = base.clone();
+    let path = if address.starts_with('/') {
+        address.to_string()
+    } else if address.is_empty() {
+        base.path().to_string()
+    } else {
+        format!("{}/{address}", base.path().trim_end_matches('/'))
+    };
+    let (path, query) = match path.split_once('?') {
+        Some((p, q)) => (p.to_string(), Some(q.to_string())),
+        None => (path, None),
+    };
+    url.set_path(&path);
+    if query.is_some() {
+        url.set_query(query.as_deref());
+    }
+    if url.host_str().is_none() {
+        return Err(BrokerError(format!("`{}` has no host", shown(&url))));
+    }
+    Ok(url)
+}
+
 /// A broker URL as shown in messages: without user or password.
 pub fn shown(url: &Url) -> String {
     let mut u = url.clone();

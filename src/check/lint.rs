@@ -651,53 +651,82 @@ fn unsatisfiable_security(
     }
 }
 
-/// A step that calls a workflow has no HTTP request or response of its own:
-/// `$statusCode`, `$request.*`, `$response.*`, `$url` and `$method` are undefined there.
+/// A step that calls a workflow has no HTTP request or response of its own, and
+/// neither has a message step (Arazzo 1.1): `$statusCode`, `$request.*`,
+/// `$response.*`, `$url` and `$method` are undefined there. Only a message step
+/// has a `$message`.
 fn no_response_in_workflow_steps(
     wf: &CompiledWorkflow,
     step_ptr: &dyn Fn(&str) -> String,
     out: &mut Vec<Finding>,
 ) {
     for step in &wf.steps {
-        if !matches!(step.target, StepTarget::Workflow { .. }) {
-            continue;
-        }
-        let http: Vec<String> = step
+        let is_message = matches!(step.target, StepTarget::Message(_));
+        let http_less = is_message || matches!(step.target, StepTarget::Workflow { .. });
+        let foreign: Vec<String> = step
             .success_criteria
             .iter()
             .flat_map(|c| c.expressions())
             .chain(step.outputs.iter().flat_map(|(_, o)| o.expressions()))
-            .filter(|e| {
-                matches!(
-                    e,
-                    Expr::StatusCode
-                        | Expr::Url
-                        | Expr::Method
-                        | Expr::RequestHeader(_)
-                        | Expr::RequestQuery(_)
-                        | Expr::RequestPath(_)
-                        | Expr::RequestBody(_)
-                        | Expr::ResponseHeader(_)
-                        | Expr::ResponseBody(_)
-                )
+            .filter(|e| match e {
+                Expr::MessageHeader(_) | Expr::MessagePayload(_) => !is_message,
+                Expr::StatusCode
+                | Expr::Url
+                | Expr::Method
+                | Expr::RequestHeader(_)
+                | Expr::RequestQuery(_)
+                | Expr::RequestPath(_)
+                | Expr::RequestBody(_)
+                | Expr::ResponseHeader(_)
+                | Expr::ResponseBody(_) => http_less,
+                _ => false,
             })
             .map(|e| e.to_string())
             .collect();
-        if let Some(first) = http.first() {
-            let needle = Some(first.clone());
-            let http: Vec<String> = http.iter().map(|e| format!("`{e}`")).collect();
-            out.push(Finding {
-                pointer: step_ptr(&step.step_id),
-                code: "expr/no-response",
-                severity: Severity::Warning,
-                message: format!(
+        let Some(first) = foreign.first() else {
+            continue;
+        };
+        let needle = Some(first.clone());
+        let listed: Vec<String> = foreign.iter().map(|e| format!("`{e}`")).collect();
+        let (code, message, help) = if first.starts_with("$message") {
+            (
+                "expr/no-message",
+                format!(
+                    "step `{}` sends no message and receives none (it is not an AsyncAPI step): {} is always undefined there",
+                    step.step_id,
+                    listed.join(", ")
+                ),
+                "read `$response.body#/…` and `$response.header.…` for an HTTP step, `$outputs.<name>` for a step that calls a workflow",
+            )
+        } else if is_message {
+            (
+                "expr/no-response",
+                format!(
+                    "step `{}` is a message step, so it has no HTTP request or response: {} is always undefined there",
+                    step.step_id,
+                    listed.join(", ")
+                ),
+                "read the message with `$message.payload#/…` and `$message.header.<name>`",
+            )
+        } else {
+            (
+                "expr/no-response",
+                format!(
                     "step `{}` calls a workflow, so it has no HTTP response: {} is always undefined there",
                     step.step_id,
-                    http.join(", ")
+                    listed.join(", ")
                 ),
-                help: Some("read the called workflow's outputs with `$outputs.<name>` (a step without successCriteria succeeds when the workflow does)".into()), needle,
-            });
-        }
+                "read the called workflow's outputs with `$outputs.<name>` (a step without successCriteria succeeds when the workflow does)",
+            )
+        };
+        out.push(Finding {
+            pointer: step_ptr(&step.step_id),
+            code,
+            severity: Severity::Warning,
+            message,
+            help: Some(help.into()),
+            needle,
+        });
     }
 }
 

@@ -92,10 +92,14 @@ fn known<'l>(loaded: impl IntoIterator<Item = &'l Loaded>) -> Known {
     for doc in loaded.into_iter().flat_map(|l| &l.docs) {
         for (name, source) in &doc.sources {
             let schemes = by_source.entry(name.clone()).or_default();
-            if let SourceRef::OpenApi(api) = source {
-                if let Ok(s) = api.security_schemes() {
-                    schemes.extend(s.keys().cloned());
+            match source {
+                SourceRef::OpenApi(api) => {
+                    if let Ok(s) = api.security_schemes() {
+                        schemes.extend(s.keys().cloned());
+                    }
                 }
+                SourceRef::AsyncApi(api) => schemes.extend(api.security_scheme_names()),
+                SourceRef::Arazzo(_) => {}
             }
         }
     }

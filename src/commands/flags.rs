@@ -75,11 +75,13 @@ pub(crate) fn parse_server_url(source: &str, text: &str) -> Result<Url, Problem>
             help(),
         )
     })?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+    let broker = crate::broker::Protocol::from_name(parsed.scheme()).is_some();
+    if !(matches!(parsed.scheme(), "http" | "https") || broker) || parsed.host_str().is_none() {
         return Err(Problem::usage(
             format!(
-                "--server {source}=…: `{}` is not an http(s) URL with a host",
-                masked_url(&parsed)
+                "--server {source}=…: `{}` is not an http(s) URL with a host, nor a broker URL ({})",
+                masked_url(&parsed),
+                crate::broker::SUPPORTED
             ),
             help(),
         ));

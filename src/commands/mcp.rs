@@ -61,6 +61,7 @@ pub(super) fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
         max_retry_wait: Duration::from_secs_f64(args.stopping.max_retry_wait),
         stop: flags.stop,
         max_parallel: args.max_parallel,
+        message_timeout: Duration::from_secs_f64(args.timeout),
     };
     let ready = Ready {
         tools,

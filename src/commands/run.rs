@@ -52,6 +52,7 @@ pub(super) fn command(mut args: RunArgs, printer: &Printer) -> Result<u8, Proble
         max_retry_wait: Duration::from_secs_f64(args.stopping.max_retry_wait),
         stop: flags.stop,
         max_parallel: args.max_parallel,
+        message_timeout: Duration::from_secs_f64(args.timeout),
     };
     if let Some(each) = &args.each {
         let run = super::each::BatchRun {
@@ -721,6 +722,7 @@ fn print_plan(
                     "body": p.body,
                     "credentials": p.credentials,
                     "warnings": p.warnings,
+                    "awaits": p.awaits,
                     "problems": p.problems,
                 })).collect::<Vec<_>>(),
                 "problems": problems,
@@ -746,6 +748,9 @@ fn print_plan(
                 }
                 for (k, v) in &p.headers {
                     out.push_str(&format!("  {k}: {v}\n"));
+                }
+                if let Some(a) = &p.awaits {
+                    out.push_str(&format!("  awaits {a}\n"));
                 }
                 if let Some(b) = &p.body {
                     let text = match b {

@@ -66,6 +66,7 @@ fn describe(program: &Program, wf: &CompiledWorkflow, s: &CompiledStep) -> Value
     let (method, path) = s.describe(program);
     let operation = match &s.target {
         StepTarget::Operation(c) => c.operation.operation_id.clone(),
+        StepTarget::Message(m) => m.op.id.clone(),
         StepTarget::Workflow { .. } => None,
     };
     let mut seen = BTreeSet::new();

@@ -61,7 +61,11 @@ impl<'a> Compiler<'a> {
             });
         }
         self.missing_path_params(&operation, &given_path, at, target_ptr);
-        let body = body.and_then(|b| self.call_body(&operation, b, at));
+        let media = operation
+            .request_media_types()
+            .first()
+            .map(|s| s.to_string());
+        let body = body.and_then(|b| self.call_body(media, b, at));
         let call = OperationCall {
             source,
             api,
@@ -130,24 +134,20 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// The request body: its content type (given, else the operation's first,
-    /// else JSON) and its replacements, each target checked as a JSON Pointer,
-    /// or an XPath for an XML body. `None` when the payload did not compile.
-    fn call_body(
+    /// The request body (or message payload): its content type (given, else
+    /// `default` (the operation's first, the message's), else JSON) and its
+    /// replacements, each target checked as a JSON Pointer, or an XPath for an XML
+    /// body. `None` when the payload did not compile.
+    pub(super) fn call_body(
         &mut self,
-        operation: &Operation,
+        default: Option<String>,
         b: BodyValues,
         at: &Place,
     ) -> Option<CompiledBody> {
         let content_type = b
             .content_type
             .clone()
-            .or_else(|| {
-                operation
-                    .request_media_types()
-                    .first()
-                    .map(|s| s.to_string())
-            })
+            .or(default)
             .unwrap_or_else(|| "application/json".to_string());
         let xml = content_type.to_ascii_lowercase().contains("xml");
         let mut replacements = Vec::new();

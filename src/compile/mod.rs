@@ -22,6 +22,7 @@ mod compiler;
 mod criterion_check;
 mod errors;
 mod inputs_schema;
+mod message;
 mod operation;
 mod parameters;
 mod program;
@@ -42,8 +43,8 @@ pub use errors::{suggest, CompileError};
 pub(crate) use inputs_schema::inputs_schema;
 pub use program::{
     Action, ActionKind, CallSecurity, CompiledBody, CompiledCriterion, CompiledParam, CompiledStep,
-    CompiledWorkflow, CriterionCheck, ExplicitScheme, Jump, OperationCall, Program, Requirement,
-    StepTarget,
+    CompiledWorkflow, CriterionCheck, ExplicitScheme, Jump, MessageAction, MessageCall,
+    OperationCall, PayloadCheck, Program, Requirement, StepTarget,
 };
 pub use step_graph::StepDeps;
 

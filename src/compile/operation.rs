@@ -77,57 +77,12 @@ impl<'a> Compiler<'a> {
             .collect()
     }
 
-    /// A step on an AsyncAPI source (Arazzo 1.1's message steps: a `channelPath`, an
-    /// `action`, or an operationId found in an AsyncAPI source and in no OpenAPI one): the
-    /// error that says they are not run yet.
-    fn message_step(&self, step: &Step, at: &Place) -> Option<CompileError> {
-        let asyncs: Vec<(&str, &crate::document::AsyncApi)> = self.loaded.docs[at.doc]
-            .sources
-            .iter()
-            .filter_map(|(n, s)| match s {
-                SourceRef::AsyncApi(api) => Some((n.as_str(), &**api)),
-                _ => None,
-            })
-            .collect();
-        let (field, found) = if step.channel_path.is_some() {
-            ("channelPath", true)
-        } else if let Some(id) = &step.operation_id {
-            let found = match id.strip_prefix("$sourceDescriptions.") {
-                Some(rest) => rest
-                    .split_once('.')
-                    .is_some_and(|(name, _)| asyncs.iter().any(|(n, _)| *n == name)),
-                None => {
-                    step.action.is_some()
-                        || asyncs.iter().any(|(_, a)| a.has_operation(id))
-                            && !self
-                                .openapi_sources(at.doc)
-                                .iter()
-                                .any(|(_, a)| a.has_operation(id))
-                }
-            };
-            ("operationId", found)
-        } else {
-            ("action", step.action.is_some())
-        };
-        found.then(|| {
-            error(
-                "step/unsupported",
-                format!("{at} is a message step (an AsyncAPI operation or channel): message steps are not supported yet"),
-                Some("this version runs steps on OpenAPI operations and workflows only; run the message step some other way, or remove it".to_string()),
-            )
-            .at(&at.pointer_to(field))
-        })
-    }
-
     /// Finds the operation the step names.
     pub(super) fn resolve_operation(
         &self,
         step: &Step,
         at: &Place,
     ) -> Result<Resolved, CompileError> {
-        if let Some(e) = self.message_step(step, at) {
-            return Err(e);
-        }
         let sources = self.openapi_sources(at.doc);
         if let Some(id) = &step.operation_id {
             // `$sourceDescriptions.<name>.<operationId>`: split at the first dot after the name.

@@ -111,9 +111,68 @@ pub struct ExplicitScheme {
     pub pointer: String,
 }
 
+/// A message step (Arazzo 1.1): a message sent on, or awaited from, a channel of
+/// an AsyncAPI description.
+#[derive(Debug, Clone)]
+pub struct MessageCall {
+    pub source: String,
+    pub api: Arc<crate::asyncapi::AsyncApi>,
+    /// The operation or channel the step names, resolved.
+    pub op: Arc<crate::asyncapi::MessageOp>,
+    pub action: MessageAction,
+    /// `in: path` parameters: the values of the channel address's `{placeholders}`.
+    pub address_params: Vec<(String, ValueExpr)>,
+    /// `in: header` parameters: the headers of a sent message.
+    pub headers: Vec<CompiledParam>,
+    /// The payload of a sent message (`requestBody`).
+    pub body: Option<CompiledBody>,
+    /// `receive`: the correlation id awaited (the step's `correlationId`).
+    pub correlation_id: Option<ValueExpr>,
+    /// `receive`: where the messages the channel may carry hold their correlation
+    /// id (a message matches when any of these gives the awaited value).
+    pub correlations: Vec<crate::asyncapi::Correlation>,
+    /// `send`: the payload schemas of the messages the operation may carry, one
+    /// of which the payload must match (checked at preflight).
+    pub payload_checks: Arc<Vec<PayloadCheck>>,
+}
+
+/// The direction of a message step, from the workflow's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageAction {
+    Send,
+    Receive,
+}
+
+impl MessageAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageAction::Send => "send",
+            MessageAction::Receive => "receive",
+        }
+    }
+}
+
+/// A message's payload schema, compiled.
+#[derive(Clone)]
+pub struct PayloadCheck {
+    /// The message's name in the description.
+    pub message: String,
+    pub validator: Arc<jsonschema::Validator>,
+}
+
+impl std::fmt::Debug for PayloadCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PayloadCheck")
+            .field("message", &self.message)
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum StepTarget {
     Operation(Box<OperationCall>),
+    /// Arazzo 1.1: send or receive a message (an AsyncAPI operation or channel).
+    Message(Box<MessageCall>),
     /// A call to another workflow (index into [`Program::workflows`]); the step's
     /// parameters become its inputs.
     Workflow {
@@ -202,6 +261,25 @@ impl CompiledStep {
                     exprs.extend(v.expressions());
                 }
             }
+            StepTarget::Message(m) => {
+                for (_, v) in &m.address_params {
+                    exprs.extend(v.expressions());
+                }
+                for p in &m.headers {
+                    exprs.extend(p.value.expressions());
+                }
+                if let Some(b) = &m.body {
+                    if let Some(p) = &b.payload {
+                        exprs.extend(p.expressions());
+                    }
+                    for (_, v) in b.replacements.iter().chain(&b.xml_replacements) {
+                        exprs.extend(v.expressions());
+                    }
+                }
+                if let Some(c) = &m.correlation_id {
+                    exprs.extend(c.expressions());
+                }
+            }
         }
         for c in &self.success_criteria {
             exprs.extend(c.expressions());
@@ -227,6 +305,10 @@ impl CompiledStep {
             StepTarget::Workflow { workflow, .. } => (
                 "CALL".to_string(),
                 program.workflows[*workflow].workflow_id.clone(),
+            ),
+            StepTarget::Message(m) => (
+                m.action.as_str().to_ascii_uppercase(),
+                m.op.channel.address.clone().unwrap_or_default(),
             ),
         }
     }

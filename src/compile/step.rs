@@ -40,6 +40,7 @@ impl<'a> Compiler<'a> {
         let request = self.step_request(step, &inherited.params, at, located);
         let mut target = match &step.workflow_id {
             Some(w) => self.workflow_target(step, w, request, at),
+            None if self.is_message_step(step, at) => self.message_target(step, request, at),
             None => self.operation_target(step, request, at, &mut deferred),
         };
         if let Some(StepTarget::Operation(call)) = &mut target {
@@ -94,13 +95,14 @@ impl<'a> Compiler<'a> {
             ("operationId", step.operation_id.is_some()),
             ("operationPath", step.operation_path.is_some()),
             ("workflowId", step.workflow_id.is_some()),
+            ("channelPath", step.channel_path.is_some()),
         ];
         let given: Vec<&str> = targets.iter().filter(|t| t.1).map(|t| t.0).collect();
         if given.len() > 1 {
             self.errors.push(
                 error(
                     "step/target",
-                    format!("{at}: `operationId`, `operationPath` and `workflowId` are mutually exclusive"),
+                    format!("{at}: `operationId`, `operationPath`, `workflowId` and `channelPath` are mutually exclusive"),
                     Some("give the step exactly one of them".to_string()),
                 )
                 .at(&at.pointer_to(given[1])),

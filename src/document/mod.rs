@@ -47,38 +47,7 @@ impl ArazzoDoc {
     }
 }
 
-/// An AsyncAPI description (Arazzo 1.1, `type: asyncapi`): read and kept as a tree, so that
-/// documents naming one load, validate and list; steps on it (message steps) are refused
-/// when compiled.
-#[derive(Debug)]
-pub struct AsyncApi {
-    pub url: Url,
-    pub tree: Value,
-}
-
-impl AsyncApi {
-    /// Whether the description defines the operation `id`: a key of `operations` (AsyncAPI
-    /// 3), or the `operationId` of a channel's `publish` or `subscribe` (AsyncAPI 2).
-    pub fn has_operation(&self, id: &str) -> bool {
-        if self
-            .tree
-            .get("operations")
-            .and_then(Value::as_object)
-            .is_some_and(|ops| ops.contains_key(id))
-        {
-            return true;
-        }
-        let channels = self.tree.get("channels").and_then(Value::as_object);
-        channels.into_iter().flatten().any(|(_, c)| {
-            ["publish", "subscribe"].iter().any(|k| {
-                c.get(*k)
-                    .and_then(|o| o.get("operationId"))
-                    .and_then(Value::as_str)
-                    == Some(id)
-            })
-        })
-    }
-}
+pub use crate::asyncapi::AsyncApi;
 
 /// What a source description name refers to.
 #[derive(Debug, Clone)]
@@ -390,7 +359,16 @@ impl Loading<'_> {
                 self.by_url.insert(source.url, i);
                 return Ok(SourceRef::Arazzo(i));
             }
-            Parsed::AsyncApi(tree) => {
+            Parsed::AsyncApi(mut tree) => {
+                if crate::openapi::bundle::external_ref_in(&tree) {
+                    tree = crate::openapi::bundle::bundle(
+                        tree,
+                        &source.url,
+                        self.client,
+                        &source.what,
+                    )
+                    .await?;
+                }
                 let api = Arc::new(AsyncApi {
                     url: source.url.clone(),
                     tree,

@@ -38,7 +38,12 @@ impl<'a, 'e> Runner<'a, 'e> {
     ) -> Attempt {
         let started = Instant::now();
         let mut attempt = self.new_attempt(frame.index, step, number);
+        self.subscribe_ahead(frame, step_outputs).await;
         let reached = match &step.target {
+            StepTarget::Message(call) => {
+                self.call_message(frame, step, call, step_outputs, &mut attempt)
+                    .await
+            }
             StepTarget::Operation(call) => {
                 self.call_operation(frame, step, call, step_outputs, &mut attempt)
                     .await
@@ -92,6 +97,7 @@ impl<'a, 'e> Runner<'a, 'e> {
             error: None,
             request: None,
             response: None,
+            message: None,
             called_outputs: None,
             nested: Vec::new(),
         }
@@ -707,7 +713,7 @@ fn what_to_check(kind: ErrorKind, message: &str, source: &str) -> String {
 fn as_sent(req: &BuiltRequest, step: &CompiledStep) -> String {
     let template = match &step.target {
         StepTarget::Operation(c) => c.operation.path.as_str(),
-        StepTarget::Workflow { .. } => "",
+        StepTarget::Workflow { .. } | StepTarget::Message(_) => "",
     };
     if template.contains('{') {
         format!(

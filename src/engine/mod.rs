@@ -14,6 +14,7 @@ mod attempt;
 mod credentials;
 pub mod inputs;
 pub mod interrupt;
+pub mod message;
 mod next_step;
 pub mod outcome;
 mod prefetch;
@@ -64,6 +65,10 @@ pub struct RunOptions {
     /// The credentials supplied and the tokens fetched with them, shared by
     /// every run of a batch or an MCP server.
     pub auth: std::sync::Arc<crate::auth::Auth>,
+    /// Longest a message step waits for a broker (to connect, to take a message)
+    /// and, when the step gives no `timeout`, for the message it receives
+    /// (`--timeout`).
+    pub message_timeout: Duration,
 }
 
 /// Default `--max-parallel`.
@@ -89,6 +94,7 @@ impl Default for RunOptions {
             stop: Stop::default(),
             max_parallel: DEFAULT_MAX_PARALLEL,
             auth: Default::default(),
+            message_timeout: DEFAULT_TIMEOUT,
         }
     }
 }
@@ -118,6 +124,18 @@ pub enum Event<'a> {
         /// The redirects followed (or refused), in order.
         redirects: &'a [send::Hop],
         /// When the request was sent, from the start of the run.
+        started_ms: u64,
+        duration_ms: u64,
+    },
+    /// A message a message step sent or received, or tried to (for traces and logs).
+    Message {
+        workflow_id: &'a str,
+        step_id: &'a str,
+        attempt: u32,
+        /// The broker and channel address.
+        url: &'a str,
+        message: Option<&'a message::Message>,
+        error: Option<&'a str>,
         started_ms: u64,
         duration_ms: u64,
     },
@@ -157,6 +175,8 @@ struct Ctx<'a> {
     outputs: Option<&'a Map<String, Value>>,
     request: Option<&'a BuiltRequest>,
     response: Option<&'a Received>,
+    /// The message a message step sent or received.
+    message: Option<&'a message::Message>,
     doc_url: &'a str,
     source_urls: &'a [(String, String)],
     /// Why each step output that resolved to nothing did, by step and output.
@@ -177,7 +197,19 @@ impl Ctx<'_> {
             None => "found nothing".to_string(),
         };
         let no_response = "has no response to read (the step sent no request or got no answer)";
+        let no_message = "has no message to read (only a message step sends or receives one)";
         match expr {
+            Expr::MessagePayload(p) => match self.message {
+                None => no_message.to_string(),
+                Some(m) => match &m.payload_error {
+                    Some(e) => format!("cannot be read: {e}"),
+                    None => at(&m.payload, p),
+                },
+            },
+            Expr::MessageHeader(h) => match self.message {
+                None => no_message.to_string(),
+                Some(_) => format!("found no `{h}` header in the message"),
+            },
             Expr::ResponseBody(p) => match self.response {
                 None => no_response.to_string(),
                 Some(r) => match &r.body_error {
@@ -298,6 +330,22 @@ impl Resolve for Ctx<'_> {
                 }
                 apply_pointer(&r.body, p)
             }
+            Expr::MessageHeader(h) => {
+                let m = self.message?;
+                let v = m
+                    .headers
+                    .iter()
+                    .find(|(k, _)| k == h)
+                    .or_else(|| m.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(h)))?;
+                owned(Value::String(v.1.clone()))
+            }
+            Expr::MessagePayload(p) => {
+                let m = self.message?;
+                if m.payload_error.is_some() {
+                    return None;
+                }
+                apply_pointer(&m.payload, p)
+            }
             Expr::Inputs { name, pointer } => apply_pointer(self.inputs.get(name)?, pointer),
             Expr::Outputs { name, pointer } => apply_pointer(self.outputs?.get(name)?, pointer),
             Expr::Steps {
@@ -387,6 +435,8 @@ struct Attempt {
     error: Option<RunError>,
     request: Option<BuiltRequest>,
     response: Option<Received>,
+    /// The message a message step sent or received.
+    message: Option<message::Message>,
     /// Outputs of the workflow a step called.
     called_outputs: Option<Map<String, Value>>,
     /// Step reports of the workflow a step called.
@@ -529,6 +579,7 @@ pub async fn run_from(
         unresolved: RefCell::new(vec![HashMap::new(); program.workflows.len()]),
         running_dependencies: RefCell::new(Vec::new()),
         dependency_done: tokio::sync::Notify::new(),
+        messaging: Default::default(),
     };
     let carried = match resume {
         Some(r) => runner.resume(r),
@@ -554,6 +605,7 @@ pub async fn run_from(
             error: Some(e),
         },
     };
+    runner.messaging.close().await;
     runner.report(inputs, run, carried)
 }
 
@@ -618,6 +670,8 @@ struct Runner<'a, 'e> {
     running_dependencies: RefCell<Vec<(String, usize)>>,
     /// Wakes those waiting when a `dependsOn` workflow finishes.
     dependency_done: tokio::sync::Notify,
+    /// Broker connections and the subscriptions opened ahead of receive steps.
+    messaging: message::Messaging,
 }
 
 /// What the action chosen after an attempt tells the loop to do.
@@ -770,6 +824,7 @@ impl<'a, 'e> Runner<'a, 'e> {
             outputs: attempt.and_then(|a| a.called_outputs.as_ref()),
             request: attempt.and_then(|a| a.request.as_ref()),
             response: attempt.and_then(|a| a.response.as_ref()),
+            message: attempt.and_then(|a| a.message.as_ref()),
             doc_url: &self.doc_urls[doc],
             source_urls: &self.source_urls[doc],
         }
@@ -806,6 +861,14 @@ fn filter_inputs(inputs: &Map<String, Value>, wf: &CompiledWorkflow) -> Map<Stri
 
 pub(crate) fn base_url(call: &OperationCall, opts: &RunOptions) -> Result<String, String> {
     if let Some(u) = opts.servers.get(&call.source) {
+        if !matches!(u.scheme(), "http" | "https") {
+            return Err(format!(
+                "--server {}=… gives a `{}` URL, and source `{}` is an OpenAPI description, called over http(s)",
+                call.source,
+                u.scheme(),
+                call.source
+            ));
+        }
         return Ok(u.as_str().to_string());
     }
     match call.operation.servers.first() {

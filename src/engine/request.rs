@@ -467,9 +467,9 @@ fn is_json(content_type: &str) -> bool {
 /// Evaluates the payload, applies replacements, and encodes it for its media type.
 /// The body as a value, as bytes, and the Content-Type to send (which, for
 /// multipart, carries the boundary).
-type Encoded = (Option<Value>, Option<Vec<u8>>, String);
+pub(crate) type Encoded = (Option<Value>, Option<Vec<u8>>, String);
 
-fn encode_body(b: &CompiledBody, ctx: &dyn Resolve) -> Result<Encoded, BuildError> {
+pub(crate) fn encode_body(b: &CompiledBody, ctx: &dyn Resolve) -> Result<Encoded, BuildError> {
     let Some(value) = payload(b, ctx)? else {
         return Ok((None, None, b.content_type.clone()));
     };

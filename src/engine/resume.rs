@@ -250,7 +250,9 @@ fn check_called_workflow(
     };
     let called = match &program.entry().steps[index].target {
         StepTarget::Workflow { workflow, .. } => program.workflows[*workflow].workflow_id.as_str(),
-        StepTarget::Operation(_) => done.workflow_id.as_deref().unwrap_or_default(),
+        StepTarget::Operation(_) | StepTarget::Message(_) => {
+            done.workflow_id.as_deref().unwrap_or_default()
+        }
     };
     Err(format!(
         "step `{from}` calls workflow `{called}`, which stopped after its step `{}` had finished; continuing would send that step's request again",

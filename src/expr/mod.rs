@@ -152,6 +152,11 @@ pub enum Expr {
     RequestBody(Option<Pointer>),
     ResponseHeader(String),
     ResponseBody(Option<Pointer>),
+    /// 1.1 `$message.header.<name>`: a header of the message a message step sent or
+    /// received.
+    MessageHeader(String),
+    /// 1.1 `$message.payload[#pointer]`: the payload of that message.
+    MessagePayload(Option<Pointer>),
     Inputs {
         name: String,
         pointer: Option<Pointer>,
@@ -206,6 +211,11 @@ impl std::fmt::Display for Expr {
             Expr::ResponseHeader(h) => write!(f, "$response.header.{h}"),
             Expr::ResponseBody(p) => {
                 f.write_str("$response.body")?;
+                ptr(f, p)
+            }
+            Expr::MessageHeader(h) => write!(f, "$message.header.{h}"),
+            Expr::MessagePayload(p) => {
+                f.write_str("$message.payload")?;
                 ptr(f, p)
             }
             Expr::Inputs { name, pointer } => {

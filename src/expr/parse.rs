@@ -82,7 +82,7 @@ pub fn parse_expression(s: &str) -> Result<Expr, ExprError> {
         ("statusCode", None) => Ok(Expr::StatusCode),
         ("request", Some(rest)) => parse_message(s, rest, true),
         ("response", Some(rest)) => parse_message(s, rest, false),
-        ("message", Some(rest)) => reserved_message(s, rest),
+        ("message", Some(rest)) => parse_message_expr(s, rest),
         ("inputs", Some(rest)) => {
             let (name, pointer) = name_and_pointer(s, rest)?;
             Ok(Expr::Inputs { name, pointer })
@@ -113,26 +113,48 @@ pub fn parse_expression(s: &str) -> Result<Expr, ExprError> {
 }
 
 /// `$message.header.<name>` or `$message.payload[#pointer]` (Arazzo 1.1): the
-/// message a message step sent or received. Checked for its form, then
-/// refused with the reason: message steps are not run yet.
-fn reserved_message(s: &str, rest: &str) -> Result<Expr, ExprError> {
-    let well_formed = match rest.split_once('.') {
-        Some(("header", name)) => !name.is_empty(),
-        _ => {
-            rest == "payload"
-                || rest
-                    .strip_prefix("payload#")
-                    .is_some_and(|p| p.is_empty() || p.starts_with('/'))
-        }
-    };
-    if !well_formed {
-        return err(format!(
+/// message a message step sent or received. `$message.body` is read as
+/// `$message.payload` (the ABNF's shared `source` allows it), and the 1.1 text's own
+/// example `$message.payload.orderId` as `$message.payload#/orderId`.
+fn parse_message_expr(s: &str, rest: &str) -> Result<Expr, ExprError> {
+    let bad = || {
+        err(format!(
             "`{s}`: a message expression is `$message.header.<name>` or `$message.payload#/<pointer>`"
-        ));
+        ))
+    };
+    if let Some(name) = rest.strip_prefix("header.") {
+        check_name(s, name)?;
+        return Ok(Expr::MessageHeader(name.to_string()));
     }
-    err(format!(
-        "`{s}` reads the message of a message step (AsyncAPI): message steps are not supported yet"
-    ))
+    let tail = match rest
+        .strip_prefix("payload")
+        .or_else(|| rest.strip_prefix("body"))
+    {
+        Some(t) => t,
+        None => return bad(),
+    };
+    if tail.is_empty() {
+        return Ok(Expr::MessagePayload(None));
+    }
+    if let Some(p) = tail.strip_prefix('#') {
+        let pointer = Pointer::parse(p).map_err(|m| ExprError {
+            message: format!("`{s}`: {m}"),
+        })?;
+        return Ok(Expr::MessagePayload(Some(pointer)));
+    }
+    match tail.strip_prefix('.') {
+        Some(path) if !path.is_empty() && path.split('.').all(|seg| !seg.is_empty()) => {
+            let pointer: String = path
+                .split('.')
+                .map(|seg| format!("/{}", seg.replace('~', "~0").replace('/', "~1")))
+                .collect();
+            let pointer = Pointer::parse(&pointer).map_err(|m| ExprError {
+                message: format!("`{s}`: {m}"),
+            })?;
+            Ok(Expr::MessagePayload(Some(pointer)))
+        }
+        _ => bad(),
+    }
 }
 
 /// `$steps.<stepId>.outputs.<name>`, `rest` being what follows `$steps.` in `s`.

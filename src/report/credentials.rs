@@ -125,7 +125,7 @@ fn find_call<'p>(
     let step = wf.steps.iter().find(|s| s.step_id == entry.step_id)?;
     match &step.target {
         StepTarget::Operation(call) => Some((wf, call)),
-        StepTarget::Workflow { .. } => None,
+        StepTarget::Workflow { .. } | StepTarget::Message(_) => None,
     }
 }
 

@@ -55,6 +55,34 @@ fn headers_json(headers: &[(String, String)]) -> Value {
 
 impl Trace {
     pub fn record(&mut self, ev: &Event<'_>) {
+        if let Event::Message {
+            workflow_id,
+            step_id,
+            attempt,
+            url,
+            message,
+            error,
+            started_ms,
+            duration_ms,
+        } = ev
+        {
+            // A message step's exchange: what was sent or received, on which channel.
+            self.exchanges.push(json!({
+                "workflowId": workflow_id,
+                "stepId": step_id,
+                "attempt": attempt,
+                "startedMs": started_ms,
+                "durationMs": duration_ms,
+                "message": {
+                    "action": message.map(|m| m.action.as_str()),
+                    "channel": url,
+                    "headers": message.map(|m| headers_json(&m.headers)),
+                    "payload": message.map(|m| m.payload.clone()),
+                },
+                "error": error,
+            }));
+            return;
+        }
         let Event::Exchange {
             workflow_id,
             step_id,

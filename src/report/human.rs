@@ -56,7 +56,7 @@ pub(crate) fn print_event(printer: &Printer, ev: &Event<'_>) {
                 report.step_id, report.method, code, report.duration_ms
             ));
         }
-        Event::Exchange { .. } => {}
+        Event::Exchange { .. } | Event::Message { .. } => {}
     }
 }
 
@@ -110,6 +110,31 @@ pub(crate) fn log_event(ev: &Event<'_>) {
                 _ => {}
             }
         }
+        Event::Message {
+            step_id,
+            url,
+            message,
+            error,
+            duration_ms,
+            ..
+        } => match (message, error) {
+            (Some(m), _) => {
+                let verb = match m.action {
+                    crate::compile::MessageAction::Send => "sent",
+                    crate::compile::MessageAction::Receive => "received",
+                };
+                tracing::debug!(
+                    "{step_id}: {verb} a message on {url} in {duration_ms} ms ({} bytes)",
+                    m.size
+                );
+                for (k, v) in &m.headers {
+                    tracing::debug!("{step_id}: {k}: {v}");
+                }
+                tracing::trace!("{step_id}: {}", m.payload);
+            }
+            (None, Some(e)) => tracing::debug!("{step_id}: {url}: {e}"),
+            _ => {}
+        },
     }
 }
 

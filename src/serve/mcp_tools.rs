@@ -238,6 +238,15 @@ pub fn annotations(program: &Program) -> ToolAnnotations {
         .flat_map(|w| w.steps.iter())
         .filter_map(|s| match &s.target {
             StepTarget::Operation(call) => Some(call.operation.method.to_ascii_uppercase()),
+            // Publishing a message changes something and repeating it sends it
+            // again (like POST); waiting for one reads (like GET).
+            StepTarget::Message(m) => Some(
+                match m.action {
+                    crate::compile::MessageAction::Send => "POST",
+                    crate::compile::MessageAction::Receive => "GET",
+                }
+                .to_string(),
+            ),
             StepTarget::Workflow { .. } => None,
         })
         .collect();
