@@ -479,10 +479,11 @@ fn an_asyncapi_source_is_read_and_http_steps_still_run() {
 }
 
 // 1.1 §Step Object, `action`: "Indicates whether the step will send (publish) or receive
-// (subscribe) to a channel in an AsyncAPI document." Message steps are not run yet: a step on
-// the AsyncAPI source is refused when compiled, before anything is sent.
+// (subscribe) to a channel in an AsyncAPI document." A step on the AsyncAPI source, named by
+// operationId (bare or with the source) or channelPath, compiles as a message step; the dry run
+// shows the message it would send, and without a server for the source it says to pass one.
 #[test]
-fn a_step_on_the_asyncapi_source_is_not_supported_yet() {
+fn a_step_on_the_asyncapi_source_is_a_message_step() {
     let echo = Echo::start();
     let case = Workspace::new();
     case.write("api.yaml", API);
@@ -493,23 +494,36 @@ fn a_step_on_the_asyncapi_source_is_not_supported_yet() {
         "      - stepId: send\n        channelPath: '{$sourceDescriptions.events.url}#/channels/orders'\n        action: send\n",
     ] {
         let path = case.write("flow.arazzo.yaml", &async_doc(step));
-        let out = run(&path, &echo);
-        out.assert_code(3);
-        out.assert_stderr_has("message steps are not supported yet");
-        let out = validate(&path, &["-o", "json"]);
-        out.assert_code(3);
-        let d = out
-            .json()
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["code"] == "step/unsupported")
-            .cloned()
-            .unwrap_or_else(|| panic!("{}", out.context()));
-        assert!(d["message"]
-            .as_str()
-            .unwrap()
-            .contains("message steps are not supported yet"));
+        let out = validate(&path, &[]);
+        out.assert_code(0);
+        let out = exec(
+            arazzo()
+                .args(["run", "w", "--dry-run", "-o", "json", "-f"])
+                .arg(&path)
+                .args(["--server", &format!("api={}", echo.base_url())]),
+        );
+        out.assert_code(2);
+        let plan = out.json();
+        assert_eq!(plan["steps"][1]["method"], "SEND", "{plan}");
+        assert!(plan.to_string().contains("declares no servers"), "{plan}");
+        assert!(plan.to_string().contains("--server events="), "{plan}");
+        let out = exec(
+            arazzo()
+                .args(["run", "w", "--dry-run", "-o", "json", "-f"])
+                .arg(&path)
+                .args(["--server", &format!("api={}", echo.base_url())])
+                .args(["--server", "events=nats://127.0.0.1:4999"]),
+        );
+        out.assert_code(0);
+        assert_eq!(out.json()["steps"][1]["url"], "nats://127.0.0.1:4999/orders");
     }
+    // Without `action`, a message step is refused at its place, before anything is sent.
+    let path = case.write(
+        "flow.arazzo.yaml",
+        &async_doc("      - stepId: send\n        operationId: orderCreated\n"),
+    );
+    let out = run(&path, &echo);
+    out.assert_code(3);
+    out.assert_stderr_has("without an `action`");
     assert!(echo.api_requests().is_empty());
 }
