@@ -174,6 +174,22 @@ pub fn check_literals(program: &Program) -> Vec<PlanProblem> {
                     out.extend(check_request(wf, &step.step_id, call, &built));
                 }
             }
+            if let StepTarget::Message(call) = &step.target {
+                let Ok((_, payload, _, _)) =
+                    crate::engine::message::message_parts(call, &AllUnknown)
+                else {
+                    continue;
+                };
+                if let Some((at, rule)) = payload_problem(call, &payload) {
+                    out.push(PlanProblem {
+                        workflow_id: wf.workflow_id.clone(),
+                        step_id: step.step_id.clone(),
+                        field: "payload".into(),
+                        rule,
+                        about: ProblemAbout::Body(at),
+                    });
+                }
+            }
         }
     }
     out
@@ -342,7 +358,7 @@ impl Planner<'_> {
         match call.action {
             MessageAction::Send => match message_parts(call, ctx) {
                 Ok((h, payload, _, _)) => {
-                    if let Some(rule) = payload_problem(call, &payload) {
+                    if let Some((_, rule)) = payload_problem(call, &payload) {
                         problem("payload", rule);
                     }
                     headers = h;
@@ -833,26 +849,40 @@ pub fn list_problems(problems: &[PlanProblem]) -> String {
 }
 
 /// Why a send's payload matches none of the operation's message schemas (values
-/// known only at run time, the placeholders, are not judged).
-fn payload_problem(call: &crate::compile::MessageCall, payload: &Value) -> Option<String> {
+/// known only at run time, the placeholders, are not judged), with where in the
+/// payload the first message's schema fails (a JSON Pointer).
+fn payload_problem(
+    call: &crate::compile::MessageCall,
+    payload: &Value,
+) -> Option<(String, String)> {
     if call.payload_checks.is_empty() || has_placeholder(payload) {
         return None;
     }
     let mut reasons = Vec::new();
+    let mut first_at = None;
     for check in call.payload_checks.iter() {
         match check.validator.iter_errors(payload).next() {
             None => return None,
             Some(e) => {
                 let at = e.instance_path().to_string();
-                let at = if at.is_empty() { "/".to_string() } else { at };
-                reasons.push(format!("message `{}`: at `{at}`: {e}", check.message));
+                first_at.get_or_insert_with(|| at.clone());
+                let shown = if at.is_empty() { "/".to_string() } else { at };
+                reasons.push(format!("message `{}`: at `{shown}`: {e}", check.message));
             }
         }
     }
-    Some(format!(
-        "the payload matches no message of the operation: {}",
-        reasons.join("; ")
-    ))
+    let rule = if reasons.len() == 1 {
+        format!(
+            "the payload does not match its message's schema: {}",
+            reasons[0]
+        )
+    } else {
+        format!(
+            "the payload matches none of the operation's messages: {}",
+            reasons.join("; ")
+        )
+    };
+    Some((first_at.unwrap_or_default(), rule))
 }
 
 fn has_placeholder(v: &Value) -> bool {
