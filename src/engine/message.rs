@@ -160,7 +160,15 @@ impl<'a, 'e> Runner<'a, 'e> {
             }
             Err((kind, m)) => {
                 let interrupted = kind == ErrorKind::Interrupted;
-                attempt.error = Some(step_error(step, kind, m));
+                if interrupted && call.action == MessageAction::Send {
+                    attempt.report.status = crate::engine::outcome::Status::Uncertain;
+                }
+                attempt.error = Some(match self.opts.stop.requested() {
+                    Some(signal) if interrupted => {
+                        self.interrupted_error(&step.step_id, signal, &m)
+                    }
+                    _ => step_error(step, kind, m),
+                });
                 if interrupted {
                     ControlFlow::Break(())
                 } else {
@@ -190,20 +198,36 @@ impl<'a, 'e> Runner<'a, 'e> {
             .map_err(|m| (ErrorKind::Transport, m))?;
         let limit = self.wait_limit(frame);
         let publish = connection.publish(&channel.address, &channel.bindings, &out);
-        match self.until(limit, publish).await {
+        tokio::pin!(publish);
+        let waited = match self.until(limit, &mut publish).await {
+            // A stop while the broker is taking the message: it has the grace period
+            // to finish, like an HTTP request in flight.
+            Waited::Stopped(s) => {
+                match tokio::time::timeout(self.opts.stop.grace(), &mut publish).await {
+                    Ok(r) => Waited::Done(r),
+                    Err(_) => Waited::Stopped(s),
+                }
+            }
+            other => other,
+        };
+        match waited {
             Waited::Done(Ok(())) => Ok(message),
             Waited::Done(Err(e)) => Err((ErrorKind::Transport, e.0)),
             Waited::TimedOut => Err((
                 ErrorKind::Timeout,
                 format!(
-                    "{} did not take the message within {:.1} s",
+                    "{} did not take the message within {:.1} s ({})",
                     broker::shown(&channel.endpoint.url),
-                    limit.0.as_secs_f64()
+                    limit.0.as_secs_f64(),
+                    limit.1
                 ),
             )),
-            Waited::Stopped(s) => Err((
+            Waited::Stopped(_) => Err((
                 ErrorKind::Interrupted,
-                format!("{} while publishing the message", s.name()),
+                format!(
+                    "while the broker was taking the message (the grace period of {} passed); it may have been published",
+                    crate::engine::interrupt::describe(self.opts.stop.grace())
+                ),
             )),
         }
     }
