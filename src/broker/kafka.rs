@@ -65,27 +65,44 @@ impl Connection {
     /// kafka-secure and SASL when the credentials give a username, and reads the
     /// cluster's metadata: returning means the broker answered as Kafka and
     /// accepted the credentials.
+    ///
+    /// A first client tries once, without retries: rskafka retries every failed
+    /// connection (refused credentials too) until its backoff deadline, and a
+    /// SCRAM attempt can take a while, so only a single try reports its own cause
+    /// before the caller's timeout. The client kept is a second one, which
+    /// retries transient failures (a leader moving, a topic just created).
     pub async fn connect(endpoint: &Endpoint) -> Result<Connection, BrokerError> {
         let name = format!("Kafka broker at {}", shown(&endpoint.url));
         let bootstrap = bootstrap_address(endpoint, &name)?;
         let sasl = sasl_config(&endpoint.credentials, &name)?;
-        probe(&bootstrap, &name).await?;
-        let mut builder = ClientBuilder::new(vec![bootstrap])
-            .client_id(endpoint.client_id.as_str())
-            .max_message_size(frame_limit(endpoint.max_message_bytes))
-            .backoff_config(backoff(endpoint.connect_timeout));
-        if endpoint.tls {
-            builder = builder.tls_config(Arc::new(tls_config(&endpoint.credentials)?));
-        }
         let mechanism = sasl.as_ref().map(mechanism_name);
-        if let Some(sasl) = sasl {
-            builder = builder.sasl_config(sasl);
-        }
+        let tls = if endpoint.tls {
+            Some(Arc::new(tls_config(&endpoint.credentials)?))
+        } else {
+            None
+        };
         let password = endpoint.credentials.password.clone();
-        let client = builder.build().await.map_err(|e| {
+        let fail = |e: KafkaError| {
             let detail = masked(&e.to_string(), password.as_deref());
             connect_error(&name, endpoint.tls, mechanism, &detail)
-        })?;
+        };
+        let build = |backoff: BackoffConfig| {
+            let mut builder = ClientBuilder::new(vec![bootstrap.clone()])
+                .client_id(endpoint.client_id.as_str())
+                .max_message_size(frame_limit(endpoint.max_message_bytes))
+                .backoff_config(backoff);
+            if let Some(config) = &tls {
+                builder = builder.tls_config(Arc::clone(config));
+            }
+            if let Some(sasl) = &sasl {
+                builder = builder.sasl_config(sasl.clone());
+            }
+            builder.build()
+        };
+        drop(build(single_try()).await.map_err(fail)?);
+        let client = build(backoff(endpoint.connect_timeout))
+            .await
+            .map_err(fail)?;
         Ok(Connection {
             client,
             name,
@@ -115,7 +132,9 @@ impl Connection {
         producer
             .produce(vec![record], Compression::NoCompression)
             .await
-            .map_err(|e| self.failed(&format!("did not take the message for topic `{topic}`"), &e))?;
+            .map_err(|e| {
+                self.failed(&format!("did not take the message for topic `{topic}`"), &e)
+            })?;
         Ok(())
     }
 
@@ -133,10 +152,9 @@ impl Connection {
         let mut starts = Vec::with_capacity(count as usize);
         for partition in 0..count {
             let reader = self.partition_client(&topic, partition).await?;
-            let start = reader
-                .get_offset(OffsetAt::Latest)
-                .await
-                .map_err(|e| self.failed(&format!("did not give the end of topic `{topic}`"), &e))?;
+            let start = reader.get_offset(OffsetAt::Latest).await.map_err(|e| {
+                self.failed(&format!("did not give the end of topic `{topic}`"), &e)
+            })?;
             starts.push((reader, start));
         }
         let (tx, rx) = mpsc::channel(Subscription::CAPACITY);
@@ -415,7 +433,11 @@ fn topic_of(address: &str, bindings: &Bindings) -> Result<String, BrokerError> {
         .and_then(Value::as_str)
         .unwrap_or(address);
     let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
-    if topic.is_empty() || topic.len() > 249 || !topic.chars().all(legal) || topic == "." || topic == ".."
+    if topic.is_empty()
+        || topic.len() > 249
+        || !topic.chars().all(legal)
+        || topic == "."
+        || topic == ".."
     {
         return Err(BrokerError(format!(
             "`{topic}` is not a Kafka topic name: use 1 to 249 letters, digits, '.', '_' or '-' \
@@ -506,7 +528,10 @@ fn sasl_config(credentials: &Credentials, name: &str) -> Result<Option<SaslConfi
         }
         return Ok(None);
     };
-    let pair = SaslCredentials::new(user.clone(), credentials.password.clone().unwrap_or_default());
+    let pair = SaslCredentials::new(
+        user.clone(),
+        credentials.password.clone().unwrap_or_default(),
+    );
     let wanted = credentials.sasl_mechanism.as_deref().unwrap_or("PLAIN");
     let squashed: String = wanted
         .chars()
@@ -533,22 +558,18 @@ fn mechanism_name(config: &SaslConfig) -> &'static str {
     }
 }
 
-/// One plain TCP connection to the bootstrap address first: rskafka retries a
-/// refused connection until its deadline, and "nothing listens there" deserves to
-/// be said at once.
-async fn probe(bootstrap: &str, name: &str) -> Result<(), BrokerError> {
-    match tokio::net::TcpStream::connect(bootstrap).await {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(BrokerError(format!(
-            "{name} refused the connection ({e}): is the broker running, and is this its host and port?"
-        ))),
-        Err(e) => Err(BrokerError(format!("{name} cannot be reached: {e}"))),
-    }
-}
-
 /// Why `connect` failed, from rskafka's error text, with what to check.
 fn connect_error(name: &str, tls: bool, mechanism: Option<&str>, detail: &str) -> BrokerError {
     let lower = detail.to_ascii_lowercase();
+    if lower.contains("connection refused") {
+        return BrokerError(format!(
+            "{name} refused the connection ({detail}): is the broker running, and is this its \
+             host and port?"
+        ));
+    }
+    if lower.contains("lookup") || lower.contains("resolve") || lower.contains("not known") {
+        return BrokerError(format!("{name} cannot be reached ({detail})"));
+    }
     if let Some(hint) = crate::http::tls_hint(detail) {
         return BrokerError(format!("{name}: TLS failed ({detail}); {hint}"));
     }
@@ -575,23 +596,32 @@ fn connect_error(name: &str, tls: bool, mechanism: Option<&str>, detail: &str) -
 /// exceeded deadline. Source: ") cut, leaving the cause.
 fn masked(text: &str, password: Option<&str>) -> String {
     const SOURCE: &str = "Source: ";
-    let cause = text.rfind(SOURCE).map_or(text, |i| &text[i + SOURCE.len()..]);
+    let cause = text
+        .rfind(SOURCE)
+        .map_or(text, |i| &text[i + SOURCE.len()..]);
     match password.filter(|p| !p.is_empty()) {
         Some(p) => cause.replace(p, "…"),
         None => cause.to_string(),
     }
 }
 
-/// rskafka's retry policy: exponential backoff ending within 60% of the connect
-/// timeout, so that `connect` reports its own cause (refused credentials, a
-/// broken TLS handshake) before the caller's timeout, and an operation on a
-/// broker gone away fails in bounded time.
+/// rskafka's retry policy for the connection's life: exponential backoff whose
+/// sleeps add up to at most 60% of the connect timeout, so that an operation
+/// on a broker gone away fails in bounded time.
 fn backoff(connect_timeout: Duration) -> BackoffConfig {
     BackoffConfig {
         init_backoff: Duration::from_millis(100),
         max_backoff: Duration::from_secs(2),
         base: 3.0,
         deadline: Some(connect_timeout.mul_f64(0.6).max(Duration::from_millis(500))),
+    }
+}
+
+/// No retry at all: the first failure is the answer.
+fn single_try() -> BackoffConfig {
+    BackoffConfig {
+        deadline: Some(Duration::ZERO),
+        ..backoff(Duration::ZERO)
     }
 }
 
@@ -624,11 +654,19 @@ mod tests {
             (b"foobar", -790332482),
             (b"a-little-bit-long-string", -985981536),
             (b"a-little-bit-longer-string", -1486304829),
-            (b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971),
+            (
+                b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+                -58897971,
+            ),
             (b"abc", 479470107),
         ];
         for (data, want) in cases {
-            assert_eq!(murmur2(data) as i32, want, "{}", String::from_utf8_lossy(data));
+            assert_eq!(
+                murmur2(data) as i32,
+                want,
+                "{}",
+                String::from_utf8_lossy(data)
+            );
         }
     }
 
@@ -645,10 +683,7 @@ mod tests {
     #[test]
     fn key_header_becomes_the_record_key_and_content_type_a_header() {
         let out = OutMessage {
-            headers: vec![
-                ("key".into(), "k1".into()),
-                ("trace".into(), "t".into()),
-            ],
+            headers: vec![("key".into(), "k1".into()), ("trace".into(), "t".into())],
             payload: b"p".to_vec(),
             content_type: Some("application/json".into()),
         };
@@ -669,17 +704,25 @@ mod tests {
     #[test]
     fn topic_names_follow_kafkas_rules() {
         let none = Bindings::default();
-        assert_eq!(topic_of("orders.v1_x-y", &none).ok().as_deref(), Some("orders.v1_x-y"));
+        assert_eq!(
+            topic_of("orders.v1_x-y", &none).ok().as_deref(),
+            Some("orders.v1_x-y")
+        );
         for bad in ["", ".", "..", "a/b", "a b", "é"] {
             let e = topic_of(bad, &none).err().map(|e| e.0).unwrap_or_default();
             assert!(e.contains("not a Kafka topic name"), "{bad}: {e}");
         }
         assert!(topic_of(&"x".repeat(250), &none).is_err());
         let bound = Bindings {
-            channel: Some(serde_json::json!({"topic": "real-topic", "partitions": 3, "replicas": 2})),
+            channel: Some(
+                serde_json::json!({"topic": "real-topic", "partitions": 3, "replicas": 2}),
+            ),
             ..Bindings::default()
         };
-        assert_eq!(topic_of("ignored", &bound).ok().as_deref(), Some("real-topic"));
+        assert_eq!(
+            topic_of("ignored", &bound).ok().as_deref(),
+            Some("real-topic")
+        );
         assert_eq!(creation_settings(&bound), (3, 2));
         assert_eq!(creation_settings(&none), (1, -1));
     }
@@ -702,7 +745,10 @@ mod tests {
         assert_eq!(name(Some("scramSha256")), Some("SCRAM-SHA-256"));
         assert_eq!(name(Some("SCRAM-SHA-512")), Some("SCRAM-SHA-512"));
         assert!(sasl_config(&creds(Some("GSSAPI")), "b").is_err());
-        assert!(matches!(sasl_config(&Credentials::default(), "b"), Ok(None)));
+        assert!(matches!(
+            sasl_config(&Credentials::default(), "b"),
+            Ok(None)
+        ));
         let lone = Credentials {
             password: Some("p".into()),
             ..Credentials::default()
