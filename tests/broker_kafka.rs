@@ -405,3 +405,68 @@ async fn bad_topic_name_is_refused_before_the_broker() {
         .0;
     assert!(e.contains("not a Kafka topic name"), "{e}");
 }
+
+/// The front's URL, handed to the child run of `kafka_secure_round_trip`.
+const TLS_URL_VAR: &str = "ARAZZO_TEST_KAFKA_TLS_URL";
+
+/// kafka-secure through a TLS front whose certificate the test CA signed. The
+/// client trusts that CA through `SSL_CERT_FILE`, read by the platform verifier,
+/// so the check runs in a child run of this test binary with that variable set
+/// (setting it here would touch every test of this process).
+#[test]
+fn kafka_secure_round_trip() {
+    let front = kafka::tls_front();
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["tls_child", "--exact", "--ignored", "--nocapture"])
+        .env("SSL_CERT_FILE", &front.ca)
+        .env(TLS_URL_VAR, &front.url)
+        .output()
+        .expect("run the child test");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{text}\nbroker log:\n{}",
+        front.broker.log()
+    );
+    assert!(text.contains("1 passed"), "{text}");
+}
+
+#[tokio::test]
+#[ignore = "run by kafka_secure_round_trip, which sets SSL_CERT_FILE and the URL"]
+async fn tls_child() {
+    let url = std::env::var(TLS_URL_VAR).unwrap_or_else(|_| {
+        panic!("{TLS_URL_VAR} is unset: this runs under kafka_secure_round_trip")
+    });
+    let mut ep = endpoint(&url);
+    ep.tls = true;
+    let conn = Connection::connect(&ep).await.expect("connect over TLS");
+    let mut sub = conn
+        .subscribe("secure", &Bindings::default())
+        .await
+        .expect("subscribe");
+    let m = OutMessage {
+        payload: b"over tls".to_vec(),
+        ..OutMessage::default()
+    };
+    conn.publish("secure", &Bindings::default(), &m)
+        .await
+        .expect("publish");
+    assert_eq!(next(&mut sub).await.payload, b"over tls");
+}
+
+#[tokio::test]
+async fn untrusted_certificate_is_a_clear_tls_error() {
+    let front = kafka::tls_front();
+    // This process does not trust the test CA.
+    let mut ep = endpoint(&front.url);
+    ep.tls = true;
+    ep.connect_timeout = Duration::from_secs(3);
+    let e = Connection::connect(&ep).await.err().expect("refused").0;
+    assert!(e.contains(&front.url), "{e}");
+    assert!(e.contains("TLS failed"), "{e}");
+    assert!(e.contains("SSL_CERT_FILE"), "{e}");
+}

