@@ -27,7 +27,10 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 use url::Url;
 
-use super::{deliver, shown, Bindings, BrokerError, Endpoint, InMessage, OutMessage, Subscription};
+use super::{
+    deliver, shown, socket_url, Bindings, BrokerError, Endpoint, InMessage, OutMessage,
+    Subscription,
+};
 
 /// The byte stream under a socket: plain TCP or TLS.
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -199,33 +202,6 @@ impl Connection {
         sockets.insert(url.to_string(), Arc::clone(&socket));
         Ok(socket)
     }
-}
-
-/// The socket URL of a channel (see the module's documentation). The server URL's
-/// query is kept unless the address brings its own.
-fn socket_url(base: &Url, address: &str) -> Result<Url, BrokerError> {
-    let origin = &base[..url::Position::BeforePath];
-    let (path, query) = match address.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (address, base.query()),
-    };
-    let path = if path.starts_with('/') {
-        path.to_string()
-    } else if path.is_empty() {
-        base.path().to_string()
-    } else {
-        format!("{}/{path}", base.path().trim_end_matches('/'))
-    };
-    let text = match query {
-        Some(q) => format!("{origin}{path}?{q}"),
-        None => format!("{origin}{path}"),
-    };
-    Url::parse(&text).map_err(|e| {
-        BrokerError(format!(
-            "channel address `{address}` does not make a WebSocket URL with {}: {e}",
-            shown(base)
-        ))
-    })
 }
 
 /// Connects TCP (and TLS for wss) and does the WebSocket handshake, with HTTP
@@ -411,6 +387,8 @@ mod tests {
         Url::parse(s).expect("url")
     }
 
+    /// The join is [`super::socket_url`], shared with the engine's reports; these
+    /// are the cases the transport relies on.
     #[test]
     fn addresses_join_the_base_path() {
         let base = url("ws://h:1/api");
