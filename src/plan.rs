@@ -855,7 +855,8 @@ fn payload_problem(
     call: &crate::compile::MessageCall,
     payload: &Value,
 ) -> Option<(String, String)> {
-    if call.payload_checks.is_empty() || has_placeholder(payload) {
+    let sends = call.action == crate::compile::MessageAction::Send && call.body.is_some();
+    if !sends || call.payload_checks.is_empty() || has_placeholder(payload) {
         return None;
     }
     let mut reasons = Vec::new();

@@ -257,7 +257,9 @@ impl<'a, 'e> Runner<'a, 'e> {
             }
         };
         let key = (frame.index, frame_step_index(frame, step, self.program));
-        let mut waiting = match self.messaging.waiting.borrow_mut().remove(&key) {
+        // Taken out of its cell first: no borrow may be held across the await below.
+        let kept = self.messaging.waiting.borrow_mut().remove(&key);
+        let mut waiting = match kept {
             Some(w) if w.key == channel.key => w,
             _ => Waiting {
                 key: channel.key.clone(),

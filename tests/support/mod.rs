@@ -8,6 +8,7 @@ pub mod echo;
 pub mod jentic;
 pub mod mcp_stdio;
 pub mod oidc;
+pub mod responder;
 pub mod scripted;
 pub mod test_ca;
 pub mod workspace;
