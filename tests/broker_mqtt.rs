@@ -719,3 +719,61 @@ async fn bad_topics_are_refused_and_a_closed_connection_says_so() {
         .to_string();
     assert!(e.contains("was closed"), "{e}");
 }
+
+/// TLS is spoken on `mqtts`: the test CA's certificate is not trusted, and the
+/// error says so and what to do.
+#[tokio::test]
+async fn tls_with_an_untrusted_certificate_is_a_clear_error() {
+    for version in [V5, V311] {
+        let mut ep = endpoint(mosquitto().tls_url(), version);
+        ep.tls = true;
+        let e = match Connection::connect(&ep).await {
+            Ok(_) => panic!("an untrusted certificate was accepted ({version})"),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.contains("the TLS handshake with"), "{e}");
+        assert!(e.contains(mosquitto().tls_url().as_str()), "{e}");
+        assert!(
+            e.contains("UnknownIssuer") && e.contains("SSL_CERT_FILE"),
+            "{e}"
+        );
+    }
+}
+
+/// A trusted certificate: both versions connect over TLS and a message goes
+/// round (in a child process that trusts the test CA, see the next test).
+#[tokio::test]
+async fn tls_with_a_trusted_certificate_round_trips() {
+    let b = mosquitto();
+    mosquitto::daemon::run_test_in_child(
+        "tls_round_trip_trusting_the_test_ca",
+        &[
+            ("SSL_CERT_FILE", b.ca.display().to_string()),
+            ("ARAZZO_TEST_MQTTS_URL", b.tls_url().to_string()),
+        ],
+    );
+}
+
+#[tokio::test]
+#[ignore = "run by tls_with_a_trusted_certificate_round_trips, which sets SSL_CERT_FILE"]
+async fn tls_round_trip_trusting_the_test_ca() {
+    let url = std::env::var("ARAZZO_TEST_MQTTS_URL")
+        .expect("run by tls_with_a_trusted_certificate_round_trips");
+    for version in [V5, V311] {
+        let mut ep = endpoint(url::Url::parse(&url).expect("url"), version);
+        ep.tls = true;
+        let ours = Connection::connect(&ep)
+            .await
+            .expect("a trusted certificate");
+        let topic = unique("tls");
+        let mut sub = ours
+            .subscribe(&topic, &Bindings::default())
+            .await
+            .expect("subscribe");
+        ours.publish(&topic, &Bindings::default(), &payload_message("over TLS"))
+            .await
+            .expect("publish");
+        assert_eq!(text(&next(&mut sub).await), "over TLS");
+        ours.close().await;
+    }
+}

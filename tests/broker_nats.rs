@@ -456,3 +456,57 @@ async fn bad_names_are_refused() {
     assert!(e.contains("queue group name"), "{e}");
     ours.close().await;
 }
+
+/// TLS is spoken when the endpoint asks: the test CA's certificate is not
+/// trusted, and the error says so and what to do.
+#[tokio::test]
+async fn tls_with_an_untrusted_certificate_is_a_clear_error() {
+    let mut ep = endpoint(nats().tls_url());
+    ep.tls = true;
+    let e = match Connection::connect(&ep).await {
+        Ok(_) => panic!("an untrusted certificate was accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("the TLS handshake with"), "{e}");
+    assert!(e.contains(nats().tls_url().as_str()), "{e}");
+    assert!(
+        e.contains("UnknownIssuer") && e.contains("SSL_CERT_FILE"),
+        "{e}"
+    );
+}
+
+/// A trusted certificate: the connection is made over TLS and a message goes
+/// round (in a child process that trusts the test CA, see the next test).
+#[tokio::test]
+async fn tls_with_a_trusted_certificate_round_trips() {
+    let server = nats();
+    support::brokers::mosquitto::daemon::run_test_in_child(
+        "tls_round_trip_trusting_the_test_ca",
+        &[
+            ("SSL_CERT_FILE", server.ca.display().to_string()),
+            ("ARAZZO_TEST_NATS_TLS_URL", server.tls_url().to_string()),
+        ],
+    );
+}
+
+#[tokio::test]
+#[ignore = "run by tls_with_a_trusted_certificate_round_trips, which sets SSL_CERT_FILE"]
+async fn tls_round_trip_trusting_the_test_ca() {
+    let url = std::env::var("ARAZZO_TEST_NATS_TLS_URL")
+        .expect("run by tls_with_a_trusted_certificate_round_trips");
+    let mut ep = endpoint(url::Url::parse(&url).expect("url"));
+    ep.tls = true;
+    let ours = Connection::connect(&ep)
+        .await
+        .expect("a trusted certificate");
+    let subject = unique("tls");
+    let mut sub = ours
+        .subscribe(&subject, &Bindings::default())
+        .await
+        .expect("subscribe");
+    ours.publish(&subject, &Bindings::default(), &payload_message("over TLS"))
+        .await
+        .expect("publish");
+    assert_eq!(text(&next(&mut sub).await), "over TLS");
+    ours.close().await;
+}

@@ -676,6 +676,19 @@ impl Setup {
     }
 }
 
+/// A failed TLS handshake, with what to check (e.g. `SSL_CERT_FILE` for a
+/// broker whose certificate a private CA signed).
+fn tls_failed(broker: &str, e: &dyn std::fmt::Display) -> BrokerError {
+    let text = e.to_string();
+    let text = text.strip_prefix("TLS: ").unwrap_or(&text);
+    match crate::http::tls_hint(text) {
+        Some(hint) => BrokerError(format!(
+            "the TLS handshake with {broker} failed ({text}); {hint}"
+        )),
+        None => BrokerError(format!("the TLS handshake with {broker} failed ({text})")),
+    }
+}
+
 /// Unique per connection within the process: the broker drops an older
 /// connection that has the same client id.
 fn client_id(base: &str) -> String {
@@ -733,6 +746,7 @@ async fn start_v4(
             return Err(s.refusal(Some(code), &""));
         }
         Err(rumqttc::ConnectionError::Io(e)) => return Err(s.unreachable(Some(&e), &e)),
+        Err(rumqttc::ConnectionError::Tls(e)) => return Err(tls_failed(&s.broker, &e)),
         Err(e) => return Err(s.unreachable(None, &e)),
     }
     let client = Client::V4(client);
@@ -783,6 +797,7 @@ async fn start_v5(
             return Err(s.refusal(Some(&format!("{code:?}")), &""));
         }
         Err(rumqttc::v5::ConnectionError::Io(e)) => return Err(s.unreachable(Some(&e), &e)),
+        Err(rumqttc::v5::ConnectionError::Tls(e)) => return Err(tls_failed(&s.broker, &e)),
         Err(e) => return Err(s.unreachable(None, &e)),
     };
     let granted = Granted {

@@ -273,6 +273,17 @@ fn connect_error(broker: &str, endpoint: &Endpoint, e: &async_nats::ConnectError
     let c = &endpoint.credentials;
     let has_login = c.username.is_some() || c.password.is_some();
     let io = std::error::Error::source(e).and_then(|s| s.downcast_ref::<std::io::Error>());
+    // async-nats reports a failed handshake as an I/O error holding rustls's.
+    let handshake = io
+        .and_then(std::io::Error::get_ref)
+        .is_some_and(|inner| inner.is::<rustls::Error>());
+    if handshake || e.kind() == ConnectErrorKind::Tls {
+        let hint = crate::http::tls_hint(&e.to_string());
+        let hint = hint.map(|h| format!("; {h}")).unwrap_or_default();
+        return BrokerError(format!(
+            "the TLS handshake with {broker} failed ({e}){hint}"
+        ));
+    }
     let text = match e.kind() {
         ConnectErrorKind::AuthorizationViolation | ConnectErrorKind::Authentication
             if has_login =>
@@ -295,7 +306,6 @@ fn connect_error(broker: &str, endpoint: &Endpoint, e: &async_nats::ConnectError
             "{broker} did not accept a connection within {:.1} s",
             endpoint.connect_timeout.as_secs_f64()
         ),
-        ConnectErrorKind::Tls => format!("the TLS handshake with {broker} failed ({e})"),
         _ => format!("could not connect to {broker}: {e}"),
     };
     BrokerError(text)

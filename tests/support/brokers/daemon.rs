@@ -178,3 +178,30 @@ pub fn temp_dir(prefix: &str) -> PathBuf {
         .expect("create a temporary directory")
         .keep()
 }
+
+/// Runs the test `name` of the current test binary in a child process with the
+/// environment `env` added, and fails unless it passes. For what a test must
+/// not change in its own process, such as `SSL_CERT_FILE` (the trusted roots are
+/// read from it, and setting variables while other tests run is unsound). The
+/// child test is `#[ignore]`d, so that it runs only this way.
+pub fn run_test_in_child(name: &str, env: &[(&str, String)]) {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let out = Command::new(exe)
+        .args([
+            "--exact",
+            name,
+            "--include-ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("run the test binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{name} failed in the child process ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

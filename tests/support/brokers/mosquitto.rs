@@ -1,8 +1,10 @@
 //! Mosquitto (Debian's `mosquitto` package, which also has `mosquitto_passwd`),
-//! started once per test process with two listeners on free ports of 127.0.0.1:
+//! started once per test process with three listeners on free ports of 127.0.0.1:
 //! `port` lets anyone in, `auth_port` only [`USER`] with [`PASSWORD`], who may
-//! use the topics under [`ALLOWED`] and no others (an ACL). Both speak
-//! MQTT 5 and 3.1.1. No persistence; the configuration lives in a temporary
+//! use the topics under [`ALLOWED`] and no others (an ACL), and `tls_port` lets
+//! anyone in over TLS with a certificate of a throwaway test CA (which nothing
+//! trusts unless told). All speak MQTT 5 and 3.1.1. No persistence; the
+//! configuration and certificates live in a temporary
 //! directory removed when the broker stops (when the test process ends, see
 //! [`daemon`]).
 
@@ -28,6 +30,10 @@ pub struct Mosquitto {
     pub port: u16,
     /// Listener that asks for [`USER`] / [`PASSWORD`].
     pub auth_port: u16,
+    /// TLS listener (`server.pem` of a `test_ca::TestCa`, for 127.0.0.1).
+    pub tls_port: u16,
+    /// The PEM file of the CA that signed the TLS listener's certificate.
+    pub ca: std::path::PathBuf,
     daemon: Daemon,
 }
 
@@ -48,6 +54,11 @@ impl Mosquitto {
         local_url(self.auth_port)
     }
 
+    /// `mqtts://127.0.0.1:<tls_port>`.
+    pub fn tls_url(&self) -> url::Url {
+        url::Url::parse(&format!("mqtts://127.0.0.1:{}", self.tls_port)).expect("a valid URL")
+    }
+
     /// What Mosquitto has logged so far.
     pub fn log(&self) -> String {
         self.daemon.log()
@@ -63,7 +74,7 @@ fn start() -> Mosquitto {
     let passwd = daemon::program("mosquitto_passwd", "mosquitto");
     let mut failures = Vec::new();
     for _ in 0..ATTEMPTS {
-        let ports = daemon::free_ports(2);
+        let ports = daemon::free_ports(3);
         let dir = daemon::temp_dir("arazzo-mosquitto-");
         let password_file = dir.join("passwd");
         let made = std::process::Command::new(&passwd)
@@ -81,9 +92,9 @@ fn start() -> Mosquitto {
         let acl_file = dir.join("acl");
         let acl = format!("user {USER}\ntopic readwrite {ALLOWED}#\ntopic deny {DENIED}#\n");
         std::fs::write(&acl_file, acl).expect("write the ACL file");
+        super::super::test_ca::TestCa::generate(&dir);
         let config = dir.join("mosquitto.conf");
-        std::fs::write(&config, configuration(ports[0], ports[1], &dir))
-            .expect("write mosquitto.conf");
+        std::fs::write(&config, configuration(&ports, &dir)).expect("write mosquitto.conf");
         let args = vec!["-c".to_string(), config.display().to_string()];
         let daemon = Daemon::start("mosquitto", &program, &args, &dir);
         match daemon.wait_for_ports(&ports) {
@@ -91,6 +102,8 @@ fn start() -> Mosquitto {
                 return Mosquitto {
                     port: ports[0],
                     auth_port: ports[1],
+                    tls_port: ports[2],
+                    ca: dir.join("ca.pem"),
                     daemon,
                 }
             }
@@ -100,10 +113,10 @@ fn start() -> Mosquitto {
     panic!("Mosquitto did not start:\n{}", failures.join("\n---\n"))
 }
 
-/// Two listeners with their own settings; `user root` keeps Mosquitto, when
+/// Three listeners with their own settings; `user root` keeps Mosquitto, when
 /// started as root, from switching to the `mosquitto` user, who could not read the
 /// temporary directory (it is ignored when not root).
-fn configuration(port: u16, auth_port: u16, dir: &std::path::Path) -> String {
+fn configuration(ports: &[u16], dir: &std::path::Path) -> String {
     format!(
         "per_listener_settings true\n\
          persistence false\n\
@@ -116,13 +129,21 @@ fn configuration(port: u16, auth_port: u16, dir: &std::path::Path) -> String {
          log_type information\n\
          connection_messages true\n\
          \n\
-         listener {port} 127.0.0.1\n\
+         listener {} 127.0.0.1\n\
          allow_anonymous true\n\
          \n\
-         listener {auth_port} 127.0.0.1\n\
+         listener {} 127.0.0.1\n\
          allow_anonymous false\n\
          password_file {dir}/passwd\n\
-         acl_file {dir}/acl\n",
+         acl_file {dir}/acl\n\
+         \n\
+         listener {} 127.0.0.1\n\
+         allow_anonymous true\n\
+         certfile {dir}/server.pem\n\
+         keyfile {dir}/server-key.pem\n",
+        ports[0],
+        ports[1],
+        ports[2],
         dir = dir.display()
     )
 }

@@ -1,7 +1,9 @@
 //! nats-server (Debian's `nats-server` package), started once per test process as
-//! two instances on free ports of 127.0.0.1: `port` lets anyone in, `auth_port`
+//! three instances on free ports of 127.0.0.1: `port` lets anyone in, `auth_port`
 //! only [`USER`] with [`PASSWORD`], who may publish and subscribe under
-//! [`ALLOWED`] and `_INBOX.>` only. Core NATS only (no JetStream). Each runs under
+//! [`ALLOWED`] and `_INBOX.>` only, and `tls_port` requires TLS, with a
+//! certificate of a throwaway test CA (which nothing trusts unless told). Core
+//! NATS only (no JetStream). Each runs under
 //! the watchdog of [`super::mosquitto::daemon`], so it stops when the test process
 //! ends.
 
@@ -22,21 +24,39 @@ pub struct NatsServer {
     pub port: u16,
     /// Instance that asks for [`USER`] / [`PASSWORD`].
     pub auth_port: u16,
+    /// Instance that requires TLS.
+    pub tls_port: u16,
+    /// The PEM file of the CA that signed the TLS instance's certificate.
+    pub ca: std::path::PathBuf,
     open: Daemon,
     auth: Daemon,
+    tls: Daemon,
 }
 
 /// The test process's nats-server instances, started on first use.
 pub fn nats() -> &'static NatsServer {
     static SERVER: OnceLock<NatsServer> = OnceLock::new();
     SERVER.get_or_init(|| {
-        let open = start(None);
-        let auth = start(Some(&auth_configuration()));
+        let open = start(&[], None);
+        let auth = start(&[], Some(&auth_configuration()));
+        let tls = start(
+            &[
+                "--tls",
+                "--tlscert",
+                "server.pem",
+                "--tlskey",
+                "server-key.pem",
+            ],
+            None,
+        );
         NatsServer {
             port: open.0,
             auth_port: auth.0,
+            tls_port: tls.0,
+            ca: tls.2,
             open: open.1,
             auth: auth.1,
+            tls: tls.1,
         }
     })
 }
@@ -52,12 +72,18 @@ impl NatsServer {
         local_url(self.auth_port)
     }
 
-    /// What both instances have logged so far.
+    /// `tls://127.0.0.1:<tls_port>`.
+    pub fn tls_url(&self) -> url::Url {
+        url::Url::parse(&format!("tls://127.0.0.1:{}", self.tls_port)).expect("a valid URL")
+    }
+
+    /// What the instances have logged so far.
     pub fn log(&self) -> String {
         format!(
-            "--- open instance ---\n{}--- auth instance ---\n{}",
+            "--- open instance ---\n{}--- auth instance ---\n{}--- TLS instance ---\n{}",
             self.open.log(),
-            self.auth.log()
+            self.auth.log(),
+            self.tls.log()
         )
     }
 }
@@ -75,9 +101,10 @@ fn auth_configuration() -> String {
     )
 }
 
-/// One instance, with a configuration file when `config` is given; its port and
-/// process.
-fn start(config: Option<&str>) -> (u16, Daemon) {
+/// One instance with `extra` arguments (run in its directory, which holds a test
+/// CA's `server.pem` and `server-key.pem`), and a configuration file when
+/// `config` is given; its port, process and CA certificate.
+fn start(extra: &[&str], config: Option<&str>) -> (u16, Daemon, std::path::PathBuf) {
     let program = daemon::program("nats-server", "nats-server");
     let mut failures = Vec::new();
     for _ in 0..ATTEMPTS {
@@ -87,6 +114,8 @@ fn start(config: Option<&str>) -> (u16, Daemon) {
             .iter()
             .map(|s| s.to_string())
             .collect();
+        super::super::test_ca::TestCa::generate(&dir);
+        args.extend(extra.iter().map(|s| s.to_string()));
         if let Some(text) = config {
             let file = dir.join("nats.conf");
             std::fs::write(&file, text).expect("write nats.conf");
@@ -94,7 +123,7 @@ fn start(config: Option<&str>) -> (u16, Daemon) {
         }
         let daemon = Daemon::start("nats-server", &program, &args, &dir);
         match daemon.wait_for_ports(&[port]) {
-            Ok(()) => return (port, daemon),
+            Ok(()) => return (port, daemon, dir.join("ca.pem")),
             Err(why) => failures.push(why),
         }
     }
