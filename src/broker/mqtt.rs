@@ -631,13 +631,10 @@ impl Setup {
         net
     }
 
-    /// Why the first connection attempt failed, from the transport error or the
-    /// CONNACK's reason (`code`, when the broker answered).
-    fn refusal(&self, code: Option<&str>, error: &dyn std::fmt::Display) -> BrokerError {
+    /// The broker refused the connection with the CONNACK reason `code` (the
+    /// name of rumqttc's reason, the same for both versions where they agree).
+    fn refused(&self, code: &str) -> BrokerError {
         let broker = &self.broker;
-        let Some(code) = code else {
-            return BrokerError(format!("could not connect to {broker}: {error}"));
-        };
         let text = match code {
             "BadUserNamePassword" | "NotAuthorized" if self.has_login => format!(
                 "{broker} refused the username or password (CONNACK: {code}); {CREDENTIALS_HINT}"
@@ -659,7 +656,8 @@ impl Setup {
         BrokerError(text)
     }
 
-    /// A transport error of the first attempt, with a hint for the usual causes.
+    /// The first attempt failed before a CONNACK, with a hint for the usual
+    /// causes.
     fn unreachable(
         &self,
         io: Option<&std::io::Error>,
@@ -671,7 +669,7 @@ impl Setup {
                 "could not connect to {broker}: connection refused (is the broker running, \
                  and is the port right?)"
             )),
-            _ => self.refusal(None, error),
+            _ => BrokerError(format!("could not connect to {broker}: {error}")),
         }
     }
 }
@@ -732,18 +730,10 @@ async fn start_v4(
         Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) => {}
         Ok(other) => {
             let e = format!("the broker answered {other:?} instead of CONNACK");
-            return Err(s.refusal(None, &e));
+            return Err(s.unreachable(None, &e));
         }
         Err(rumqttc::ConnectionError::ConnectionRefused(code)) => {
-            let code = match code {
-                rumqttc::ConnectReturnCode::BadUserNamePassword => "BadUserNamePassword",
-                rumqttc::ConnectReturnCode::NotAuthorized => "NotAuthorized",
-                rumqttc::ConnectReturnCode::RefusedProtocolVersion => "RefusedProtocolVersion",
-                rumqttc::ConnectReturnCode::BadClientId => "BadClientId",
-                rumqttc::ConnectReturnCode::ServiceUnavailable => "ServiceUnavailable",
-                rumqttc::ConnectReturnCode::Success => "Success",
-            };
-            return Err(s.refusal(Some(code), &""));
+            return Err(s.refused(&format!("{code:?}")));
         }
         Err(rumqttc::ConnectionError::Io(e)) => return Err(s.unreachable(Some(&e), &e)),
         Err(rumqttc::ConnectionError::Tls(e)) => return Err(tls_failed(&s.broker, &e)),
@@ -791,10 +781,10 @@ async fn start_v5(
         Ok(rumqttc::v5::Event::Incoming(p5::Packet::ConnAck(ack))) => ack.properties,
         Ok(other) => {
             let e = format!("the broker answered {other:?} instead of CONNACK");
-            return Err(s.refusal(None, &e));
+            return Err(s.unreachable(None, &e));
         }
         Err(rumqttc::v5::ConnectionError::ConnectionRefused(code)) => {
-            return Err(s.refusal(Some(&format!("{code:?}")), &""));
+            return Err(s.refused(&format!("{code:?}")));
         }
         Err(rumqttc::v5::ConnectionError::Io(e)) => return Err(s.unreachable(Some(&e), &e)),
         Err(rumqttc::v5::ConnectionError::Tls(e)) => return Err(tls_failed(&s.broker, &e)),

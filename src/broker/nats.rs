@@ -193,21 +193,26 @@ impl Connection {
         let answer =
             tokio::time::timeout(self.ack_wait, self.client.request(probe, Vec::new().into()))
                 .await;
-        match answer {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) if e.kind() == RequestErrorKind::NoResponders => {}
-            Ok(Err(e)) => return Err(BrokerError(format!("{broker} did not confirm {what}: {e}"))),
-            Err(_) => {
-                return Err(BrokerError(format!(
-                    "{broker} did not confirm {what} within {:.1} s",
-                    self.ack_wait.as_secs_f64()
-                )))
-            }
+        let failed = match answer {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) if e.kind() == RequestErrorKind::NoResponders => None,
+            Ok(Err(e)) => Some(format!("{broker} did not confirm {what}: {e}")),
+            Err(_) => Some(format!(
+                "{broker} did not confirm {what} within {:.1} s",
+                self.ack_wait.as_secs_f64()
+            )),
+        };
+        if let Some(text) = failed {
+            // E.g. permissions that forbid the `_INBOX.>` subjects the round trip uses.
+            return Err(match self.error_about(None, before) {
+                Some(complaint) => BrokerError(format!("{text} (the server said: {complaint})")),
+                None => BrokerError(text),
+            });
         }
         // The event callback that records -ERR runs in async-nats's event task,
         // which the server's error woke before its answer woke us.
         tokio::task::yield_now().await;
-        match self.error_about(subject, before) {
+        match self.error_about(Some(subject), before) {
             Some(complaint) => Err(BrokerError(format!(
                 "{broker} refused {what} ({complaint})"
             ))),
@@ -219,15 +224,16 @@ impl Connection {
         self.errors.lock().unwrap_or_else(|p| p.into_inner()).seen
     }
 
-    /// A server error numbered after `since` that names `subject` in quotes, as
-    /// nats-server's permission violations do.
-    fn error_about(&self, subject: &str, since: u64) -> Option<String> {
-        let quoted = format!("\"{subject}\"");
+    /// The first server error numbered after `since` that names `subject` in
+    /// quotes, as nats-server's permission violations do (any, without one).
+    fn error_about(&self, subject: Option<&str>, since: u64) -> Option<String> {
+        let quoted = subject.map(|s| format!("\"{s}\""));
         let errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
         errors
             .recent
             .iter()
-            .find(|(n, text)| *n > since && text.contains(&quoted))
+            .filter(|(n, _)| *n > since)
+            .find(|(_, text)| quoted.as_ref().is_none_or(|q| text.contains(q)))
             .map(|(_, text)| text.clone())
     }
 }
@@ -241,7 +247,11 @@ fn options(
     errors: Arc<Mutex<ServerErrors>>,
 ) -> Result<async_nats::ConnectOptions, BrokerError> {
     let mut options = async_nats::ConnectOptions::new()
-        .name("arazzo")
+        .name(if endpoint.client_id.is_empty() {
+            "arazzo"
+        } else {
+            &endpoint.client_id
+        })
         .connection_timeout(endpoint.connect_timeout + Duration::from_secs(2))
         .max_reconnects(MAX_RECONNECTS)
         .subscription_capacity(SUBSCRIBER_BUFFER)
@@ -284,14 +294,15 @@ fn connect_error(broker: &str, endpoint: &Endpoint, e: &async_nats::ConnectError
             "the TLS handshake with {broker} failed ({e}){hint}"
         ));
     }
-    let text = match e.kind() {
+    let kind = e.kind();
+    let text = match kind {
         ConnectErrorKind::AuthorizationViolation | ConnectErrorKind::Authentication
             if has_login =>
         {
-            format!("{broker} refused the username or password ({e}); {CREDENTIALS_HINT}")
+            format!("{broker} refused the username or password ({kind}); {CREDENTIALS_HINT}")
         }
         ConnectErrorKind::AuthorizationViolation | ConnectErrorKind::Authentication => format!(
-            "{broker} refused a connection without credentials ({e}); it needs a username \
+            "{broker} refused a connection without credentials ({kind}); it needs a username \
              and password: {CREDENTIALS_HINT}"
         ),
         ConnectErrorKind::Io
