@@ -14,7 +14,11 @@
 //! Several subscriptions share the connection. With MQTT 5 each SUBSCRIBE carries a
 //! subscription identifier and the broker names the matching ones in every message,
 //! so a message reaches exactly the subscriptions it matched; with MQTT 3.1.1 (or a
-//! broker without identifiers) the topic is matched against each filter here.
+//! broker without identifiers) the topic is matched against each filter here, and
+//! overlapping filters (`a/+` and `a/#`) can each get a message twice, as
+//! Mosquitto sends one copy per matching subscription. A subscription takes
+//! messages from its SUBACK on: what arrives before was matched before the broker
+//! had it, so was published before `subscribe` returned.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::AtomicU64;
@@ -836,6 +840,9 @@ impl Drop for Connection {
 }
 
 impl Connection {
+    /// Connects with a clean session (nothing kept from an earlier connection of
+    /// the same client id), the credentials' username and password, TLS when the
+    /// endpoint says so; returns once the broker's CONNACK accepted it.
     pub async fn connect(endpoint: &Endpoint) -> Result<Connection, BrokerError> {
         let broker = format!("the MQTT broker at {}", shown(&endpoint.url));
         let setup = Setup::new(endpoint, broker)?;
