@@ -376,7 +376,7 @@ impl<'a> Compiler<'a> {
                     if address.is_some() && !placeholders.iter().any(|h| h == name) {
                         self.errors.push(
                             error(
-                                "param/not-in-address",
+                                "param/unknown-path-param",
                                 format!("{at}: parameter `{name}` (`in: path`) fills no `{{{name}}}` in the channel address `{}`", address.unwrap_or("")),
                                 suggest(name, placeholders.iter().map(String::as_str))
                                     .or_else(|| Some(if placeholders.is_empty() {
@@ -404,7 +404,7 @@ impl<'a> Compiler<'a> {
                 }
                 Some("header") => self.errors.push(
                     error(
-                        "param/in",
+                        "param/invalid-in",
                         format!("{at}: parameter `{name}` is a header, and a receive step sends nothing"),
                         Some("remove it; to wait for a particular message, use `correlationId` or `successCriteria`".into()),
                     )
@@ -412,7 +412,7 @@ impl<'a> Compiler<'a> {
                 ),
                 other => self.errors.push(
                     error(
-                        "param/in",
+                        "param/invalid-in",
                         format!(
                             "{at}: parameter `{name}` has `in: {}`; a message step takes `in: path` (a channel address placeholder) and `in: header` (a message header)",
                             other.unwrap_or("(none)")
@@ -431,7 +431,7 @@ impl<'a> Compiler<'a> {
             {
                 self.errors.push(
                     error(
-                        "param/missing",
+                        "param/missing-path-param",
                         format!(
                             "{at}: the channel address `{}` has the placeholder `{{{h}}}` and no parameter gives it",
                             address.unwrap_or("")
