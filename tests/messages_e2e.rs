@@ -462,3 +462,81 @@ protocol_tests!(mqtt311, Kind::Mqtt311);
 protocol_tests!(amqp, Kind::Amqp);
 protocol_tests!(nats, Kind::Nats);
 protocol_tests!(kafka, Kind::Kafka);
+
+/// A batch (`--each`): every line sends its own request and receives its own
+/// reply (by correlation id), all on one MQTT broker at once; the report has a
+/// line per input, in order, and the JUnit file a test case per step.
+#[test]
+fn a_batch_of_lines_each_gets_its_own_reply() {
+    let case = Case::new(Kind::Mqtt5);
+    let responder = case.responder(Answer::WrongThenRight);
+    let path = case.ws.write(
+        "flow.arazzo.yaml",
+        &workflow(Kind::Mqtt5, 10_000, "", "", ""),
+    );
+    let lines: String = (0..40)
+        .map(|i| format!("{{\"orderId\": \"o{i}\", \"cid\": \"cid-{i}\"}}\n"))
+        .collect();
+    let each = case.ws.write("lines.jsonl", &lines);
+    let junit = case.ws.path("junit.xml");
+    let out = exec(
+        arazzo()
+            .args(["run", "order", "-o", "json", "--concurrency", "8", "-f"])
+            .arg(&path)
+            .arg("--each")
+            .arg(&each)
+            .arg("--junit")
+            .arg(&junit),
+    );
+    out.assert_code(0);
+    let got = responder.wait_requests(40, Duration::from_secs(10));
+    assert_eq!(got.len(), 40);
+    let text = out.stdout.clone();
+    for i in 0..40 {
+        assert!(text.contains(&format!("\"o{i}\"")), "line {i}: {text}");
+    }
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("answer"), "{xml}");
+    assert!(!xml.contains("<failure"), "{xml}");
+}
+
+/// `arazzo mcp` serves a workflow with message steps as a tool: a call sends the
+/// request and returns the received reply's outputs; the tool's hints say it is not
+/// read-only (it publishes) nor idempotent.
+#[test]
+fn an_mcp_tool_runs_a_message_workflow() {
+    use support::mcp_stdio::{call, connect_stdio, text_of};
+    let case = Case::new(Kind::Nats);
+    let responder = case.responder(Answer::Confirm);
+    let path = case.ws.write(
+        "flow.arazzo.yaml",
+        &workflow(Kind::Nats, 10_000, "", "", ""),
+    );
+    let mut cmd = support::cli::arazzo_std();
+    cmd.arg("mcp").arg(&path);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (text, hints) = rt.block_on(async {
+        let (client, _stderr) = connect_stdio(cmd).await;
+        let tools = client.list_all_tools().await.unwrap();
+        let tool = tools.iter().find(|t| t.name == "order").expect("served");
+        let hints = serde_json::to_value(&tool.annotations).unwrap();
+        let r = call(
+            &client,
+            "order",
+            serde_json::json!({"orderId": "o9", "cid": "mcp-1"}),
+        )
+        .await;
+        assert_ne!(r.is_error, Some(true), "{}", text_of(&r));
+        let text = serde_json::to_string(&r).unwrap();
+        client.cancel().await.unwrap();
+        (text, hints)
+    });
+    assert!(text.contains("confirmed"), "{text}");
+    assert_eq!(responder.requests().len(), 1);
+    assert_eq!(hints["readOnlyHint"], false, "{hints}");
+    assert_eq!(hints["idempotentHint"], false, "{hints}");
+}
