@@ -343,7 +343,11 @@ impl Planner<'_> {
                 about: ProblemAbout::Step,
             })
         };
-        let address = fill_address(call, ctx).unwrap_or_else(|m| {
+        let protocol = select_server(call, self.opts)
+            .ok()
+            .and_then(|(u, _, _)| crate::broker::Protocol::from_name(u.scheme()))
+            .map(|p| p.0);
+        let address = fill_address(call, ctx, protocol).unwrap_or_else(|m| {
             problem("channel", m);
             call.op.channel.address.clone().unwrap_or_default()
         });

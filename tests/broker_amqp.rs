@@ -80,7 +80,7 @@ async fn peer_publish(
 }
 
 async fn next(sub: &mut Subscription) -> InMessage {
-    tokio::time::timeout(WAIT, sub.messages.recv())
+    tokio::time::timeout(WAIT, sub.recv())
         .await
         .expect("a message within 5 s")
         .expect("the subscription is open")
@@ -241,7 +241,7 @@ async fn through_an_exchange_a_message_published_before_subscribe_is_not_deliver
     let mut sub = conn.subscribe("k", &bindings).await.expect("subscribe");
     peer_publish(&peer, &exchange, "k", b"late", BasicProperties::default()).await;
     assert_eq!(next(&mut sub).await.payload, b"late");
-    assert!(sub.messages.try_recv().is_err(), "nothing else is queued");
+    assert!(sub.try_recv().is_none(), "nothing else is queued");
 }
 
 #[tokio::test]

@@ -66,7 +66,7 @@ fn qos(n: u64) -> Bindings {
 
 /// The next message of `sub`, failing the test after [`WAIT`].
 async fn next(sub: &mut Subscription) -> InMessage {
-    match tokio::time::timeout(WAIT, sub.messages.recv()).await {
+    match tokio::time::timeout(WAIT, sub.recv()).await {
         Ok(Some(m)) => m,
         Ok(None) => panic!(
             "the subscription ended\nMosquitto log:\n{}",

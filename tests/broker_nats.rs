@@ -70,7 +70,7 @@ fn payload_message(payload: &str) -> OutMessage {
 
 /// The next message of `sub`, failing the test after [`WAIT`].
 async fn next(sub: &mut Subscription) -> InMessage {
-    match tokio::time::timeout(WAIT, sub.messages.recv()).await {
+    match tokio::time::timeout(WAIT, sub.recv()).await {
         Ok(Some(m)) => m,
         Ok(None) => panic!("the subscription ended\nnats-server log:\n{}", nats().log()),
         Err(_) => panic!(
@@ -271,15 +271,15 @@ async fn queue_group_shares_the_messages() {
     let mut seen = Vec::new();
     while seen.len() < 20 {
         tokio::select! {
-            Some(m) = one.messages.recv() => seen.push(text(&m)),
-            Some(m) = two.messages.recv() => seen.push(text(&m)),
+            Some(m) = one.recv() => seen.push(text(&m)),
+            Some(m) = two.recv() => seen.push(text(&m)),
             _ = tokio::time::sleep(WAIT) => panic!("only {} of 20 jobs came", seen.len()),
         }
     }
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), 20, "each job once: {seen:?}");
-    assert!(one.messages.try_recv().is_err() && two.messages.try_recv().is_err());
+    assert!(one.try_recv().is_none() && two.try_recv().is_none());
     ours.close().await;
 }
 

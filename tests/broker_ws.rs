@@ -18,7 +18,7 @@ async fn connect(server: &WsServer) -> Connection {
 }
 
 async fn next(sub: &mut Subscription) -> InMessage {
-    tokio::time::timeout(WAIT, sub.messages.recv())
+    tokio::time::timeout(WAIT, sub.recv())
         .await
         .expect("a message within 5 s")
         .expect("the subscription is open")
@@ -86,7 +86,7 @@ async fn one_socket_per_channel_shared_by_its_subscriptions_and_publishes() {
     }
     let paths: Vec<String> = server.handshakes().into_iter().map(|h| h.path).collect();
     assert_eq!(paths, ["/a", "/b"], "one socket per channel");
-    assert!(a1.messages.try_recv().is_err() && b.messages.try_recv().is_err());
+    assert!(a1.try_recv().is_none() && b.try_recv().is_none());
 }
 
 #[tokio::test]
@@ -336,9 +336,7 @@ async fn a_server_that_closes_the_socket_ends_the_subscription_and_the_next_use_
     conn.publish("once", &none(), &text("bye"))
         .await
         .expect("publish");
-    let end = tokio::time::timeout(WAIT, sub.messages.recv())
-        .await
-        .expect("ends");
+    let end = tokio::time::timeout(WAIT, sub.recv()).await.expect("ends");
     assert!(end.is_none(), "the subscription ends with the socket");
     conn.publish("once", &none(), &text("again"))
         .await

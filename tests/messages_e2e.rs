@@ -540,3 +540,43 @@ fn an_mcp_tool_runs_a_message_workflow() {
     assert_eq!(hints["readOnlyHint"], false, "{hints}");
     assert_eq!(hints["idempotentHint"], false, "{hints}");
 }
+
+/// An AsyncAPI 2.6 description, in JSON, whose messages are `$ref`s into another
+/// file: operations found by the `operationId` of a channel's `publish` and
+/// `subscribe`, the channel key as the address with its parameter, the server's
+/// `url` without a scheme; the same request/reply works.
+#[test]
+fn an_asyncapi_2_6_json_description_with_external_refs() {
+    let case = Case::new(Kind::Nats);
+    let url = Kind::Nats.url();
+    let description = serde_json::json!({
+        "asyncapi": "2.6.0",
+        "info": {"title": "orders", "version": "1"},
+        "servers": {"broker": {"url": format!("{}:{{port}}", url.host_str().unwrap()), "protocol": "nats",
+            "variables": {"port": {"default": url.port().unwrap().to_string()}}}},
+        "channels": {
+            case.requests.clone(): {"subscribe": {"operationId": "placeOrder", "message": {"$ref": "./messages.yaml#/Request"}}},
+            case.replies.clone(): {
+                "parameters": {"orderId": {"schema": {"type": "string"}}},
+                "publish": {"operationId": "orderReply", "message": {"$ref": "./messages.yaml#/Reply"}}
+            }
+        }
+    });
+    case.ws.write(
+        "events.asyncapi.yaml",
+        &serde_json::to_string_pretty(&description).unwrap(),
+    );
+    case.ws.write(
+        "messages.yaml",
+        "Request:\n  contentType: application/json\n  correlationId: {location: '$message.header#/correlationId'}\n  payload: {type: object, required: [orderId]}\nReply:\n  contentType: application/json\n  correlationId: {location: '$message.header#/correlationId'}\n  payload: {type: object}\n",
+    );
+    let _responder = case.responder(Answer::WrongThenRight);
+    let out = case.run(&workflow(Kind::Nats, 10_000, "", "", ""), "v2-1");
+    out.assert_code(0);
+    assert_eq!(
+        out.json()["outputs"]["status"],
+        "confirmed",
+        "{}",
+        out.context()
+    );
+}

@@ -20,7 +20,58 @@ const MAX_REF_HOPS: usize = 64;
 pub struct AsyncApi {
     pub url: Url,
     pub tree: Value,
+    /// The payload schemas compiled so far, by JSON Pointer (each once per
+    /// description, whatever the number of steps that send it).
+    pub checkers: std::sync::Mutex<
+        std::collections::HashMap<String, Option<std::sync::Arc<jsonschema::Validator>>>,
+    >,
+    /// The whole description as the one resource every payload schema's `$ref`s
+    /// resolve in (built on first use).
+    registry: std::sync::OnceLock<Option<jsonschema::Registry<'static>>>,
 }
+
+impl AsyncApi {
+    pub fn new(url: Url, tree: Value) -> AsyncApi {
+        AsyncApi {
+            url,
+            tree,
+            checkers: Default::default(),
+            registry: Default::default(),
+        }
+    }
+
+    /// The schema at `pointer` compiled, with its `$ref`s (recursive ones too)
+    /// resolved in the whole description; `None` when it does not compile.
+    pub fn checker(&self, pointer: &str) -> Option<std::sync::Arc<jsonschema::Validator>> {
+        let mut cache = self.checkers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = cache.get(pointer) {
+            return c.clone();
+        }
+        let registry = self
+            .registry
+            .get_or_init(|| {
+                jsonschema::Registry::new()
+                    .add(RESOURCE, self.tree.clone())
+                    .ok()?
+                    .prepare()
+                    .ok()
+            })
+            .as_ref();
+        let built = registry.and_then(|r| {
+            let schema = serde_json::json!({"$ref": format!("{RESOURCE}#{pointer}")});
+            jsonschema::options()
+                .with_registry(r)
+                .build(&schema)
+                .ok()
+                .map(std::sync::Arc::new)
+        });
+        cache.insert(pointer.to_string(), built.clone());
+        built
+    }
+}
+
+/// The URI the description is known by to the schema checker.
+const RESOURCE: &str = "urn:arazzo:asyncapi";
 
 /// The major version of a description (`asyncapi: 2.6.0` or `3.0.0`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +123,8 @@ pub struct MessageSpec {
     pub content_type: Option<String>,
     /// The payload schema (a JSON Schema, local `$ref`s still in it).
     pub payload: Option<Value>,
+    /// Where the payload schema is in the description (its `$ref`s followed).
+    pub payload_pointer: Option<String>,
     pub headers: Option<Value>,
     pub correlation: Option<Correlation>,
     pub bindings: Option<Value>,
@@ -146,6 +199,23 @@ impl AsyncApi {
         Err(format!(
             "`$ref`s lead to `$ref`s more than {MAX_REF_HOPS} times in a row (a loop?)"
         ))
+    }
+
+    /// Where `ptr` ends up once the `$ref`s at it are followed (as far as they go).
+    fn final_pointer(&self, ptr: &str) -> String {
+        let mut at = ptr.trim_start_matches('#').to_string();
+        for _ in 0..MAX_REF_HOPS {
+            match self
+                .tree
+                .pointer(&at)
+                .and_then(|v| v.get("$ref"))
+                .and_then(Value::as_str)
+            {
+                Some(r) if r.starts_with('#') => at = r.trim_start_matches('#').to_string(),
+                _ => break,
+            }
+        }
+        at
     }
 
     /// The value at a local reference `#/a/b` (or a bare JSON Pointer).
@@ -373,7 +443,17 @@ impl AsyncApi {
             .and_then(Value::as_str)
             .map(|r| r.trim_start_matches('#').to_string())
             .unwrap_or_else(|| ptr.to_string());
+        let final_ptr = self.final_pointer(&pointer);
         let m = self.resolve(m)?;
+        let payload_pointer = m.get("payload").map(|_| {
+            let at = self.final_pointer(&format!("{final_ptr}/payload"));
+            match self.tree.pointer(&at) {
+                Some(v) if v.get("schemaFormat").is_some() && v.get("schema").is_some() => {
+                    self.final_pointer(&format!("{at}/schema"))
+                }
+                _ => at,
+            }
+        });
         let name = m
             .get("name")
             .and_then(Value::as_str)
@@ -405,6 +485,7 @@ impl AsyncApi {
                 .or_else(|| self.tree.get("defaultContentType").and_then(Value::as_str))
                 .map(str::to_string),
             payload: schema("payload")?,
+            payload_pointer,
             headers: schema("headers")?,
             correlation,
             bindings: m.get("bindings").map(|b| self.resolved(b)),
@@ -481,53 +562,6 @@ impl AsyncApi {
             .and_then(Value::as_object)
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default()
-    }
-}
-
-/// Most schema nodes [`inline_refs`] writes: a schema whose `$ref`s fan out
-/// beyond it is cut there (the cut parts accept anything).
-const MAX_INLINED_NODES: usize = 20_000;
-
-/// `schema` with its local `$ref`s replaced by what they point at, so that it
-/// compiles on its own; a reference cycle, a reference to nothing, or too large an
-/// expansion leaves `true` (accept anything) in its place.
-pub fn inline_refs(api: &AsyncApi, schema: &Value) -> Value {
-    let mut budget = MAX_INLINED_NODES;
-    inline(api, schema, &mut Vec::new(), &mut budget)
-}
-
-fn inline(api: &AsyncApi, v: &Value, stack: &mut Vec<String>, budget: &mut usize) -> Value {
-    if *budget == 0 {
-        return Value::Bool(true);
-    }
-    *budget -= 1;
-    match v {
-        Value::Object(map) => {
-            if let Some(r) = map.get("$ref").and_then(Value::as_str) {
-                if stack.iter().any(|s| s == r) || stack.len() > 32 {
-                    return Value::Bool(true);
-                }
-                let Ok(target) = api.pointer(r) else {
-                    return Value::Bool(true);
-                };
-                stack.push(r.to_string());
-                let out = inline(api, target, stack, budget);
-                stack.pop();
-                return out;
-            }
-            Value::Object(
-                map.iter()
-                    .map(|(k, x)| (k.clone(), inline(api, x, stack, budget)))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|x| inline(api, x, stack, budget))
-                .collect(),
-        ),
-        other => other.clone(),
     }
 }
 

@@ -1,10 +1,10 @@
 use super::*;
 
 fn api(yaml: &str) -> AsyncApi {
-    AsyncApi {
-        url: Url::parse("file:///t/api.yaml").unwrap(),
-        tree: serde_yaml_ng::from_str(yaml).unwrap(),
-    }
+    AsyncApi::new(
+        Url::parse("file:///t/api.yaml").unwrap(),
+        serde_yaml_ng::from_str(yaml).unwrap(),
+    )
 }
 
 const V3: &str = r##"

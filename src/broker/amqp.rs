@@ -36,7 +36,9 @@ use lapin::{
 use serde_json::Value;
 use tokio::sync::{mpsc, Mutex};
 
-use super::{deliver, shown, Bindings, BrokerError, Endpoint, InMessage, OutMessage, Subscription};
+use super::{
+    deliver, shown, Bindings, BrokerError, Endpoint, InMessage, OutMessage, Subscription, Tally,
+};
 
 /// One connection to a broker's virtual host, with a channel in confirm mode for
 /// publishing and a channel per subscription.
@@ -215,7 +217,7 @@ impl Connection {
             .await
             .map_err(|e| self.failed(&format!("consuming queue '{queue}'"), &e))?;
         let (tx, rx) = mpsc::channel(Subscription::CAPACITY);
-        let dropped = Arc::new(AtomicU64::new(0));
+        let dropped = Arc::new(Tally::default());
         let counter = Arc::clone(&dropped);
         let max = self.max_message_bytes;
         let task = tokio::spawn(async move {

@@ -10,7 +10,7 @@
 //! lossy); the record key travels as the header `key`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 
 use super::{
     deliver, shown, tls_config, Bindings, BrokerError, Credentials, Endpoint, InMessage,
-    OutMessage, Subscription,
+    OutMessage, Subscription, Tally,
 };
 
 /// The header a record's key is read from (publish) and shown under (receive).
@@ -158,7 +158,7 @@ impl Connection {
             starts.push((reader, start));
         }
         let (tx, rx) = mpsc::channel(Subscription::CAPACITY);
-        let dropped = Arc::new(AtomicU64::new(0));
+        let dropped = Arc::new(Tally::default());
         let outlet = Outlet {
             topic,
             tx,
@@ -290,7 +290,7 @@ impl Connection {
 struct Outlet {
     topic: String,
     tx: mpsc::Sender<InMessage>,
-    dropped: Arc<AtomicU64>,
+    dropped: Arc<Tally>,
     max: usize,
 }
 

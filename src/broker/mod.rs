@@ -14,7 +14,7 @@ pub mod mqtt;
 pub mod nats;
 pub mod ws;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -175,12 +175,32 @@ pub struct InMessage {
 #[error("{0}")]
 pub struct BrokerError(pub String);
 
+/// What a subscription's feeder and its reader share: how many messages were
+/// dropped, and how many payload bytes wait unread. It counts like an `AtomicU64`
+/// (the drops), so the protocols' files bump and read it as one.
+#[derive(Debug, Default)]
+pub struct Tally {
+    dropped: AtomicU64,
+    buffered: AtomicUsize,
+}
+
+impl Tally {
+    pub fn fetch_add(&self, n: u64, order: Ordering) -> u64 {
+        self.dropped.fetch_add(n, order)
+    }
+
+    pub fn load(&self, order: Ordering) -> u64 {
+        self.dropped.load(order)
+    }
+}
+
 /// Messages arriving on a channel since the subscription was put in place, kept
-/// (up to [`Subscription::CAPACITY`]) until taken. Dropping it stops the delivery.
+/// (up to [`Subscription::CAPACITY`] messages and [`Subscription::MAX_BYTES`] of
+/// payload) until taken. Dropping it stops the delivery.
 pub struct Subscription {
-    pub messages: mpsc::Receiver<InMessage>,
-    /// Messages dropped because the buffer was full or a message was too large.
-    pub dropped: Arc<AtomicU64>,
+    messages: mpsc::Receiver<InMessage>,
+    /// Messages dropped, and the bytes waiting.
+    tally: Arc<Tally>,
     /// The task that feeds `messages` (aborted on drop), if the protocol uses one.
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -190,23 +210,45 @@ impl Subscription {
     /// (and counted) until some are read.
     pub const CAPACITY: usize = 1024;
 
+    /// How many payload bytes unread messages may hold (or one message's limit, when
+    /// that is more): a flood of large messages nobody reads costs bounded memory.
+    pub const MAX_BYTES: usize = 64 << 20;
+
     /// A subscription read from `messages`, fed by `task` (aborted when the
     /// subscription is dropped).
     pub fn new(
         messages: mpsc::Receiver<InMessage>,
-        dropped: Arc<AtomicU64>,
+        tally: Arc<Tally>,
         task: Option<tokio::task::JoinHandle<()>>,
     ) -> Subscription {
         Subscription {
             messages,
-            dropped,
+            tally,
             task,
         }
     }
 
+    /// The next message; `None` when the delivery ended (the connection closed).
+    pub async fn recv(&mut self) -> Option<InMessage> {
+        let m = self.messages.recv().await?;
+        self.tally
+            .buffered
+            .fetch_sub(m.payload.len(), Ordering::Relaxed);
+        Some(m)
+    }
+
+    /// The next message if one is waiting.
+    pub fn try_recv(&mut self) -> Option<InMessage> {
+        let m = self.messages.try_recv().ok()?;
+        self.tally
+            .buffered
+            .fetch_sub(m.payload.len(), Ordering::Relaxed);
+        Some(m)
+    }
+
     /// The number of messages dropped so far.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.tally.load(Ordering::Relaxed)
     }
 }
 
@@ -219,25 +261,32 @@ impl Drop for Subscription {
 }
 
 /// Hands `message` to a subscription's buffer: dropped and counted when the buffer is
-/// full or the payload is over `max` bytes. `false` when the subscription is gone (the
-/// feeding task should end).
+/// full (in messages or bytes) or the payload is over `max` bytes. `false` when the
+/// subscription is gone (the feeding task should end).
 pub fn deliver(
     tx: &mpsc::Sender<InMessage>,
-    dropped: &AtomicU64,
+    tally: &Tally,
     max: usize,
     message: InMessage,
 ) -> bool {
-    if message.payload.len() > max {
-        dropped.fetch_add(1, Ordering::Relaxed);
+    let size = message.payload.len();
+    let budget = Subscription::MAX_BYTES.max(max);
+    if size > max || tally.buffered.load(Ordering::Relaxed) + size > budget {
+        tally.fetch_add(1, Ordering::Relaxed);
         return !tx.is_closed();
     }
+    tally.buffered.fetch_add(size, Ordering::Relaxed);
     match tx.try_send(message) {
         Ok(()) => true,
         Err(mpsc::error::TrySendError::Full(_)) => {
-            dropped.fetch_add(1, Ordering::Relaxed);
+            tally.buffered.fetch_sub(size, Ordering::Relaxed);
+            tally.fetch_add(1, Ordering::Relaxed);
             true
         }
-        Err(mpsc::error::TrySendError::Closed(_)) => false,
+        Err(mpsc::error::TrySendError::Closed(_)) => {
+            tally.buffered.fetch_sub(size, Ordering::Relaxed);
+            false
+        }
     }
 }
 

@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 
 use super::{
     deliver, shown, tls_config, Bindings, BrokerError, Endpoint, InMessage, OutMessage,
-    Subscription,
+    Subscription, Tally,
 };
 
 /// How often the broker hears from us when nothing else is sent.
@@ -186,7 +186,7 @@ struct Route {
     /// had the subscription, so it was published before `subscribe` returned.
     active: bool,
     tx: mpsc::Sender<InMessage>,
-    dropped: Arc<AtomicU64>,
+    dropped: Arc<Tally>,
 }
 
 /// A subscribe waiting for its SUBACK, and the route it will start.
@@ -235,7 +235,7 @@ impl State {
         &mut self,
         filter: &str,
         tx: mpsc::Sender<InMessage>,
-        dropped: Arc<AtomicU64>,
+        dropped: Arc<Tally>,
     ) -> usize {
         self.last_route += 1;
         let id = self.last_route;
@@ -942,7 +942,7 @@ impl Connection {
         }
         let qos = qos_of(bindings)?;
         let (tx, messages) = mpsc::channel(Subscription::CAPACITY);
-        let dropped = Arc::new(AtomicU64::new(0));
+        let dropped = Arc::new(Tally::default());
         let _permit = self.permit().await?;
         let (done, rx) = oneshot::channel();
         let id = {

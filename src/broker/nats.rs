@@ -8,7 +8,6 @@
 //! fresh inbox nobody listens on, answered by the server's "no responders" status
 //! once it has read everything sent before it.
 
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,7 +18,7 @@ use tokio::sync::mpsc;
 
 use super::{
     deliver, shown, tls_config, Bindings, BrokerError, Endpoint, InMessage, OutMessage,
-    Subscription,
+    Subscription, Tally,
 };
 
 /// Reconnections tried after the connection drops (the first connection is tried
@@ -163,7 +162,7 @@ impl Connection {
         self.confirm(address, &format!("the subscription to {address}"))
             .await?;
         let (tx, messages) = mpsc::channel(Subscription::CAPACITY);
-        let dropped = Arc::new(AtomicU64::new(0));
+        let dropped = Arc::new(Tally::default());
         let counter = Arc::clone(&dropped);
         let max = self.max_message_bytes;
         let task = tokio::spawn(async move {

@@ -10,7 +10,7 @@
 //! not kept, so a request/reply step subscribes before it sends.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
@@ -29,7 +29,7 @@ use url::Url;
 
 use super::{
     deliver, shown, socket_url, Bindings, BrokerError, Endpoint, InMessage, OutMessage,
-    Subscription,
+    Subscription, Tally,
 };
 
 /// The byte stream under a socket: plain TCP or TLS.
@@ -55,7 +55,7 @@ struct Socket {
 
 struct Subscriber {
     tx: mpsc::Sender<InMessage>,
-    dropped: Arc<AtomicU64>,
+    dropped: Arc<Tally>,
 }
 
 enum Command {
@@ -141,7 +141,7 @@ impl Connection {
         let url = socket_url(&self.endpoint.url, address)?;
         let socket = self.socket(&url).await?;
         let (tx, rx) = mpsc::channel(Subscription::CAPACITY);
-        let dropped = Arc::new(AtomicU64::new(0));
+        let dropped = Arc::new(Tally::default());
         let subscriber = Subscriber {
             tx,
             dropped: Arc::clone(&dropped),

@@ -60,7 +60,7 @@ fn first_part(item: &str) -> String {
 pub(crate) fn parse_server_url(source: &str, text: &str) -> Result<Url, Problem> {
     let help = || {
         Some(format!(
-            "write e.g. --server {source}=http://127.0.0.1:8080"
+            "write e.g. --server {source}=http://127.0.0.1:8080 (for an AsyncAPI source, a broker: mqtt://127.0.0.1:1883, amqp://…, nats://…, ws://…, kafka://…)"
         ))
     };
     if !text.contains("://") {

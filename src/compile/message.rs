@@ -87,6 +87,7 @@ impl<'a> Compiler<'a> {
         let target_ptr = at.pointer_to(named.field);
         let before = self.errors.len();
         self.check_protocols(&named, &target_ptr, at);
+        self.check_headers(step, &named, &request, action, at);
         let address = self.address_of(&named, &target_ptr, at);
         let (address_params, headers) =
             self.message_params(&named, &request, action, address.as_deref(), at);
@@ -146,53 +147,11 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// Finds the operation or channel the step names.
+    /// Finds the operation or channel the step names: by `channelPath`, by a
+    /// pointer in `operationId`/`operationPath`, or by operation id.
     fn find_message_op(&self, step: &Step, at: &Place) -> Result<Named, CompileError> {
-        let asyncs = self.async_sources(at.doc);
-        let names: Vec<&str> = asyncs.iter().map(|(n, _)| *n).collect();
-        let source = |name: &str, field: &'static str| {
-            asyncs
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(n, a)| (n.to_string(), Arc::clone(a)))
-                .ok_or_else(|| {
-                    error(
-                        "ref/unknown-source",
-                        format!("{at}: no AsyncAPI source description is named `{name}`"),
-                        suggest(name, names.iter().copied()).or_else(|| {
-                            Some(format!("the AsyncAPI sources are: {}", list(&names)))
-                        }),
-                    )
-                    .at(&at.pointer_to(field))
-                })
-        };
         if let Some(path) = &step.channel_path {
-            let (name, pointer) = split_path(path, &names).map_err(|m| {
-                error(
-                    "step/channel-path",
-                    format!("{at}: {m}"),
-                    Some(
-                        "write `channelPath: $sourceDescriptions.<source>#/channels/<channel>`"
-                            .into(),
-                    ),
-                )
-                .at(&at.pointer_to("channelPath"))
-            })?;
-            let (source, api) = source(&name, "channelPath")?;
-            let op = api.at_pointer(&pointer).map_err(|m| {
-                error(
-                    "step/channel-path",
-                    format!("{at}: `{path}`: {m}"),
-                    channel_help(&api),
-                )
-                .at(&at.pointer_to("channelPath"))
-            })?;
-            return Ok(Named {
-                source,
-                api,
-                op,
-                field: "channelPath",
-            });
+            return self.op_at_pointer(path, "channelPath", "step/channel-path", at);
         }
         let (field, written) = match (&step.operation_id, &step.operation_path) {
             (Some(id), _) => ("operationId", id.as_str()),
@@ -207,32 +166,78 @@ impl<'a> Compiler<'a> {
             }
         };
         if written.contains('#') {
-            let (name, pointer) = split_path(written, &names).map_err(|m| {
-                error("step/operation", format!("{at}: {m}"), None).at(&at.pointer_to(field))
-            })?;
-            let (source, api) = source(&name, field)?;
-            let op = api.at_pointer(&pointer).map_err(|m| {
-                error(
-                    "step/operation",
-                    format!("{at}: `{written}`: {m}"),
-                    channel_help(&api),
-                )
-                .at(&at.pointer_to(field))
-            })?;
-            return Ok(Named {
-                source,
-                api,
-                op,
-                field,
-            });
+            return self.op_at_pointer(written, field, "step/operation", at);
         }
+        self.op_by_id(written, field, at)
+    }
+
+    /// The AsyncAPI source `name` of the step's document.
+    fn async_source(
+        &self,
+        name: &str,
+        field: &str,
+        at: &Place,
+    ) -> Result<(String, Arc<AsyncApi>), CompileError> {
+        let asyncs = self.async_sources(at.doc);
+        if let Some((n, a)) = asyncs.iter().find(|(n, _)| *n == name) {
+            return Ok((n.to_string(), Arc::clone(a)));
+        }
+        let names: Vec<&str> = asyncs.iter().map(|(n, _)| *n).collect();
+        Err(error(
+            "ref/unknown-source",
+            format!("{at}: no AsyncAPI source description is named `{name}`"),
+            suggest(name, names.iter().copied())
+                .or_else(|| Some(format!("the AsyncAPI sources are: {}", list(&names)))),
+        )
+        .at(&at.pointer_to(field)))
+    }
+
+    /// What `written` (`$sourceDescriptions.<source>#/…` and its other forms) points
+    /// at: a channel or an operation.
+    fn op_at_pointer(
+        &self,
+        written: &str,
+        field: &'static str,
+        code: &'static str,
+        at: &Place,
+    ) -> Result<Named, CompileError> {
+        let names: Vec<&str> = self.async_sources(at.doc).iter().map(|(n, _)| *n).collect();
+        let (name, pointer) = split_path(written, &names).map_err(|m| {
+            error(
+                code,
+                format!("{at}: {m}"),
+                Some("write `$sourceDescriptions.<source>#/channels/<channel>`".into()),
+            )
+            .at(&at.pointer_to(field))
+        })?;
+        let (source, api) = self.async_source(&name, field, at)?;
+        let op = api.at_pointer(&pointer).map_err(|m| {
+            error(code, format!("{at}: `{written}`: {m}"), channel_help(&api))
+                .at(&at.pointer_to(field))
+        })?;
+        Ok(Named {
+            source,
+            api,
+            op,
+            field,
+        })
+    }
+
+    /// The operation `written` (`<id>` or `$sourceDescriptions.<source>.<id>`): in the
+    /// source it names, else in the one AsyncAPI source that has it.
+    fn op_by_id(
+        &self,
+        written: &str,
+        field: &'static str,
+        at: &Place,
+    ) -> Result<Named, CompileError> {
         let (candidates, id) = match written.strip_prefix("$sourceDescriptions.") {
             Some(rest) => {
                 let (name, id) = rest.split_once('.').unwrap_or((rest, ""));
-                (vec![source(name, field)?], id)
+                (vec![self.async_source(name, field, at)?], id)
             }
             None => (
-                asyncs
+                self.async_sources(at.doc)
                     .iter()
                     .map(|(n, a)| (n.to_string(), Arc::clone(a)))
                     .collect(),
@@ -254,50 +259,42 @@ impl<'a> Compiler<'a> {
                 }
             }
         }
-        match found.len() {
-            1 => {
-                let (source, api, op) = found.remove(0);
-                Ok(Named {
-                    source,
-                    api,
-                    op,
-                    field,
-                })
-            }
-            0 => {
-                let ids: Vec<String> = candidates
-                    .iter()
-                    .flat_map(|(_, a)| a.operation_ids())
-                    .collect();
-                Err(error(
-                    "ref/unknown-operation",
-                    format!("{at}: no AsyncAPI operation has the id `{id}`"),
-                    suggest(id, ids.iter().map(String::as_str)).or_else(|| {
-                        Some(format!(
-                            "the operations are: {}",
-                            list(&ids.iter().map(String::as_str).collect::<Vec<_>>())
-                        ))
-                    }),
-                )
-                .at(&at.pointer_to(field)))
-            }
-            _ => Err(error(
+        if found.len() == 1 {
+            let (source, api, op) = found.remove(0);
+            return Ok(Named {
+                source,
+                api,
+                op,
+                field,
+            });
+        }
+        Err(if found.is_empty() {
+            let ids: Vec<String> = candidates
+                .iter()
+                .flat_map(|(_, a)| a.operation_ids())
+                .collect();
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            error(
+                "ref/unknown-operation",
+                format!("{at}: no AsyncAPI operation has the id `{id}`"),
+                suggest(id, ids.iter().copied())
+                    .or_else(|| Some(format!("the operations are: {}", list(&ids)))),
+            )
+        } else {
+            let sources: Vec<String> = found.iter().map(|f| format!("`{}`", f.0)).collect();
+            error(
                 "ref/ambiguous-operation",
                 format!(
                     "{at}: the operation `{id}` is in several AsyncAPI sources ({})",
-                    found
-                        .iter()
-                        .map(|f| format!("`{}`", f.0))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    sources.join(", ")
                 ),
                 Some(format!(
                     "name the source: `operationId: $sourceDescriptions.{}.{id}`",
                     found[0].0
                 )),
             )
-            .at(&at.pointer_to(field))),
         }
+        .at(&at.pointer_to(field)))
     }
 
     /// Every server of the channel must be usable, or at least one: a protocol
@@ -330,6 +327,70 @@ impl<'a> Compiler<'a> {
             )
             .at(target_ptr),
         );
+    }
+
+    /// Where every server of the channel speaks a protocol whose messages carry no
+    /// headers (MQTT 3.1.1, WebSocket), a header parameter, or a correlation id read
+    /// from a header, can never work: an error at it.
+    fn check_headers(
+        &mut self,
+        step: &Step,
+        named: &Named,
+        request: &StepRequest,
+        action: MessageAction,
+        at: &Place,
+    ) {
+        let usable: Vec<(Protocol, Option<&str>)> = named
+            .op
+            .servers
+            .iter()
+            .filter_map(|s| {
+                Some((
+                    Protocol::from_name(&s.protocol)?.0,
+                    s.protocol_version.as_deref(),
+                ))
+            })
+            .collect();
+        if usable.is_empty() || usable.iter().any(|(p, v)| p.has_headers(*v)) {
+            return;
+        }
+        let which = match usable[0] {
+            (Protocol::Ws, _) => "WebSocket messages",
+            _ => "MQTT 3.1.1 messages",
+        };
+        for p in &request.params {
+            if action == MessageAction::Send && p.param.location.as_deref() == Some("header") {
+                self.errors.push(
+                    error(
+                        "param/invalid-in",
+                        format!("{at}: parameter `{}` is a header, and {which} (the channel's servers) carry no headers", p.param.name),
+                        Some("put the value in the payload (`requestBody`) instead".into()),
+                    )
+                    .at(&p.in_ptr),
+                );
+            }
+        }
+        let all_in_headers = named
+            .op
+            .messages
+            .iter()
+            .filter_map(|m| m.correlation.as_ref())
+            .all(|c| c.in_header);
+        let any = named.op.messages.iter().any(|m| m.correlation.is_some());
+        if action == MessageAction::Receive
+            && step.correlation_id.is_some()
+            && any
+            && all_in_headers
+        {
+            self.errors.push(
+                error(
+                    "step/correlation-id",
+                    format!("{at}: the channel's messages keep their correlation id in a header, and {which} (the channel's servers) carry no headers, so no message could ever match"),
+                    Some("in the AsyncAPI description, give the message a `correlationId.location` in the payload (`$message.payload#/<field>`)".into()),
+                )
+                .at(&at.pointer_to("correlationId")),
+            );
+        }
     }
 
     /// The channel's address (placeholders and all); a channel whose address the
@@ -608,19 +669,19 @@ fn channel_help(api: &AsyncApi) -> Option<String> {
     (!keys.is_empty()).then(|| format!("the channels are: {}", keys.join(", ")))
 }
 
-/// The payload schemas of the operation's messages, compiled (local `$ref`s
-/// inlined); one that does not compile is left out (`validate` reports it).
+/// The payload schemas of the operation's messages, compiled once per description
+/// (`$ref`s resolved in the whole description, recursive ones too); one that does
+/// not compile is left out (`validate` reports it).
 fn payload_checks(named: &Named) -> Vec<PayloadCheck> {
     named
         .op
         .messages
         .iter()
         .filter_map(|m| {
-            let schema = crate::asyncapi::inline_refs(&named.api, m.payload.as_ref()?);
-            let validator = jsonschema::validator_for(&schema).ok()?;
+            let validator = named.api.checker(m.payload_pointer.as_deref()?)?;
             Some(PayloadCheck {
                 message: m.name.clone(),
-                validator: Arc::new(validator),
+                validator,
             })
         })
         .collect()

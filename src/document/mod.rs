@@ -369,10 +369,7 @@ impl Loading<'_> {
                     )
                     .await?;
                 }
-                let api = Arc::new(AsyncApi {
-                    url: source.url.clone(),
-                    tree,
-                });
+                let api = Arc::new(AsyncApi::new(source.url.clone(), tree));
                 self.asyncs.insert(source.url, Arc::clone(&api));
                 return Ok(SourceRef::AsyncApi(api));
             }

@@ -73,6 +73,9 @@ pub(super) struct Messaging {
     waiting: RefCell<HashMap<(usize, usize), Waiting>>,
     /// Receive steps whose early subscription failed: tried again only by the step.
     failed_early: RefCell<Vec<(usize, usize)>>,
+    /// Why a connection failed while subscribing ahead, by connection key: the next
+    /// use fails with it at once.
+    failed_connections: RefCell<HashMap<String, (ErrorKind, String)>>,
     clients: Cell<u32>,
 }
 
@@ -111,6 +114,9 @@ impl<'a, 'e> Runner<'a, 'e> {
             let Ok(channel) = self.channel(frame, call, step_outputs) else {
                 continue;
             };
+            if self.opts.stop.requested().is_some() {
+                return;
+            }
             match self.open_subscription(&channel).await {
                 Ok(subscription) => {
                     tracing::debug!(step = %step.step_id, address = %channel.address, "subscribed ahead of the step");
@@ -123,7 +129,18 @@ impl<'a, 'e> Runner<'a, 'e> {
                         },
                     );
                 }
-                Err(_) => self.messaging.failed_early.borrow_mut().push(key),
+                Err((kind, m)) => {
+                    self.messaging.failed_early.borrow_mut().push(key);
+                    if kind != ErrorKind::Interrupted {
+                        let conn = connection_key(&channel);
+                        if !self.messaging.connections.borrow().contains_key(&conn) {
+                            self.messaging
+                                .failed_connections
+                                .borrow_mut()
+                                .insert(conn, (kind, m));
+                        }
+                    }
+                }
             }
         }
     }
@@ -192,10 +209,7 @@ impl<'a, 'e> Runner<'a, 'e> {
             let ctx = self.ctx(frame.inputs, step_outputs, frame.index, None);
             build_message(call, &ctx, channel).map_err(|m| (ErrorKind::Request, m))?
         };
-        let connection = self
-            .connection(channel)
-            .await
-            .map_err(|m| (ErrorKind::Transport, m))?;
+        let connection = self.connection(channel).await?;
         let limit = self.wait_limit(frame);
         let publish = connection.publish(&channel.address, &channel.bindings, &out);
         tokio::pin!(publish);
@@ -263,10 +277,7 @@ impl<'a, 'e> Runner<'a, 'e> {
             Some(w) if w.key == channel.key => w,
             _ => Waiting {
                 key: channel.key.clone(),
-                subscription: self
-                    .open_subscription(channel)
-                    .await
-                    .map_err(|m| (ErrorKind::Transport, m))?,
+                subscription: self.open_subscription(channel).await?,
                 set_aside: VecDeque::new(),
             },
         };
@@ -275,9 +286,21 @@ impl<'a, 'e> Runner<'a, 'e> {
             .await_match(&mut waiting, call, expected.as_deref(), limit)
             .await;
         let dropped = waiting.subscription.dropped();
+        if let Waited::Done(None) = found {
+            // The connection is gone: the next attempt connects again.
+            self.forget_connection(channel);
+            return Err((
+                ErrorKind::Transport,
+                format!(
+                    "the connection to {} was lost while waiting for a message on `{}`",
+                    broker::shown(&channel.endpoint.url),
+                    channel.address
+                ),
+            ));
+        }
         self.messaging.waiting.borrow_mut().insert(key, waiting);
         match found {
-            Waited::Done(m) => Ok(received(m, channel, call)),
+            Waited::Done(m) => Ok(received(m.unwrap_or_default(), channel)),
             Waited::TimedOut => {
                 let what = match &expected {
                     Some(id) => format!("no message with correlation id `{id}`"),
@@ -299,9 +322,9 @@ impl<'a, 'e> Runner<'a, 'e> {
                     ),
                 ))
             }
-            Waited::Stopped(s) => Err((
+            Waited::Stopped(_) => Err((
                 ErrorKind::Interrupted,
-                format!("{} while waiting for a message", s.name()),
+                format!("while waiting for a message on `{}`", channel.address),
             )),
         }
     }
@@ -314,37 +337,40 @@ impl<'a, 'e> Runner<'a, 'e> {
         call: &MessageCall,
         expected: Option<&str>,
         limit: (Duration, &'static str),
-    ) -> Waited<InMessage> {
+    ) -> Waited<Option<InMessage>> {
         if let Some(i) = waiting
             .set_aside
             .iter()
             .position(|m| matches(m, call, expected))
         {
             if let Some(m) = waiting.set_aside.remove(i) {
-                return Waited::Done(m);
+                return Waited::Done(Some(m));
             }
         }
         let set_aside = &mut waiting.set_aside;
-        let messages = &mut waiting.subscription.messages;
+        let subscription = &mut waiting.subscription;
         let next = async {
             loop {
-                let Some(m) = messages.recv().await else {
-                    // The delivery ended (the connection closed): nothing more comes.
-                    return None;
-                };
+                // `None`: the delivery ended (the connection closed): nothing more comes.
+                let m = subscription.recv().await?;
                 if matches(&m, call, expected) {
                     return Some(m);
                 }
                 tracing::debug!(address = %m.address, "a message with another correlation id was set aside");
-                if set_aside.len() >= MAX_SET_ASIDE {
-                    set_aside.pop_front();
-                }
                 set_aside.push_back(m);
+                let mut bytes: usize = set_aside.iter().map(|m| m.payload.len()).sum();
+                while set_aside.len() > MAX_SET_ASIDE || bytes > Subscription::MAX_BYTES {
+                    let Some(old) = set_aside.pop_front() else {
+                        break;
+                    };
+                    bytes -= old.payload.len();
+                }
             }
         };
         match self.until(limit, next).await {
-            Waited::Done(Some(m)) => Waited::Done(m),
-            Waited::Done(None) | Waited::TimedOut => Waited::TimedOut,
+            Waited::Done(Some(m)) => Waited::Done(Some(m)),
+            Waited::Done(None) => Waited::Done(None),
+            Waited::TimedOut => Waited::TimedOut,
             Waited::Stopped(s) => Waited::Stopped(s),
         }
     }
@@ -376,35 +402,84 @@ impl<'a, 'e> Runner<'a, 'e> {
         limit
     }
 
-    /// The connection to the channel's broker, made on first use.
-    async fn connection(&self, channel: &Channel) -> Result<Rc<Connection>, String> {
-        let key = format!(
-            "{}|{}",
-            channel.key.split('|').next().unwrap_or(""),
-            channel.endpoint.url
-        );
+    /// The connection to the channel's broker, made on first use, within the
+    /// channel's connection limit, and given up at once on a stop. A connection that
+    /// failed while subscribing ahead fails the next use at once (with that failure)
+    /// rather than waiting for a silent broker twice; the use after that tries again.
+    async fn connection(&self, channel: &Channel) -> Result<Rc<Connection>, (ErrorKind, String)> {
+        let key = connection_key(channel);
         if let Some(c) = self.messaging.connections.borrow().get(&key) {
             return Ok(Rc::clone(c));
         }
-        let made = Rc::new(
-            Connection::connect(&channel.endpoint)
-                .await
-                .map_err(|e| e.0)?,
-        );
+        let failed = self.messaging.failed_connections.borrow_mut().remove(&key);
+        if let Some(failure) = failed {
+            return Err(failure);
+        }
+        let connecting = Connection::connect(&channel.endpoint);
+        let made = tokio::select! {
+            biased;
+            r = connecting => Rc::new(r.map_err(|e| self.connect_error(channel, e.0))?),
+            _ = self.opts.stop.wait() => {
+                return Err((
+                    ErrorKind::Interrupted,
+                    format!("while connecting to {}", broker::shown(&channel.endpoint.url)),
+                ))
+            }
+        };
         let mut all = self.messaging.connections.borrow_mut();
         Ok(Rc::clone(all.entry(key).or_insert(made)))
     }
 
-    async fn open_subscription(&self, channel: &Channel) -> Result<Subscription, String> {
+    /// A failed connection as the step reports it: `kind: timeout` when it was
+    /// `--max-duration` that cut the wait short.
+    fn connect_error(&self, channel: &Channel, message: String) -> (ErrorKind, String) {
+        if self
+            .remaining()
+            .is_some_and(|r| r < Duration::from_millis(100))
+        {
+            let max = self.opts.max_duration.unwrap_or_default().as_secs_f64();
+            return (
+                ErrorKind::Timeout,
+                format!(
+                    "the run reached --max-duration ({max:.1} s) while connecting to {}",
+                    broker::shown(&channel.endpoint.url)
+                ),
+            );
+        }
+        (ErrorKind::Transport, message)
+    }
+
+    /// Forgets a connection that closed, and the subscriptions it fed.
+    fn forget_connection(&self, channel: &Channel) {
+        let key = connection_key(channel);
+        self.messaging.connections.borrow_mut().remove(&key);
+        self.messaging
+            .waiting
+            .borrow_mut()
+            .retain(|_, w| !w.key.starts_with(&format!("{key}|")));
+    }
+
+    async fn open_subscription(
+        &self,
+        channel: &Channel,
+    ) -> Result<Subscription, (ErrorKind, String)> {
         let connection = self.connection(channel).await?;
         let subscribing = connection.subscribe(&channel.address, &channel.bindings);
-        match tokio::time::timeout(self.opts.message_timeout, subscribing).await {
-            Ok(r) => r.map_err(|e| e.0),
-            Err(_) => Err(format!(
-                "{} did not confirm the subscription to `{}` within {:.1} s",
-                broker::shown(&channel.endpoint.url),
-                channel.address,
-                self.opts.message_timeout.as_secs_f64()
+        let limit = (channel.endpoint.connect_timeout, "--timeout");
+        match self.until(limit, subscribing).await {
+            Waited::Done(r) => r.map_err(|e| (ErrorKind::Transport, e.0)),
+            Waited::TimedOut => Err((
+                ErrorKind::Timeout,
+                format!(
+                    "{} did not confirm the subscription to `{}` within {:.1} s",
+                    broker::shown(&channel.endpoint.url),
+                    channel.address,
+                    limit.0.as_secs_f64()
+                ),
+            )),
+            Waited::Stopped(_) => Err((
+                ErrorKind::Interrupted,
+                format!("while subscribing to `{}`", channel.address),
             )),
         }
     }
@@ -417,8 +492,11 @@ impl<'a, 'e> Runner<'a, 'e> {
         step_outputs: &StepOutputs,
     ) -> Result<Channel, String> {
         let ctx = self.ctx(frame.inputs, step_outputs, frame.index, None);
-        let address = fill_address(call, &ctx)?;
-        let endpoint = self.endpoint(call)?;
+        let mut endpoint = self.endpoint(call)?;
+        let address = fill_address(call, &ctx, Some(endpoint.protocol))?;
+        // Connecting is bounded like the step's wait: its timeout, --max-duration,
+        // --timeout, whichever ends first.
+        endpoint.connect_timeout = self.wait_limit(frame).0;
         let bindings = bindings_for(call, endpoint.protocol);
         let key = format!("{}|{}|{address}", call.source, endpoint.url);
         Ok(Channel {
@@ -590,6 +668,15 @@ enum Waited<T> {
     Stopped(crate::engine::interrupt::Signal),
 }
 
+/// The connections of a run are one per source and broker URL.
+fn connection_key(channel: &Channel) -> String {
+    format!(
+        "{}|{}",
+        channel.key.split('|').next().unwrap_or(""),
+        channel.endpoint.url
+    )
+}
+
 /// The index of `step` in the frame's workflow.
 fn frame_step_index(
     frame: Frame<'_>,
@@ -650,15 +737,34 @@ fn sasl_mechanism(kind: &str) -> Option<String> {
 }
 
 /// The channel address with its placeholders filled from the step's `in: path`
-/// parameters.
-pub(crate) fn fill_address(call: &MessageCall, ctx: &dyn Resolve) -> Result<String, String> {
+/// parameters. A value is one value: where the protocol would read a wildcard or a
+/// level separator in it (`+`/`#` in MQTT, `*`/`>` or a space in NATS), it is
+/// refused rather than made into a filter that takes other channels' messages.
+pub(crate) fn fill_address(
+    call: &MessageCall,
+    ctx: &dyn Resolve,
+    protocol: Option<Protocol>,
+) -> Result<String, String> {
     let mut address = call.op.channel.address.clone().unwrap_or_default();
     for (name, value) in &call.address_params {
         let v = value
             .eval_required(ctx)
             .map_err(|why| format!("channel parameter `{name}` cannot be built: {why}"))?
             .ok_or_else(|| format!("channel parameter `{name}` has no value"))?;
-        address = address.replace(&format!("{{{name}}}"), &stringify(Some(&v)));
+        let text = stringify(Some(&v));
+        let special: &[char] = match protocol {
+            Some(Protocol::Mqtt) => &['+', '#', '\0'],
+            Some(Protocol::Nats) => &['*', '>', ' ', '\t', '\r', '\n'],
+            _ => &[],
+        };
+        if let Some(c) = text.chars().find(|c| special.contains(c)) {
+            return Err(format!(
+                "channel parameter `{name}` is `{}`, which holds `{}`: in this protocol's channel addresses that is a wildcard or a separator, so the value would name other channels too",
+                text.escape_debug(),
+                c.escape_debug()
+            ));
+        }
+        address = address.replace(&format!("{{{name}}}"), &text);
     }
     Ok(address)
 }
@@ -734,7 +840,7 @@ fn build_message(
 }
 
 /// A received message as expressions read it.
-fn received(m: InMessage, channel: &Channel, _call: &MessageCall) -> Message {
+fn received(m: InMessage, channel: &Channel) -> Message {
     let (payload, payload_error) = decode_payload(&m.payload);
     Message {
         action: MessageAction::Receive,

@@ -132,7 +132,7 @@ async fn serve(
         }
     };
     let _ = ready.send(Ok(()));
-    while let Some(m) = sub.messages.recv().await {
+    while let Some(m) = sub.recv().await {
         let request = record(&m);
         seen.lock()
             .unwrap_or_else(|e| e.into_inner())
