@@ -20,11 +20,13 @@ use support::mcp_stdio::{call, connect_stdio, text_of, Captured};
 
 const KEY: &str = "sk_live_Mcp77-secret-KEY";
 
-const SHIPPED: [&str; 6] = [
+const SHIPPED: [&str; 7] = [
     "create-mcp-instance",
     "delete-mcp-instance",
     "deprovision-mcp-server",
     "list-mcp-instances",
+    // The example of message steps (HTTP and MQTT), served like the others.
+    "place-order",
     "provision-mcp-server",
     "provision-mcp-server-with-cleanup",
 ];
