@@ -34,6 +34,9 @@ const CLIENT_FETCH_WAIT_MS: i32 = 500;
 /// that holds every fetch for its whole wait.
 const RESPONDER_FETCH_WAIT_MS: i32 = 10;
 
+/// The MQTT 5 client's window of publishes in flight (see [`mqtt`]).
+const MQTT_INFLIGHT: u16 = 64;
+
 /// Which side a peer is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -527,8 +530,12 @@ async fn mqtt(proto: Proto, host: &str, port: u16, out: Outlet) -> Result<Link> 
     let (connected_tx, connected) = tokio::sync::oneshot::channel::<Result<()>>();
     if proto == Proto::Mqtt5 {
         let mut o = rumqttc::v5::MqttOptions::new(id, host, port);
+        // rumqttc 0.25 sizes its table of publishes in flight by this limit,
+        // 65,536 entries (about 14 MB, written in full) per connection when
+        // unset; 64 is more than one request at a time needs.
         o.set_keep_alive(Duration::from_secs(30))
             .set_clean_start(true)
+            .set_outgoing_inflight_upper_limit(MQTT_INFLIGHT)
             .set_network_options(net);
         let (client, mut eventloop) = rumqttc::v5::AsyncClient::new(o, 256);
         let task = tokio::spawn(async move {
