@@ -772,6 +772,9 @@ async fn start_v5(
         .set_clean_start(true)
         .set_max_packet_size(Some(limit))
         .set_request_channel_capacity(REQUESTS)
+        // rumqttc otherwise sizes its in-flight table for 65,535 publishes (about
+        // 14 MB per connection); no more than REQUESTS are ever outstanding.
+        .set_outgoing_inflight_upper_limit(REQUESTS as u16)
         .set_connection_timeout(s.timeout_secs)
         .set_network_options(s.network());
     if let Some((u, p)) = &s.login {
