@@ -74,6 +74,9 @@ pub enum Command {
     Show(ShowArgs),
     /// Serve workflows as MCP tools (one per workflow), over stdio or streamable HTTP.
     Mcp(McpArgs),
+    /// Serve workflows over HTTP as a REST API and as MCP tools on one listener:
+    /// /workflows, /workflows/{id}/runs, /runs/{id}, /openapi.json, /healthz, /mcp.
+    Serve(ServeArgs),
     /// Print a shell completion script (bash, zsh or fish) on stdout; it
     /// also completes workflowIds and input names from the documents.
     Completions(CompletionsArgs),
@@ -389,6 +392,36 @@ impl Default for StopArgs {
 
 #[derive(Debug, Args)]
 pub struct McpArgs {
+    #[command(flatten)]
+    pub served: ServedArgs,
+
+    /// Serve over streamable HTTP on ADDR (e.g. 127.0.0.1:9090; endpoint /mcp)
+    /// instead of stdio.
+    #[arg(long = "http", value_name = "ADDR")]
+    pub http: Option<String>,
+
+    #[command(flatten)]
+    pub listen: ListenArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub served: ServedArgs,
+
+    /// The address and port to listen on (port 0: any free port). A non-loopback
+    /// address needs --token-file, or --allow-unauthenticated.
+    #[arg(long = "http", value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub http: String,
+
+    #[command(flatten)]
+    pub listen: ListenArgs,
+}
+
+/// The workflows a server offers and how their runs go: shared by `mcp` and
+/// `serve`.
+#[derive(Debug, Args)]
+pub struct ServedArgs {
     /// Arazzo documents, or directories holding them (default ./workflows).
     #[arg(value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
@@ -410,16 +443,6 @@ pub struct McpArgs {
     /// servers its OpenAPI description lists. Repeatable.
     #[arg(long = "server", value_name = "SOURCE=URL")]
     pub servers: Vec<String>,
-
-    /// Serve over streamable HTTP on ADDR (e.g. 127.0.0.1:9090; endpoint /mcp)
-    /// instead of stdio.
-    #[arg(long = "http", value_name = "ADDR")]
-    pub http: Option<String>,
-
-    /// With --http: a further host name accepted in the Host header (besides
-    /// localhost, 127.0.0.1, ::1 and the address listened on). Repeatable.
-    #[arg(long = "allow-host", value_name = "HOST", requires = "http")]
-    pub allow_hosts: Vec<String>,
 
     /// Serve only these workflows (comma-separated workflowIds).
     #[arg(long = "tools", value_name = "ID,...", value_delimiter = ',')]
@@ -458,6 +481,42 @@ pub struct McpArgs {
     /// never from the agent.
     #[command(flatten)]
     pub auth: AuthArgs,
+}
+
+/// Who may reach an HTTP listener (`serve`, `mcp --http`) and how much each
+/// request may ask of it.
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// A further host name accepted in the Host header (besides localhost,
+    /// 127.0.0.1, ::1 and the address listened on). Repeatable.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    pub allow_hosts: Vec<String>,
+
+    /// A file of bearer tokens, one per line (blank lines and lines starting
+    /// with `#` are skipped): every request but /healthz must carry one in
+    /// `Authorization: Bearer TOKEN`. Repeatable.
+    #[arg(long = "token-file", value_name = "FILE")]
+    pub token_files: Vec<PathBuf>,
+
+    /// Listen on a non-loopback address without --token-file: anyone who can
+    /// reach the address can run the workflows.
+    #[arg(long = "allow-unauthenticated")]
+    pub allow_unauthenticated: bool,
+
+    /// A browser origin accepted in the Origin header (e.g.
+    /// https://console.example.com), besides loopback origins. Repeatable.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
+
+    /// Largest request body accepted (bytes, or with KiB, MiB, ...); a larger
+    /// one is answered 413.
+    #[arg(long = "max-request-size", value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
+    pub max_request_size: usize,
+
+    /// Most runs (REST runs and MCP tool calls together) at once; one more is
+    /// answered 429 with Retry-After.
+    #[arg(long = "max-concurrent-runs", value_name = "N", default_value_t = 16, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10000))]
+    pub max_concurrent_runs: usize,
 }
 
 /// Parses a duration in seconds: `30`, `2.5`, or with a unit, `500ms`, `10s`,

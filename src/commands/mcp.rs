@@ -1,421 +1,47 @@
-//! `arazzo mcp`: checks the flags, loads and compiles the workflows to serve,
-//! fills in the operator's inputs, then hands them to the server
-//! ([`crate::serve::mcp_tools`]).
+//! `arazzo mcp`: the workflows as MCP tools, over stdio or, with `--http`, on
+//! an HTTP listener at `/mcp` (the same listener as `arazzo serve`, without
+//! the REST API).
 
 use crate::cli::McpArgs;
-use crate::compile::{compile, Program};
-use crate::document::{self, Loaded};
-use crate::engine::inputs::{self, InputSources};
-use crate::engine::interrupt::Stop;
-use crate::engine::RunOptions;
-use crate::http::ClientOptions;
-use crate::plan;
 use crate::report::printer::Printer;
-use crate::report::problem::{exit, Problem};
-use crate::serve::mcp_tools::{tool_for, valid_tool_name, Ready, Served};
-use rmcp::model::Tool;
-use serde_json::{Map, Value};
-use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
-use url::Url;
+use crate::report::problem::Problem;
+use crate::serve::Transport;
 
 /// Runs `arazzo mcp` until the client disconnects (stdio) or the process is
 /// interrupted (HTTP).
 pub(super) fn command(args: McpArgs, printer: &Printer) -> Result<u8, Problem> {
-    // Flags first: nothing is loaded when the command line is wrong.
-    super::credentials::apply_env_file(&args.auth, printer)?;
-    let flags = check_flags(&args, printer)?;
-    let files = document_files(&args)?;
-    let client_opts = ClientOptions {
-        timeout: Duration::from_secs_f64(args.timeout),
-        max_document_size: args.documents.max_document_size,
-        ..ClientOptions::default()
-    };
-    let client = crate::http::client(&client_opts).map_err(|m| Problem::document(m, None))?;
-    let fetcher =
-        crate::http::fetch_client(&client_opts).map_err(|m| Problem::document(m, None))?;
-    let rt = super::runtime()?;
-
-    // Load and compile every workflow to serve.
-    let wanted: BTreeSet<&str> = args.tools.iter().map(|t| t.trim()).collect();
-    let found = load_workflows(&files, &wanted, &fetcher, &rt)?;
-    check_selection(&wanted, &found, &flags.servers)?;
-
-    let (served, used) = fill_operator_inputs(found.picked, &flags, !args.no_preflight, printer)?;
-    let auth = super::credentials::load(
-        &args.auth,
-        served.iter().map(|s| &*s.loaded),
-        &client_opts,
-        printer,
-    )?;
-    let tools: Vec<Tool> = served.iter().map(tool_for).collect();
-    announce(&tools, &used, printer);
-    let opts = RunOptions {
-        auth,
-        servers: flags.servers,
-        max_steps: args.max_steps,
-        max_response_bytes: args.max_response_size,
-        max_duration: args.max_duration.map(Duration::from_secs_f64),
-        max_retry_wait: Duration::from_secs_f64(args.stopping.max_retry_wait),
-        stop: flags.stop,
-        max_parallel: args.max_parallel,
-        message_timeout: Duration::from_secs_f64(args.timeout),
-    };
-    let ready = Ready {
-        tools,
-        served,
-        client,
-        opts,
-        preflight: !args.no_preflight,
-        http: args.http.clone(),
-        allow_hosts: args.allow_hosts.clone(),
-    };
-    crate::serve::mcp_tools::serve(ready, printer, rt)
-}
-
-/// What the command line gives before any document is loaded.
-struct Flags {
-    /// `-i NAME=VALUE`, in the order given.
-    cli_inputs: Vec<(String, String)>,
-    /// `--inputs FILE`, read.
-    file_inputs: Option<Map<String, Value>>,
-    servers: HashMap<String, Url>,
-    stop: Stop,
-}
-
-/// Checks the flags and reads the inputs file, so that nothing is loaded when
-/// the command line is wrong. Starts listening for signals (not yet armed).
-fn check_flags(args: &McpArgs, printer: &Printer) -> Result<Flags, Problem> {
-    let cli_inputs: Vec<(String, String)> =
-        super::flags::parse_pairs(&args.inputs, "-i", "NAME=VALUE")?
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-    let servers = parse_servers(&args.servers)?;
-    super::flags::register_url_secrets(&servers, &printer.redactor);
-    check_seconds("--timeout", Some(args.timeout))?;
-    check_seconds("--max-duration", args.max_duration)?;
-    super::flags::check_stopping(&args.stopping)?;
-    let stop = Stop::listen(Duration::from_secs_f64(args.stopping.grace_period));
-    if args.http.is_none()
-        && args
-            .inputs_file
-            .as_deref()
-            .is_some_and(crate::read::stdin::is_dash)
-    {
-        return Err(Problem::usage(
-            "--inputs - cannot read standard input: over stdio, standard input carries the MCP messages",
-            Some("put the inputs in a file, or serve with --http ADDR".into()),
-        ));
-    }
-    let file_inputs = match &args.inputs_file {
-        Some(path) => Some(super::flags::read_inputs_file(
-            path,
-            args.documents.max_document_size,
+    let transport = match &args.http {
+        Some(addr) => Transport::Http(super::serving::listen(
+            addr,
+            &args.listen,
+            false,
+            "arazzo mcp",
+            printer,
         )?),
-        None => None,
+        None => {
+            refuse_listener_flags(&args)?;
+            Transport::Stdio
+        }
     };
-    Ok(Flags {
-        cli_inputs,
-        file_inputs,
-        servers,
-        stop,
-    })
+    let stdio = args.http.is_none();
+    let (ready, rt) = super::serving::prepare(&args.served, stdio, "arazzo mcp", printer)?;
+    crate::serve::serve(ready, transport, printer, rt)
 }
 
-/// The documents to serve: the paths given (default `./workflows`), with
-/// directories expanded.
-fn document_files(args: &McpArgs) -> Result<Vec<PathBuf>, Problem> {
-    if args.paths.iter().any(|p| crate::read::stdin::is_dash(p)) {
-        return Err(Problem::usage(
-            "arazzo mcp does not read documents from standard input",
-            Some("name the files or directories that hold them (default ./workflows)".into()),
-        ));
-    }
-    let paths = if args.paths.is_empty() {
-        vec![PathBuf::from("workflows")]
-    } else {
-        args.paths.clone()
-    };
-    crate::check::pipeline::expand_paths(&paths, args.documents.max_document_size).map_err(|m| {
-        Problem::usage(
-            m,
-            Some("pass Arazzo documents or directories holding them".into()),
-        )
-    })
-}
-
-/// A workflow picked to serve, compiled, before the operator's inputs are
-/// filled in.
-struct Candidate {
-    program: Program,
-    loaded: Arc<Loaded>,
-    /// The document it came from, as shown in messages.
-    file: String,
-}
-
-/// What the documents define.
-struct Found {
-    /// Every workflow id, picked or not (for `--tools` messages).
-    all_ids: Vec<String>,
-    /// The workflows `--tools` picked (all of them without `--tools`).
-    picked: Vec<Candidate>,
-}
-
-/// Loads every document and compiles the workflows `--tools` picks. Two
-/// documents defining the same workflow id is an error, as tool names must be
-/// unique.
-fn load_workflows(
-    files: &[PathBuf],
-    wanted: &BTreeSet<&str>,
-    fetcher: &crate::http::Fetcher,
-    rt: &tokio::runtime::Runtime,
-) -> Result<Found, Problem> {
-    let mut all_ids: Vec<String> = Vec::new();
-    let mut picked: Vec<Candidate> = Vec::new();
-    for f in files {
-        let url = crate::read::location_to_url(&f.to_string_lossy())
-            .map_err(|e| Problem::usage(e.message, e.help))?;
-        let loaded = Arc::new(
-            rt.block_on(document::load(url, fetcher))
-                .map_err(|e| Problem::load(e, exit::DOCUMENT))?,
-        );
-        for w in &loaded.entry().doc.workflows {
-            let id = &w.workflow_id;
-            if let Some(other) = picked.iter().find(|c| &c.program.entry().workflow_id == id) {
-                return Err(Problem::usage(
-                    format!(
-                        "two documents define the workflow `{id}`: {} and {}",
-                        other.file,
-                        f.display()
-                    ),
-                    Some("serve one of them, or leave one out with --tools".into()),
-                ));
-            }
-            all_ids.push(id.clone());
-            if !wanted.is_empty() && !wanted.contains(id.as_str()) {
-                continue;
-            }
-            let program = compile(&loaded, id).map_err(|e| super::flags::compile_problem(&e))?;
-            picked.push(Candidate {
-                program,
-                loaded: Arc::clone(&loaded),
-                file: f.display().to_string(),
-            });
-        }
-    }
-    Ok(Found { all_ids, picked })
-}
-
-/// Checks that `--tools` and `--server` name what the documents define, and
-/// that something is left to serve.
-fn check_selection(
-    wanted: &BTreeSet<&str>,
-    found: &Found,
-    servers: &HashMap<String, Url>,
-) -> Result<(), Problem> {
-    for t in wanted {
-        if !found.all_ids.iter().any(|id| id == t) {
-            return Err(Problem::usage(
-                format!("--tools names `{t}`, which no served document defines"),
-                Some(if found.all_ids.is_empty() {
-                    "no workflows were found".into()
-                } else {
-                    format!("workflows: {}", found.all_ids.join(", "))
-                }),
-            ));
-        }
-    }
-    if found.picked.is_empty() {
-        return Err(Problem::usage(
-            "no workflows to serve",
-            Some("pass Arazzo documents or directories holding them (default ./workflows)".into()),
-        ));
-    }
-    for source in servers.keys() {
-        if !found
-            .picked
-            .iter()
-            .any(|c| c.program.source_names.iter().any(|s| s == source))
-        {
-            let mut names: Vec<&str> = found
-                .picked
-                .iter()
-                .flat_map(|c| c.program.source_names.iter().map(String::as_str))
-                .collect();
-            names.sort();
-            names.dedup();
-            return Err(Problem::usage(
-                format!("--server names the source `{source}`, which no served document describes"),
-                Some(format!("source descriptions: {}", names.join(", "))),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The operator's inputs, per workflow: each takes the ones it declares. Also
-/// returns the names of the inputs some workflow took; an input none takes is
-/// an error (likely a typo).
-fn fill_operator_inputs(
-    picked: Vec<Candidate>,
-    flags: &Flags,
-    preflight: bool,
-    printer: &Printer,
-) -> Result<(Vec<Served>, BTreeSet<String>), Problem> {
-    let mut used: BTreeSet<String> = BTreeSet::new();
-    let mut served = Vec::new();
-    for candidate in picked {
-        let one = fill_workflow_inputs(candidate, flags, preflight, printer)?;
-        used.extend(one.fixed.keys().cloned());
-        served.push(one);
-    }
-    let given = flags
-        .cli_inputs
-        .iter()
-        .map(|(k, _)| k)
-        .chain(flags.file_inputs.iter().flat_map(|m| m.keys()));
-    for name in given {
-        if !used.contains(name) {
-            return Err(Problem::usage(
-                format!("the input `{name}` is not taken by any served workflow"),
-                Some(describe_served(&served)),
-            ));
-        }
-    }
-    Ok((served, used))
-}
-
-/// Gathers the operator's inputs one workflow declares (registering them as
-/// secrets) and, unless `--no-preflight`, refuses a workflow whose own literal
-/// values break its operations' schemas.
-fn fill_workflow_inputs(
-    candidate: Candidate,
-    flags: &Flags,
-    preflight: bool,
-    printer: &Printer,
-) -> Result<Served, Problem> {
-    let Candidate {
-        program, loaded, ..
-    } = candidate;
-    let env = |name: &str| std::env::var(name).ok();
-    let wf = program.entry();
-    let declared = wf.declared_inputs();
-    let cli: Vec<(String, String)> = flags
-        .cli_inputs
-        .iter()
-        .filter(|(k, _)| declared.contains(&k.as_str()))
-        .cloned()
-        .collect();
-    let file = flags.file_inputs.as_ref().map(|m| {
-        m.iter()
-            .filter(|(k, _)| declared.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect::<Map<String, Value>>()
-    });
-    let fixed = inputs::gather(
-        &wf.workflow_id,
-        wf.inputs_schema.as_ref(),
-        InputSources {
-            cli: &cli,
-            file,
-            env: &env,
-        },
-    );
-    super::flags::register_secrets(&program, &cli, fixed.as_ref().ok(), &printer.redactor);
-    let fixed = fixed.map_err(|e| {
-        Problem::usage(
-            format!("workflow `{}`: {}", wf.workflow_id, e.message),
-            Some(e.help),
-        )
-    })?;
-    if preflight {
-        let literal = plan::check_literals(&program);
-        if !literal.is_empty() {
-            return Err(Problem::document(
-                format!(
-                    "workflow `{}`: the document's own values break the operation's schema",
-                    wf.workflow_id
-                ),
-                Some(format!(
-                    "{}\nfix the document, or leave the workflow out with --tools",
-                    crate::plan::list_problems(&literal)
-                )),
-            ));
-        }
-    }
-    Ok(Served {
-        program,
-        loaded,
-        fixed,
-    })
-}
-
-/// Warns about tool names clients may refuse and, unless quiet, says which
-/// tools are served and which inputs the server fills in.
-fn announce(tools: &[Tool], used: &BTreeSet<String>, printer: &Printer) {
-    for t in tools {
-        if !valid_tool_name(&t.name) {
-            printer.err(&format!(
-                "warning: the tool name `{}` has characters MCP clients may refuse (use A-Z, a-z, 0-9, `_`, `-`, `.`)\n",
-                t.name
-            ));
-        }
-    }
-    if !printer.style.quiet {
-        let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
-        let mut line = format!(
-            "arazzo mcp: {} tool{}: {}",
-            tools.len(),
-            if tools.len() == 1 { "" } else { "s" },
-            names.join(", ")
-        );
-        if !used.is_empty() {
-            line.push_str(&format!(
-                "; filled in by the server: {}",
-                used.iter().cloned().collect::<Vec<_>>().join(", ")
-            ));
-        }
-        printer.err(&format!("{line}\n"));
-    }
-}
-
-fn parse_servers(items: &[String]) -> Result<HashMap<String, Url>, Problem> {
-    let mut servers = HashMap::new();
-    for (source, url) in super::flags::parse_pairs(items, "--server", "SOURCE=URL")? {
-        servers.insert(
-            source.to_string(),
-            super::flags::parse_server_url(source, url)?,
-        );
-    }
-    Ok(servers)
-}
-
-fn check_seconds(flag: &str, value: Option<f64>) -> Result<(), Problem> {
-    match value {
-        Some(d) if !(d.is_finite() && d > 0.0 && d <= 1.0e9) => Err(Problem::usage(
-            format!("{flag} must be a positive number of seconds (at most 1e9)"),
-            None,
+/// The listener's flags mean nothing over stdio: saying so beats ignoring them.
+fn refuse_listener_flags(args: &McpArgs) -> Result<(), Problem> {
+    let l = &args.listen;
+    let given = [
+        (!l.allow_hosts.is_empty(), "--allow-host"),
+        (!l.token_files.is_empty(), "--token-file"),
+        (l.allow_unauthenticated, "--allow-unauthenticated"),
+        (!l.allow_origins.is_empty(), "--allow-origin"),
+    ];
+    match given.iter().find(|(set, _)| *set) {
+        Some((_, flag)) => Err(Problem::usage(
+            format!("{flag} applies to an HTTP listener, and arazzo mcp serves over stdio here"),
+            Some("add --http ADDR, or leave the flag out".into()),
         )),
-        _ => Ok(()),
+        None => Ok(()),
     }
-}
-
-/// What the served workflows take, for a misnamed operator input.
-fn describe_served(served: &[Served]) -> String {
-    served
-        .iter()
-        .map(|s| {
-            let wf = s.program.entry();
-            let names = wf.declared_inputs();
-            if names.is_empty() {
-                format!("{} takes no inputs", wf.workflow_id)
-            } else {
-                format!("{} takes: {}", wf.workflow_id, names.join(", "))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }

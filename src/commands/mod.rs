@@ -14,6 +14,8 @@ mod flags;
 mod list;
 mod mcp;
 mod run;
+mod serve;
+mod serving;
 mod shell;
 mod show;
 mod unknown;
@@ -38,6 +40,7 @@ pub fn main(cli: Cli) -> u8 {
         Command::List(args) => list::command(args, &printer),
         Command::Show(args) => show::command(args, &printer),
         Command::Mcp(args) => mcp::command(args, &printer),
+        Command::Serve(args) => serve::command(args, &printer),
         Command::Completions(args) => shell::completions_command(args),
         Command::Man(args) => shell::man_command(args, &printer),
         Command::Complete(args) => shell::complete_command(args),

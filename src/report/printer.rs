@@ -52,6 +52,16 @@ impl Printer {
         let _ = o.write_all(b"\n");
     }
 
+    /// A writer of whole lines on stderr that can be moved to other threads
+    /// (the HTTP server's access log): the same masking and escaping as
+    /// [`Printer::err`], without styles; silent under `--quiet`.
+    pub fn line_writer(&self) -> LineWriter {
+        LineWriter {
+            redactor: self.redactor.clone(),
+            quiet: self.style.quiet,
+        }
+    }
+
     pub fn err(&self, text: &str) {
         let mut e = std::io::stderr().lock();
         let _ = e.write_all(self.shown(text).as_bytes());
@@ -120,5 +130,25 @@ impl Printer {
             p.help.clone(),
         );
         self.err_diagnostics(&[d], &[file]);
+    }
+}
+
+/// See [`Printer::line_writer`].
+#[derive(Clone)]
+pub struct LineWriter {
+    redactor: Redactor,
+    quiet: bool,
+}
+
+impl LineWriter {
+    /// Writes `text` and a newline, masked and escaped, in one write.
+    pub fn line(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
+        let masked = self.redactor.redact(text);
+        let mut safe = crate::redact::sanitize::escape(&masked).into_owned();
+        safe.push('\n');
+        let _ = std::io::stderr().lock().write_all(safe.as_bytes());
     }
 }

@@ -1,19 +1,9 @@
-//! The server of `arazzo mcp`: workflows as MCP tools, one tool per workflow, over stdio
-//! or streamable HTTP. Everything MCP-specific (the rmcp SDK) stays in this module.
-//!
-//! The engine's futures are not `Send`, while rmcp wants `Send` handlers, so runs
-//! happen on a local task set: the handler only forwards each call as a [`Job`]
-//! and waits for its result. Calls run concurrently on that set.
-//!
-//! Inputs the operator supplies at start-up (`-i`, `--inputs`, the environment)
-//! are filled in by the server, removed from the tools' input schemas and treated
-//! as secrets: their values are masked in every result, error and log line.
+//! Workflows as MCP tools, one tool per workflow, over stdio or streamable
+//! HTTP. Everything MCP-specific (the rmcp SDK) stays in this module; the runs
+//! themselves happen in [`super::runner`].
 
 use std::collections::BTreeSet;
-use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ContentBlock, Implementation, ListToolsResult,
@@ -22,132 +12,14 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData, ServerHandler, ServiceExt};
 use serde_json::{json, Map, Value};
-use tokio::sync::{mpsc, oneshot};
 
+use super::access_log::AccessNote;
+use super::runner::{report_json, Answer, Jobs, Refusal, Served};
 use crate::compile::{Program, StepTarget};
-use crate::document::Loaded;
-use crate::engine::inputs::{self};
 use crate::engine::interrupt::Stop;
 use crate::engine::outcome::RunReport;
-use crate::engine::{self, RunOptions};
-use crate::plan;
 use crate::redact::Redactor;
-use crate::report::human::log_event;
-use crate::report::printer::Printer;
 use crate::report::problem::{exit, Problem};
-
-/// One served workflow.
-pub struct Served {
-    pub program: Program,
-    pub loaded: Arc<Loaded>,
-    /// Inputs the operator supplied, filled in on every call.
-    pub fixed: Map<String, Value>,
-}
-
-/// Everything checked and loaded, ready for a transport.
-pub struct Ready {
-    pub tools: Vec<Tool>,
-    pub served: Vec<Served>,
-    pub client: reqwest::Client,
-    /// How each tool call runs; its `stop` stops the server too.
-    pub opts: RunOptions,
-    /// Whether each call is checked before any request is sent.
-    pub preflight: bool,
-    /// `--http ADDR`, or stdio.
-    pub http: Option<String>,
-    /// `--allow-host`: further names accepted in the Host header.
-    pub allow_hosts: Vec<String>,
-}
-
-/// Serves the tools over stdio or HTTP (`--http`) until the client leaves or a
-/// signal stops the server, and decides the exit code.
-pub fn serve(ready: Ready, printer: &Printer, rt: tokio::runtime::Runtime) -> Result<u8, Problem> {
-    let Ready {
-        tools,
-        served,
-        client,
-        opts,
-        preflight,
-        http,
-        allow_hosts,
-    } = ready;
-    let stop = opts.stop.clone();
-    let (jobs, queue) = mpsc::unbounded_channel();
-    let activity = Arc::new(Activity::default());
-    let handler = Handler {
-        tools: Arc::new(tools),
-        jobs,
-    };
-    let runner = Rc::new(Runner {
-        served,
-        client,
-        opts,
-        redactor: printer.redactor.clone(),
-        preflight,
-        activity: Arc::clone(&activity),
-    });
-
-    // From here on tool calls may send requests: a signal drains them.
-    stop.arm();
-    let local = tokio::task::LocalSet::new();
-    let (waiter, drained) = (stop.clone(), Arc::clone(&activity));
-    let stop_for_stdio = stop.clone();
-    let served = local.block_on(&rt, async move {
-        tokio::task::spawn_local(work(runner, queue));
-        let stopped = async move {
-            waiter.wait().await;
-            drained.drained().await;
-        };
-        match &http {
-            None => serve_stdio(handler, &stop_for_stdio, stopped).await,
-            Some(addr) => serve_http(handler, addr, &allow_hosts, printer, stopped).await,
-        }
-    })?;
-    // A stdin reader blocked on a client that keeps the pipe open must not
-    // hold the exit.
-    rt.shutdown_background();
-    // Stopped by a signal: the exit code says so when a tool call was cut short.
-    Ok(match stop.requested() {
-        Some(signal) if activity.cut.load(Ordering::SeqCst) > 0 => signal.exit_code(),
-        _ => served,
-    })
-}
-
-/// The tool calls running, so that a stop waits for them to be answered.
-#[derive(Default)]
-struct Activity {
-    running: AtomicUsize,
-    /// Calls whose run was interrupted.
-    cut: AtomicUsize,
-    idle: tokio::sync::Notify,
-}
-
-impl Activity {
-    fn begin(&self) {
-        self.running.fetch_add(1, Ordering::SeqCst);
-    }
-
-    fn end(&self) {
-        if self.running.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.idle.notify_waiters();
-        }
-    }
-
-    /// Resolves once no call is running (their answers then being written).
-    async fn drained(&self) {
-        loop {
-            let idle = self.idle.notified();
-            tokio::pin!(idle);
-            idle.as_mut().enable();
-            if self.running.load(Ordering::SeqCst) == 0 {
-                break;
-            }
-            idle.await;
-        }
-        // Let the transport write the last answers before it is closed.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// Names MCP clients accept everywhere: `[A-Za-z0-9_.-]{1,128}`.
 pub fn valid_tool_name(name: &str) -> bool {
@@ -270,17 +142,21 @@ pub fn annotations(program: &Program) -> ToolAnnotations {
 // The MCP handler
 // ---------------------------------------------------------------------------
 
-/// A tool call handed to the runner.
-struct Job {
-    tool: usize,
-    arguments: Map<String, Value>,
-    reply: oneshot::Sender<CallToolResult>,
+#[derive(Clone)]
+pub struct Handler {
+    tools: Arc<Vec<Tool>>,
+    jobs: Jobs,
+    redactor: Redactor,
 }
 
-#[derive(Clone)]
-struct Handler {
-    tools: Arc<Vec<Tool>>,
-    jobs: mpsc::UnboundedSender<Job>,
+impl Handler {
+    pub fn new(tools: Vec<Tool>, jobs: Jobs, redactor: Redactor) -> Handler {
+        Handler {
+            tools: Arc::new(tools),
+            jobs,
+            redactor,
+        }
+    }
 }
 
 impl ServerHandler for Handler {
@@ -308,7 +184,7 @@ impl ServerHandler for Handler {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let Some(tool) = self.tools.iter().position(|t| t.name == request.name) else {
             return Err(ErrorData::invalid_params(
@@ -316,147 +192,41 @@ impl ServerHandler for Handler {
                 None,
             ));
         };
-        let (reply, result) = oneshot::channel();
-        let job = Job {
-            tool,
-            arguments: request.arguments.unwrap_or_default(),
-            reply,
-        };
-        if self.jobs.send(job).is_err() {
+        // Over HTTP, the access log line tells how the call ended.
+        let note = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|p| p.extensions.get::<AccessNote>())
+            .cloned();
+        let id = request.name.to_string();
+        if let Some(note) = &note {
+            note.workflow(&id);
+        }
+        let arguments = request.arguments.unwrap_or_default();
+        let Some(answer) = self.jobs.run(tool, arguments).await else {
             return Err(ErrorData::internal_error("the runner has stopped", None));
-        }
-        result
-            .await
-            .map_err(|_| ErrorData::internal_error("the run was abandoned", None))
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Runs
-// ---------------------------------------------------------------------------
-
-struct Runner {
-    served: Vec<Served>,
-    client: reqwest::Client,
-    opts: RunOptions,
-    redactor: Redactor,
-    preflight: bool,
-    activity: Arc<Activity>,
-}
-
-/// Takes jobs and runs each on its own local task, so calls overlap.
-async fn work(runner: Rc<Runner>, mut queue: mpsc::UnboundedReceiver<Job>) {
-    while let Some(job) = queue.recv().await {
-        let runner = Rc::clone(&runner);
-        runner.activity.begin();
-        tokio::task::spawn_local(async move {
-            let result = runner.call(job.tool, job.arguments).await;
-            let _ = job.reply.send(result);
-            runner.activity.end();
-        });
-    }
-}
-
-impl Runner {
-    async fn call(&self, index: usize, arguments: Map<String, Value>) -> CallToolResult {
-        let s = &self.served[index];
-        if let Some(signal) = self.opts.stop.requested() {
-            let id = &s.program.entry().workflow_id;
-            let message = format!(
-                "the server is stopping ({}); nothing was sent",
-                signal.name()
-            );
-            return self.refused(id, None, "interrupted", message);
-        }
-        self.run_call(s, arguments).await
-    }
-
-    async fn run_call(&self, s: &Served, arguments: Map<String, Value>) -> CallToolResult {
-        let wf = s.program.entry();
-        let id = wf.workflow_id.as_str();
-        let schema = wf.inputs_schema.as_ref();
-        tracing::info!("tool {id}: called");
-
-        let supplied: Vec<&str> = arguments
-            .keys()
-            .filter(|k| s.fixed.contains_key(*k))
-            .map(String::as_str)
-            .collect();
-        if !supplied.is_empty() {
-            return self.refused(
-                id,
-                None,
-                "inputs",
-                format!(
-                    "{} supplied by the server and cannot be given: {}",
-                    if supplied.len() == 1 {
-                        "this input is"
-                    } else {
-                        "these inputs are"
-                    },
-                    supplied.join(", ")
-                ),
-            );
-        }
-        let merged = match inputs::merge_line(id, schema, &s.fixed, arguments, false) {
-            Ok(m) => m,
-            Err(e) => return self.refused(id, None, "inputs", e.message),
         };
-        // Secrets the agent sent are masked too.
-        for w in &s.program.workflows {
-            for name in &w.secret_inputs {
-                if let Some(v) = merged.get(name) {
-                    self.redactor.add_value(v);
-                }
+        let (result, outcome) = match answer {
+            Answer::Refused(r) => {
+                let outcome = format!("refused:{}", r.kind);
+                (self.refused(&id, &r), outcome)
             }
-        }
-        let merged = match inputs::finish(id, schema, merged) {
-            Ok(m) => m,
-            Err(e) => return self.refused(id, None, "inputs", e.message),
+            Answer::Finished(report) if report.succeeded() => {
+                (self.succeeded(*report), "succeeded".to_string())
+            }
+            Answer::Finished(report) => {
+                let outcome = super::rest::status_word(&report).to_string();
+                (self.failed(*report), outcome)
+            }
         };
-        if self.preflight {
-            let problems: Vec<plan::PlanProblem> =
-                plan::plan(&s.program, &merged, &self.opts, &self.redactor)
-                    .into_iter()
-                    .flat_map(|p| p.problems)
-                    .collect();
-            if !problems.is_empty() {
-                return self.refused(
-                    id,
-                    Some(&problems[0].step_id),
-                    "preflight",
-                    format!(
-                        "{} problem{} found before any request was sent, so nothing was sent:\n{}",
-                        problems.len(),
-                        if problems.len() == 1 { "" } else { "s" },
-                        plan::list_problems(&problems)
-                    ),
-                );
-            }
+        if let Some(note) = &note {
+            note.outcome(&outcome);
         }
-        let report = engine::run(
-            &s.program,
-            &s.loaded,
-            &merged,
-            &self.client,
-            &self.opts,
-            &self.redactor,
-            &mut |ev| log_event(&ev),
-        )
-        .await;
-        if report.succeeded() {
-            tracing::info!("tool {id}: succeeded in {} ms", report.duration_ms);
-            self.succeeded(report)
-        } else if report.interrupted() {
-            tracing::info!("tool {id}: interrupted after {} ms", report.duration_ms);
-            self.activity.cut.fetch_add(1, Ordering::SeqCst);
-            self.failed(report)
-        } else {
-            tracing::info!("tool {id}: failed after {} ms", report.duration_ms);
-            self.failed(report)
-        }
+        Ok(result)
     }
+}
 
+impl Handler {
     fn text(&self, text: &str) -> ContentBlock {
         ContentBlock::text(self.redactor.redact(text).into_owned())
     }
@@ -471,26 +241,23 @@ impl Runner {
     }
 
     fn failed(&self, report: RunReport) -> CallToolResult {
-        let mut v = serde_json::to_value(&report).unwrap_or(Value::Null);
-        self.redactor.redact_value(&mut v);
+        let v = report_json(&report, &self.redactor);
         let error = &v["error"];
         let verb = if report.interrupted() {
             "was interrupted"
         } else {
             "failed"
         };
+        let kind = error["kind"].as_str().unwrap_or("");
+        let message = error["message"].as_str().unwrap_or("");
         let mut text = match error["stepId"].as_str() {
             Some(step) => format!(
-                "workflow `{}` {verb} at step `{step}` ({}): {}",
-                report.workflow_id,
-                error["kind"].as_str().unwrap_or(""),
-                error["message"].as_str().unwrap_or("")
+                "workflow `{}` {verb} at step `{step}` ({kind}): {message}",
+                report.workflow_id
             ),
             None => format!(
-                "workflow `{}` {verb} ({}): {}",
-                report.workflow_id,
-                error["kind"].as_str().unwrap_or(""),
-                error["message"].as_str().unwrap_or("")
+                "workflow `{}` {verb} ({kind}): {message}",
+                report.workflow_id
             ),
         };
         let done: Vec<&str> = report
@@ -521,15 +288,9 @@ impl Runner {
     }
 
     /// A call refused before anything was sent.
-    fn refused(
-        &self,
-        workflow_id: &str,
-        step_id: Option<&str>,
-        kind: &str,
-        message: String,
-    ) -> CallToolResult {
-        tracing::info!("tool {workflow_id}: refused ({kind})");
-        let text = match step_id {
+    fn refused(&self, workflow_id: &str, r: &Refusal) -> CallToolResult {
+        let (kind, message) = (r.kind, &r.message);
+        let text = match &r.step_id {
             Some(step) => format!(
                 "workflow `{workflow_id}` was not run: {kind} failed at step `{step}`: {message}"
             ),
@@ -538,7 +299,7 @@ impl Runner {
         let mut structured = json!({
             "workflowId": workflow_id,
             "status": "failed",
-            "error": {"stepId": step_id, "kind": kind, "message": message},
+            "error": {"stepId": r.step_id, "kind": kind, "message": message},
             "outputs": {},
             "steps": [],
         });
@@ -555,7 +316,7 @@ impl Runner {
 
 /// Serves over stdin/stdout until the client closes stdin, or until
 /// `stopped` (a signal, once the calls running have been answered).
-async fn serve_stdio(
+pub async fn serve_stdio(
     handler: Handler,
     stop: &Stop,
     stopped: impl std::future::Future<Output = ()>,
@@ -580,59 +341,6 @@ async fn serve_stdio(
         }
         _ = &mut stopped => token.cancel(),
     }
-    Ok(exit::SUCCEEDED)
-}
-
-async fn serve_http(
-    handler: Handler,
-    addr: &str,
-    allow_hosts: &[String],
-    printer: &Printer,
-    stopped: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<u8, Problem> {
-    use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
-    use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
-
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-        Problem::usage(
-            format!("cannot listen on `{addr}`: {e}"),
-            Some("give --http an address and port, e.g. 127.0.0.1:9090".into()),
-        )
-    })?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| Problem::usage(format!("cannot listen on `{addr}`: {e}"), None))?;
-    // The Host header is checked against these (DNS rebinding protection).
-    let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
-    if !local.ip().is_unspecified() {
-        hosts.push(local.ip().to_string());
-    }
-    hosts.extend(allow_hosts.iter().cloned());
-    let config = StreamableHttpServerConfig::default().with_allowed_hosts(hosts);
-    let stop = config.cancellation_token.clone();
-    let service = StreamableHttpService::new(
-        move || Ok(handler.clone()),
-        Arc::new(LocalSessionManager::default()),
-        config,
-    );
-    let router = axum::Router::new().route_service("/mcp", service);
-    if !printer.style.quiet {
-        let shown = if local.is_ipv6() {
-            format!("[{}]:{}", local.ip(), local.port())
-        } else {
-            local.to_string()
-        };
-        printer.err(&format!(
-            "arazzo mcp: listening on http://{shown}/mcp (streamable HTTP)\n"
-        ));
-    }
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            stopped.await;
-            stop.cancel();
-        })
-        .await
-        .map_err(|e| Problem::usage(format!("the HTTP server failed: {e}"), None))?;
     Ok(exit::SUCCEEDED)
 }
 
