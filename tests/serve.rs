@@ -276,7 +276,7 @@ fn refused_and_failed_runs_have_their_statuses() {
     let report = body_json(&r);
     assert_eq!(report["status"], "failed");
     assert_eq!(report["error"]["stepId"], "createServer");
-    assert_eq!(report["outputs"]["authConfigId"].as_str().is_some(), true);
+    assert!(report["outputs"]["authConfigId"].as_str().is_some());
     assert_secret_free("the failed report", &r.body);
     assert_secret_free("the server's stderr", &server.stderr());
 }
