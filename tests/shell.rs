@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 use support::cli::{arazzo, exec};
 
 /// The subcommands that get a page of their own.
-const SUBCOMMANDS: [&str; 7] = [
+const SUBCOMMANDS: [&str; 8] = [
     "run",
     "validate",
     "list",
     "show",
     "mcp",
+    "serve",
     "completions",
     "man",
 ];
@@ -105,7 +106,7 @@ fn man_of_an_unknown_subcommand_is_a_usage_error_naming_the_valid_ones() {
     let out = exec(arazzo().args(["man", "frobnicate"]));
     out.assert_code(2);
     out.assert_stderr_has("frobnicate");
-    out.assert_stderr_has("run, validate, list, show, mcp, completions, man");
+    out.assert_stderr_has("run, validate, list, show, mcp, serve, completions, man");
     assert!(out.stdout.is_empty());
 }
 

@@ -38,6 +38,10 @@ pub async fn guard(State(g): State<Arc<Guard>>, request: Request, next: Next) ->
     next.run(request).await
 }
 
+/// How long a client may take to send a request's body once its headers are
+/// in: a client trickling bytes must not hold a connection and its buffer.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Guard {
     /// The answer to a request refused for its headers.
     fn refuse(&self, request: &Request) -> Option<Response> {
@@ -78,7 +82,15 @@ impl Guard {
     /// The request with its body read into memory, at most `max_body` bytes.
     async fn read_body(&self, request: Request) -> Result<Request, Response> {
         let (parts, body) = request.into_parts();
-        match axum::body::to_bytes(body, self.max_body).await {
+        let read = axum::body::to_bytes(body, self.max_body);
+        let Ok(read) = tokio::time::timeout(BODY_TIMEOUT, read).await else {
+            return Err(problem(
+                StatusCode::REQUEST_TIMEOUT,
+                "Request body too slow",
+                "the request body did not arrive in time; send it whole and at once",
+            ));
+        };
+        match read {
             Ok(bytes) => Ok(Request::from_parts(parts, Body::from(bytes))),
             Err(e) if is_length_limit(&e) => Err(self.too_large()),
             Err(_) => Err(problem(

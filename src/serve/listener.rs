@@ -142,16 +142,11 @@ pub async fn serve_http(
             super::access_log::log_requests,
         ));
     announce(&listen, local, printer);
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    super::accept::serve(listener, router, async move {
         stopped.await;
         cancel.cancel();
     })
-    .await
-    .map_err(|e| Problem::usage(format!("the HTTP server failed: {e}"), None))?;
+    .await;
     Ok(exit::SUCCEEDED)
 }
 

@@ -4,6 +4,7 @@
 //! [`rest_doc`]), both on one HTTP listener ([`listener`]) behind the same
 //! guards ([`guard`]: tokens, Origin, sizes, concurrency; [`access_log`]).
 
+pub mod accept;
 pub mod access_log;
 pub mod guard;
 pub mod jsonrpc;
