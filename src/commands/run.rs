@@ -320,7 +320,7 @@ fn execute(
         if tracing {
             trace.record(&ev);
         }
-        log_event(&ev);
+        log_event(&ev, &printer.redactor);
         if human {
             print_event(printer, &ev)
         }

@@ -360,11 +360,25 @@ fn forms_of(secret: &str) -> Vec<String> {
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     index: Arc<RwLock<Index>>,
+    /// Whose secrets are masked too (see [`Redactor::child`]).
+    parent: Option<Arc<Redactor>>,
 }
 
 impl Redactor {
     pub fn new() -> Redactor {
         Redactor::default()
+    }
+
+    /// A redactor that masks what this one masks (now and later) and what is
+    /// added to it alone. A served run masks its caller's secrets with one,
+    /// so that they stay out of other callers' answers: a caller must not be
+    /// able to mask text in everyone's answers, nor grow the server's set
+    /// for ever.
+    pub fn child(&self) -> Redactor {
+        Redactor {
+            index: Arc::default(),
+            parent: Some(Arc::new(self.clone())),
+        }
     }
 
     /// Registers a secret, along with the forms it takes inside URLs, JSON,
@@ -407,16 +421,30 @@ impl Redactor {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.index
+        let own = self
+            .index
             .read()
             .map(|s| s.forms.is_empty())
-            .unwrap_or(false)
+            .unwrap_or(false);
+        own && self.parent.as_ref().is_none_or(|p| p.is_empty())
     }
 
     /// Masks every secret in `text`. A secret shorter than [`SHORT`] characters
     /// is masked only where it stands as a whole word, so that a one-digit PIN
     /// does not turn every digit of the output into a mask.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let own = self.redact_own(text);
+        let Some(parent) = &self.parent else {
+            return own;
+        };
+        if let Cow::Owned(masked) = parent.redact(&own) {
+            return Cow::Owned(masked);
+        }
+        own
+    }
+
+    /// Masks the secrets added to this redactor itself.
+    fn redact_own<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let index = self.index.read().unwrap_or_else(|p| p.into_inner());
         if index.forms.is_empty() || text.is_empty() {
             return Cow::Borrowed(text);
@@ -471,6 +499,20 @@ impl Redactor {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_child_masks_its_parents_secrets_and_keeps_its_own() {
+        let server = Redactor::new();
+        server.add("server-key-123");
+        let run = server.child();
+        run.add("caller-secret-456");
+        server.add("added-later-789");
+        let text = "server-key-123 caller-secret-456 added-later-789";
+        assert_eq!(run.redact(text), "*** *** ***");
+        assert_eq!(server.redact(text), "*** caller-secret-456 ***");
+        assert!(!run.is_empty());
+        assert!(server.child().redact("plain") == "plain");
+    }
 
     #[test]
     fn short_secrets_are_masked_as_whole_words_only() {

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::engine::outcome::{RunReport, Status};
 use crate::engine::Event;
+use crate::redact::Redactor;
 use crate::report::credentials::RunContext;
 use crate::report::printer::Printer;
 use crate::report::problem::{exit, Problem};
@@ -60,24 +61,30 @@ pub(crate) fn print_event(printer: &Printer, ev: &Event<'_>) {
     }
 }
 
-/// Logs an event (at -v and above); the log writer masks secrets.
-pub(crate) fn log_event(ev: &Event<'_>) {
+/// Logs an event (at -v and above). The log writer masks the secrets every
+/// run knows; `mask` masks those of this run alone too (a served run's
+/// caller's).
+pub(crate) fn log_event(ev: &Event<'_>, mask: &Redactor) {
+    let masked = |line: String| mask.redact(&line).into_owned();
     match ev {
         Event::StepStarted {
             step_id,
             method,
             path,
             ..
-        } => tracing::info!("step {step_id}: {method} {path}"),
+        } => tracing::info!("{}", masked(format!("step {step_id}: {method} {path}"))),
         Event::StepFinished { report, .. } => tracing::info!(
-            "step {}: {:?} (status {}, {} ms)",
-            report.step_id,
-            report.status,
-            report
-                .status_code
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| "none".into()),
-            report.duration_ms
+            "{}",
+            masked(format!(
+                "step {}: {:?} (status {}, {} ms)",
+                report.step_id,
+                report.status,
+                report
+                    .status_code
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "none".into()),
+                report.duration_ms
+            ))
         ),
         Event::Exchange {
             step_id,
@@ -88,25 +95,39 @@ pub(crate) fn log_event(ev: &Event<'_>) {
             duration_ms,
             ..
         } => {
-            tracing::debug!("{step_id}: {} {}", request.method, request.url);
+            tracing::debug!(
+                "{}",
+                masked(format!("{step_id}: {} {}", request.method, request.url))
+            );
             for (k, v) in &request.headers {
-                tracing::debug!("{step_id}: > {k}: {v}");
+                tracing::debug!("{}", masked(format!("{step_id}: > {k}: {v}")));
             }
             if let Some(b) = &request.body_bytes {
-                tracing::trace!("{step_id}: > {}", String::from_utf8_lossy(b));
+                tracing::trace!(
+                    "{}",
+                    masked(format!("{step_id}: > {}", String::from_utf8_lossy(b)))
+                );
             }
             for h in redirects.iter() {
-                tracing::debug!("{step_id}: < {} redirect to {}", h.status, h.url);
+                tracing::debug!(
+                    "{}",
+                    masked(format!("{step_id}: < {} redirect to {}", h.status, h.url))
+                );
             }
             match (response, error) {
                 (Some(r), _) => {
-                    tracing::debug!("{step_id}: < {} in {duration_ms} ms", r.status);
+                    tracing::debug!(
+                        "{}",
+                        masked(format!("{step_id}: < {} in {duration_ms} ms", r.status))
+                    );
                     for (k, v) in &r.headers {
-                        tracing::debug!("{step_id}: < {k}: {v}");
+                        tracing::debug!("{}", masked(format!("{step_id}: < {k}: {v}")));
                     }
-                    tracing::trace!("{step_id}: < {}", r.body);
+                    tracing::trace!("{}", masked(format!("{step_id}: < {}", r.body)));
                 }
-                (None, Some(e)) => tracing::debug!("{step_id}: no response: {e}"),
+                (None, Some(e)) => {
+                    tracing::debug!("{}", masked(format!("{step_id}: no response: {e}")))
+                }
                 _ => {}
             }
         }
@@ -124,15 +145,18 @@ pub(crate) fn log_event(ev: &Event<'_>) {
                     crate::compile::MessageAction::Receive => "received",
                 };
                 tracing::debug!(
-                    "{step_id}: {verb} a message on {url} in {duration_ms} ms ({} bytes)",
-                    m.size
+                    "{}",
+                    masked(format!(
+                        "{step_id}: {verb} a message on {url} in {duration_ms} ms ({} bytes)",
+                        m.size
+                    ))
                 );
                 for (k, v) in &m.headers {
-                    tracing::debug!("{step_id}: {k}: {v}");
+                    tracing::debug!("{}", masked(format!("{step_id}: {k}: {v}")));
                 }
-                tracing::trace!("{step_id}: {}", m.payload);
+                tracing::trace!("{}", masked(format!("{step_id}: {}", m.payload)));
             }
-            (None, Some(e)) => tracing::debug!("{step_id}: {url}: {e}"),
+            (None, Some(e)) => tracing::debug!("{}", masked(format!("{step_id}: {url}: {e}"))),
             _ => {}
         },
     }

@@ -3,8 +3,8 @@
 //! (-32700), a message that is not a JSON-RPC request, notification or
 //! response is an invalid request (-32600), and `tools/call` without a tool
 //! name or with arguments that are not an object has invalid params (-32602).
-//! A `tools/call` takes a run slot (429 when none is free) until its answer
-//! has been sent. A session's DELETE answers 204.
+//! A `tools/call` takes a run slot (429 when none is free), which its run
+//! holds until it is over. A session's DELETE answers 204.
 
 use std::sync::Arc;
 
@@ -13,23 +13,52 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
+use rmcp::transport::common::server_side_http::SessionId;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
 use super::access_log::{holding, AccessNote};
+use super::runner::SlotHandoff;
 
 /// JSON-RPC error codes.
 const PARSE_ERROR: i64 = -32700;
 const INVALID_REQUEST: i64 = -32600;
 const INVALID_PARAMS: i64 = -32602;
+/// Server error: too busy, retry later.
+const BUSY: i64 = -32000;
 
-/// The middleware; its state is the run slots shared with REST.
-pub async fn check_messages(
-    State(slots): State<Arc<Semaphore>>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// Open MCP sessions at once; an `initialize` beyond them is answered 429.
+/// Each holds a little state until its client deletes it or it idles out.
+pub const MAX_SESSIONS: usize = 1024;
+
+/// What the middleware checks against.
+#[derive(Clone)]
+pub struct Gate {
+    /// The run slots, shared with REST.
+    pub slots: Arc<Semaphore>,
+    /// The SDK's sessions, to tell a known session from an unknown one.
+    pub sessions: Arc<LocalSessionManager>,
+}
+
+/// The middleware.
+pub async fn check_messages(State(gate): State<Gate>, request: Request, next: Next) -> Response {
+    let session = request
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(SessionId::from);
     if request.method() == Method::DELETE {
+        if let Some(id) = &session {
+            if !gate.sessions.sessions.read().await.contains_key(id) {
+                return rpc_error(
+                    StatusCode::NOT_FOUND,
+                    Value::Null,
+                    INVALID_REQUEST,
+                    "Session not found: it has ended or never existed",
+                );
+            }
+        }
         let mut response = next.run(request).await;
         if response.status() == StatusCode::ACCEPTED {
             // The session is gone; clients take 202 for a failed termination.
@@ -72,13 +101,30 @@ pub async fn check_messages(
             note.rpc(method);
         }
     }
+    if session.is_none() && message.method.as_deref() == Some("initialize") {
+        let open = gate.sessions.sessions.read().await.len();
+        if open >= MAX_SESSIONS {
+            let detail =
+                format!("Too many sessions: {open} are open; end one (DELETE /mcp) or retry later");
+            let mut response = rpc_error(StatusCode::TOO_MANY_REQUESTS, message.id, BUSY, &detail);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return response;
+        }
+    }
+    let mut parts = parts;
     let mut slot = None;
     if let Some(tool) = &message.tool {
         if let Some(note) = &note {
             note.workflow(tool);
         }
-        match Arc::clone(&slots).try_acquire_owned() {
-            Ok(permit) => slot = Some(permit),
+        match Arc::clone(&gate.slots).try_acquire_owned() {
+            Ok(permit) => {
+                let handoff = SlotHandoff::new(permit);
+                parts.extensions.insert(handoff.clone());
+                slot = Some(handoff);
+            }
             Err(_) => {
                 if let Some(note) = &note {
                     note.outcome("busy");
@@ -91,7 +137,8 @@ pub async fn check_messages(
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
     match slot {
-        // Held until the answer (maybe on an event stream) has been sent.
+        // The tool call hands the slot to its run; one never taken is freed
+        // once the answer (maybe on an event stream) has been sent.
         Some(permit) => {
             let (parts, body) = response.into_parts();
             Response::from_parts(parts, holding(body, permit))
@@ -171,8 +218,17 @@ fn inspect(bytes: &[u8]) -> Result<Message, Response> {
             "Invalid Request: \"method\" must be a string",
         ));
     };
+    let notification = id.is_none();
     let id = id.unwrap_or(Value::Null);
-    let invalid = |message: &str| rpc_error(StatusCode::OK, id.clone(), INVALID_PARAMS, message);
+    // A notification gets no JSON-RPC answer: an HTTP error says it was not
+    // taken.
+    let invalid = |message: &str| {
+        if notification {
+            super::rest::problem(StatusCode::BAD_REQUEST, "Invalid notification", message)
+        } else {
+            rpc_error(StatusCode::OK, id.clone(), INVALID_PARAMS, message)
+        }
+    };
     let params = obj.get("params");
     if params.is_some_and(|p| !p.is_object() && !p.is_null()) {
         return Err(invalid("Invalid params: \"params\" must be an object"));
@@ -217,7 +273,7 @@ fn busy(id: Value) -> Response {
     let mut response = rpc_error(
         StatusCode::TOO_MANY_REQUESTS,
         id,
-        -32000,
+        BUSY,
         "the server is running as many workflows as it allows at once; retry after a second",
     );
     response

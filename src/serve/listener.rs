@@ -98,18 +98,17 @@ pub async fn serve_http(
     let config = StreamableHttpServerConfig::default().with_allowed_hosts(hosts.clone());
     let cancel = config.cancellation_token.clone();
     let handler = app.handler.clone();
-    let service = StreamableHttpService::new(
-        move || Ok(handler.clone()),
-        Arc::new(LocalSessionManager::default()),
-        config,
-    );
+    let sessions = Arc::new(LocalSessionManager::default());
+    let service =
+        StreamableHttpService::new(move || Ok(handler.clone()), Arc::clone(&sessions), config);
     let slots = Arc::new(Semaphore::new(listen.max_concurrent_runs));
+    let gate = super::jsonrpc::Gate {
+        slots: Arc::clone(&slots),
+        sessions,
+    };
     let mcp = Router::new()
         .route_service("/mcp", service)
-        .layer(from_fn_with_state(
-            Arc::clone(&slots),
-            super::jsonrpc::check_messages,
-        ));
+        .layer(from_fn_with_state(gate, super::jsonrpc::check_messages));
     let health = Router::new()
         .route("/healthz", get(rest::healthz))
         .with_state(app.stop.clone());

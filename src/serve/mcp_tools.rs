@@ -14,10 +14,9 @@ use rmcp::{ErrorData, ServerHandler, ServiceExt};
 use serde_json::{json, Map, Value};
 
 use super::access_log::AccessNote;
-use super::runner::{report_json, Answer, Jobs, Refusal, Served};
+use super::runner::{report_json, Answer, Jobs, Ran, Refusal, Served, SlotHandoff};
 use crate::compile::{Program, StepTarget};
 use crate::engine::interrupt::Stop;
-use crate::engine::outcome::RunReport;
 use crate::redact::Redactor;
 use crate::report::problem::{exit, Problem};
 
@@ -193,17 +192,19 @@ impl ServerHandler for Handler {
             ));
         };
         // Over HTTP, the access log line tells how the call ended.
-        let note = context
-            .extensions
-            .get::<axum::http::request::Parts>()
+        let parts = context.extensions.get::<axum::http::request::Parts>();
+        let note = parts
             .and_then(|p| p.extensions.get::<AccessNote>())
             .cloned();
+        let slot = parts
+            .and_then(|p| p.extensions.get::<SlotHandoff>())
+            .and_then(SlotHandoff::take);
         let id = request.name.to_string();
         if let Some(note) = &note {
             note.workflow(&id);
         }
         let arguments = request.arguments.unwrap_or_default();
-        let Some(answer) = self.jobs.run(tool, arguments).await else {
+        let Some(answer) = self.jobs.run(tool, arguments, slot).await else {
             return Err(ErrorData::internal_error("the runner has stopped", None));
         };
         let (result, outcome) = match answer {
@@ -211,12 +212,12 @@ impl ServerHandler for Handler {
                 let outcome = format!("refused:{}", r.kind);
                 (self.refused(&id, &r), outcome)
             }
-            Answer::Finished(report) if report.succeeded() => {
-                (self.succeeded(*report), "succeeded".to_string())
+            Answer::Finished(ran) if ran.report.succeeded() => {
+                (succeeded(*ran), "succeeded".to_string())
             }
-            Answer::Finished(report) => {
-                let outcome = super::rest::status_word(&report).to_string();
-                (self.failed(*report), outcome)
+            Answer::Finished(ran) => {
+                let outcome = super::rest::status_word(&ran.report).to_string();
+                (failed(*ran), outcome)
             }
         };
         if let Some(note) = &note {
@@ -226,67 +227,68 @@ impl ServerHandler for Handler {
     }
 }
 
+fn masked_text(mask: &Redactor, text: &str) -> ContentBlock {
+    ContentBlock::text(mask.redact(text).into_owned())
+}
+
+fn succeeded(ran: Ran) -> CallToolResult {
+    let mut outputs = Value::Object(ran.report.outputs);
+    ran.mask.redact_value(&mut outputs);
+    let text = serde_json::to_string_pretty(&outputs).unwrap_or_default();
+    let mut result = CallToolResult::success(vec![masked_text(&ran.mask, &text)]);
+    result.structured_content = Some(outputs);
+    result
+}
+
+fn failed(ran: Ran) -> CallToolResult {
+    let Ran { report, mask } = ran;
+    let v = report_json(&report, &mask);
+    let error = &v["error"];
+    let verb = if report.interrupted() {
+        "was interrupted"
+    } else {
+        "failed"
+    };
+    let kind = error["kind"].as_str().unwrap_or("");
+    let message = error["message"].as_str().unwrap_or("");
+    let mut text = match error["stepId"].as_str() {
+        Some(step) => format!(
+            "workflow `{}` {verb} at step `{step}` ({kind}): {message}",
+            report.workflow_id
+        ),
+        None => format!(
+            "workflow `{}` {verb} ({kind}): {message}",
+            report.workflow_id
+        ),
+    };
+    let done: Vec<&str> = report
+        .steps
+        .iter()
+        .filter(|s| s.status == crate::engine::outcome::Status::Succeeded)
+        .map(|s| s.step_id.as_str())
+        .collect();
+    if !done.is_empty() {
+        text.push_str(&format!("\nsteps that succeeded: {}", done.join(", ")));
+    }
+    if v["outputs"].as_object().is_some_and(|o| !o.is_empty()) {
+        text.push_str(&format!(
+            "\noutputs known when the run stopped: {}",
+            serde_json::to_string(&v["outputs"]).unwrap_or_default()
+        ));
+    }
+    let structured = json!({
+        "workflowId": v["workflowId"],
+        "status": v["status"],
+        "error": v["error"],
+        "outputs": v["outputs"],
+        "steps": v["steps"],
+    });
+    let mut result = CallToolResult::error(vec![masked_text(&mask, &text)]);
+    result.structured_content = Some(structured);
+    result
+}
+
 impl Handler {
-    fn text(&self, text: &str) -> ContentBlock {
-        ContentBlock::text(self.redactor.redact(text).into_owned())
-    }
-
-    fn succeeded(&self, report: RunReport) -> CallToolResult {
-        let mut outputs = Value::Object(report.outputs);
-        self.redactor.redact_value(&mut outputs);
-        let text = serde_json::to_string_pretty(&outputs).unwrap_or_default();
-        let mut result = CallToolResult::success(vec![self.text(&text)]);
-        result.structured_content = Some(outputs);
-        result
-    }
-
-    fn failed(&self, report: RunReport) -> CallToolResult {
-        let v = report_json(&report, &self.redactor);
-        let error = &v["error"];
-        let verb = if report.interrupted() {
-            "was interrupted"
-        } else {
-            "failed"
-        };
-        let kind = error["kind"].as_str().unwrap_or("");
-        let message = error["message"].as_str().unwrap_or("");
-        let mut text = match error["stepId"].as_str() {
-            Some(step) => format!(
-                "workflow `{}` {verb} at step `{step}` ({kind}): {message}",
-                report.workflow_id
-            ),
-            None => format!(
-                "workflow `{}` {verb} ({kind}): {message}",
-                report.workflow_id
-            ),
-        };
-        let done: Vec<&str> = report
-            .steps
-            .iter()
-            .filter(|s| s.status == crate::engine::outcome::Status::Succeeded)
-            .map(|s| s.step_id.as_str())
-            .collect();
-        if !done.is_empty() {
-            text.push_str(&format!("\nsteps that succeeded: {}", done.join(", ")));
-        }
-        if v["outputs"].as_object().is_some_and(|o| !o.is_empty()) {
-            text.push_str(&format!(
-                "\noutputs known when the run stopped: {}",
-                serde_json::to_string(&v["outputs"]).unwrap_or_default()
-            ));
-        }
-        let structured = json!({
-            "workflowId": v["workflowId"],
-            "status": v["status"],
-            "error": v["error"],
-            "outputs": v["outputs"],
-            "steps": v["steps"],
-        });
-        let mut result = CallToolResult::error(vec![self.text(&text)]);
-        result.structured_content = Some(structured);
-        result
-    }
-
     /// A call refused before anything was sent.
     fn refused(&self, workflow_id: &str, r: &Refusal) -> CallToolResult {
         let (kind, message) = (r.kind, &r.message);
@@ -304,7 +306,7 @@ impl Handler {
             "steps": [],
         });
         self.redactor.redact_value(&mut structured);
-        let mut result = CallToolResult::error(vec![self.text(&text)]);
+        let mut result = CallToolResult::error(vec![masked_text(&self.redactor, &text)]);
         result.structured_content = Some(structured);
         result
     }

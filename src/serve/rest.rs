@@ -207,13 +207,16 @@ async fn start_run(
     }
     let inputs = match read_inputs(&headers, &body) {
         Ok(i) => i,
-        Err(response) => return response,
+        Err(response) => {
+            note.outcome("refused:inputs");
+            return response;
+        }
     };
     let Ok(slot) = Arc::clone(&rest.slots).try_acquire_owned() else {
         note.outcome("busy");
         return busy();
     };
-    let Some((accepted, finished)) = rest.jobs.submit(index, inputs) else {
+    let Some((accepted, finished)) = rest.jobs.submit(index, inputs, Some(slot)) else {
         return stopped_runner();
     };
     match accepted.await {
@@ -225,17 +228,25 @@ async fn start_run(
         Err(_) => return stopped_runner(),
     }
     let run_id = rest.runs.start(&id);
-    // The run's end is recorded (and its slot freed) even if this caller
-    // goes away before it.
+    // The run's end is recorded even if this caller goes away before it.
     let (tx, done) = oneshot::channel();
     let keeper = Arc::clone(&rest);
     let kept_id = run_id.clone();
+    let keeper_workflow = id.clone();
     tokio::spawn(async move {
-        let Ok(report) = finished.await else { return };
-        let value = served_report(&report, &kept_id, &keeper.redactor);
+        let Ok(ran) = finished.await else {
+            // The run ended without a report (the runner stopped): a poller
+            // must not see it running for ever.
+            let lost = json!({
+                "runId": kept_id, "workflowId": keeper_workflow, "status": "failed",
+                "error": {"kind": "server", "message": "the run ended without a report"},
+            });
+            keeper.runs.finish(&kept_id, lost);
+            return;
+        };
+        let value = served_report(&ran.report, &kept_id, &ran.mask);
         keeper.runs.finish(&kept_id, value.clone());
-        drop(slot);
-        let _ = tx.send((value, report_status(&report)));
+        let _ = tx.send((value, report_status(&ran.report)));
     });
     let location = format!("/runs/{run_id}");
     if prefers_async(&headers) {

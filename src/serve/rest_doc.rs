@@ -3,6 +3,8 @@
 //! workflow, its request body the workflow's inputs schema (without the
 //! inputs the server fills in), every status the server can give.
 
+use std::collections::HashSet;
+
 use serde_json::{json, Map, Value};
 
 use super::rest::{segment, Catalogue};
@@ -14,9 +16,14 @@ pub fn describe(catalogue: &Catalogue, bearer: bool) -> Value {
     paths.insert("/openapi.json".into(), openapi_path());
     paths.insert("/workflows".into(), list_path());
     paths.insert("/workflows/{workflowId}".into(), one_path(catalogue));
+    let mut taken = HashSet::new();
     for entry in &catalogue.entries {
         let id = entry["workflowId"].as_str().unwrap_or_default();
-        paths.insert(format!("/workflows/{}/runs", segment(id)), run_path(entry));
+        let operation_id = unique_operation_id(id, &mut taken);
+        paths.insert(
+            format!("/workflows/{}/runs", segment(id)),
+            run_path(entry, &operation_id),
+        );
     }
     paths.insert("/runs/{runId}".into(), poll_path());
     let mut doc = json!({
@@ -57,15 +64,49 @@ fn problem(description: &str) -> Value {
            "content": content(reference("Problem"), "application/problem+json")})
 }
 
-/// The answers every request may get from the guards.
-fn guarded(responses: &mut Map<String, Value>) {
+/// `run_<id>`, made of letters, digits and `_`, and unique: workflow ids
+/// that differ only in other characters (`list-a`, `list_a`) get a number.
+fn unique_operation_id(workflow_id: &str, taken: &mut HashSet<String>) -> String {
+    let base = format!(
+        "run_{}",
+        workflow_id.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+    );
+    let mut candidate = base.clone();
+    let mut n = 2;
+    while !taken.insert(candidate.clone()) {
+        candidate = format!("{base}_{n}");
+        n += 1;
+    }
+    candidate
+}
+
+/// The answers every request may get from the guards, before its token is
+/// looked at.
+fn screened(responses: &mut Map<String, Value>) {
     responses.insert(
-        "401".into(),
-        problem("No bearer token, or not one the server accepts."),
+        "400".into(),
+        problem("The request body could not be read to its end."),
     );
     responses.insert(
         "403".into(),
         problem("The Origin or Host header is not one the server accepts."),
+    );
+    responses.insert(
+        "408".into(),
+        problem("The request body did not arrive in time."),
+    );
+    responses.insert(
+        "413".into(),
+        problem("The body is larger than the server accepts."),
+    );
+}
+
+/// The answers every request but `/healthz` may get from the guards.
+fn guarded(responses: &mut Map<String, Value>) {
+    screened(responses);
+    responses.insert(
+        "401".into(),
+        problem("No bearer token, or not one the server accepts."),
     );
 }
 
@@ -78,6 +119,7 @@ fn healthz() -> Value {
     let mut r = Map::new();
     r.insert("200".into(), answer("Serving.", "Health"));
     r.insert("503".into(), answer("Stopping.", "Health"));
+    screened(&mut r);
     json!({"get": {"operationId": "health", "summary": "Whether the server is serving",
                    "responses": r}})
 }
@@ -135,7 +177,7 @@ fn poll_path() -> Value {
 }
 
 /// `POST /workflows/<id>/runs` for one workflow.
-fn run_path(entry: &Value) -> Value {
+fn run_path(entry: &Value, operation_id: &str) -> Value {
     let id = entry["workflowId"].as_str().unwrap_or_default();
     let mut r = Map::new();
     r.insert(
@@ -152,12 +194,7 @@ fn run_path(entry: &Value) -> Value {
         "headers": {"Location": {"schema": {"type": "string"}}},
         "content": content(reference("RunRunning"), "application/json")}),
     );
-    r.insert("400".into(), problem("The body is not JSON."));
     r.insert("404".into(), problem("No served workflow has this id."));
-    r.insert(
-        "413".into(),
-        problem("The body is larger than the server accepts."),
-    );
     r.insert("415".into(), problem("The body is not `application/json`."));
     r.insert(
         "422".into(),
@@ -182,12 +219,16 @@ fn run_path(entry: &Value) -> Value {
             "application/problem+json": {"schema": reference("Problem")},
             "application/json": {"schema": reference("RunReport")}}}));
     guarded(&mut r);
+    r.insert(
+        "400".into(),
+        problem("The body is not JSON, or could not be read to its end."),
+    );
     let mut summary = format!("Run the workflow `{id}`");
     if let Some(s) = entry["summary"].as_str() {
         summary = format!("{summary}: {s}");
     }
     json!({"post": {
-        "operationId": format!("run_{}", id.replace(|c: char| !c.is_ascii_alphanumeric(), "_")),
+        "operationId": operation_id,
         "summary": summary,
         "parameters": [{"name": "Prefer", "in": "header", "required": false,
             "description": "`respond-async` to be answered 202 at once and poll the run.",

@@ -15,11 +15,11 @@
 
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 
 use crate::compile::Program;
 use crate::document::Loaded;
@@ -63,7 +63,34 @@ pub struct Job {
     /// Answered once the inputs and the preflight are settled.
     pub accepted: oneshot::Sender<Result<(), Refusal>>,
     /// Answered with the report once the run is over.
-    pub finished: oneshot::Sender<RunReport>,
+    pub finished: oneshot::Sender<Ran>,
+    /// The run slot, held until the run is over, whether or not its caller
+    /// is still there to be answered.
+    pub slot: Option<OwnedSemaphorePermit>,
+}
+
+/// A run slot on its way from the front end's check to the run: the MCP
+/// endpoint takes the slot before the SDK sees the call, and the tool call
+/// hands it to its job. Left untaken (the call never ran), it is freed when
+/// the request is done.
+#[derive(Clone, Default)]
+pub struct SlotHandoff(Arc<Mutex<Option<OwnedSemaphorePermit>>>);
+
+impl SlotHandoff {
+    pub fn new(permit: OwnedSemaphorePermit) -> SlotHandoff {
+        SlotHandoff(Arc::new(Mutex::new(Some(permit))))
+    }
+
+    pub fn take(&self) -> Option<OwnedSemaphorePermit> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// A finished run: its report, and what masks its answers (the server's
+/// secrets and those its caller sent, which mask no one else's answers).
+pub struct Ran {
+    pub report: RunReport,
+    pub mask: Redactor,
 }
 
 /// What a front end holds: where to send jobs, and what is served.
@@ -75,18 +102,23 @@ pub struct Jobs {
 /// The answer to a job whose run finished, or why it never started.
 pub enum Answer {
     Refused(Refusal),
-    Finished(Box<RunReport>),
+    Finished(Box<Ran>),
 }
 
 /// The two answers of a job, to wait for.
 pub type Answers = (
     oneshot::Receiver<Result<(), Refusal>>,
-    oneshot::Receiver<RunReport>,
+    oneshot::Receiver<Ran>,
 );
 
 impl Jobs {
     /// Hands a run to the runner; the receivers give its two answers.
-    pub fn submit(&self, workflow: usize, arguments: Map<String, Value>) -> Option<Answers> {
+    pub fn submit(
+        &self,
+        workflow: usize,
+        arguments: Map<String, Value>,
+        slot: Option<OwnedSemaphorePermit>,
+    ) -> Option<Answers> {
         let (accepted, accepted_rx) = oneshot::channel();
         let (finished, finished_rx) = oneshot::channel();
         let job = Job {
@@ -94,14 +126,20 @@ impl Jobs {
             arguments,
             accepted,
             finished,
+            slot,
         };
         self.sender.send(job).ok()?;
         Some((accepted_rx, finished_rx))
     }
 
     /// Runs a workflow and waits for the end; `None` when the runner is gone.
-    pub async fn run(&self, workflow: usize, arguments: Map<String, Value>) -> Option<Answer> {
-        let (accepted, finished) = self.submit(workflow, arguments)?;
+    pub async fn run(
+        &self,
+        workflow: usize,
+        arguments: Map<String, Value>,
+        slot: Option<OwnedSemaphorePermit>,
+    ) -> Option<Answer> {
+        let (accepted, finished) = self.submit(workflow, arguments, slot)?;
         match accepted.await.ok()? {
             Err(refusal) => Some(Answer::Refused(refusal)),
             Ok(()) => Some(Answer::Finished(Box::new(finished.await.ok()?))),
@@ -179,7 +217,8 @@ impl Runner {
     async fn job(&self, job: Job) {
         let s = &self.served[job.workflow];
         let id = s.id();
-        let merged = match self.prepare(s, job.arguments) {
+        let mask = self.redactor.child();
+        let merged = match self.prepare(s, job.arguments, &mask) {
             Ok(m) => m,
             Err(refusal) => {
                 tracing::info!("workflow {id}: refused ({})", refusal.kind);
@@ -189,14 +228,14 @@ impl Runner {
         };
         let _ = job.accepted.send(Ok(()));
         tracing::info!("workflow {id}: running");
-        let report = engine::run(
+        let mut report = engine::run(
             &s.program,
             &s.loaded,
             &merged,
             &self.client,
             &self.opts,
-            &self.redactor,
-            &mut |ev| log_event(&ev),
+            &mask,
+            &mut |ev| log_event(&ev, &mask),
         )
         .await;
         let verb = if report.succeeded() {
@@ -208,7 +247,10 @@ impl Runner {
             "failed"
         };
         tracing::info!("workflow {id}: {verb} after {} ms", report.duration_ms);
-        let _ = job.finished.send(report);
+        // The operator's inputs are the server's, not the caller's to read.
+        report.inputs.retain(|k, _| !s.fixed.contains_key(k));
+        let _ = job.finished.send(Ran { report, mask });
+        drop(job.slot);
     }
 
     /// The inputs of the run (the caller's and the operator's), checked, and
@@ -217,13 +259,14 @@ impl Runner {
         &self,
         s: &Served,
         arguments: Map<String, Value>,
+        mask: &Redactor,
     ) -> Result<Map<String, Value>, Refusal> {
         if let Some(signal) = self.opts.stop.requested() {
             let message = format!(
                 "the server is stopping ({}); nothing was sent",
                 signal.name()
             );
-            return Err(self.refusal(None, "interrupted", message));
+            return Err(refusal(mask, None, "interrupted", message));
         }
         let wf = s.program.entry();
         let id = wf.workflow_id.as_str();
@@ -243,32 +286,36 @@ impl Runner {
                 "{what} supplied by the server and cannot be given: {}",
                 supplied.join(", ")
             );
-            return Err(self.refusal(None, "inputs", message));
+            return Err(refusal(mask, None, "inputs", message));
         }
         let merged = inputs::merge_line(id, schema, &s.fixed, arguments, false)
-            .map_err(|e| self.refusal(None, "inputs", e.message))?;
-        // Secrets the caller sent are masked too.
+            .map_err(|e| refusal(mask, None, "inputs", e.message))?;
+        // Secrets the caller sent are masked too, in this run's answers.
         for w in &s.program.workflows {
             for name in &w.secret_inputs {
                 if let Some(v) = merged.get(name) {
-                    self.redactor.add_value(v);
+                    mask.add_value(v);
                 }
             }
         }
         let merged = inputs::finish(id, schema, merged)
-            .map_err(|e| self.refusal(None, "inputs", e.message))?;
+            .map_err(|e| refusal(mask, None, "inputs", e.message))?;
         if self.preflight {
-            self.preflight(s, &merged)?;
+            self.preflight(s, &merged, mask)?;
         }
         Ok(merged)
     }
 
-    fn preflight(&self, s: &Served, merged: &Map<String, Value>) -> Result<(), Refusal> {
-        let problems: Vec<plan::PlanProblem> =
-            plan::plan(&s.program, merged, &self.opts, &self.redactor)
-                .into_iter()
-                .flat_map(|p| p.problems)
-                .collect();
+    fn preflight(
+        &self,
+        s: &Served,
+        merged: &Map<String, Value>,
+        mask: &Redactor,
+    ) -> Result<(), Refusal> {
+        let problems: Vec<plan::PlanProblem> = plan::plan(&s.program, merged, &self.opts, mask)
+            .into_iter()
+            .flat_map(|p| p.problems)
+            .collect();
         let Some(first) = problems.first() else {
             return Ok(());
         };
@@ -278,15 +325,25 @@ impl Runner {
             if problems.len() == 1 { "" } else { "s" },
             plan::list_problems(&problems)
         );
-        Err(self.refusal(Some(first.step_id.clone()), "preflight", message))
+        Err(refusal(
+            mask,
+            Some(first.step_id.clone()),
+            "preflight",
+            message,
+        ))
     }
+}
 
-    fn refusal(&self, step_id: Option<String>, kind: &'static str, message: String) -> Refusal {
-        Refusal {
-            step_id,
-            kind,
-            message: self.redactor.redact(&message).into_owned(),
-        }
+fn refusal(
+    mask: &Redactor,
+    step_id: Option<String>,
+    kind: &'static str,
+    message: String,
+) -> Refusal {
+    Refusal {
+        step_id,
+        kind,
+        message: mask.redact(&message).into_owned(),
     }
 }
 

@@ -27,6 +27,8 @@ impl Tokens {
     /// The tokens of a token file's text: one per line, surrounding spaces
     /// trimmed, blank lines and lines starting with `#` skipped.
     pub fn parse(text: &str) -> Vec<String> {
+        // A file saved by an editor that writes a byte order mark.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         text.lines()
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
