@@ -574,12 +574,12 @@ fn mcp_composer_registers_arazzo_as_a_member_with_its_bearer_token() {
     let _ = &composer.dir;
 }
 
-/// The schemathesis checks that must pass: no 5xx, and every response as the
-/// generated description says (status, content type, headers, body schema),
-/// plus the checks of how requests are refused.
-const SCHEMATHESIS_CHECKS: &str = "not_a_server_error,status_code_conformance,\
-content_type_conformance,response_headers_conformance,response_schema_conformance,\
-negative_data_rejection,missing_required_header,unsupported_method,ignored_auth";
+/// Every schemathesis check must pass (no 5xx; every response as the
+/// generated description says: status, content type, headers, body schema;
+/// invalid requests refused) but `positive_data_acceptance`: a body that fits
+/// the inputs schema can still be refused by the preflight (a step's rule the
+/// schema does not carry) or fail at the API it calls (424), by design.
+const SCHEMATHESIS_EXCLUDED: &str = "positive_data_acceptance";
 
 #[test]
 fn schemathesis_finds_the_served_openapi_description_true() {
@@ -592,7 +592,7 @@ fn schemathesis_finds_the_served_openapi_description_true() {
         .arg("run")
         .arg(format!("{}/openapi.json", server.base))
         .args(["--header", &format!("Authorization: Bearer {TOKEN}")])
-        .args(["--checks", SCHEMATHESIS_CHECKS])
+        .args(["--checks", "all", "--exclude-checks", SCHEMATHESIS_EXCLUDED])
         .args(["--max-examples", "15", "--seed", "20240607"])
         .args(["--workers", "2", "--request-timeout", "20"])
         .arg("--no-color")

@@ -233,7 +233,8 @@ fn run_path(entry: &Value, operation_id: &str) -> Value {
         "parameters": [{"name": "Prefer", "in": "header", "required": false,
             "description": "`respond-async` to be answered 202 at once and poll the run.",
             "schema": {"type": "string"}}],
-        "requestBody": {"required": false, "description": "The workflow's inputs.",
+        "requestBody": {"required": body_required(&entry["inputs"]),
+            "description": "The workflow's inputs (an empty body is `{}`).",
             "content": content(body_schema(&entry["inputs"]), "application/json")},
         "responses": r,
     }})
@@ -250,8 +251,17 @@ fn body_schema(inputs: &Value) -> Value {
     if let Value::Object(m) = &mut schema {
         m.remove("$schema");
         m.remove("$id");
+        // A run refuses inputs the workflow does not declare.
+        if m.contains_key("properties") && !m.contains_key("additionalProperties") {
+            m.insert("additionalProperties".into(), Value::Bool(false));
+        }
     }
     schema
+}
+
+/// Whether a run needs a body: its inputs schema requires some.
+fn body_required(inputs: &Value) -> bool {
+    inputs["required"].as_array().is_some_and(|r| !r.is_empty())
 }
 
 fn has_ref(v: &Value, depth: usize) -> bool {
