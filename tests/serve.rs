@@ -7,32 +7,17 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::composio::StandIn;
+use support::served::{Served as Server, Setup};
 use support::{http_full, HttpResponse};
 
 const KEY: &str = "sk_live_Serve42-secret-KEY";
 const TOKEN: &str = "tok_serve_7f3a9c1e5b2d4680";
 const OTHER_TOKEN: &str = "tok_second_team_0b8e4d2a";
-
-/// A running `arazzo serve` (or `arazzo mcp --http`); killed on drop.
-struct Server {
-    child: std::process::Child,
-    /// `http://127.0.0.1:PORT`.
-    base: String,
-    stderr: Arc<Mutex<String>>,
-    _dir: tempfile::TempDir,
-}
-
-/// The token file holding both tokens, and a comment.
-fn token_file(dir: &tempfile::TempDir) -> String {
-    let path = dir.path().join("tokens");
-    std::fs::write(&path, format!("# team a\n{TOKEN}\n\n{OTHER_TOKEN}\n")).unwrap();
-    path.to_string_lossy().into_owned()
-}
 
 fn command(sub: &str, api: &StandIn, args: &[&str]) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_arazzo"));
@@ -56,96 +41,18 @@ impl Server {
         Server::start_as("serve", api, args, true)
     }
 
+    /// `arazzo SUB --http`, with the token file holding both tokens (and a
+    /// comment) when `tokens`; requests carry [`TOKEN`].
     fn start_as(sub: &str, api: &StandIn, args: &[&str], tokens: bool) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cmd = command(sub, api, args);
-        if tokens {
-            cmd.args(["--token-file", &token_file(&dir)]);
-        }
-        let mut child = cmd
-            .args(["--http", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = Arc::clone(&stderr);
-        let pipe = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    let url = rest.split_whitespace().next().unwrap_or("").to_string();
-                    let _ = tx.send(url.trim_end_matches("/mcp").to_string());
-                }
-                let mut s = sink.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
-        let base = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("the server did not listen:\n{}", stderr.lock().unwrap()));
-        assert!(base.starts_with("http://127.0.0.1:"), "{base}");
-        Server {
-            child,
-            base,
-            stderr,
-            _dir: dir,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// A request with the token.
-    fn call(&self, method: &str, path: &str, body: Option<&str>) -> HttpResponse {
-        self.call_with(method, path, &[], body)
-    }
-
-    fn call_with(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<&str>,
-    ) -> HttpResponse {
-        let auth = format!("Bearer {TOKEN}");
-        let mut all = vec![("Authorization", auth.as_str())];
-        all.extend_from_slice(headers);
-        http_full(method, &self.url(path), &all, body)
-    }
-
-    /// Waits until the access log has `n` lines (they are written once a
-    /// response is over).
-    fn access_lines(&self, n: usize) -> Vec<String> {
-        let started = Instant::now();
-        loop {
-            let lines: Vec<String> = self
-                .stderr()
-                .lines()
-                .filter(|l| l.starts_with("access: "))
-                .map(str::to_string)
-                .collect();
-            if lines.len() >= n || started.elapsed() > Duration::from_secs(10) {
-                return lines;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let text = format!("# team a\n{TOKEN}\n\n{OTHER_TOKEN}\n");
+        Server::launch(Setup {
+            subcommand: sub,
+            api: &api.base_url(),
+            key: Some(KEY),
+            tokens: tokens.then_some(text.as_str()),
+            token: Some(TOKEN),
+            args,
+        })
     }
 }
 

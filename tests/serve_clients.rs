@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::composio::StandIn;
+use support::served::{Served as Server, Setup};
 
 const KEY: &str = "sk_live_PyClients42-secret-KEY";
 const TOKEN: &str = "tok_py_clients_5d1e9a7c3b";
@@ -130,81 +131,22 @@ fn mcp_session(url: &str, token: Option<&str>, calls: Value) -> Finished {
     run(cmd, Duration::from_secs(60))
 }
 
-/// A running `arazzo serve` with the token file; killed on drop.
-struct Server {
-    child: std::process::Child,
-    /// `http://127.0.0.1:PORT`.
-    base: String,
-    stderr: Arc<Mutex<String>>,
-    _dir: tempfile::TempDir,
-}
-
 impl Server {
+    /// `arazzo serve` with both tokens in its token file.
     fn start(api: &StandIn) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let tokens = dir.path().join("tokens");
-        std::fs::write(&tokens, format!("{TOKEN}\n{OTHER_TOKEN}\n")).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_arazzo"));
-        cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("ARAZZO_") || k == "RUST_LOG" || k == "NO_COLOR" {
-                cmd.env_remove(k);
-            }
-        }
-        let mut child = cmd
-            .env("ARAZZO_INPUT_API_KEY", KEY)
-            .arg("serve")
-            .arg("--server")
-            .arg(format!("composioApi={}", api.base_url()))
-            .arg("--token-file")
-            .arg(&tokens)
-            .args(["--http", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = Arc::clone(&stderr);
-        let pipe = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    let url = rest.split_whitespace().next().unwrap_or("").to_string();
-                    let _ = tx.send(url.trim_end_matches("/mcp").to_string());
-                }
-                let mut s = sink.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
-        let base = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("the server did not listen:\n{}", stderr.lock().unwrap()));
-        assert!(base.starts_with("http://127.0.0.1:"), "{base}");
-        Server {
-            child,
-            base,
-            stderr,
-            _dir: dir,
-        }
+        let tokens = format!("{TOKEN}\n{OTHER_TOKEN}\n");
+        Server::launch(Setup {
+            subcommand: "serve",
+            api: &api.base_url(),
+            key: Some(KEY),
+            tokens: Some(&tokens),
+            token: Some(TOKEN),
+            args: &[],
+        })
     }
 
     fn mcp_url(&self) -> String {
         format!("{}/mcp", self.base)
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -3,42 +3,32 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::TcpStream;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::composio::StandIn;
+use support::served::{Served as Server, Setup};
 use support::{http_full, HttpResponse};
 
 const KEY: &str = "sk_live_Review42-secret-KEY";
 const TOKEN: &str = "tok_review_9c1e5b2d46807f3a";
 
-/// A running `arazzo serve`; killed on drop.
-struct Server {
-    child: std::process::Child,
-    /// `http://127.0.0.1:PORT`.
-    base: String,
-    stderr: Arc<Mutex<String>>,
-    _dir: tempfile::TempDir,
-}
-
 /// How a test server is started.
-struct Setup<'a> {
+struct Options<'a> {
     /// `ARAZZO_INPUT_API_KEY` set to [`KEY`] (the operator's key).
     operator_key: bool,
     /// The text of the token file (`None`: no `--token-file`).
-    tokens: Option<&'a [u8]>,
+    tokens: Option<&'a str>,
     args: &'a [&'a str],
 }
 
-impl Default for Setup<'_> {
+impl Default for Options<'_> {
     fn default() -> Self {
-        Setup {
+        Options {
             operator_key: true,
-            tokens: Some(b"# team a\ntok_review_9c1e5b2d46807f3a\n"),
+            tokens: Some("# team a\ntok_review_9c1e5b2d46807f3a\n"),
             args: &[],
         }
     }
@@ -48,154 +38,26 @@ impl Server {
     fn start(api: &StandIn, args: &[&str]) -> Server {
         Server::with(
             api,
-            Setup {
+            Options {
                 args,
-                ..Setup::default()
+                ..Options::default()
             },
         )
     }
 
-    fn with(api: &StandIn, setup: Setup) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_arazzo"));
-        cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("ARAZZO_") || k == "RUST_LOG" || k == "NO_COLOR" {
-                cmd.env_remove(k);
-            }
-        }
-        if setup.operator_key {
-            cmd.env("ARAZZO_INPUT_API_KEY", KEY);
-        }
-        cmd.arg("serve")
-            .arg("--server")
-            .arg(format!("composioApi={}", api.base_url()))
-            .args(setup.args);
-        if let Some(text) = setup.tokens {
-            let path = dir.path().join("tokens");
-            std::fs::write(&path, text).unwrap();
-            cmd.arg("--token-file").arg(&path);
-        }
-        let mut child = cmd
-            .args(["--http", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = Arc::clone(&stderr);
-        let pipe = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    let url = rest.split_whitespace().next().unwrap_or("").to_string();
-                    let _ = tx.send(url);
-                }
-                let mut s = sink.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
-        let base = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("the server did not listen:\n{}", stderr.lock().unwrap()));
-        Server {
-            child,
-            base,
-            stderr,
-            _dir: dir,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn authority(&self) -> &str {
-        self.base.trim_start_matches("http://")
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<&str>) -> HttpResponse {
-        self.call_with(method, path, &[], body)
-    }
-
-    fn call_with(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<&str>,
-    ) -> HttpResponse {
-        let auth = format!("Bearer {TOKEN}");
-        let mut all = vec![("Authorization", auth.as_str())];
-        all.extend_from_slice(headers);
-        http_full(method, &self.url(path), &all, body)
-    }
-
-    /// The access log lines, once there are at least `n` (or after 10 s).
-    fn access_lines(&self, n: usize) -> Vec<String> {
-        let started = Instant::now();
-        loop {
-            let lines: Vec<String> = self
-                .stderr()
-                .lines()
-                .filter(|l| l.starts_with("access: "))
-                .map(str::to_string)
-                .collect();
-            if lines.len() >= n || started.elapsed() > Duration::from_secs(10) {
-                return lines;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// An MCP session: its id.
-    fn mcp_session(&self) -> String {
-        let r = self.call_with("POST", "/mcp", &[ACCEPT], Some(&initialize()));
-        assert_eq!(r.status, 200, "{r:?}");
-        let session = r
-            .header("mcp-session-id")
-            .expect("a session id")
-            .to_string();
-        let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string();
-        let r = self.mcp_post(&session, &note);
-        assert_eq!(r.status, 202, "{r:?}");
-        session
-    }
-
-    fn mcp_post(&self, session: &str, body: &str) -> HttpResponse {
-        self.call_with(
-            "POST",
-            "/mcp",
-            &[ACCEPT, ("Mcp-Session-Id", session)],
-            Some(body),
-        )
+    fn with(api: &StandIn, options: Options) -> Server {
+        Server::launch(Setup {
+            subcommand: "serve",
+            api: &api.base_url(),
+            key: options.operator_key.then_some(KEY),
+            tokens: options.tokens,
+            token: Some(TOKEN),
+            args: options.args,
+        })
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-const ACCEPT: (&str, &str) = ("Accept", "application/json, text/event-stream");
 const RUNS: &str = "/workflows/provision-mcp-server/runs";
-
-fn initialize() -> String {
-    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {},
-        "clientInfo": {"name": "serve-review", "version": "1"}}})
-    .to_string()
-}
 
 fn provision_inputs(user: &str) -> Value {
     json!({
@@ -219,9 +81,9 @@ fn a_callers_secret_input_is_not_masked_in_other_callers_answers() {
     // No operator key: each caller brings their own `apiKey` (a secret input).
     let server = Server::with(
         &api,
-        Setup {
+        Options {
             operator_key: false,
-            ..Setup::default()
+            ..Options::default()
         },
     );
     // Caller one: a wrong key that happens to be a word of every report.
@@ -365,9 +227,9 @@ fn a_token_file_with_a_byte_order_mark_opens_with_its_first_token() {
     let api = StandIn::start(KEY);
     let server = Server::with(
         &api,
-        Setup {
-            tokens: Some(b"\xEF\xBB\xBFtok_review_9c1e5b2d46807f3a\r\n"),
-            ..Setup::default()
+        Options {
+            tokens: Some("\u{feff}tok_review_9c1e5b2d46807f3a\r\n"),
+            ..Options::default()
         },
     );
     let r = server.call("GET", "/workflows", None);

@@ -10,6 +10,7 @@ pub mod mcp_stdio;
 pub mod oidc;
 pub mod responder;
 pub mod scripted;
+pub mod served;
 pub mod test_ca;
 pub mod workspace;
 
