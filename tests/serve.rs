@@ -662,3 +662,67 @@ fn a_signal_answers_the_run_in_flight_then_stops() {
     };
     assert_eq!(status.code(), Some(143), "{}", server.stderr());
 }
+
+/// Reads what the server sends on `stream` until it closes the connection,
+/// or `limit` passes (then `None`).
+fn read_until_closed(mut stream: std::net::TcpStream, limit: Duration) -> Option<String> {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let started = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while started.elapsed() < limit {
+        match stream.read(&mut buf) {
+            Ok(0) => return Some(String::from_utf8_lossy(&got).into_owned()),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return Some(String::from_utf8_lossy(&got).into_owned()),
+        }
+    }
+    None
+}
+
+/// A client that sends half its headers, or half its body, and then nothing
+/// does not hold its connection for ever: after 30 s the headers' connection
+/// is closed and the body's request is answered 408, while other clients are
+/// served all along.
+#[test]
+fn slow_clients_are_cut_off_after_thirty_seconds() {
+    use std::io::Write;
+    let api = StandIn::start(KEY);
+    let server = Server::start(&api, &[]);
+    let authority = server.base.trim_start_matches("http://").to_string();
+
+    let mut headers = std::net::TcpStream::connect(&authority).unwrap();
+    headers
+        .write_all(b"GET /workflows HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .unwrap();
+    let mut body = std::net::TcpStream::connect(&authority).unwrap();
+    let head = format!(
+        "POST /workflows/provision-mcp-server/runs HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
+         Content-Length: 100\r\n\r\n{{\"userId\":"
+    );
+    body.write_all(head.as_bytes()).unwrap();
+
+    // Meanwhile the server answers others.
+    let list = server.call("GET", "/workflows", None);
+    assert_eq!(list.status, 200, "{list:?}");
+
+    let started = Instant::now();
+    let waiting = std::thread::spawn(move || read_until_closed(headers, Duration::from_secs(60)));
+    let answer = read_until_closed(body, Duration::from_secs(60))
+        .expect("the request whose body stopped was never answered");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("urn:arazzo:problem:"), "{answer}");
+    let closed = waiting.join().unwrap();
+    assert!(
+        closed.is_some(),
+        "the connection whose headers stopped was never closed"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(20));
+    assert!(api.requests().is_empty(), "nothing was run");
+}
