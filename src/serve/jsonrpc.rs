@@ -4,7 +4,8 @@
 //! response is an invalid request (-32600), and `tools/call` without a tool
 //! name or with arguments that are not an object has invalid params (-32602).
 //! A `tools/call` takes a run slot (429 when none is free), which its run
-//! holds until it is over. A session's DELETE answers 204.
+//! holds until it is over. A session's DELETE answers 204, an unknown
+//! session's 404; at most [`MAX_SESSIONS`] sessions are open at once.
 
 use std::sync::Arc;
 
