@@ -17,19 +17,9 @@ use rmcp::{RoleClient, ServiceExt};
 use serde_json::{json, Map, Value};
 use support::composio::StandIn;
 use support::mcp_stdio::{call, connect_stdio, text_of, Captured};
+use support::SHIPPED_WORKFLOWS as SHIPPED;
 
 const KEY: &str = "sk_live_Mcp77-secret-KEY";
-
-const SHIPPED: [&str; 7] = [
-    "create-mcp-instance",
-    "delete-mcp-instance",
-    "deprovision-mcp-server",
-    "list-mcp-instances",
-    // The example of message steps (HTTP and MQTT), served like the others.
-    "place-order",
-    "provision-mcp-server",
-    "provision-mcp-server-with-cleanup",
-];
 
 type Client = RunningService<RoleClient, ()>;
 

@@ -17,20 +17,11 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use support::composio::StandIn;
 use support::served::{Served as Server, Setup};
+use support::SHIPPED_WORKFLOWS as SHIPPED;
 
 const KEY: &str = "sk_live_PyClients42-secret-KEY";
 const TOKEN: &str = "tok_py_clients_5d1e9a7c3b";
 const OTHER_TOKEN: &str = "tok_py_second_8c2f6e0a4d";
-
-const SHIPPED: [&str; 7] = [
-    "create-mcp-instance",
-    "delete-mcp-instance",
-    "deprovision-mcp-server",
-    "list-mcp-instances",
-    "place-order",
-    "provision-mcp-server",
-    "provision-mcp-server-with-cleanup",
-];
 
 /// The venv that `.ci/run` creates; the test fails (never skips) without it.
 fn venv() -> PathBuf {

@@ -14,6 +14,19 @@ pub mod served;
 pub mod test_ca;
 pub mod workspace;
 
+/// The workflows in `workflows/`, as `arazzo mcp` and `arazzo serve` offer
+/// them (sorted by id).
+pub const SHIPPED_WORKFLOWS: [&str; 7] = [
+    "create-mcp-instance",
+    "delete-mcp-instance",
+    "deprovision-mcp-server",
+    "list-mcp-instances",
+    // The example of message steps (HTTP and MQTT), served like the others.
+    "place-order",
+    "provision-mcp-server",
+    "provision-mcp-server-with-cleanup",
+];
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
